@@ -1,0 +1,5 @@
+"""Run the command line as `python -m annotary`."""
+
+from annotary.cli.main import main
+
+main()

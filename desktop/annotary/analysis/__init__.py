@@ -1,0 +1,1 @@
+"""Agreement, consensus and quality figures."""

@@ -1,0 +1,1 @@
+"""Bundle files: safe zip reading, manifest, signing, identities."""

@@ -1,0 +1,1 @@
+"""Pydantic models shared by every layer: spec, items, labels, bundle formats, errors."""

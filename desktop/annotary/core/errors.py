@@ -1,0 +1,58 @@
+"""User-facing errors: one line that says what is wrong and where."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+
+class AnnotaryError(Exception):
+    """An error caused by input the user gave; its message is shown as is (one line)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class SpecError(AnnotaryError):
+    """A spec that cannot be used."""
+
+
+class ItemError(AnnotaryError):
+    """An item that is malformed or does not fit the spec."""
+
+
+class BundleError(AnnotaryError):
+    """A bundle file that is malformed, tampered with or not acceptable."""
+
+
+class TrustError(BundleError):
+    """A bundle signed by a key the store does not accept."""
+
+
+class IdentityError(AnnotaryError):
+    """No identity, or an identity that cannot be read."""
+
+
+class LabelError(AnnotaryError):
+    """An answer that is missing or does not fit its question."""
+
+
+class Cancelled(Exception):
+    """A long job stopped by the user; nothing was written."""
+
+
+def describe_validation(err: ValidationError, prefix: str = "") -> str:
+    """Turn a pydantic error into one line naming the first bad field."""
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first.get("loc", ()) if p != "__root__")
+    # discriminated unions add the tag to the path; it tells the user nothing
+    where = f"{prefix}.{loc}" if prefix and loc else (prefix or loc)
+    msg = first.get("msg", "invalid")
+    more = len(err.errors()) - 1
+    tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{where}: {msg}{tail}" if where else f"{msg}{tail}"

@@ -1,0 +1,57 @@
+"""Bundle file formats: the manifest and the records that travel inside a bundle."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FORMAT_NAME = "annotary-bundle"
+FORMAT_VERSION = 1
+
+BundleKind = Literal["tasks", "results", "adjudication", "decisions"]
+Role = Literal["annotator", "reviewer", "coordinator"]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Producer(Model):
+    name: str = Field(min_length=1, max_length=200)
+    role: Role
+    key_id: str = Field(pattern=r"^[0-9a-f]{16}$", description="First 16 hex digits of SHA-256 of the raw public key")
+    public_key: str = Field(description="Raw 32-byte Ed25519 public key, base64")
+
+
+class Member(Model):
+    name: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=0)
+
+
+class Manifest(Model):
+    """manifest.json; manifest.sig is the raw Ed25519 signature of its exact bytes."""
+
+    format: Literal["annotary-bundle"] = FORMAT_NAME
+    version: int = Field(description="Format version; readers refuse versions they do not know")
+    kind: BundleKind
+    bundle_id: str = Field(min_length=8, max_length=64)
+    project_id: str = Field(min_length=1, max_length=64)
+    project_name: str
+    round: int = Field(1, ge=1)
+    created_at: datetime
+    producer: Producer
+    members: list[Member]
+    counts: dict[str, int] = Field(default_factory=dict, description="Records per member, for display")
+
+
+class IdentityCard(Model):
+    """The public half of an identity: what travels to others."""
+
+    name: str = Field(min_length=1, max_length=200)
+    role: Role
+    key_id: str = Field(pattern=r"^[0-9a-f]{16}$")
+    public_key: str
+    created_at: datetime

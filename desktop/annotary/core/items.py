@@ -1,0 +1,99 @@
+"""Items: a prompt (text or conversation), optional context, and the responses to judge."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from annotary.core.errors import ItemError
+from annotary.core.spec import (
+    Criterion,
+    DemonstrationQuestion,
+    PairwiseQuestion,
+    RankingQuestion,
+    RubricQuestion,
+    ScoringQuestion,
+    Spec,
+)
+
+ITEM_ID_PATTERN = r"^[^\x00-\x1f]{1,200}$"
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Turn(Model):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class Response(Model):
+    id: str = Field(min_length=1, max_length=100)
+    text: str
+    model: str | None = Field(None, description="The model that wrote it, if known")
+
+
+class Item(Model):
+    id: str = Field(pattern=ITEM_ID_PATTERN)
+    prompt: str | list[Turn] = Field(description="A single instruction, or a conversation")
+    context: str | None = Field(None, description="Extra input shown with the prompt")
+    responses: list[Response] = Field(default_factory=list)
+    kind: Literal["normal", "gold", "calibration"] = "normal"
+    gold: dict[str, Any] | None = Field(
+        None, description="Expert answers per question id; never shown for gold items"
+    )
+    explanation: str | None = Field(None, description="Why the expert answer is right (calibration)")
+    rubric: list[Criterion] | None = Field(None, description="Per-item rubric criteria")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self):
+        ids = [r.id for r in self.responses]
+        if len(set(ids)) != len(ids):
+            raise ValueError("response ids repeat")
+        if isinstance(self.prompt, list) and not self.prompt:
+            raise ValueError("prompt conversation is empty")
+        return self
+
+    @property
+    def turns(self) -> list[Turn]:
+        if isinstance(self.prompt, str):
+            return [Turn(role="user", content=self.prompt)]
+        return list(self.prompt)
+
+    def response(self, response_id: str) -> Response:
+        for r in self.responses:
+            if r.id == response_id:
+                return r
+        raise KeyError(response_id)
+
+
+def check_item_fits(item: Item, spec: Spec, where: str = "") -> None:
+    """Refuse an item that one of the spec's questions cannot be asked of."""
+    at = f"{where}item {item.id!r}"
+    n = len(item.responses)
+    for q in spec.questions:
+        if isinstance(q, PairwiseQuestion) and n != 2:
+            raise ItemError(f"{at}: responses: question {q.id!r} compares 2 responses, item has {n}")
+        if isinstance(q, RankingQuestion):
+            if not 2 <= n <= 9:
+                raise ItemError(f"{at}: responses: question {q.id!r} ranks 2 to 9 responses, item has {n}")
+        if isinstance(q, ScoringQuestion) and n < 1:
+            raise ItemError(f"{at}: responses: question {q.id!r} scores responses, item has none")
+        if isinstance(q, RubricQuestion):
+            if item.rubric and not q.per_item:
+                raise ItemError(f"{at}: rubric: question {q.id!r} does not take per-item criteria")
+            if not q.criteria and not item.rubric:
+                raise ItemError(f"{at}: rubric: question {q.id!r} has no criteria for this item")
+        if isinstance(q, DemonstrationQuestion):
+            if not item.turns or not item.turns[-1].content.strip():
+                raise ItemError(f"{at}: prompt: a demonstration needs an instruction")
+            if q.edit_draft and n < 1:
+                raise ItemError(f"{at}: responses: question {q.id!r} edits a draft, item has none")
+    if item.gold:
+        known = {q.id for q in spec.questions}
+        unknown = sorted(set(item.gold) - known)
+        if unknown:
+            raise ItemError(f"{at}: gold: unknown question {unknown[0]!r}")

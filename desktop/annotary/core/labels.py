@@ -1,0 +1,199 @@
+"""Labels: one annotator's answer to one question of one item, with its revision history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from annotary.core.errors import LabelError
+from annotary.core.items import Item
+from annotary.core.spec import (
+    DemonstrationQuestion,
+    PairwiseQuestion,
+    RankingQuestion,
+    Requirement,
+    RubricQuestion,
+    ScoringQuestion,
+    Spec,
+)
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+PairwiseChoice = Literal["A", "B", "tie", "both_bad"]
+
+
+class PairwiseAnswer(Model):
+    """In the item's own order: A is responses[0], B is responses[1], whatever was shown."""
+
+    mode: Literal["pairwise"] = "pairwise"
+    choice: PairwiseChoice
+    strength: int | None = Field(
+        None, ge=1, le=9, description="Strength point, 1 = responses[0] much better"
+    )
+    preferred: str | None = Field(None, description="Id of the preferred response, if any")
+
+
+class RankingAnswer(Model):
+    mode: Literal["ranking"] = "ranking"
+    order: list[list[str]] = Field(description="Groups of response ids, best first; a group is a tie")
+    all_unacceptable: bool = False
+
+
+class ScoringAnswer(Model):
+    mode: Literal["scoring"] = "scoring"
+    scores: dict[str, dict[str, int]] = Field(description="response id -> axis id -> value")
+
+
+class RubricAnswer(Model):
+    mode: Literal["rubric"] = "rubric"
+    marks: dict[str, Literal["met", "not_met", "partly"]]
+
+
+class DemonstrationAnswer(Model):
+    mode: Literal["demonstration"] = "demonstration"
+    text: str
+    draft: str | None = Field(None, description="The model draft the text was edited from")
+
+
+Answer = Annotated[
+    PairwiseAnswer | RankingAnswer | ScoringAnswer | RubricAnswer | DemonstrationAnswer,
+    Field(discriminator="mode"),
+]
+
+
+class Label(Model):
+    """One revision of one annotator's label of one question of one item."""
+
+    project_id: str
+    item_id: str
+    question_id: str
+    annotator: str = Field(description="Key id of the annotator")
+    revision: int = Field(ge=1)
+    created_at: datetime
+    submitted_at: datetime
+    duration_ms: int = Field(ge=0)
+    shown_order: list[str] = Field(description="Response ids in the order shown on screen")
+    answer: Answer | None = None
+    rationale: str | None = None
+    confidence: int | None = Field(None, ge=1, le=9)
+    flags: list[str] = Field(default_factory=list)
+    skip_reason: str | None = None
+    spec_version: str
+    guidelines_version: str
+
+    @model_validator(mode="after")
+    def _answer_or_skip(self):
+        if self.answer is None and not self.skip_reason:
+            raise ValueError("a label needs an answer or a skip reason")
+        return self
+
+
+def pairwise_from_screen(q: PairwiseQuestion, shown_order: list[str], item: Item, *,
+                         key: str | None = None, point: int | None = None) -> PairwiseAnswer:
+    """Turn what the annotator chose on screen (A = left) into the item's own order."""
+    swapped = shown_order[0] != item.responses[0].id
+    if point is not None:
+        if q.scale != "strength" or not 1 <= point <= q.points:
+            raise LabelError(f"{q.id}: point {point} is not on this scale")
+        canon = q.points + 1 - point if swapped else point
+        n = q.points
+        if n % 2 and canon == (n + 1) // 2:
+            choice: str = "tie"
+        else:
+            choice = "A" if canon <= n // 2 else "B"
+        pref = None if choice == "tie" else item.responses[0 if choice == "A" else 1].id
+        return PairwiseAnswer(choice=choice, strength=canon, preferred=pref)
+    allowed = {"binary": {"A", "B"}, "tie": {"A", "B", "tie"},
+               "fourway": {"A", "B", "tie", "both_bad"}, "strength": set()}[q.scale]
+    if key not in allowed:
+        raise LabelError(f"{q.id}: {key!r} is not an answer of this scale")
+    choice = key
+    if swapped and key in ("A", "B"):
+        choice = "B" if key == "A" else "A"
+    pref = item.responses[0 if choice == "A" else 1].id if choice in ("A", "B") else None
+    return PairwiseAnswer(choice=choice, preferred=pref)
+
+
+def screen_from_pairwise(q: PairwiseQuestion, shown_order: list[str], item: Item,
+                         answer: PairwiseAnswer) -> tuple[str | None, int | None]:
+    """The (key, point) the annotator sees for a stored answer: inverse of pairwise_from_screen."""
+    swapped = shown_order[0] != item.responses[0].id
+    if answer.strength is not None:
+        return None, (q.points + 1 - answer.strength) if swapped else answer.strength
+    key = answer.choice
+    if swapped and key in ("A", "B"):
+        key = "B" if key == "A" else "A"
+    return key, None
+
+
+def check_label_fits(label: Label, spec: Spec, item: Item) -> None:
+    """Refuse a label that does not answer its question properly."""
+    at = f"label of item {label.item_id!r}, question {label.question_id!r}"
+    try:
+        q = spec.question(label.question_id)
+    except KeyError:
+        raise LabelError(f"{at}: question_id: not in the spec") from None
+    ids = [r.id for r in item.responses]
+    if sorted(label.shown_order) != sorted(ids):
+        raise LabelError(f"{at}: shown_order: does not list the item's responses")
+    if label.flags and not set(label.flags) <= set(spec.flags):
+        raise LabelError(f"{at}: flags: {sorted(set(label.flags) - set(spec.flags))[0]!r} is not a flag of the spec")
+    if label.confidence is not None and label.confidence > q.confidence_scale:
+        raise LabelError(f"{at}: confidence: {label.confidence} is above the scale of {q.confidence_scale}")
+    if label.answer is None:
+        if not spec.allow_skip:
+            raise LabelError(f"{at}: answer: missing and the spec does not allow skipping")
+        return
+    if label.answer.mode != q.mode:
+        raise LabelError(f"{at}: answer: a {label.answer.mode} answer to a {q.mode} question")
+    if q.rationale is Requirement.required and not (label.rationale or "").strip():
+        raise LabelError(f"{at}: rationale: required")
+    if q.confidence is Requirement.required and label.confidence is None:
+        raise LabelError(f"{at}: confidence: required")
+    a = label.answer
+    if isinstance(q, PairwiseQuestion):
+        allowed = {"binary": {"A", "B"}, "tie": {"A", "B", "tie"},
+                   "fourway": {"A", "B", "tie", "both_bad"},
+                   "strength": {"A", "B", "tie"}}[q.scale]
+        if a.choice not in allowed:
+            raise LabelError(f"{at}: answer.choice: {a.choice!r} is not on a {q.scale} scale")
+        if q.scale == "strength" and (a.strength is None or a.strength > q.points):
+            raise LabelError(f"{at}: answer.strength: needs a point from 1 to {q.points}")
+    elif isinstance(q, RankingQuestion):
+        flat = [r for g in a.order for r in g]
+        if len(set(flat)) != len(flat) or not set(flat) <= set(ids):
+            raise LabelError(f"{at}: answer.order: lists unknown or repeated responses")
+        if not q.allow_ties and any(len(g) > 1 for g in a.order):
+            raise LabelError(f"{at}: answer.order: ties are not allowed")
+        need = min(q.top_k or len(ids), len(ids))
+        if len(flat) < need and not a.all_unacceptable:
+            raise LabelError(f"{at}: answer.order: ranks {len(flat)} of {need} responses")
+    elif isinstance(q, ScoringQuestion):
+        for rid, axes in a.scores.items():
+            if rid not in ids:
+                raise LabelError(f"{at}: answer.scores: unknown response {rid!r}")
+            for ax in q.axes:
+                v = axes.get(ax.id)
+                if v is None and ax.required:
+                    raise LabelError(f"{at}: answer.scores.{rid}.{ax.id}: required")
+                if v is not None and v not in {p.value for p in ax.scale}:
+                    raise LabelError(f"{at}: answer.scores.{rid}.{ax.id}: {v} is not on the scale")
+    elif isinstance(q, RubricQuestion):
+        crits = list(q.criteria) + (list(item.rubric or []) if q.per_item else [])
+        known = {c.id for c in crits}
+        for cid, mark in a.marks.items():
+            if cid not in known:
+                raise LabelError(f"{at}: answer.marks: unknown criterion {cid!r}")
+            if mark == "partly" and not q.allow_partial:
+                raise LabelError(f"{at}: answer.marks.{cid}: 'partly' is not allowed")
+        for c in crits:
+            if c.required and c.id not in a.marks:
+                raise LabelError(f"{at}: answer.marks.{c.id}: required")
+    elif isinstance(q, DemonstrationQuestion):
+        if not a.text.strip():
+            raise LabelError(f"{at}: answer.text: empty")

@@ -1,0 +1,221 @@
+"""The project spec: the questions asked of every item, in one of five modes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from annotary.core.errors import SpecError, describe_validation
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+
+
+class Requirement(StrEnum):
+    off = "off"
+    optional = "optional"
+    required = "required"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ScalePoint(Strict):
+    """One point of a scale: its value, a short label and the anchor text that defines it."""
+
+    value: int
+    label: str = Field(min_length=1)
+    anchor: str = ""
+
+
+class QuestionBase(Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    text: str = Field(min_length=1, description="What the expert is asked, shown above the answer")
+    required: bool = True
+    rationale: Requirement = Requirement.off
+    confidence: Requirement = Requirement.off
+    confidence_scale: int = Field(5, ge=2, le=9)
+    guidelines_section: str | None = Field(
+        None, description="Heading of guidelines.md the question links to"
+    )
+
+
+PairwiseScale = Literal["binary", "tie", "fourway", "strength"]
+
+
+class PairwiseQuestion(QuestionBase):
+    """Compare two responses: binary, with tie, four-way, or an N-point strength scale."""
+
+    mode: Literal["pairwise"] = "pairwise"
+    scale: PairwiseScale = "fourway"
+    points: int = Field(8, ge=2, le=9, description="Number of points of a strength scale")
+    point_labels: list[str] | None = Field(
+        None, description="Labels of the strength points, from 'A much better' to 'B much better'"
+    )
+    axis: str | None = Field(None, description="The aspect compared, e.g. helpfulness")
+
+    @model_validator(mode="after")
+    def _labels_fit(self):
+        if self.point_labels is not None and len(self.point_labels) != self.points:
+            raise ValueError(
+                f"point_labels has {len(self.point_labels)} labels for {self.points} points"
+            )
+        return self
+
+    def strength_labels(self) -> list[str]:
+        """Labels of the strength points as seen on screen (point 1 = A much better)."""
+        if self.point_labels:
+            return list(self.point_labels)
+        n = self.points
+        half = n // 2
+        steps = {1: ["better"], 2: ["better", "slightly better"],
+                 3: ["much better", "better", "slightly better"],
+                 4: ["much better", "better", "slightly better", "marginally better"]}[max(1, min(half, 4))]
+        steps = (steps + ["marginally better"] * half)[:half]
+        left = [f"A {s}" for s in steps]
+        right = [f"B {s}" for s in reversed(steps)]
+        mid = ["About the same"] if n % 2 else []
+        return left + mid + right
+
+
+class RankingQuestion(QuestionBase):
+    """Order N (2-9) responses, best first."""
+
+    mode: Literal["ranking"] = "ranking"
+    allow_ties: bool = False
+    top_k: int | None = Field(None, ge=1, le=9, description="Rank only the best k; the rest stay unranked")
+
+
+class Axis(Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=1)
+    required: bool = True
+    scale: list[ScalePoint] = Field(min_length=2, max_length=10)
+
+    @field_validator("scale")
+    @classmethod
+    def _anchored(cls, scale: list[ScalePoint]):
+        missing = [p.value for p in scale if not p.anchor.strip()]
+        if missing:
+            raise ValueError(f"scale points {missing} have no anchor text")
+        values = [p.value for p in scale]
+        if len(set(values)) != len(values):
+            raise ValueError("scale values repeat")
+        return scale
+
+
+class ScoringQuestion(QuestionBase):
+    """Rate each response on several axes, each with its own anchored scale."""
+
+    mode: Literal["scoring"] = "scoring"
+    axes: list[Axis] = Field(min_length=1)
+
+
+class Criterion(Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    text: str = Field(min_length=1)
+    points: int = Field(description="Signed points: positive for desired, negative for harmful")
+    explanation: str = ""
+    required: bool = True
+
+
+class RubricQuestion(QuestionBase):
+    """Mark criteria met / not met; score = met points / positive points."""
+
+    mode: Literal["rubric"] = "rubric"
+    criteria: list[Criterion] = Field(default_factory=list, description="Global criteria")
+    per_item: bool = Field(False, description="Items may carry criteria of their own")
+    allow_partial: bool = False
+
+
+class DemonstrationQuestion(QuestionBase):
+    """Write the ideal response, or edit a model draft."""
+
+    mode: Literal["demonstration"] = "demonstration"
+    edit_draft: bool = Field(False, description="Start from the item's first response as a draft")
+    min_words: int = Field(0, ge=0)
+
+
+Question = Annotated[
+    PairwiseQuestion | RankingQuestion | ScoringQuestion | RubricQuestion | DemonstrationQuestion,
+    Field(discriminator="mode"),
+]
+
+DEFAULT_FLAGS = ["unsafe", "needs_expert", "unclear"]
+
+
+class Spec(Strict):
+    """What is asked of every item of a project."""
+
+    format: Literal["annotary.spec/1"] = "annotary.spec/1"
+    project_id: str | None = Field(None, pattern=ID_PATTERN)
+    name: str = Field(min_length=1, max_length=200)
+    guidelines_version: str = Field("1", min_length=1)
+    questions: list[Question] = Field(min_length=1)
+    flags: list[str] = Field(default_factory=lambda: list(DEFAULT_FLAGS))
+    allow_skip: bool = True
+    skip_reasons: list[str] = Field(
+        default_factory=lambda: ["cannot judge", "outside my expertise", "broken item"]
+    )
+    shuffle: bool = Field(True, description="Shuffle response order per annotator (position bias)")
+
+    @model_validator(mode="after")
+    def _unique(self):
+        ids = [q.id for q in self.questions]
+        dup = {i for i in ids if ids.count(i) > 1}
+        if dup:
+            raise ValueError(f"question ids repeat: {', '.join(sorted(dup))}")
+        return self
+
+    @property
+    def resolved_project_id(self) -> str:
+        if self.project_id:
+            return self.project_id
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", self.name).strip("-").lower()[:48]
+        return slug or "project"
+
+    def question(self, question_id: str):
+        for q in self.questions:
+            if q.id == question_id:
+                return q
+        raise KeyError(question_id)
+
+    def version(self) -> str:
+        """Short content hash: labels record which spec they answered."""
+        raw = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(raw).hexdigest()[:12]
+
+
+def parse_spec(data: dict, source: str = "spec") -> Spec:
+    try:
+        return Spec.model_validate(data)
+    except ValidationError as err:
+        raise SpecError(f"{source}: {describe_validation(err)}") from None
+
+
+def load_spec_file(path) -> Spec:
+    """Read a spec from TOML (.toml) or JSON."""
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise SpecError(f"{path}: cannot read ({err.strerror})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecError(f"{path}: not valid UTF-8") from None
+    try:
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as err:
+        raise SpecError(f"{path}: {err}") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}: a spec is a table of settings")
+    return parse_spec(data, source=path.name)

@@ -1,0 +1,1 @@
+"""Reading source datasets into items; writing training-ready exports."""

@@ -1,0 +1,1 @@
+"""Per-screen state machines without Qt."""

@@ -1,0 +1,90 @@
+"""Append-only named migrations. A shipped step is never edited; add a new one instead."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+
+def _0001_initial(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE projects (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            spec TEXT NOT NULL,
+            guidelines TEXT NOT NULL DEFAULT '',
+            guidelines_version TEXT NOT NULL,
+            coordinator_key_id TEXT,
+            coordinator_public_key TEXT,
+            coordinator_name TEXT,
+            round INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            opened_at TEXT
+        );
+        CREATE TABLE items (
+            project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+            id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            kind TEXT NOT NULL DEFAULT 'normal',
+            data TEXT NOT NULL,
+            PRIMARY KEY (project_id, id)
+        );
+        CREATE UNIQUE INDEX items_seq ON items(project_id, seq);
+        CREATE TABLE labels (
+            id INTEGER PRIMARY KEY,
+            project_id TEXT NOT NULL,
+            item_id TEXT NOT NULL,
+            question_id TEXT NOT NULL,
+            annotator TEXT NOT NULL,
+            revision INTEGER NOT NULL,
+            retracted INTEGER NOT NULL DEFAULT 0,
+            data TEXT NOT NULL,
+            submitted_at TEXT NOT NULL,
+            FOREIGN KEY (project_id, item_id) REFERENCES items(project_id, id) ON DELETE CASCADE
+        );
+        CREATE UNIQUE INDEX labels_rev
+            ON labels(project_id, item_id, question_id, annotator, revision);
+        CREATE TABLE drafts (
+            project_id TEXT NOT NULL,
+            item_id TEXT NOT NULL,
+            annotator TEXT NOT NULL,
+            data TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (project_id, item_id, annotator),
+            FOREIGN KEY (project_id, item_id) REFERENCES items(project_id, id) ON DELETE CASCADE
+        );
+        CREATE TABLE journal (
+            id INTEGER PRIMARY KEY,
+            project_id TEXT NOT NULL,
+            op TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            undone INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX journal_project ON journal(project_id, id);
+        CREATE TABLE bundle_log (
+            id INTEGER PRIMARY KEY,
+            sha256 TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            bundle_id TEXT NOT NULL,
+            project_id TEXT NOT NULL,
+            signer_key_id TEXT NOT NULL,
+            signer_name TEXT NOT NULL,
+            file_name TEXT NOT NULL,
+            imported_at TEXT NOT NULL,
+            counts TEXT NOT NULL
+        );
+        CREATE INDEX bundle_log_sha ON bundle_log(sha256);
+        CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """
+    )
+
+
+MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
+    ("0001_initial", _0001_initial),
+]
