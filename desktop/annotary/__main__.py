@@ -1,5 +1,5 @@
 """Run the command line as `python -m annotary`."""
 
-from annotary.cli.main import main
+from annotary.app import main
 
 main()

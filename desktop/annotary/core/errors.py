@@ -48,11 +48,15 @@ class Cancelled(Exception):
 
 def describe_validation(err: ValidationError, prefix: str = "") -> str:
     """Turn a pydantic error into one line naming the first bad field."""
-    first = err.errors()[0]
-    loc = ".".join(str(p) for p in first.get("loc", ()) if p != "__root__")
-    # discriminated unions add the tag to the path; it tells the user nothing
+    errors = err.errors()
+    # the deepest error is the most specific; union members add type tags to the path
+    # ("str", "list[Turn]") that tell the user nothing
+    first = max(errors, key=lambda e: len(e.get("loc", ())))
+    tags = {p for e in errors for p in e.get("loc", ())
+            if isinstance(p, str) and ("[" in p or p in ("str", "int", "float", "bool", "none"))}
+    loc = ".".join(str(p) for p in first.get("loc", ()) if p not in tags)
     where = f"{prefix}.{loc}" if prefix and loc else (prefix or loc)
     msg = first.get("msg", "invalid")
-    more = len(err.errors()) - 1
+    more = len(errors) - 1
     tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
     return f"{where}: {msg}{tail}" if where else f"{msg}{tail}"

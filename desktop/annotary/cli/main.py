@@ -1,0 +1,240 @@
+"""The `annotary` command line: one click group over ops."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from annotary import __version__
+from annotary.core.errors import AnnotaryError, Cancelled
+from annotary.ops import identity as identity_ops
+from annotary.ops import queries
+from annotary.ops.importing import import_tasks, preview_tasks
+from annotary.ops.results import export_results
+from annotary.ops.tasks import build_task_bundle
+from annotary.ops.verify import verify_bundle
+from annotary.paths import store_path
+from annotary.store import open_store
+
+ROLES = ("annotator", "reviewer", "coordinator")
+
+
+class Group(click.Group):
+    """Turns user errors into one line on stderr and exit code 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except AnnotaryError as err:
+            click.echo(f"error: {err}", err=True)
+            ctx.exit(err.exit_code)
+        except Cancelled:
+            click.echo("cancelled; nothing was changed", err=True)
+            ctx.exit(130)
+
+
+def emit(data, as_json: bool, text: str) -> None:
+    click.echo(json.dumps(data, indent=2, default=str) if as_json else text)
+
+
+@click.group(cls=Group, invoke_without_command=False)
+@click.version_option(__version__, prog_name="annotary")
+def cli():
+    """Annotary: offline labeling of language-model data, exchanged as signed bundles.
+
+    \b
+    Example:
+      annotary identity create --name "Dr. Ada Lee" --role annotator
+      annotary import tasks.annotary --trust
+      annotary results export --project demo-pairwise --out results.annotary
+    """
+
+
+# -- identity ---------------------------------------------------------------------------------
+@cli.group()
+def identity():
+    """Your signing identity (Ed25519), made once per person.
+
+    \b
+    Example:
+      annotary identity show --json
+    """
+
+
+@identity.command("create")
+@click.option("--name", required=True, help="Your name as others will see it.")
+@click.option("--role", type=click.Choice(ROLES), default="annotator", show_default=True)
+@click.option("--force", is_flag=True, help="Replace an existing identity (its key is lost).")
+def identity_create(name, role, force):
+    """Create your identity; the private key stays in your data folder (mode 0600).
+
+    \b
+    Example:
+      annotary identity create --name "Dr. Ada Lee" --role annotator
+    """
+    ident = identity_ops.make_identity(name=name, role=role, overwrite=force)
+    click.echo(f"created identity {ident.name} ({ident.role}), key id {ident.key_id}")
+    click.echo(f"fingerprint {ident.fingerprint}")
+
+
+@identity.command("show")
+@click.option("--pem", is_flag=True, help="Print the public key as PEM (for openssl).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def identity_show(pem, as_json):
+    """Show your name, role, key id and fingerprint.
+
+    \b
+    Example:
+      annotary identity show --pem > me.pem
+    """
+    ident = identity_ops.require_identity()
+    if pem:
+        click.echo(ident.public_pem(), nl=False)
+        return
+    data = {"name": ident.name, "role": ident.role, "key_id": ident.key_id,
+            "fingerprint": ident.fingerprint, "public_key": ident.public_key}
+    emit(data, as_json, f"{ident.name} ({ident.role})\nkey id      {ident.key_id}\n"
+                        f"fingerprint {ident.fingerprint}")
+
+
+# -- tasks ------------------------------------------------------------------------------------
+@cli.group()
+def tasks():
+    """Task bundles (coordinator to annotator).
+
+    \b
+    Example:
+      annotary tasks build spec.toml items.jsonl --out round1.annotary
+    """
+
+
+@tasks.command("build")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.argument("items", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Bundle to write.")
+@click.option("--guidelines", type=click.Path(dir_okay=False),
+              help="Guidelines (Markdown); default: guidelines.md beside the spec.")
+@click.option("--format", "fmt", default="auto", show_default=True,
+              help="Record shape: auto, item, trl-preference, hh-rlhf, pandalm, llmbar.")
+@click.option("--round", "round_", default=1, show_default=True, type=click.IntRange(1))
+@click.option("--json", "as_json", is_flag=True)
+def tasks_build(spec, items, out, guidelines, fmt, round_, as_json):
+    """Sign a task bundle of ITEMS (JSONL/JSON, optionally .gz) under SPEC (TOML or JSON).
+
+    \b
+    Example:
+      annotary tasks build spec.toml pairs.jsonl --out round1.annotary
+    """
+    change = build_task_bundle(spec_path=spec, items_paths=list(items), out=out,
+                               identity=identity_ops.require_identity(),
+                               guidelines_path=guidelines, fmt=fmt, round=round_)
+    emit({"out": out, **change.counts}, as_json, change.message)
+
+
+# -- import / export / verify -----------------------------------------------------------------
+@cli.command("import")
+@click.argument("bundle", type=click.Path(dir_okay=False))
+@click.option("--trust", is_flag=True, help="Trust the signer of a project's first bundle.")
+@click.option("--json", "as_json", is_flag=True)
+def import_cmd(bundle, trust, as_json):
+    """Import a task bundle into your local store.
+
+    The first bundle of a project pins its coordinator's key: confirm the fingerprint with
+    them, then pass --trust (or answer yes on a terminal). Later bundles of that project
+    signed by another key are refused.
+
+    \b
+    Example:
+      annotary import round1.annotary --trust
+    """
+    store = open_store(store_path())
+    preview = preview_tasks(store, bundle)
+    if preview.pin == "new" and not trust and sys.stdin.isatty() and not as_json:
+        click.echo(f"Project {preview.project_name!r} ({preview.items} items), signed by "
+                   f"{preview.signer_name} ({preview.signer_role})")
+        click.echo(f"fingerprint {preview.fingerprint}")
+        trust = click.confirm("Trust this key for this project?", default=False)
+    show_bar = sys.stderr.isatty() and not as_json
+    if show_bar:
+        with click.progressbar(length=preview.items, label="importing", file=sys.stderr) as bar:
+            last = [0]
+
+            def progress(done, total):
+                bar.update(done - last[0])
+                last[0] = done
+
+            change = import_tasks(store, bundle, trust_new_key=trust, progress=progress)
+    else:
+        change = import_tasks(store, bundle, trust_new_key=trust)
+    emit({"project_id": change.project_id, **change.counts, "message": change.message},
+         as_json, change.message)
+
+
+@cli.group()
+def results():
+    """Result bundles (annotator to coordinator).
+
+    \b
+    Example:
+      annotary results export --project demo-pairwise --out results.annotary
+    """
+
+
+@results.command("export")
+@click.option("--project", "project_id", required=True, help="Project id (see `annotary projects`).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+def results_export(project_id, out, as_json):
+    """Write every current label of yours in a project, signed with your key.
+
+    \b
+    Example:
+      annotary results export --project demo-pairwise --out ada.results.annotary
+    """
+    store = open_store(store_path())
+    change = export_results(store, project_id=project_id, identity=identity_ops.require_identity(),
+                            out=out)
+    emit({"out": out, **change.counts}, as_json, change.message)
+
+
+@cli.command("verify")
+@click.argument("bundle", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+def verify(bundle, as_json):
+    """Check every member hash and the signature of a bundle; exit 0 only if all holds.
+
+    \b
+    Example:
+      annotary verify results.annotary --json
+    """
+    r = verify_bundle(bundle)
+    counts = ", ".join(f"{v} {k}" for k, v in r.counts.items()) or "no records"
+    emit({"ok": True, **r.as_dict()}, as_json,
+         f"OK {Path(bundle).name}: {r.kind} bundle of project {r.project_id!r} ({r.project_name}), "
+         f"round {r.round}, {counts}\nsigned by {r.signer_name} ({r.signer_role}), key id "
+         f"{r.signer_key_id}\nfingerprint {r.fingerprint}")
+
+
+@cli.command("projects")
+@click.option("--json", "as_json", is_flag=True)
+def projects_cmd(as_json):
+    """List the projects in your local store with progress.
+
+    \b
+    Example:
+      annotary projects --json
+    """
+    store = open_store(store_path())
+    ident = identity_ops.current_identity()
+    rows = queries.projects(store, ident.key_id if ident else None)
+    data = [{"id": p.id, "name": p.name, "done": p.done, "total": p.total, "round": p.round,
+             "coordinator": p.coordinator_name} for p in rows]
+    text = "\n".join(f"{p['id']:24} {p['done']:>6}/{p['total']:<6} {p['name']}" for p in data)
+    emit(data, as_json, text or "no projects yet: import a task bundle with `annotary import FILE`")
+
+
+def main() -> None:
+    cli(prog_name="annotary")

@@ -1,0 +1,473 @@
+"""The labeling screen's state: current item, pending answers, navigation, undo, progress."""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from annotary.core.errors import AnnotaryError, LabelError
+from annotary.core.items import Item
+from annotary.core.labels import PairwiseAnswer, pairwise_from_screen, screen_from_pairwise
+from annotary.core.spec import PairwiseQuestion, Requirement
+from annotary.ops import Store, annotate, queries
+
+FILTERS = ("all", "unlabeled", "flagged")
+PAIRWISE_KEYS = {"binary": ("A", "B"), "tie": ("A", "B", "tie"),
+                 "fourway": ("A", "B", "tie", "both_bad"), "strength": ()}
+
+
+@dataclass(frozen=True)
+class Pending:
+    """One question's unsubmitted answer, as seen on screen (A = left/top response)."""
+
+    key: str | None = None
+    point: int | None = None
+    rationale: str = ""
+    confidence: int | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.key is not None or self.point is not None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    pending: dict[str, Pending]
+    flags: frozenset[str]
+    skip_reason: str | None
+
+
+@dataclass
+class ItemState:
+    item: Item
+    position: int  # 0-based index among all items
+    shown_order: list[str]
+    pending: dict[str, Pending]
+    flags: frozenset[str] = frozenset()
+    skip_reason: str | None = None
+    revision: int = 0  # latest submitted revision, 0 = never submitted
+    modified: bool = False  # differs from what was last submitted
+    first_shown: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(dict(self.pending), self.flags, self.skip_reason)
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    per_hour: float | None
+    seconds_left: float | None
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    ok: bool
+    missing: tuple[str, ...] = ()
+    message: str = ""
+
+
+def shown_order_for(annotator: str, item: Item, shuffle: bool) -> list[str]:
+    """Deterministic per annotator and item, so a reopened item looks the same."""
+    ids = [r.id for r in item.responses]
+    if shuffle:
+        seed = int(hashlib.sha256(f"{annotator}\0{item.id}".encode()).hexdigest()[:16], 16)
+        random.Random(seed).shuffle(ids)
+    return ids
+
+
+class LabelingFlow:
+    """Everything the labeling screen shows and does, without Qt."""
+
+    def __init__(self, store: Store, project_id: str, annotator: str,
+                 clock: Callable[[], float] = time.monotonic):
+        info = queries.project(store, project_id, annotator)
+        if info is None:
+            raise AnnotaryError(f"no project {project_id!r} in this store")
+        self.store, self.project_id, self.annotator, self.clock = store, project_id, annotator, clock
+        self.info = info
+        self.spec = info.spec
+        self.ids = queries.item_ids(store, project_id)
+        self.index_of = {item_id: i for i, item_id in enumerate(self.ids)}
+        self.labeled = queries.labeled_item_ids(store, project_id, annotator)
+        self.flagged = queries.flagged_item_ids(store, project_id, annotator)
+        self.filter = "all"
+        self._visible: list[int] | None = None  # None = every item
+        self.focus = 0
+        self.current: ItemState | None = None
+        self._undo: list[Snapshot] = []
+        self._redo: list[Snapshot] = []
+        self._shown_at = clock()
+        self._spent: dict[str, float] = {}
+        self._session_start = clock()
+        self._session_submits = 0
+        self._draft_dirty = False
+        self.listeners: list[Callable[[str], None]] = []
+        annotate.mark_opened(store, project_id=project_id)
+
+    # -- events -------------------------------------------------------------------------------
+    def _emit(self, what: str) -> None:
+        for fn in list(self.listeners):
+            fn(what)
+
+    # -- loading ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Show the first unlabeled item, or the first item when all are done."""
+        for i, item_id in enumerate(self.ids):
+            if item_id not in self.labeled:
+                self.go_to(i)
+                return
+        if self.ids:
+            self.go_to(0)
+
+    def _load(self, position: int) -> ItemState:
+        item_id = self.ids[position]
+        item = queries.item(self.store, self.project_id, item_id)
+        order = shown_order_for(self.annotator, item, self.spec.shuffle)
+        labels = queries.current_labels(self.store, self.project_id, self.annotator, item_id)
+        pending = {q.id: Pending() for q in self.spec.questions}
+        state = ItemState(item=item, position=position, shown_order=order, pending=pending)
+        if labels:
+            self._apply_labels(state, labels)
+        draft = queries.draft(self.store, self.project_id, item_id, self.annotator)
+        if draft:
+            for qid, p in draft.get("pending", {}).items():
+                if qid in pending:
+                    pending[qid] = Pending(**p)
+            state.flags = frozenset(draft.get("flags", []))
+            state.skip_reason = draft.get("skip_reason")
+            state.modified = True
+        return state
+
+    def _apply_labels(self, state: ItemState, labels) -> None:
+        """Show stored labels as the item's answers, in the order they were shown."""
+        state.shown_order = list(labels[0].shown_order)
+        state.revision = max(lab.revision for lab in labels)
+        state.flags = frozenset(labels[0].flags)
+        state.skip_reason = labels[0].skip_reason
+        pending = dict(state.pending)
+        for lab in labels:
+            q = self._question(lab.question_id)
+            if q is None:
+                continue
+            key = point = None
+            if isinstance(lab.answer, PairwiseAnswer) and isinstance(q, PairwiseQuestion):
+                key, point = screen_from_pairwise(q, state.shown_order, state.item, lab.answer)
+            pending[q.id] = Pending(key=key, point=point, rationale=lab.rationale or "",
+                                    confidence=lab.confidence)
+        state.pending = pending
+
+    def _question(self, question_id: str):
+        for q in self.spec.questions:
+            if q.id == question_id:
+                return q
+        return None
+
+    # -- navigation ---------------------------------------------------------------------------
+    def _leave(self) -> None:
+        if self.current is None:
+            return
+        self.flush_draft()
+        item_id = self.current.item.id
+        self._spent[item_id] = self._spent.get(item_id, 0.0) + self.clock() - self._shown_at
+
+    def go_to(self, position: int) -> None:
+        if not 0 <= position < len(self.ids):
+            raise LabelError(f"there is no item {position + 1} (the project has {len(self.ids)})")
+        self._leave()
+        self.current = self._load(position)
+        self._shown_at = self.clock()
+        self._undo.clear()
+        self._redo.clear()
+        self.focus = 0
+        self._emit("item")
+
+    def visible_positions(self) -> list[int]:
+        if self._visible is None:
+            return list(range(len(self.ids)))
+        return list(self._visible)
+
+    def set_filter(self, name: str) -> None:
+        if name not in FILTERS:
+            raise LabelError(f"unknown filter {name!r}; one of {', '.join(FILTERS)}")
+        self.filter = name
+        if name == "all":
+            self._visible = None
+        else:
+            keep = self.flagged if name == "flagged" else None
+            self._visible = [i for i, item_id in enumerate(self.ids)
+                             if (item_id in keep if keep is not None else item_id not in self.labeled)]
+        self._emit("filter")
+
+    def _step(self, direction: int) -> bool:
+        here = self.current.position if self.current else -1
+        if self._visible is None:
+            target = here + direction
+            if not 0 <= target < len(self.ids):
+                return False
+        else:
+            vis = self._visible
+            if direction > 0:
+                k = bisect.bisect_right(vis, here)
+                if k >= len(vis):
+                    return False
+            else:
+                k = bisect.bisect_left(vis, here) - 1
+                if k < 0:
+                    return False
+            target = vis[k]
+        self.go_to(target)
+        return True
+
+    def next(self) -> bool:
+        return self._step(+1)
+
+    def previous(self) -> bool:
+        return self._step(-1)
+
+    def jump(self, text: str) -> None:
+        """Go to an item by its number (1-based) or its id."""
+        text = text.strip()
+        if text in self.index_of:
+            self.go_to(self.index_of[text])
+        elif text.isdigit():
+            self.go_to(int(text) - 1)
+        else:
+            raise LabelError(f"no item with number or id {text!r}")
+
+    # -- answering ----------------------------------------------------------------------------
+    @property
+    def focused_question(self):
+        return self.spec.questions[self.focus]
+
+    def focus_next(self, step: int = 1) -> None:
+        self.focus = (self.focus + step) % len(self.spec.questions)
+        self._emit("focus")
+
+    def _change(self, **kwargs) -> None:
+        state = self.current
+        if state is None:
+            raise LabelError("no item is open")
+        self._undo.append(state.snapshot())
+        self._redo.clear()
+        for k, v in kwargs.items():
+            setattr(state, k, v)
+        state.modified = True
+        self._draft_dirty = True
+        self.flush_draft()
+        self._emit("answer")
+
+    def _set_pending(self, question_id: str, **changes) -> None:
+        pending = dict(self.current.pending)
+        pending[question_id] = replace(pending[question_id], **changes)
+        self._change(pending=pending)
+
+    def choose(self, key: str) -> None:
+        """A, B, tie or both_bad on the focused pairwise question."""
+        q = self.focused_question
+        if not isinstance(q, PairwiseQuestion):
+            raise LabelError(f"{q.id}: not a pairwise question")
+        if key not in PAIRWISE_KEYS[q.scale]:
+            allowed = ", ".join(PAIRWISE_KEYS[q.scale]) or f"points 1 to {q.points}"
+            raise LabelError(f"{q.id}: {key!r} is not an answer here (use {allowed})")
+        self._set_pending(q.id, key=key, point=None)
+        self._advance_focus()
+
+    def choose_point(self, point: int) -> None:
+        """A point of the focused question's strength scale (1 = A much better)."""
+        q = self.focused_question
+        if not isinstance(q, PairwiseQuestion) or q.scale != "strength":
+            raise LabelError(f"{q.id}: digits pick a point of a strength scale; use the letters")
+        if not 1 <= point <= q.points:
+            raise LabelError(f"{q.id}: the scale has points 1 to {q.points}")
+        self._set_pending(q.id, point=point, key=None)
+        self._advance_focus()
+
+    def _advance_focus(self) -> None:
+        qs = self.spec.questions
+        for step in range(1, len(qs)):
+            j = (self.focus + step) % len(qs)
+            if j <= self.focus:
+                break
+            if not self.current.pending[qs[j].id].answered:
+                self.focus = j
+                self._emit("focus")
+                return
+
+    def set_rationale(self, text: str, question_id: str | None = None) -> None:
+        """Typed text; saved as a draft by flush_draft (screens call it when typing pauses)."""
+        q = self._question(question_id) if question_id else self.focused_question
+        if q.rationale is Requirement.off:
+            raise LabelError(f"{q.id}: this question takes no rationale")
+        qid = q.id
+        state = self.current
+        pending = dict(state.pending)
+        pending[qid] = replace(pending[qid], rationale=text)
+        state.pending = pending
+        state.modified = True
+        self._draft_dirty = True
+
+    def set_confidence(self, value: int | None, question_id: str | None = None) -> None:
+        q = self._question(question_id) if question_id else self.focused_question
+        if q.confidence is Requirement.off:
+            raise LabelError(f"{q.id}: this question asks no confidence")
+        if value is not None and not 1 <= value <= q.confidence_scale:
+            raise LabelError(f"{q.id}: confidence is 1 to {q.confidence_scale}")
+        self._set_pending(q.id, confidence=value)
+
+    def toggle_flag(self, flag: str) -> None:
+        if flag not in self.spec.flags:
+            raise LabelError(f"unknown flag {flag!r}; the spec has {', '.join(self.spec.flags)}")
+        flags = set(self.current.flags) ^ {flag}
+        self._change(flags=frozenset(flags))
+
+    def set_skip(self, reason: str | None) -> None:
+        if reason is not None and not self.spec.allow_skip:
+            raise LabelError("this project does not allow skipping items")
+        self._change(skip_reason=(reason or "").strip() or None)
+
+    # -- drafts -------------------------------------------------------------------------------
+    def flush_draft(self) -> None:
+        if not self._draft_dirty or self.current is None:
+            return
+        state = self.current
+        data = None
+        if state.modified:
+            data = {"pending": {k: vars(v) for k, v in state.pending.items()},
+                    "flags": sorted(state.flags), "skip_reason": state.skip_reason}
+        annotate.save_draft(self.store, project_id=self.project_id, item_id=state.item.id,
+                            annotator=self.annotator, data=data)
+        self._draft_dirty = False
+
+    # -- submitting ---------------------------------------------------------------------------
+    def missing(self) -> list[str]:
+        """What stops a submit, one phrase each; empty when the item can be submitted."""
+        state = self.current
+        if state is None:
+            return ["no item is open"]
+        if state.skip_reason:
+            return []
+        out = []
+        for q in self.spec.questions:
+            p = state.pending[q.id]
+            if q.required and not p.answered:
+                out.append(f"{q.id}: choose an answer")
+            if p.answered or q.required:
+                if q.rationale is Requirement.required and not p.rationale.strip():
+                    out.append(f"{q.id}: write a rationale")
+                if q.confidence is Requirement.required and p.confidence is None:
+                    out.append(f"{q.id}: give a confidence")
+        return out
+
+    def submit(self, advance: bool = True) -> SubmitOutcome:
+        """Commit the item's answers (a new revision if it was submitted before), then move on."""
+        state = self.current
+        missing = self.missing()
+        if missing:
+            return SubmitOutcome(False, tuple(missing), "missing: " + "; ".join(missing))
+        answers, rationales, confidences = {}, {}, {}
+        for q in self.spec.questions:
+            p = state.pending[q.id]
+            if isinstance(q, PairwiseQuestion) and p.answered:
+                answers[q.id] = pairwise_from_screen(q, state.shown_order, state.item,
+                                                     key=p.key, point=p.point)
+            rationales[q.id] = p.rationale
+            if p.confidence is not None:
+                confidences[q.id] = p.confidence
+        item_id = state.item.id
+        spent = self._spent.get(item_id, 0.0) + self.clock() - self._shown_at
+        change = annotate.submit_item(
+            self.store, project_id=self.project_id, item_id=item_id, annotator=self.annotator,
+            shown_order=state.shown_order, answers=answers, rationales=rationales,
+            confidences=confidences, flags=sorted(state.flags), skip_reason=state.skip_reason,
+            started_at=state.first_shown, duration_ms=int(spent * 1000),
+        )
+        # committed: only now does the screen move on
+        self._draft_dirty = False
+        self._spent.pop(item_id, None)
+        self._shown_at = self.clock()
+        self._session_submits += 1
+        self.labeled.add(item_id)
+        (self.flagged.add if state.flags else self.flagged.discard)(item_id)
+        state.revision = change.counts["revision"]
+        state.modified = False
+        self._emit("submitted")
+        if not (advance and self.next()):
+            self._emit("item")
+        return SubmitOutcome(True, (), change.message)
+
+    # -- undo ---------------------------------------------------------------------------------
+    def undo(self) -> str | None:
+        """Undo the last answer change on this item; with none left, the last submit."""
+        if self._undo and self.current:
+            self._redo.append(self.current.snapshot())
+            self._restore(self._undo.pop())
+            return "answer undone"
+        change = annotate.undo(self.store, project_id=self.project_id)
+        if change is None:
+            return None
+        self._after_journal(change)
+        return change.message
+
+    def redo(self) -> str | None:
+        if self._redo and self.current:
+            self._undo.append(self.current.snapshot())
+            self._restore(self._redo.pop())
+            return "answer redone"
+        change = annotate.redo(self.store, project_id=self.project_id)
+        if change is None:
+            return None
+        self._after_journal(change)
+        return change.message
+
+    def _restore(self, snap: Snapshot) -> None:
+        state = self.current
+        state.pending, state.flags, state.skip_reason = dict(snap.pending), snap.flags, snap.skip_reason
+        state.modified = True
+        self._draft_dirty = True
+        self.flush_draft()
+        self._emit("answer")
+
+    def _after_journal(self, change) -> None:
+        item_id = change.item_ids[0]
+        self.flush_draft()
+        if change.op == "redo":
+            annotate.save_draft(self.store, project_id=self.project_id, item_id=item_id,
+                                annotator=self.annotator, data=None)
+        self.labeled = queries.labeled_item_ids(self.store, self.project_id, self.annotator)
+        self.flagged = queries.flagged_item_ids(self.store, self.project_id, self.annotator)
+        if self._visible is not None:
+            self.set_filter(self.filter)
+        self.go_to(self.index_of[item_id])
+        if change.op == "undo":
+            # the retracted answer comes back unsubmitted, ready to change and submit again
+            retracted = queries.retracted_latest(self.store, self.project_id, self.annotator, item_id)
+            if retracted:
+                self._apply_labels(self.current, retracted)
+                self.current.revision = max(
+                    [lab.revision for lab in queries.current_labels(
+                        self.store, self.project_id, self.annotator, item_id)], default=0)
+                self.current.modified = True
+                self._draft_dirty = True
+                self.flush_draft()
+                self._emit("answer")
+
+    # -- figures ------------------------------------------------------------------------------
+    def progress(self) -> Progress:
+        done, total = len(self.labeled), len(self.ids)
+        elapsed = self.clock() - self._session_start
+        per_hour = self._session_submits / elapsed * 3600 if self._session_submits and elapsed > 0 else None
+        left = (total - done) / per_hour * 3600 if per_hour else None
+        return Progress(done, total, per_hour, left)
+
+    def title(self) -> str:
+        if self.current is None:
+            return f"{self.info.name} — Annotary"
+        return (f"{self.info.name} — item {self.current.position + 1} of {len(self.ids)}"
+                f" ({self.current.item.id}) — Annotary")

@@ -1,0 +1,159 @@
+"""Importing task bundles into the local store: verify, check trust, write in one transaction."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from annotary.bundles.bundle import read_bundle
+from annotary.bundles.identity import fingerprint_of
+from annotary.core.changes import Change
+from annotary.core.errors import Cancelled, TrustError
+from annotary.ops.bundling import bundle_guidelines, bundle_items, bundle_spec
+from annotary.store import Store
+from annotary.store.db import now_iso
+
+Progress = Callable[[int, int], None]
+CancelCheck = Callable[[], bool]
+CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the user is asked to confirm before a bundle is imported."""
+
+    path: Path
+    kind: str
+    project_id: str
+    project_name: str
+    signer_name: str
+    signer_role: str
+    signer_key_id: str
+    fingerprint: str
+    items: int
+    pin: str  # "new" (first bundle of the project), "pinned" (same key), "mismatch"
+    already_imported: bool
+    refusal: str | None = None  # why the bundle would be refused (a pinned-key mismatch)
+
+
+def _pin_state(store: Store, project_id: str, key_id: str) -> str:
+    row = store.one("SELECT coordinator_key_id FROM projects WHERE id=?", (project_id,))
+    if row is None:
+        return "new"
+    return "pinned" if row[0] == key_id else "mismatch"
+
+
+def _mismatch(store: Store, manifest) -> TrustError:
+    row = store.one("SELECT coordinator_key_id, coordinator_name FROM projects WHERE id=?",
+                    (manifest.project_id,))
+    return TrustError(
+        f"project {manifest.project_id!r} is pinned to coordinator key {row[0]} ({row[1]}); "
+        f"this bundle is signed by key {manifest.producer.key_id} ({manifest.producer.name}): refused"
+    )
+
+
+def preview_tasks(store: Store, path: str | Path) -> Preview:
+    """Verify a task bundle completely and say who signed it, without writing anything."""
+    path = Path(path)
+    bundle = read_bundle(path, expect_kind="tasks")
+    spec = bundle_spec(bundle)
+    items = bundle_items(bundle, spec)
+    m = bundle.manifest
+    pin = _pin_state(store, m.project_id, m.producer.key_id)
+    return Preview(
+        path=path, kind=m.kind, project_id=m.project_id, project_name=m.project_name,
+        signer_name=m.producer.name, signer_role=m.producer.role, signer_key_id=m.producer.key_id,
+        fingerprint=fingerprint_of(base64.b64decode(m.producer.public_key)), items=len(items),
+        pin=pin,
+        already_imported=store.one("SELECT 1 FROM bundle_log WHERE sha256=?", (bundle.sha256,)) is not None,
+        refusal=str(_mismatch(store, m)) if pin == "mismatch" else None,
+    )
+
+
+def import_tasks(
+    store: Store,
+    path: str | Path,
+    *,
+    trust_new_key: bool = False,
+    progress: Progress | None = None,
+    cancelled: CancelCheck | None = None,
+) -> Change:
+    """Import a signed task bundle. Nothing is written unless every check passes."""
+    path = Path(path)
+    bundle = read_bundle(path, expect_kind="tasks")
+    m = bundle.manifest
+    spec = bundle_spec(bundle)
+    if spec.resolved_project_id != m.project_id:
+        raise TrustError(
+            f"{path.name}: manifest names project {m.project_id!r} but its spec is for "
+            f"{spec.resolved_project_id!r}: refused"
+        )
+    guidelines = bundle_guidelines(bundle)
+    items = bundle_items(bundle, spec)
+    if store.one("SELECT 1 FROM bundle_log WHERE sha256=?", (bundle.sha256,)):
+        return Change(op="import", project_id=m.project_id, counts={"items": 0},
+                      message=f"{path.name} was already imported; nothing changed")
+    pin = _pin_state(store, m.project_id, m.producer.key_id)
+    if pin == "mismatch":
+        raise _mismatch(store, m)
+    if pin == "new" and not trust_new_key:
+        fp = fingerprint_of(base64.b64decode(m.producer.public_key))
+        raise TrustError(
+            f"{path.name}: first bundle of project {m.project_id!r}, signed by {m.producer.name} "
+            f"(fingerprint {fp}); confirm that fingerprint with them, then trust it (--trust)"
+        )
+    total = len(items)
+    added = updated = 0
+    with store.atomic():
+        conn = store.conn
+        if pin == "new":
+            conn.execute(
+                "INSERT INTO projects (id, name, spec, guidelines, guidelines_version,"
+                " coordinator_key_id, coordinator_public_key, coordinator_name, round, created_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (m.project_id, spec.name, spec.model_dump_json(), guidelines, spec.guidelines_version,
+                 m.producer.key_id, m.producer.public_key, m.producer.name, m.round, now_iso()),
+            )
+        else:
+            # a later round: newer spec and guidelines replace older ones, never the reverse
+            conn.execute(
+                "UPDATE projects SET name=?, spec=?, guidelines=?, guidelines_version=?, round=?"
+                " WHERE id=? AND round<=?",
+                (spec.name, spec.model_dump_json(), guidelines, spec.guidelines_version, m.round,
+                 m.project_id, m.round),
+            )
+        existing = {r[0]: r[1] for r in conn.execute(
+            "SELECT id, data FROM items WHERE project_id=?", (m.project_id,))}
+        seq = conn.execute("SELECT coalesce(max(seq), 0) FROM items WHERE project_id=?",
+                           (m.project_id,)).fetchone()[0]
+        for start in range(0, total, CHUNK):
+            if cancelled and cancelled():
+                raise Cancelled()
+            new_rows, changed = [], []
+            for item in items[start:start + CHUNK]:
+                data = item.model_dump_json(exclude_defaults=True)
+                if item.id in existing:
+                    if existing[item.id] != data:
+                        changed.append((data, item.kind, m.project_id, item.id))
+                    continue
+                seq += 1
+                new_rows.append((m.project_id, item.id, seq, item.kind, data))
+            conn.executemany(
+                "INSERT INTO items (project_id, id, seq, kind, data) VALUES (?,?,?,?,?)", new_rows)
+            conn.executemany("UPDATE items SET data=?, kind=? WHERE project_id=? AND id=?", changed)
+            added += len(new_rows)
+            updated += len(changed)
+            if progress:
+                progress(min(start + CHUNK, total), total)
+        counts = {"items": total, "added": added, "updated": updated}
+        conn.execute(
+            "INSERT INTO bundle_log (sha256, kind, bundle_id, project_id, signer_key_id, signer_name,"
+            " file_name, imported_at, counts) VALUES (?,?,?,?,?,?,?,?,?)",
+            (bundle.sha256, m.kind, m.bundle_id, m.project_id, m.producer.key_id, m.producer.name,
+             path.name, now_iso(), json.dumps(counts)),
+        )
+    return Change(op="import", project_id=m.project_id, counts=counts,
+                  message=f"imported {path.name}: {added} new items, {updated} updated, project {spec.name!r}")

@@ -1,0 +1,222 @@
+"""The main window: menus and keys from the shortcut table, home and labeling screens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QApplication, QMainWindow, QProgressDialog, QStackedWidget
+
+from annotary.core.errors import AnnotaryError, Cancelled, TrustError
+from annotary.flows.labeling import LabelingFlow
+from annotary.ops import annotate, open_store, queries
+from annotary.ops.demo import ensure_demo
+from annotary.ops.importing import import_tasks, preview_tasks
+from annotary.ops.results import export_results
+from annotary.ui.dialogs import Asker, GuidelinesDialog, KeySheet
+from annotary.ui.home_screen import HomeScreen
+from annotary.ui.labeling_screen import LabelingScreen
+from annotary.ui.runner import Runner
+from annotary.ui.shortcuts import COMMANDS
+from annotary.ui.theme import apply_theme
+
+DEFAULT_TEXT_SIZE = 12
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, store, identity, *, runner: Runner | None = None, asker: Asker | None = None):
+        super().__init__()
+        self.store, self.identity = store, identity
+        self.runner = runner or Runner()
+        self.ask = asker or Asker(self)
+        self.setAcceptDrops(True)
+        self.resize(1280, 860)
+        self.stack = QStackedWidget()
+        self.setCentralWidget(self.stack)
+        self.home = HomeScreen(store, identity.key_id)
+        self.home.open_project.connect(self.open_project)
+        self.home.command.connect(self.run_command)
+        self.stack.addWidget(self.home)
+        self.labeling: LabelingScreen | None = None
+        self.actions: dict[str, QAction] = {}
+        self._build_actions()
+        self.text_size = queries.setting(store, "text_size", DEFAULT_TEXT_SIZE)
+        self.dark = queries.setting(store, "dark", False)
+        self._apply_theme()
+        self.show_home()
+
+    # -- actions from the table ---------------------------------------------------------------
+    def _build_actions(self) -> None:
+        menus = {}
+        for c in COMMANDS:
+            act = QAction(c.label, self)
+            act.setShortcuts([QKeySequence(k) for k in c.keys])
+            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            act.setAutoRepeat(c.autorepeat)
+            act.setData(c.scope)
+            act.triggered.connect(lambda _=False, cid=c.id: self.run_command(cid))
+            self.addAction(act)  # keys work whether or not the command has a menu entry
+            if c.menu:
+                if c.menu not in menus:
+                    menus[c.menu] = self.menuBar().addMenu(c.menu)
+                menus[c.menu].addAction(act)
+            self.actions[c.id] = act
+        self.actions["view.dark"].setCheckable(True)
+
+    def _scope(self) -> str:
+        return "labeling" if self.stack.currentWidget() is self.labeling else "home"
+
+    def _enable_scope(self) -> None:
+        scope = self._scope()
+        for act in self.actions.values():
+            act.setEnabled(act.data() in ("global", scope))
+        self.actions["file.export"].setEnabled(self.labeling is not None)
+
+    def run_command(self, command: str) -> None:
+        try:
+            self._run(command)
+        except AnnotaryError as err:
+            self.ask.error("Annotary", str(err))
+
+    def _run(self, command: str) -> None:
+        if self._scope() == "labeling" and self.labeling.handle(command):
+            return
+        if command == "file.open":
+            path = self.ask.open_path("Open a task bundle")
+            if path:
+                self.import_bundle(path)
+        elif command == "file.export":
+            self.export_results()
+        elif command == "file.home":
+            self.show_home()
+        elif command == "file.demo":
+            self.open_demo()
+        elif command == "file.quit":
+            self.close()
+        elif command == "home.open_selected":
+            pid = self.home.selected()
+            if pid:
+                self.open_project(pid)
+        elif command == "help.keys":
+            KeySheet(self._scope(), self).exec()
+        elif command == "help.guidelines":
+            text = self.labeling.flow.info.guidelines if self.labeling else ""
+            GuidelinesDialog(text, self).exec()
+        elif command.startswith("view.zoom"):
+            step = {"view.zoom_in": 1, "view.zoom_out": -1}.get(command)
+            self.text_size = DEFAULT_TEXT_SIZE if step is None else max(7, min(40, self.text_size + step))
+            annotate.set_setting(self.store, key="text_size", value=self.text_size)
+            self._apply_theme()
+        elif command == "view.dark":
+            self.dark = not self.dark
+            annotate.set_setting(self.store, key="dark", value=self.dark)
+            self._apply_theme()
+
+    def _apply_theme(self) -> None:
+        self.actions["view.dark"].setChecked(self.dark)
+        apply_theme(QApplication.instance(), dark=self.dark, text_size=self.text_size)
+
+    # -- screens ------------------------------------------------------------------------------
+    def show_home(self) -> None:
+        self.home.refresh()
+        self.stack.setCurrentWidget(self.home)
+        self.setWindowTitle("Annotary")
+        self._enable_scope()
+
+    def open_project(self, project_id: str) -> None:
+        if self.labeling is not None:
+            self.labeling.closing()
+            self.stack.removeWidget(self.labeling)
+            self.labeling.deleteLater()
+        flow = LabelingFlow(self.store, project_id, self.identity.key_id)
+        self.labeling = LabelingScreen(flow, self.ask)
+        self.labeling.title_changed.connect(self.setWindowTitle)
+        self.labeling.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        self.stack.addWidget(self.labeling)
+        self.stack.setCurrentWidget(self.labeling)
+        self.setWindowTitle(flow.title())
+        self.labeling.focus_screen()
+        self._enable_scope()
+
+    def open_demo(self) -> None:
+        self.open_project(ensure_demo(self.store, self.identity))
+
+    # -- bundles ------------------------------------------------------------------------------
+    def import_bundle(self, path: str | Path) -> None:
+        """Verify, ask to trust a new coordinator, then import off the GUI thread."""
+        preview = preview_tasks(self.store, path)
+        if preview.refusal:
+            raise TrustError(preview.refusal)
+        if preview.already_imported:
+            self.ask.info("Annotary", f"{Path(path).name} was already imported; nothing changed.")
+            self.open_project(preview.project_id)
+            return
+        trust = preview.pin == "pinned" or self.ask.confirm_trust(preview)
+        if not trust:
+            return
+        store_file = self.store.path
+        dialog = QProgressDialog(f"Importing {Path(path).name}…", "Cancel", 0, preview.items, self)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(300)
+
+        def work(progress, cancelled):
+            # a connection of its own: sqlite connections stay on the thread that uses them
+            store = open_store(store_file) if store_file and not self.runner.synchronous else self.store
+            try:
+                return import_tasks(store, path, trust_new_key=True, progress=progress,
+                                    cancelled=cancelled)
+            finally:
+                if store is not self.store:
+                    store.close()
+
+        def done(change):
+            dialog.reset()
+            self.statusBar().showMessage(change.message, 8000)
+            self.open_project(change.project_id)
+
+        def failed(err):
+            dialog.reset()
+            if isinstance(err, Cancelled):
+                self.statusBar().showMessage("Import cancelled; nothing was changed", 8000)
+            elif isinstance(err, AnnotaryError):
+                self.ask.error("Import refused", str(err))
+            else:
+                self.ask.error("Import failed", f"{type(err).__name__}: {err}")
+
+        job = self.runner.start(work, done, failed,
+                                on_progress=lambda d, t: dialog.setValue(d))
+        dialog.canceled.connect(job.cancel)
+
+    def export_results(self) -> None:
+        if self.labeling is None:
+            raise AnnotaryError("open a project first")
+        self.labeling.flow.flush_draft()
+        info = self.labeling.flow.info
+        safe_name = "".join(ch if ch.isalnum() else "-" for ch in self.identity.name).strip("-")
+        path = self.ask.save_path("Export results", f"{info.id}-{safe_name}-results.annotary")
+        if not path:
+            return
+        change = export_results(self.store, project_id=info.id, identity=self.identity, out=path)
+        self.ask.info("Results exported", f"{change.message}\nSend this file to your coordinator.")
+
+    # -- drag and drop ------------------------------------------------------------------------
+    def dragEnterEvent(self, event):  # noqa: N802 - Qt override
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):  # noqa: N802 - Qt override
+        for path in [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]:
+            self.run_command_safely(lambda p=path: self.import_bundle(p))
+
+    def run_command_safely(self, fn) -> None:
+        try:
+            fn()
+        except AnnotaryError as err:
+            self.ask.error("Annotary", str(err))
+
+    def closeEvent(self, event):  # noqa: N802 - Qt override
+        if self.labeling is not None:
+            self.labeling.closing()
+        self.runner.wait()
+        super().closeEvent(event)

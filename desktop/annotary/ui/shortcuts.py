@@ -1,0 +1,94 @@
+"""The one shortcut table: it drives key bindings, menus and the F1 sheet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from PySide6.QtGui import QKeySequence
+
+# scopes: "global" works everywhere; "labeling" and "home" only on that screen
+SCOPES = ("global", "home", "labeling")
+
+
+@dataclass(frozen=True)
+class Command:
+    id: str
+    scope: str
+    keys: tuple[str, ...]
+    label: str
+    menu: str | None = None  # menu title it appears under, None = keys only
+    autorepeat: bool = False  # decision keys never repeat when held
+
+
+def _digits() -> list[Command]:
+    out = []
+    for n in range(1, 10):
+        out.append(Command(f"answer.point{n}", "labeling", (str(n),), f"Strength point {n}"))
+        out.append(Command(f"confidence.{n}", "labeling", (f"Alt+{n}",), f"Confidence {n}"))
+    return out
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("file.open", "global", ("Ctrl+O",), "Open bundle…", "&File"),
+    Command("file.export", "global", ("Ctrl+E",), "Export results…", "&File"),
+    Command("file.home", "global", ("Alt+Home",), "Projects", "&File"),
+    Command("file.demo", "home", ("Ctrl+D",), "Open the demo project", "&File"),
+    Command("file.quit", "global", ("Ctrl+Q",), "Quit", "&File"),
+    Command("home.open_selected", "home", ("Return", "Enter"), "Open the selected project"),
+    Command("edit.undo", "labeling", ("Ctrl+Z",), "Undo", "&Edit"),
+    Command("edit.redo", "labeling", ("Ctrl+Shift+Z", "Ctrl+Y"), "Redo", "&Edit"),
+    Command("item.submit", "labeling", ("Ctrl+Return", "Ctrl+Enter"), "Submit and go on", "&Item"),
+    Command("item.next", "labeling", ("Alt+Right",), "Next item", "&Item", autorepeat=True),
+    Command("item.previous", "labeling", ("Alt+Left",), "Previous item", "&Item", autorepeat=True),
+    Command("item.jump", "labeling", ("Ctrl+J",), "Jump to item…", "&Item"),
+    Command("item.flag", "labeling", ("Ctrl+F",), "Flag item…", "&Item"),
+    Command("item.skip", "labeling", ("Ctrl+K",), "Skip item with a reason…", "&Item"),
+    Command("item.rationale", "labeling", ("R",), "Write the rationale", "&Item"),
+    Command("item.leave_text", "labeling", ("Escape",), "Leave the text box"),
+    Command("question.next", "labeling", ("Tab",), "Next question", "&Item"),
+    Command("question.previous", "labeling", ("Shift+Tab", "Backtab"), "Previous question", "&Item"),
+    Command("answer.A", "labeling", ("A",), "A is better"),
+    Command("answer.B", "labeling", ("B",), "B is better"),
+    Command("answer.tie", "labeling", ("T",), "Tie"),
+    Command("answer.both_bad", "labeling", ("X",), "Both bad"),
+    *_digits(),
+    Command("filter.all", "labeling", ("Ctrl+Shift+A",), "Show all items", "&View"),
+    Command("filter.unlabeled", "labeling", ("Ctrl+Shift+U",), "Show unlabeled items", "&View"),
+    Command("filter.flagged", "labeling", ("Ctrl+Shift+F",), "Show flagged items", "&View"),
+    Command("view.zoom_in", "global", ("Ctrl+=", "Ctrl++"), "Larger text", "&View", autorepeat=True),
+    Command("view.zoom_out", "global", ("Ctrl+-",), "Smaller text", "&View", autorepeat=True),
+    Command("view.zoom_reset", "global", ("Ctrl+0",), "Normal text size", "&View"),
+    Command("view.dark", "global", ("Ctrl+Shift+D",), "Dark theme", "&View"),
+    Command("help.guidelines", "global", ("Ctrl+G",), "Guidelines", "&Help"),
+    Command("help.keys", "global", ("F1",), "Keyboard shortcuts", "&Help"),
+)
+
+
+def by_id() -> dict[str, Command]:
+    return {c.id: c for c in COMMANDS}
+
+
+def normalized(key: str) -> str:
+    """Portable text of a key sequence, so 'ctrl+z' and 'Ctrl+Z' compare equal."""
+    return QKeySequence(key).toString(QKeySequence.SequenceFormat.PortableText)
+
+
+def conflicts(commands=COMMANDS) -> list[tuple[str, str, str]]:
+    """(key, command, command) pairs bound twice where both can be active at once."""
+    seen: dict[tuple[str, str], str] = {}
+    out = []
+    for c in commands:
+        for key in c.keys:
+            k = normalized(key)
+            scopes = SCOPES if c.scope == "global" else ("global", c.scope)
+            for s in scopes:
+                other = seen.get((s, k))
+                if other and other != c.id:
+                    out.append((k, other, c.id))
+            seen[(c.scope, k)] = c.id
+    return out
+
+
+def with_keys(command_id: str, keys: tuple[str, ...], commands=COMMANDS) -> tuple[Command, ...]:
+    """The table with one command remapped (for the settings dialog and its conflict check)."""
+    return tuple(replace(c, keys=keys) if c.id == command_id else c for c in commands)

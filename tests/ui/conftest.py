@@ -1,0 +1,60 @@
+"""UI fixtures: a main window whose dialogs are answered by the test, jobs run synchronously."""
+
+from __future__ import annotations
+
+import pytest
+
+
+class FakeAsker:
+    """Answers the window's questions from queues the test fills; records what was shown."""
+
+    def __init__(self):
+        self.paths: list[str] = []
+        self.texts: list[str] = []
+        self.choices: list[str] = []
+        self.trust = True
+        self.errors: list[str] = []
+        self.infos: list[str] = []
+
+    def open_path(self, title):
+        return self.paths.pop(0) if self.paths else None
+
+    def save_path(self, title, suggested):
+        return self.paths.pop(0) if self.paths else None
+
+    def text(self, title, label):
+        return self.texts.pop(0) if self.texts else None
+
+    def choose(self, title, label, options, editable=False):
+        return self.choices.pop(0) if self.choices else None
+
+    def confirm_trust(self, preview):
+        self.trusted_preview = preview
+        return self.trust
+
+    def error(self, title, message):
+        self.errors.append(message)
+
+    def info(self, title, message):
+        self.infos.append(message)
+
+    def identity(self):
+        return ("Dr. Ada Lee", "annotator")
+
+
+@pytest.fixture
+def asker():
+    return FakeAsker()
+
+
+@pytest.fixture
+def window(qtbot, store, identity, asker):
+    from annotary.ui.main_window import MainWindow
+    from annotary.ui.runner import Runner
+
+    w = MainWindow(store, identity, runner=Runner(synchronous=True), asker=asker)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    w.activateWindow()
+    return w
