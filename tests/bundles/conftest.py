@@ -6,7 +6,7 @@ from annotary.bundles.identity import create_identity
 
 
 @pytest.fixture
-def identity(tmp_path):
+def signer(tmp_path):
     return create_identity(tmp_path / "me", name="Coordinator Cora", role="coordinator")
 
 

@@ -122,46 +122,46 @@ def test_load_refuses_half_an_identity(tmp_path):
         load_identity(tmp_path)
 
 
-def test_sign_and_verify(identity):
-    sig = identity.sign(b"manifest")
+def test_sign_and_verify(signer):
+    sig = signer.sign(b"manifest")
     assert len(sig) == 64
-    assert verify_signature(identity.public_key, sig, b"manifest")
-    assert not verify_signature(identity.public_key, sig, b"manifesT")
-    assert not verify_signature(identity.public_key, sig[:-1], b"manifest")
+    assert verify_signature(signer.public_key, sig, b"manifest")
+    assert not verify_signature(signer.public_key, sig, b"manifesT")
+    assert not verify_signature(signer.public_key, sig[:-1], b"manifest")
 
 
-def test_public_only_identity_cannot_sign(identity):
-    public = Identity.from_card(identity.card())
+def test_public_only_identity_cannot_sign(signer):
+    public = Identity.from_card(signer.card())
     with pytest.raises(IdentityError, match="cannot sign"):
         public.sign(b"x")
-    assert public.producer() == identity.producer()
+    assert public.producer() == signer.producer()
 
 
-def test_public_pem_is_the_same_key(identity):
-    key = load_pem_public_key(identity.public_pem().encode())
-    assert identity.public_pem().startswith("-----BEGIN PUBLIC KEY-----")
-    key.verify(identity.sign(b"data"), b"data")
+def test_public_pem_is_the_same_key(signer):
+    key = load_pem_public_key(signer.public_pem().encode())
+    assert signer.public_pem().startswith("-----BEGIN PUBLIC KEY-----")
+    key.verify(signer.sign(b"data"), b"data")
 
 
-def test_fingerprint_format(identity):
-    fp = identity.fingerprint
+def test_fingerprint_format(signer):
+    fp = signer.fingerprint
     groups = fp.split(" ")
     assert len(groups) == 8 and all(len(g) == 4 for g in groups)
     assert fp == fp.upper()
-    assert fp.replace(" ", "").lower().startswith(identity.key_id)
-    assert fingerprint_of(base64.b64decode(identity.public_key)) == fp
+    assert fp.replace(" ", "").lower().startswith(signer.key_id)
+    assert fingerprint_of(base64.b64decode(signer.public_key)) == fp
 
 
-def test_producer_and_card(identity):
-    p = identity.producer()
+def test_producer_and_card(signer):
+    p = signer.producer()
     assert (p.name, p.role, p.key_id, p.public_key) == (
-        identity.name,
-        identity.role,
-        identity.key_id,
-        identity.public_key,
+        signer.name,
+        signer.role,
+        signer.key_id,
+        signer.public_key,
     )
-    assert identity.card().created_at == identity.created_at
-    assert "private" not in repr(identity).lower()
+    assert signer.card().created_at == signer.created_at
+    assert "private" not in repr(signer).lower()
 
 
 @pytest.mark.parametrize("bad", ["", "not base64!", base64.b64encode(b"short").decode(), None])

@@ -1,6 +1,5 @@
 """JSON Lines inside bundles: compact output, and errors that give the line and the field."""
 
-import json
 
 import pytest
 from hypothesis import given

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from annotary.bundles.zipsafe import Limits, read_members, unpack
+from annotary.bundles.zipsafe import DEFAULT_LIMITS, Limits, read_members, unpack
 from annotary.core.errors import BundleError
 
 
@@ -25,7 +25,7 @@ def make_zip(entries, method=zipfile.ZIP_DEFLATED):
     return buf.getvalue()
 
 
-def refused(data, limits=Limits(), label="b.annotary"):
+def refused(data, limits=DEFAULT_LIMITS, label="b.annotary"):
     with pytest.raises(BundleError) as err:
         unpack(data, label, limits)
     message = str(err.value)

@@ -462,7 +462,9 @@ class LabelingFlow:
     def progress(self) -> Progress:
         done, total = len(self.labeled), len(self.ids)
         elapsed = self.clock() - self._session_start
-        per_hour = self._session_submits / elapsed * 3600 if self._session_submits and elapsed > 0 else None
+        # a pace from one or two items is noise
+        per_hour = (self._session_submits / elapsed * 3600
+                    if self._session_submits >= 3 and elapsed > 0 else None)
         left = (total - done) / per_hour * 3600 if per_hour else None
         return Progress(done, total, per_hour, left)
 

@@ -148,6 +148,8 @@ def import_tasks(
             updated += len(changed)
             if progress:
                 progress(min(start + CHUNK, total), total)
+        if cancelled and cancelled():  # the last chance: nothing is committed yet
+            raise Cancelled()
         counts = {"items": total, "added": added, "updated": updated}
         conn.execute(
             "INSERT INTO bundle_log (sha256, kind, bundle_id, project_id, signer_key_id, signer_name,"

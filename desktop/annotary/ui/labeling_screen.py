@@ -25,7 +25,6 @@ class LabelingScreen(QWidget):
     """A thin view over LabelingFlow: commands go to the flow, the flow's events redraw."""
 
     title_changed = Signal(str)
-    message = Signal(str)
 
     def __init__(self, flow: LabelingFlow, asker, parent=None):
         super().__init__(parent)
@@ -56,18 +55,18 @@ class LabelingScreen(QWidget):
             panel.rationale_edited.connect(self._typed)
             self.panels.append(panel)
             qlayout.addWidget(panel)
-        qscroll = QScrollArea()
-        qscroll.setWidget(qbox)
-        qscroll.setWidgetResizable(True)
-        qscroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        # the questions keep their natural height (scrolling only when there are many)
+        self.questions = QScrollArea()
+        self.questions.setWidget(qbox)
+        self.questions.setWidgetResizable(True)
+        self.questions.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.questions.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.prompt)
         split.addWidget(self.responses)
-        split.addWidget(qscroll)
-        split.setStretchFactor(0, 2)
-        split.setStretchFactor(1, 5)
-        split.setStretchFactor(2, 2)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 3)
         split.setChildrenCollapsible(False)
 
         self.status = QLabel()
@@ -84,6 +83,7 @@ class LabelingScreen(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.header)
         layout.addWidget(split, 1)
+        layout.addWidget(self.questions)
         layout.addWidget(self.status)
         layout.addLayout(foot)
 
@@ -115,6 +115,9 @@ class LabelingScreen(QWidget):
         self.redraw_state()
         for pane in self.panes:
             pane.browser.verticalScrollBar().setValue(0)
+        # in a conversation the turn being answered is the last one
+        bar = self.prompt.verticalScrollBar()
+        bar.setValue(bar.maximum() if len(state.item.turns) > 1 else 0)
 
     def redraw_state(self) -> None:
         flow, state = self.flow, self.flow.current
@@ -151,7 +154,7 @@ class LabelingScreen(QWidget):
         self.progress.setMaximum(max(prog.total, 1))
         self.progress.setValue(prog.done)
         self.progress.setFormat(f"{prog.done} / {prog.total} done")
-        pace = f"{prog.per_hour:.0f} items/h" if prog.per_hour else "pace: —"
+        pace = f"{prog.per_hour:.0f} items/h" if prog.per_hour else "pace: after a few items"
         if prog.seconds_left is not None:
             mins = prog.seconds_left / 60
             pace += f" · about {mins / 60:.1f} h left" if mins >= 90 else f" · about {mins:.0f} min left"
@@ -161,7 +164,6 @@ class LabelingScreen(QWidget):
     def say(self, text: str) -> None:
         self._last_message = text
         self.redraw_state()
-        self.message.emit(text)
 
     # -- input --------------------------------------------------------------------------------
     def _act(self, fn, *args) -> None:
@@ -262,6 +264,8 @@ class LabelingScreen(QWidget):
         return True
 
     def resizeEvent(self, event):  # noqa: N802 - Qt override
+        content = self.questions.widget().sizeHint().height() + 4
+        self.questions.setFixedHeight(min(content, max(120, self.height() * 2 // 5)))
         narrow = self.width() < NARROW
         self.responses.setOrientation(Qt.Orientation.Vertical if narrow else Qt.Orientation.Horizontal)
         super().resizeEvent(event)

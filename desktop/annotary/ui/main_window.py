@@ -132,7 +132,6 @@ class MainWindow(QMainWindow):
         flow = LabelingFlow(self.store, project_id, self.identity.key_id)
         self.labeling = LabelingScreen(flow, self.ask)
         self.labeling.title_changed.connect(self.setWindowTitle)
-        self.labeling.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.stack.addWidget(self.labeling)
         self.stack.setCurrentWidget(self.labeling)
         self.setWindowTitle(flow.title())

@@ -1,0 +1,97 @@
+"""Screens as a user sees them: layout, themes, zoom, the F1 sheet, the guidelines."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from annotary.ops import queries
+from annotary.ui.dialogs import GuidelinesDialog, KeySheet, key_sheet_rows
+from annotary.ui.shortcuts import COMMANDS, conflicts, normalized, with_keys
+from tests.conftest import screenshot
+
+
+def test_no_key_conflicts_in_the_table():
+    assert conflicts() == []
+
+
+def test_conflict_check_catches_a_clash():
+    clashing = with_keys("item.jump", ("A",))
+    assert ("A", "item.jump", "answer.A") in conflicts(clashing)
+    global_clash = with_keys("help.keys", ("T",))
+    assert any(k == "T" for k, *_ in conflicts(global_clash))
+
+
+def test_key_sheet_lists_every_key_of_the_screen():
+    rows = key_sheet_rows("labeling")
+    listed = {r[1] for r in rows}
+    for c in COMMANDS:
+        if c.scope in ("global", "labeling"):
+            assert c.label in listed
+    assert any(r[0] == normalized("Ctrl+Return") + ", " + normalized("Ctrl+Enter") for r in rows)
+    assert "Open the selected project" not in listed  # a home-screen key
+
+
+def test_home_lists_projects_with_progress(window, store, demo_bundle, asker):
+    asker.paths.append(str(demo_bundle))
+    window.run_command("file.open")
+    window.run_command("file.home")
+    assert window.stack.currentWidget() is window.home
+    text = window.home.list.item(0).text()
+    assert "Demo" in text and "0 of 32 items done" in text
+    screenshot(window, "home")
+
+
+def test_labeling_screen_wide_narrow_dark(qtbot, window, demo_bundle, asker, store):
+    asker.paths.append(str(demo_bundle))
+    window.run_command("file.open")
+    screen = window.labeling
+    window.resize(1400, 900)
+    qtbot.wait(10)
+    assert screen.responses.orientation() == Qt.Orientation.Horizontal
+    screenshot(window, "labeling-wide")
+    window.resize(760, 900)
+    qtbot.wait(10)
+    assert screen.responses.orientation() == Qt.Orientation.Vertical
+    screenshot(window, "labeling-narrow")
+    window.resize(1400, 900)
+    window.run_command("view.dark")
+    assert QApplication.instance().palette().window().color().lightness() < 80
+    assert queries.setting(store, "dark") is True
+    screen.flow.jump("oasst-fe2814eb")  # a multi-turn conversation
+    screenshot(window, "labeling-dark-conversation")
+    window.run_command("view.dark")
+    assert queries.setting(store, "dark") is False
+
+
+def test_zoom_is_remembered(window, store):
+    before = window.text_size
+    window.run_command("view.zoom_in")
+    window.run_command("view.zoom_in")
+    assert queries.setting(store, "text_size") == before + 2
+    assert f"font-size: {before + 2}pt" in QApplication.instance().styleSheet()
+    window.run_command("view.zoom_reset")
+    assert queries.setting(store, "text_size") == before
+
+
+def test_markdown_renders_and_loads_nothing(qtbot):
+    from annotary.ui.widgets import SafeBrowser
+
+    view = SafeBrowser("test")
+    qtbot.addWidget(view)
+    view.show_markdown("# Title\n\n**bold** ![x](http://example.com/x.png) <script>alert(1)</script>")
+    text = view.toPlainText()
+    assert "Title" in text and "bold" in text and "**" not in text
+    assert "<script>" in text  # raw HTML is shown as text, never interpreted
+    assert view.loadResource(0, None) is None
+    assert not view.openLinks() and not view.openExternalLinks()
+
+
+def test_help_dialogs_render(qtbot, window):
+    sheet = KeySheet("labeling", window)
+    qtbot.addWidget(sheet)
+    assert sheet.table.rowCount() == len(key_sheet_rows("labeling"))
+    screenshot(sheet, "key-sheet")
+    guide = GuidelinesDialog("# Guidelines\n\nPrefer the answer that follows the instruction.", window)
+    qtbot.addWidget(guide)
+    assert "Prefer the answer" in guide.view.toPlainText()
