@@ -87,3 +87,11 @@ def test_any_json_dicts_round_trip(records):
     data = dump_jsonl(records)
     assert data.count(b"\n") == len(records)
     assert [d for _, d in iter_jsonl_dicts(data, "r.jsonl")] == records
+
+
+@given(st.binary(max_size=512))
+def test_random_bytes_only_ever_bundle_error(data):
+    try:
+        parse_jsonl(data, Item, "items.jsonl")
+    except BundleError as e:
+        assert "\n" not in str(e) and str(e).startswith("items.jsonl")

@@ -241,3 +241,8 @@ def test_any_truncation_only_ever_bundle_error(n):
         unpack(SAMPLE[:n], "b")
     except BundleError:
         pass
+
+
+def test_huge_central_directory_refused_before_parsing():
+    data = make_zip([(f"{i}", b"") for i in range(300)], method=zipfile.ZIP_STORED)
+    assert refused(data, Limits(max_members=8)) == "b.annotary: has far more than 8 members"

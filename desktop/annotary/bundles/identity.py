@@ -112,11 +112,9 @@ class Identity:
 
 def _write_private(path: Path, data: bytes) -> None:
     """Write `path` atomically; the file is born 0600 so the key is never readable by others."""
+    # mkstemp opens with O_CREAT | O_EXCL and mode 0600: no moment exists where others may read it
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        # mkstemp already creates 0600; fchmod guards platforms or umasks that would differ
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -17,6 +17,7 @@ from annotary.core.errors import BundleError
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 CHUNK = 256 * 1024
+CENTRAL_ENTRY = b"PK\x01\x02"
 ALLOWED_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 # a damaged archive surfaces as any of these, depending on where zipfile trips over it
 CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, struct.error, NotImplementedError)
@@ -90,6 +91,10 @@ def read_file_bytes(path: Path | str, limits: Limits = DEFAULT_LIMITS) -> bytes:
 
 def unpack(data: bytes, label: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, bytes]:
     """Every member of the zip in `data`, by name; `label` (the file name) prefixes every error."""
+    # zipfile builds every central-directory entry before we can count them; each entry starts
+    # with this signature, so counting it first keeps a million-entry archive from eating memory
+    if data.count(CENTRAL_ENTRY) > limits.max_members * 16:
+        raise BundleError(f"{label}: has far more than {limits.max_members} members")
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
@@ -154,7 +159,6 @@ def _info_problem(info: zipfile.ZipInfo, seen: set[str], limits: Limits) -> str 
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, label: str, limits: Limits, room: int) -> bytes:
     """Decompress in chunks, counting as we go: the sizes in the headers are the sender's word only."""
     where = f"{label}: member {quote(info.orig_filename)}"
-    cap = min(limits.max_member_bytes, room)
     budget = max(info.compress_size, 1) * limits.max_ratio
     out = bytearray()
     try:
@@ -163,7 +167,7 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, label: str, limits:
                 out += chunk
                 if len(out) > limits.max_member_bytes:
                     raise BundleError(f"{where} is larger than {size_text(limits.max_member_bytes)}")
-                if len(out) > cap:
+                if len(out) > room:
                     raise BundleError(f"{label}: members add up to more than {size_text(limits.max_total_bytes)}")
                 if len(out) > limits.ratio_floor_bytes and len(out) > budget:
                     raise BundleError(f"{where} expands more than {limits.max_ratio} times (a zip bomb?)")
