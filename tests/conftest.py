@@ -129,3 +129,38 @@ def pairwise_spec(**question) -> dict:
     """A one-question pairwise spec; keyword arguments override the question's fields."""
     q = {"id": "overall", "mode": "pairwise", "text": "Which is better?", "scale": "fourway"} | question
     return {"project_id": "test-project", "name": "Test project", "questions": [q]}
+
+
+def ranking_items(n: int = 4, responses: int = 4) -> list[dict]:
+    return [{"id": f"rank-{i}", "prompt": f"Explain topic {i}",
+             "responses": [{"id": f"m{j}", "text": f"Answer {j} about topic {i}."} for j in range(responses)]}
+            for i in range(n)]
+
+
+def rubric_items(n: int = 3) -> list[dict]:
+    return [{"id": f"case-{i}", "prompt": [{"role": "user", "content": f"My child has a fever of 39 C (case {i})."}],
+             "responses": [{"id": "resp", "text": "Give paracetamol, fluids, and see a doctor if it lasts."}],
+             "rubric": [{"id": "own", "text": "Asks about the child's age", "points": 4}]}
+            for i in range(n)]
+
+
+def demo_items(n: int = 3) -> list[dict]:
+    return [{"id": f"task-{i}", "prompt": f"Write a haiku about the number {i}.",
+             "responses": [{"id": "draft", "text": f"Number {i} stands alone / quiet in the line"}]}
+            for i in range(n)]
+
+
+RUBRIC_Q = {"id": "rubric", "mode": "rubric", "text": "Which criteria does the response meet?",
+            "per_item": True, "criteria": [
+                {"id": "doctor", "text": "Advises seeing a doctor", "points": 5},
+                {"id": "dose", "text": "Gives an unsafe dose", "points": -8,
+                 "explanation": "Any dose above the label is unsafe"},
+                {"id": "fluids", "text": "Mentions fluids", "points": 2, "required": False}]}
+SCORING_Q = {"id": "scores", "mode": "scoring", "text": "Rate each response", "preset": "helpsteer2"}
+RANKING_Q = {"id": "rank", "mode": "ranking", "text": "Order best first", "allow_ties": True}
+DEMO_Q = {"id": "ideal", "mode": "demonstration", "text": "Write the ideal response",
+          "edit_draft": True, "min_words": 3}
+
+
+def spec_of(*questions, project_id: str = "modes") -> dict:
+    return {"project_id": project_id, "name": f"Project {project_id}", "questions": list(questions)}

@@ -72,7 +72,7 @@ def test_wrong_key_for_scale_is_refused_and_changes_nothing(flow):
         flow.choose("both_bad")
     with pytest.raises(LabelError, match="strength scale"):
         flow.choose_point(3)
-    assert not flow.current.pending["harmless"].answered
+    assert flow.current.pending["harmless"].value is None
 
 
 def test_revision_keeps_every_version(flow, demo_store, identity):
@@ -82,7 +82,7 @@ def test_revision_keeps_every_version(flow, demo_store, identity):
     assert flow.submit().ok
     flow.previous()
     assert flow.current.item.id == item_id and flow.current.revision == 1
-    assert flow.current.pending["helpful"].key == "A"  # shown as submitted
+    assert flow.current.pending["helpful"].value == {"key": "A"}  # shown as submitted
     flow.focus = 0
     flow.choose("B")
     assert flow.submit().ok
@@ -104,9 +104,9 @@ def test_undo_answer_then_submit_then_redo(flow, demo_store, identity):
     item_id = flow.current.item.id
     flow.choose("A")
     assert flow.undo() == "answer undone"
-    assert not flow.current.pending["helpful"].answered
+    assert flow.current.pending["helpful"].value is None
     assert flow.redo() == "answer redone"
-    assert flow.current.pending["helpful"].key == "A"
+    assert flow.current.pending["helpful"].value == {"key": "A"}
     flow.focus = 1
     flow.choose("B")
     assert flow.submit().ok
@@ -116,7 +116,7 @@ def test_undo_answer_then_submit_then_redo(flow, demo_store, identity):
     assert "undone" in msg
     assert flow.current.item.id == item_id
     assert current(demo_store, identity.key_id, item_id) == {}
-    assert flow.current.pending["helpful"].key == "A"  # the answer comes back, unsubmitted
+    assert flow.current.pending["helpful"].value == {"key": "A"}  # the answer comes back, unsubmitted
     assert item_id not in flow.labeled
     msg = flow.redo()
     assert "redone" in msg
@@ -183,7 +183,7 @@ def test_draft_survives_reopen(flow, demo_store, identity):
     flow.flush_draft()
     again = LabelingFlow(demo_store, PID, identity.key_id)
     again.jump(item_id)
-    assert again.current.pending["helpful"].key == "B"
+    assert again.current.pending["helpful"].value == {"key": "B"}
     assert again.current.pending["helpful"].rationale == "B cites the statute"
     assert again.current.modified
 

@@ -62,7 +62,7 @@ def test_label_three_items_by_keyboard(qtbot, opened, asker, store, identity, tm
     press(qtbot, w, K.Key_R)
     assert w.focusWidget() is screen.panels[0].rationale
     type_text(qtbot, w, "A answers the actual question")  # letters go to the text, not answers
-    assert flow.current.pending["overall"].key == "A"
+    assert flow.current.pending["overall"].value == {"key": "A"}
     press(qtbot, w, K.Key_Escape)
     press(qtbot, w, K.Key_Return, CTRL)
     assert flow.current.position == 1
@@ -115,12 +115,12 @@ def test_keys_do_not_answer_while_typing_and_undo_works(qtbot, opened):
     flow = w.labeling.flow
     press(qtbot, w, K.Key_R)
     type_text(qtbot, w, "abtx")
-    assert not flow.current.pending["overall"].answered
+    assert flow.current.pending["overall"].value is None
     press(qtbot, w, K.Key_Escape)
     press(qtbot, w, K.Key_A)
-    assert flow.current.pending["overall"].key == "A"
+    assert flow.current.pending["overall"].value == {"key": "A"}
     press(qtbot, w, K.Key_Z, CTRL)
-    assert not flow.current.pending["overall"].answered
+    assert flow.current.pending["overall"].value is None
 
 
 def test_jump_flag_skip_and_help(qtbot, opened, asker, store, identity):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from annotary.ops import queries
@@ -48,11 +47,14 @@ def test_labeling_screen_wide_narrow_dark(qtbot, window, demo_bundle, asker, sto
     screen = window.labeling
     window.resize(1400, 900)
     qtbot.wait(10)
-    assert screen.responses.orientation() == Qt.Orientation.Horizontal
+    a, b = screen.responses.panes[:2]
+    assert a.y() == b.y() and a.x() < b.x()  # side by side
+    # no stray top-level window (it would steal the keyboard from the main window)
+    assert [w for w in QApplication.topLevelWidgets() if w.isVisible()] == [window]
     screenshot(window, "labeling-wide")
     window.resize(760, 900)
     qtbot.wait(10)
-    assert screen.responses.orientation() == Qt.Orientation.Vertical
+    assert a.x() == b.x() and a.y() < b.y()  # stacked
     screenshot(window, "labeling-narrow")
     window.resize(1400, 900)
     window.run_command("view.dark")
@@ -88,7 +90,7 @@ def test_markdown_renders_and_loads_nothing(qtbot):
 
 
 def test_help_dialogs_render(qtbot, window):
-    sheet = KeySheet("labeling", window)
+    sheet = KeySheet("labeling", parent=window)
     qtbot.addWidget(sheet)
     assert sheet.table.rowCount() == len(key_sheet_rows("labeling"))
     screenshot(sheet, "key-sheet")

@@ -46,6 +46,8 @@ class Item(Model):
     )
     explanation: str | None = Field(None, description="Why the expert answer is right (calibration)")
     rubric: list[Criterion] | None = Field(None, description="Per-item rubric criteria")
+    rubric_criteria: list[str] | None = Field(
+        None, description="Ids of the spec's global criteria that apply to this item (default: all)")
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -70,6 +72,15 @@ class Item(Model):
         raise KeyError(response_id)
 
 
+def criteria_for(q: RubricQuestion, item: Item) -> list[Criterion]:
+    """The criteria a rubric question applies to an item: chosen global ones, then the item's."""
+    chosen = q.criteria
+    if q.per_item and item.rubric_criteria is not None:
+        wanted = set(item.rubric_criteria)
+        chosen = [c for c in q.criteria if c.id in wanted]
+    return list(chosen) + (list(item.rubric or []) if q.per_item else [])
+
+
 def check_item_fits(item: Item, spec: Spec, where: str = "") -> None:
     """Refuse an item that one of the spec's questions cannot be asked of."""
     at = f"{where}item {item.id!r}"
@@ -83,10 +94,20 @@ def check_item_fits(item: Item, spec: Spec, where: str = "") -> None:
         if isinstance(q, ScoringQuestion) and n < 1:
             raise ItemError(f"{at}: responses: question {q.id!r} scores responses, item has none")
         if isinstance(q, RubricQuestion):
-            if item.rubric and not q.per_item:
+            if (item.rubric or item.rubric_criteria is not None) and not q.per_item:
                 raise ItemError(f"{at}: rubric: question {q.id!r} does not take per-item criteria")
-            if not q.criteria and not item.rubric:
+            known = {c.id for c in q.criteria}
+            for ref in item.rubric_criteria or []:
+                if ref not in known:
+                    raise ItemError(f"{at}: rubric_criteria: unknown criterion {ref!r} of question {q.id!r}")
+            own = [c.id for c in item.rubric or []]
+            clash = sorted((set(own) & known) | {c for c in own if own.count(c) > 1})
+            if clash:
+                raise ItemError(f"{at}: rubric: criterion id {clash[0]!r} is used twice")
+            if not criteria_for(q, item):
                 raise ItemError(f"{at}: rubric: question {q.id!r} has no criteria for this item")
+            if n < 1:
+                raise ItemError(f"{at}: responses: question {q.id!r} grades a response, item has none")
         if isinstance(q, DemonstrationQuestion):
             if not item.turns or not item.turns[-1].content.strip():
                 raise ItemError(f"{at}: prompt: a demonstration needs an instruction")

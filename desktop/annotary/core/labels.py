@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from annotary.core.errors import LabelError
-from annotary.core.items import Item
+from annotary.core.items import Item, criteria_for
 from annotary.core.spec import (
     DemonstrationQuestion,
     PairwiseQuestion,
@@ -184,7 +184,7 @@ def check_label_fits(label: Label, spec: Spec, item: Item) -> None:
                 if v is not None and v not in {p.value for p in ax.scale}:
                     raise LabelError(f"{at}: answer.scores.{rid}.{ax.id}: {v} is not on the scale")
     elif isinstance(q, RubricQuestion):
-        crits = list(q.criteria) + (list(item.rubric or []) if q.per_item else [])
+        crits = criteria_for(q, item)
         known = {c.id for c in crits}
         for cid, mark in a.marks.items():
             if cid not in known:
@@ -197,3 +197,20 @@ def check_label_fits(label: Label, spec: Spec, item: Item) -> None:
     elif isinstance(q, DemonstrationQuestion):
         if not a.text.strip():
             raise LabelError(f"{at}: answer.text: empty")
+
+
+def rubric_score(criteria, marks: dict[str, str]) -> tuple[int | float, int, float | None]:
+    """(sum of met points, sum of positive points, score). "partly" earns half the points.
+
+    The score is not clipped: harmful criteria met can take it below 0 (HealthBench clips only
+    the mean over items)."""
+    earned = 0.0
+    for c in criteria:
+        mark = marks.get(c.id)
+        if mark == "met":
+            earned += c.points
+        elif mark == "partly":
+            earned += c.points / 2
+    positive = sum(c.points for c in criteria if c.points > 0)
+    earned = int(earned) if float(earned).is_integer() else earned
+    return earned, positive, (earned / positive if positive else None)

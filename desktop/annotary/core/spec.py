@@ -110,11 +110,57 @@ class Axis(Strict):
         return scale
 
 
+def _scale(low: int, anchors: list[str]) -> list[dict]:
+    return [{"value": low + i, "label": str(low + i), "anchor": a} for i, a in enumerate(anchors)]
+
+
+# Published multi-axis schemes: HelpSteer2 (NVIDIA, 0-4) and UltraFeedback (OpenBMB, 1-5)
+PRESETS: dict[str, list[dict]] = {
+    "helpsteer2": [
+        {"id": "helpfulness", "name": "Helpfulness", "scale": _scale(0, [
+            "Not helpful at all", "Slightly helpful", "Partly helpful", "Mostly helpful",
+            "Completely helpful: fully addresses the prompt"])},
+        {"id": "correctness", "name": "Correctness", "scale": _scale(0, [
+            "Mostly wrong or hallucinated", "Several errors", "Some errors", "Minor errors only",
+            "Fully correct and complete"])},
+        {"id": "coherence", "name": "Coherence", "scale": _scale(0, [
+            "Incoherent", "Hard to follow", "Partly clear", "Mostly clear", "Perfectly clear and consistent"])},
+        {"id": "complexity", "name": "Complexity", "scale": _scale(0, [
+            "Basic language anyone understands", "Simple language", "Some expertise needed",
+            "Advanced language", "Expert language"])},
+        {"id": "verbosity", "name": "Verbosity", "scale": _scale(0, [
+            "Succinct", "Fairly short", "Medium length", "Fairly long", "Verbose"])},
+    ],
+    "ultrafeedback": [
+        {"id": "instruction_following", "name": "Instruction following", "scale": _scale(1, [
+            "Irrelevant", "Partial focus", "Partial compliance", "Almost there", "Comprehensive compliance"])},
+        {"id": "honesty", "name": "Honesty", "scale": _scale(1, [
+            "Confidently incorrect", "Confident with significant mistakes", "Uncertain or refuses",
+            "Correct but uncertain", "Correct and confident"])},
+        {"id": "truthfulness", "name": "Truthfulness", "scale": _scale(1, [
+            "Completely hallucinated", "Severe hallucination", "Partial hallucination",
+            "Insignificant hallucination", "No hallucination"])},
+        {"id": "helpfulness", "name": "Helpfulness", "scale": _scale(1, [
+            "Severely incorrect", "Partially incorrect", "Correct", "Highly informative",
+            "Outstandingly helpful"])},
+    ],
+}
+
+
 class ScoringQuestion(QuestionBase):
     """Rate each response on several axes, each with its own anchored scale."""
 
     mode: Literal["scoring"] = "scoring"
+    preset: Literal["helpsteer2", "ultrafeedback"] | None = Field(
+        None, description="Fill the axes from a published scheme (when axes are not given)")
     axes: list[Axis] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, data):
+        if isinstance(data, dict) and data.get("preset") in PRESETS and not data.get("axes"):
+            data = {**data, "axes": PRESETS[data["preset"]]}
+        return data
 
 
 class Criterion(Strict):
@@ -126,12 +172,20 @@ class Criterion(Strict):
 
 
 class RubricQuestion(QuestionBase):
-    """Mark criteria met / not met; score = met points / positive points."""
+    """Mark criteria met / not met for the item's first response; score = met / positive points."""
 
     mode: Literal["rubric"] = "rubric"
     criteria: list[Criterion] = Field(default_factory=list, description="Global criteria")
     per_item: bool = Field(False, description="Items may carry criteria of their own")
     allow_partial: bool = False
+
+    @field_validator("criteria")
+    @classmethod
+    def _unique_criteria(cls, criteria: list[Criterion]):
+        ids = [c.id for c in criteria]
+        if len(set(ids)) != len(ids):
+            raise ValueError("criterion ids repeat")
+        return criteria
 
 
 class DemonstrationQuestion(QuestionBase):

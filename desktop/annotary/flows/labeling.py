@@ -11,28 +11,32 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from annotary.core.errors import AnnotaryError, LabelError
-from annotary.core.items import Item
-from annotary.core.labels import PairwiseAnswer, pairwise_from_screen, screen_from_pairwise
-from annotary.core.spec import PairwiseQuestion, Requirement
+from annotary.core.items import Item, criteria_for
+from annotary.core.spec import Requirement
+from annotary.flows.modes import (
+    MODES,
+    PAIRWISE_KEYS,
+    Pairwise,
+    Rubric,
+    Scoring,
+    Value,
+    describe,
+    parse_answer,
+)
 from annotary.ops import Store, annotate, queries
 
 FILTERS = ("all", "unlabeled", "flagged")
-PAIRWISE_KEYS = {"binary": ("A", "B"), "tie": ("A", "B", "tie"),
-                 "fourway": ("A", "B", "tie", "both_bad"), "strength": ()}
+RANKING = MODES["ranking"]
+__all__ = ["PAIRWISE_KEYS", "LabelingFlow", "Pending", "shown_order_for"]
 
 
 @dataclass(frozen=True)
 class Pending:
-    """One question's unsubmitted answer, as seen on screen (A = left/top response)."""
+    """One question's unsubmitted answer as the screen holds it (see flows.modes for values)."""
 
-    key: str | None = None
-    point: int | None = None
+    value: Value = None
     rationale: str = ""
     confidence: int | None = None
-
-    @property
-    def answered(self) -> bool:
-        return self.key is not None or self.point is not None
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,31 @@ class SubmitOutcome:
     ok: bool
     missing: tuple[str, ...] = ()
     message: str = ""
+    feedback: str = ""  # for calibration items: the expert answer and why
+
+
+def calibration_feedback(spec, state: ItemState, answers: dict) -> str:
+    """Markdown comparing the annotator's answers with the expert's; only for calibration items."""
+    item = state.item
+    if item.kind != "calibration" or not item.gold:
+        return ""
+    lines = []
+    for q in spec.questions:
+        if q.id not in item.gold:
+            continue
+        try:
+            expert = parse_answer(item.gold[q.id])
+        except ValueError:
+            continue
+        mine = answers.get(q.id)
+        same = mine is not None and mine == expert
+        lines.append(f"**{q.id}** — expert: {describe(q, expert, item, state.shown_order)}; "
+                     f"you: {describe(q, mine, item, state.shown_order) if mine else 'no answer'}"
+                     f" {'✓ same' if same else '✗ different'}")
+    if item.explanation:
+        lines.append("")
+        lines.append(item.explanation)
+    return "\n\n".join(lines)
 
 
 def shown_order_for(annotator: str, item: Item, shuffle: bool) -> list[str]:
@@ -100,6 +129,7 @@ class LabelingFlow:
         self.filter = "all"
         self._visible: list[int] | None = None  # None = every item
         self.focus = 0
+        self._cursors: dict[str, tuple[int, ...]] = {}
         self.current: ItemState | None = None
         self._undo: list[Snapshot] = []
         self._redo: list[Snapshot] = []
@@ -131,7 +161,7 @@ class LabelingFlow:
         item = queries.item(self.store, self.project_id, item_id)
         order = shown_order_for(self.annotator, item, self.spec.shuffle)
         labels = queries.current_labels(self.store, self.project_id, self.annotator, item_id)
-        pending = {q.id: Pending() for q in self.spec.questions}
+        pending = {q.id: Pending(MODES[q.mode].empty(q, item, order)) for q in self.spec.questions}
         state = ItemState(item=item, position=position, shown_order=order, pending=pending)
         if labels:
             self._apply_labels(state, labels)
@@ -139,7 +169,8 @@ class LabelingFlow:
         if draft:
             for qid, p in draft.get("pending", {}).items():
                 if qid in pending:
-                    pending[qid] = Pending(**p)
+                    pending[qid] = Pending(value=p.get("value"), rationale=p.get("rationale", ""),
+                                           confidence=p.get("confidence"))
             state.flags = frozenset(draft.get("flags", []))
             state.skip_reason = draft.get("skip_reason")
             state.modified = True
@@ -156,10 +187,10 @@ class LabelingFlow:
             q = self._question(lab.question_id)
             if q is None:
                 continue
-            key = point = None
-            if isinstance(lab.answer, PairwiseAnswer) and isinstance(q, PairwiseQuestion):
-                key, point = screen_from_pairwise(q, state.shown_order, state.item, lab.answer)
-            pending[q.id] = Pending(key=key, point=point, rationale=lab.rationale or "",
+            value = pending[q.id].value
+            if lab.answer is not None:
+                value = MODES[q.mode].from_answer(q, lab.answer, state.item, state.shown_order)
+            pending[q.id] = Pending(value=value, rationale=lab.rationale or "",
                                     confidence=lab.confidence)
         state.pending = pending
 
@@ -185,6 +216,7 @@ class LabelingFlow:
         self._shown_at = self.clock()
         self._undo.clear()
         self._redo.clear()
+        self._cursors.clear()
         self.focus = 0
         self._emit("item")
 
@@ -268,34 +300,154 @@ class LabelingFlow:
         pending[question_id] = replace(pending[question_id], **changes)
         self._change(pending=pending)
 
+    def _mode_change(self, q, value: Value) -> None:
+        """Store a question's new value; focus moves on when this completed the question."""
+        was_complete = self.complete(q.id)
+        self._set_pending(q.id, value=value)
+        if not was_complete and self.complete(q.id):
+            self._advance_focus()
+
+    def complete(self, question_id: str) -> bool:
+        q = self._question(question_id)
+        state = self.current
+        value = state.pending[q.id].value
+        if value is None:
+            return False
+        return not MODES[q.mode].problems(q, value, state.item, state.shown_order)
+
+    def _need(self, mode: str, what: str):
+        q = self.focused_question
+        if q.mode != mode:
+            raise LabelError(f"{q.id}: {what} works on {mode} questions; this one is {q.mode}")
+        return q
+
     def choose(self, key: str) -> None:
         """A, B, tie or both_bad on the focused pairwise question."""
-        q = self.focused_question
-        if not isinstance(q, PairwiseQuestion):
-            raise LabelError(f"{q.id}: not a pairwise question")
-        if key not in PAIRWISE_KEYS[q.scale]:
-            allowed = ", ".join(PAIRWISE_KEYS[q.scale]) or f"points 1 to {q.points}"
-            raise LabelError(f"{q.id}: {key!r} is not an answer here (use {allowed})")
-        self._set_pending(q.id, key=key, point=None)
-        self._advance_focus()
+        q = self._need("pairwise", "A / B / T / X")
+        self._mode_change(q, Pairwise.choose(q, key))
 
     def choose_point(self, point: int) -> None:
         """A point of the focused question's strength scale (1 = A much better)."""
+        q = self._need("pairwise", "a strength point")
+        self._mode_change(q, Pairwise.point(q, point))
+
+    def digit(self, n: int) -> None:
+        """A digit means what the focused question makes of it."""
         q = self.focused_question
-        if not isinstance(q, PairwiseQuestion) or q.scale != "strength":
-            raise LabelError(f"{q.id}: digits pick a point of a strength scale; use the letters")
-        if not 1 <= point <= q.points:
-            raise LabelError(f"{q.id}: the scale has points 1 to {q.points}")
-        self._set_pending(q.id, point=point, key=None)
-        self._advance_focus()
+        state = self.current
+        value = state.pending[q.id].value
+        if q.mode == "pairwise":
+            self.choose_point(n)
+        elif q.mode == "ranking":
+            self._mode_change(q, RANKING.press(q, value, state.item, state.shown_order, n))
+        elif q.mode == "scoring":
+            pos, axis = self.cursor(q.id)
+            self._mode_change(q, Scoring.score(q, value, state.shown_order[pos], axis, n))
+            self._scoring_step()
+        else:
+            raise LabelError(f"{q.id}: digits do nothing on a {q.mode} question")
+
+    def rank_tie(self) -> None:
+        q = self._need("ranking", "'=' (tie)")
+        self._set_pending(q.id, value=RANKING.tie(q, self.current.pending[q.id].value))
+
+    def backspace(self) -> None:
+        """Ranking: take back the last response ranked. Scoring / rubric: clear the focused one."""
+        q = self.focused_question
+        value = self.current.pending[q.id].value
+        if q.mode == "ranking":
+            self._set_pending(q.id, value=RANKING.backspace(q, value))
+        elif q.mode == "scoring":
+            pos, axis = self.cursor(q.id)
+            self._set_pending(q.id, value=Scoring.clear(q, value, self.current.shown_order[pos], axis))
+        elif q.mode == "rubric":
+            self._set_pending(q.id, value=Rubric.mark(q, value, self._criterion(q).id, None))
+        else:
+            raise LabelError(f"{q.id}: Backspace does nothing on a {q.mode} question")
+
+    def toggle_all_unacceptable(self) -> None:
+        q = self._need("ranking", "'all unacceptable'")
+        value = self.current.pending[q.id].value
+        self._mode_change(q, {**value, "all_unacceptable": not value["all_unacceptable"]})
+
+    # cursors: scoring (response position, axis index); rubric (criterion index)
+    def cursor(self, question_id: str) -> tuple[int, ...]:
+        q = self._question(question_id)
+        default = (0, 0) if q.mode == "scoring" else (0,)
+        return self._cursors.get(question_id, default)
+
+    def set_cursor(self, question_id: str, *position: int) -> None:
+        """Put the scoring cell or rubric criterion cursor somewhere (a click)."""
+        self._cursors[question_id] = tuple(position)
+        self._emit("cursor")
+
+    def move(self, rows: int = 0, columns: int = 0) -> None:
+        """Scoring: rows = axis, columns = response. Rubric: rows = criterion."""
+        q = self.focused_question
+        if q.mode == "scoring":
+            pos, axis = self.cursor(q.id)
+            n = len(self.current.shown_order)
+            self._cursors[q.id] = ((pos + columns) % n, (axis + rows) % len(q.axes))
+        elif q.mode == "rubric":
+            n = len(criteria_for(q, self.current.item))
+            self._cursors[q.id] = ((self.cursor(q.id)[0] + rows) % n,)
+        else:
+            raise LabelError(f"{q.id}: moving works on scoring and rubric questions")
+        self._emit("cursor")
+
+    def _scoring_step(self) -> None:
+        """After a score, go to the next axis, then to the next response."""
+        q = self.focused_question
+        if q.mode != "scoring":
+            return
+        pos, axis = self.cursor(q.id)
+        if axis + 1 < len(q.axes):
+            self._cursors[q.id] = (pos, axis + 1)
+        elif pos + 1 < len(self.current.shown_order):
+            self._cursors[q.id] = (pos + 1, 0)
+        self._emit("cursor")
+
+    def criteria(self, question_id: str | None = None):
+        q = self._question(question_id) if question_id else self.focused_question
+        return criteria_for(q, self.current.item)
+
+    def _criterion(self, q):
+        crits = criteria_for(q, self.current.item)
+        return crits[self.cursor(q.id)[0] % len(crits)]
+
+    def mark(self, mark: str | None) -> None:
+        """Rubric: met / not_met / partly (None clears) on the focused criterion, then move on."""
+        q = self._need("rubric", "Y / N")
+        value = self.current.pending[q.id].value
+        cid = self._criterion(q).id
+        i = self.cursor(q.id)[0]
+        self._mode_change(q, Rubric.mark(q, value, cid, mark))
+        if i + 1 < len(criteria_for(q, self.current.item)):
+            self._cursors[q.id] = (i + 1,)
+            self._emit("cursor")
+
+    def toggle_mark(self) -> None:
+        q = self._need("rubric", "Space")
+        value = self.current.pending[q.id].value
+        cid = self._criterion(q).id
+        self._mode_change(q, Rubric.mark(q, value, cid, Rubric.toggled(q, value["marks"].get(cid))))
+
+    def set_text(self, text: str, question_id: str | None = None) -> None:
+        """Demonstration text as typed; saved as a draft by flush_draft like a rationale."""
+        q = self._question(question_id) if question_id else self.focused_question
+        if q.mode != "demonstration":
+            raise LabelError(f"{q.id}: not a demonstration question")
+        state = self.current
+        pending = dict(state.pending)
+        pending[q.id] = replace(pending[q.id], value={**pending[q.id].value, "text": text})
+        state.pending = pending
+        state.modified = True
+        self._draft_dirty = True
 
     def _advance_focus(self) -> None:
         qs = self.spec.questions
-        for step in range(1, len(qs)):
-            j = (self.focus + step) % len(qs)
-            if j <= self.focus:
-                break
-            if not self.current.pending[qs[j].id].answered:
+        for j in range(self.focus + 1, len(qs)):
+            if not self.complete(qs[j].id):
                 self.focus = j
                 self._emit("focus")
                 return
@@ -346,6 +498,9 @@ class LabelingFlow:
         self._draft_dirty = False
 
     # -- submitting ---------------------------------------------------------------------------
+    def _started(self, q) -> bool:
+        return MODES[q.mode].started(self.current.pending[q.id].value)
+
     def missing(self) -> list[str]:
         """What stops a submit, one phrase each; empty when the item can be submitted."""
         state = self.current
@@ -356,13 +511,17 @@ class LabelingFlow:
         out = []
         for q in self.spec.questions:
             p = state.pending[q.id]
-            if q.required and not p.answered:
+            if not (q.required or self._started(q)):
+                continue  # an optional question left alone
+            if p.value is None:
                 out.append(f"{q.id}: choose an answer")
-            if p.answered or q.required:
-                if q.rationale is Requirement.required and not p.rationale.strip():
-                    out.append(f"{q.id}: write a rationale")
-                if q.confidence is Requirement.required and p.confidence is None:
-                    out.append(f"{q.id}: give a confidence")
+            else:
+                out += [f"{q.id}: {m}" for m in
+                        MODES[q.mode].problems(q, p.value, state.item, state.shown_order)]
+            if q.rationale is Requirement.required and not p.rationale.strip():
+                out.append(f"{q.id}: write a rationale")
+            if q.confidence is Requirement.required and p.confidence is None:
+                out.append(f"{q.id}: give a confidence")
         return out
 
     def submit(self, advance: bool = True) -> SubmitOutcome:
@@ -374,9 +533,8 @@ class LabelingFlow:
         answers, rationales, confidences = {}, {}, {}
         for q in self.spec.questions:
             p = state.pending[q.id]
-            if isinstance(q, PairwiseQuestion) and p.answered:
-                answers[q.id] = pairwise_from_screen(q, state.shown_order, state.item,
-                                                     key=p.key, point=p.point)
+            if p.value is not None and (q.required or self._started(q)):
+                answers[q.id] = MODES[q.mode].to_answer(q, p.value, state.item, state.shown_order)
             rationales[q.id] = p.rationale
             if p.confidence is not None:
                 confidences[q.id] = p.confidence
@@ -397,10 +555,11 @@ class LabelingFlow:
         (self.flagged.add if state.flags else self.flagged.discard)(item_id)
         state.revision = change.counts["revision"]
         state.modified = False
+        feedback = calibration_feedback(self.spec, state, answers)
         self._emit("submitted")
         if not (advance and self.next()):
             self._emit("item")
-        return SubmitOutcome(True, (), change.message)
+        return SubmitOutcome(True, (), change.message, feedback)
 
     # -- undo ---------------------------------------------------------------------------------
     def undo(self) -> str | None:

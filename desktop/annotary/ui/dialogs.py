@@ -115,10 +115,14 @@ class IdentityDialog(QDialog):
         return self.name.text().strip(), self.role.currentText()
 
 
-def key_sheet_rows(scope: str) -> list[tuple[str, str, str]]:
-    """(keys, action, where) for every command active on a screen: the F1 sheet's content."""
+def key_sheet_rows(scope: str, modes: set[str] | None = None,
+                   commands=COMMANDS) -> list[tuple[str, str, str]]:
+    """(keys, action, where) for every command active on a screen: the F1 sheet's content.
+    With `modes` (the question modes of the open project), mode keys of other modes are left out."""
     rows = []
-    for c in COMMANDS:
+    for c in commands:
+        if c.modes and modes is not None and not set(c.modes) & modes:
+            continue
         if c.scope in ("global", scope):
             keys = ", ".join(dict.fromkeys(normalized(k) for k in c.keys))
             rows.append((keys, c.label, "everywhere" if c.scope == "global" else "this screen"))
@@ -126,10 +130,10 @@ def key_sheet_rows(scope: str) -> list[tuple[str, str, str]]:
 
 
 class KeySheet(QDialog):
-    def __init__(self, scope: str, parent=None):
+    def __init__(self, scope: str, modes: set[str] | None = None, commands=COMMANDS, parent=None):
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts")
-        rows = key_sheet_rows(scope)
+        rows = key_sheet_rows(scope, modes, commands)
         table = QTableWidget(len(rows), 3)
         table.setHorizontalHeaderLabels(["Keys", "Action", "Where"])
         table.setAccessibleName("Keyboard shortcuts")

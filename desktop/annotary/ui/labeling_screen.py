@@ -1,4 +1,4 @@
-"""The labeling screen: prompt, responses side by side (stacked when narrow), questions, progress."""
+"""The labeling screen: prompt, responses (side by side, grid or stacked), questions, progress."""
 
 from __future__ import annotations
 
@@ -14,17 +14,23 @@ from PySide6.QtWidgets import (
 )
 
 from annotary.core.errors import AnnotaryError
-from annotary.core.spec import PairwiseQuestion
 from annotary.flows.labeling import LabelingFlow
-from annotary.ui.widgets import PairwisePanel, ResponsePane, SafeBrowser, prompt_markdown
+from annotary.ui.panels import PANELS, DemonstrationPanel, QuestionPanel
+from annotary.ui.widgets import ResponsesView, SafeBrowser, prompt_markdown
 
 NARROW = 900  # below this width the responses stack
+
+# keys whose meaning depends on the focused question's mode
+MOVES = {"key.up": (-1, 0), "key.down": (1, 0), "key.left": (0, -1), "key.right": (0, 1),
+         "rubric.next": (1, 0), "rubric.previous": (-1, 0)}
+MARKS = {"rubric.met": "met", "rubric.not_met": "not_met", "rubric.partly": "partly"}
 
 
 class LabelingScreen(QWidget):
     """A thin view over LabelingFlow: commands go to the flow, the flow's events redraw."""
 
     title_changed = Signal(str)
+    feedback = Signal(str)  # calibration feedback after a submit (Markdown)
 
     def __init__(self, flow: LabelingFlow, asker, parent=None):
         super().__init__(parent)
@@ -37,37 +43,38 @@ class LabelingScreen(QWidget):
         self.header.setObjectName("itemHeader")
         self.prompt = SafeBrowser("Prompt")
         self.prompt.setMinimumHeight(60)
-        self.panes = [ResponsePane("A"), ResponsePane("B")]
-        self.responses = QSplitter(Qt.Orientation.Horizontal)
-        for p in self.panes:
-            self.responses.addWidget(p)
+        self.responses = ResponsesView()
 
-        self.panels: list[PairwisePanel] = []
+        self.panels: list[QuestionPanel] = []
         qbox = QWidget()
         qlayout = QVBoxLayout(qbox)
         qlayout.setContentsMargins(0, 0, 0, 0)
         for n, q in enumerate(flow.spec.questions, 1):
-            if not isinstance(q, PairwiseQuestion):
-                raise AnnotaryError(f"question {q.id!r}: the {q.mode} screen is not available yet")
-            panel = PairwisePanel(n, q)
-            panel.chosen.connect(self._clicked)
-            panel.confidence_chosen.connect(lambda qid, n: self._act(flow.set_confidence, n, qid))
-            panel.rationale_edited.connect(self._typed)
+            panel = PANELS[q.mode](n, q)
+            panel.action.connect(self._clicked)
+            panel.rationale_edited.connect(self._typed_rationale)
+            if isinstance(panel, DemonstrationPanel):
+                panel.text_edited.connect(self._typed_text)
             self.panels.append(panel)
-            qlayout.addWidget(panel)
-        # the questions keep their natural height (scrolling only when there are many)
+            qlayout.addWidget(panel, 1 if panel.expanding else 0)
+        if not any(p.expanding for p in self.panels):
+            qlayout.addStretch(1)
         self.questions = QScrollArea()
         self.questions.setWidget(qbox)
         self.questions.setWidgetResizable(True)
         self.questions.setFrameShape(QScrollArea.Shape.NoFrame)
         self.questions.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.prompt)
-        split.addWidget(self.responses)
-        split.setStretchFactor(0, 1)
-        split.setStretchFactor(1, 3)
-        split.setChildrenCollapsible(False)
+        top = QSplitter(Qt.Orientation.Vertical)
+        top.addWidget(self.prompt)
+        top.addWidget(self.responses)
+        top.setStretchFactor(0, 1)
+        top.setStretchFactor(1, 3)
+        top.setChildrenCollapsible(False)
+        self.split = QSplitter(Qt.Orientation.Vertical)
+        self.split.addWidget(top)
+        self.split.addWidget(self.questions)
+        self.split.setChildrenCollapsible(False)
 
         self.status = QLabel()
         self.status.setObjectName("statusLine")
@@ -76,14 +83,14 @@ class LabelingScreen(QWidget):
         self.progress = QProgressBar()
         self.progress.setAccessibleName("Progress")
         self.pace = QLabel()
+        self.pace.setAccessibleName("Pace and time left")
         foot = QHBoxLayout()
         foot.addWidget(self.progress, 2)
         foot.addWidget(self.pace, 1)
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.header)
-        layout.addWidget(split, 1)
-        layout.addWidget(self.questions)
+        layout.addWidget(self.split, 1)
         layout.addWidget(self.status)
         layout.addLayout(foot)
 
@@ -113,32 +120,43 @@ class LabelingScreen(QWidget):
             return
         self.prompt.show_markdown(prompt_markdown(state.item))
         self.redraw_state()
-        for pane in self.panes:
-            pane.browser.verticalScrollBar().setValue(0)
+        self.responses.to_top()
         # in a conversation the turn being answered is the last one
         bar = self.prompt.verticalScrollBar()
         bar.setValue(bar.maximum() if len(state.item.turns) > 1 else 0)
+        self._size_questions()
+
+    def _size_questions(self) -> None:
+        total = max(self.split.height(), 400)
+        if not self.responses.visible_count():
+            share = total * 3 // 4
+        elif any(p.expanding for p in self.panels):
+            share = total // 2
+        else:
+            share = min(self.questions.widget().sizeHint().height() + 6, total * 2 // 5)
+        self.split.setSizes([total - share, share])
 
     def redraw_state(self) -> None:
         flow, state = self.flow, self.flow.current
         if state is None:
             return
-        picks = [p for p in state.pending.values() if p.key in ("A", "B")]
-        for i, pane in enumerate(self.panes):
-            letter = "AB"[i]
-            rid = state.shown_order[i]
-            chosen = bool(picks) and all(p.key == letter for p in picks)
-            pane.show_text(state.item.response(rid).text, chosen)
+        badges: dict[str, list[str]] = {}
         for i, panel in enumerate(self.panels):
-            panel.show_state(state.pending[panel.q.id], focused=(i == flow.focus))
+            pending = state.pending[panel.q.id]
+            panel.render(flow, pending, focused=(i == flow.focus))
+            for rid, text in panel.badges(flow, pending.value).items():
+                badges.setdefault(rid, []).append(text)
+        self.responses.show_item(state.item, state.shown_order,
+                                 {rid: " · ".join(t) for rid, t in badges.items()})
         rev = ""
         if state.revision:
             rev = f" · submitted (revision {state.revision})" + (" · changed, not saved" if state.modified else "")
         elif state.modified:
             rev = " · draft"
+        kind = " · calibration item" if state.item.kind == "calibration" else ""
         filt = "" if flow.filter == "all" else f" · showing {flow.filter} only"
         self.header.setText(
-            f"<b>Item {state.position + 1} of {len(flow.ids)}</b> · {state.item.id}{rev}{filt}")
+            f"<b>Item {state.position + 1} of {len(flow.ids)}</b> · {state.item.id}{kind}{rev}{filt}")
         bits = []
         if state.flags:
             bits.append("Flagged: " + ", ".join(sorted(state.flags)))
@@ -172,33 +190,62 @@ class LabelingScreen(QWidget):
         except AnnotaryError as err:
             self.say(str(err))
 
-    def _clicked(self, question_id: str, value) -> None:
+    def _focus_question(self, question_id: str) -> None:
         self.flow.focus = [q.id for q in self.flow.spec.questions].index(question_id)
-        if isinstance(value, int):
-            self._act(self.flow.choose_point, value)
-        else:
-            self._act(self.flow.choose, value)
 
-    def _typed(self, question_id: str, text: str) -> None:
-        self.flow.set_rationale(text, question_id)
+    def _clicked(self, question_id: str, action: str, arg) -> None:
+        """Mouse input: the same flow calls the keys make."""
+        flow = self.flow
+        self._focus_question(question_id)
+        if action == "choose":
+            self._act(flow.choose, arg)
+        elif action == "point":
+            self._act(flow.choose_point, arg)
+        elif action == "digit":
+            self._act(flow.digit, arg)
+        elif action == "confidence":
+            self._act(flow.set_confidence, arg, question_id)
+        elif action == "unacceptable":
+            self._act(flow.toggle_all_unacceptable)
+        elif action == "cell":
+            flow.set_cursor(question_id, *arg)
+        elif action == "criterion":
+            flow.set_cursor(question_id, arg)
+            self._act(flow.toggle_mark)
+
+    def _typed_rationale(self, question_id: str, text: str) -> None:
+        self._act(self.flow.set_rationale, text, question_id)
+        self._typed()
+
+    def _typed_text(self, question_id: str, text: str) -> None:
+        self._act(self.flow.set_text, text, question_id)
+        self._typed()
+
+    def _typed(self) -> None:
         self._draft_timer.start()
-        missing = self.flow.missing()
-        if not missing and self._last_message.startswith("Cannot submit"):
+        if self._last_message.startswith("Cannot submit") and not self.flow.missing():
             self._last_message = ""
         self.redraw_state()
 
     def focus_screen(self) -> None:
         self.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
+    def _focus_text(self, box) -> None:
+        if box is not None:
+            box.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
     def handle(self, command: str) -> bool:
         """Run a labeling command from the shortcut table; False if it is not one of ours."""
         flow = self.flow
+        q = flow.focused_question if flow.current else None
         if command == "item.submit":
             self._draft_timer.stop()
             outcome = flow.submit()
             if outcome.ok:
                 self.say(outcome.message)
                 self.focus_screen()
+                if outcome.feedback:
+                    self.feedback.emit(outcome.feedback)
             else:
                 self.say("Cannot submit — " + "; ".join(outcome.missing))
         elif command == "item.next":
@@ -226,29 +273,43 @@ class LabelingScreen(QWidget):
                     self._act(flow.set_skip, reason)
                     self.say("Skip reason set — Ctrl+Enter to submit the skip")
         elif command == "item.rationale":
-            # the focused question's box; if it has none, the first box still wanting text
-            with_box = [i for i, p in enumerate(self.panels) if p.rationale is not None]
-            if not with_box:
-                self.say("No question of this project takes a rationale")
-                return True
-            if flow.focus not in with_box:
-                empty = [i for i in with_box
-                         if not flow.current.pending[self.panels[i].q.id].rationale.strip()]
-                flow.focus = (empty or with_box)[0]
-                self.redraw_state()
-            self.panels[flow.focus].rationale.setFocus(Qt.FocusReason.ShortcutFocusReason)
+            self._open_rationale()
+        elif command == "item.edit":
+            panel = self.panels[flow.focus]
+            if isinstance(panel, DemonstrationPanel):
+                self._focus_text(panel.editor)
+            else:
+                self.say(f"{panel.q.id}: E writes the response on demonstration questions")
         elif command == "item.leave_text":
             flow.flush_draft()
             self.focus_screen()
         elif command in ("question.next", "question.previous"):
             flow.focus_next(1 if command == "question.next" else -1)
             self.focus_screen()
-        elif command.startswith("answer.point"):
-            self._act(flow.choose_point, int(command.removeprefix("answer.point")))
+            self._enter_editor()
+        elif command.startswith("key.digit"):
+            self._act(flow.digit, int(command.removeprefix("key.digit")))
         elif command.startswith("answer."):
             self._act(flow.choose, command.removeprefix("answer."))
         elif command.startswith("confidence."):
             self._act(flow.set_confidence, int(command.removeprefix("confidence.")))
+        elif command == "key.equal":
+            self._act(flow.rank_tie)
+        elif command == "key.backspace":
+            self._act(flow.backspace)
+        elif command == "ranking.unacceptable":
+            self._act(flow.toggle_all_unacceptable)
+        elif command in MOVES:
+            rows, columns = MOVES[command]
+            self._act(flow.move, rows, columns)
+        elif command in MARKS:
+            self._act(flow.mark, MARKS[command])
+        elif command in ("key.space", "key.shift_space"):
+            if q is not None and q.mode == "rubric" and command == "key.space":
+                self._act(flow.toggle_mark)
+            else:
+                only = flow.cursor(q.id)[0] if q is not None and q.mode == "scoring" else None
+                self.responses.page(1 if command == "key.space" else -1, only)
         elif command in ("edit.undo", "edit.redo"):
             msg = flow.undo() if command == "edit.undo" else flow.redo()
             self.say(msg or f"Nothing to {command.removeprefix('edit.')}")
@@ -257,18 +318,54 @@ class LabelingScreen(QWidget):
             visible = flow.visible_positions()
             if flow.filter != "all" and visible and flow.current and flow.current.position not in visible:
                 flow.go_to(visible[0])
-            n = len(visible)
-            self.say(f"Showing {flow.filter} items ({n})")
+            self.say(f"Showing {flow.filter} items ({len(visible)})")
+        elif command == "view.diff":
+            self.toggle_diff()
+        elif command == "view.sync":
+            self.responses.sync = not self.responses.sync
+            self.say("Synchronized scrolling " + ("on" if self.responses.sync else "off"))
         else:
             return False
         return True
 
+    def _open_rationale(self) -> None:
+        """The focused question's box; if it has none, the first box still wanting text."""
+        flow = self.flow
+        with_box = [i for i, p in enumerate(self.panels) if p.rationale is not None]
+        if not with_box:
+            self.say("No question of this project takes a rationale")
+            return
+        if flow.focus not in with_box:
+            empty = [i for i in with_box
+                     if not flow.current.pending[self.panels[i].q.id].rationale.strip()]
+            flow.focus = (empty or with_box)[0]
+            self.redraw_state()
+        self._focus_text(self.panels[flow.focus].rationale)
+
+    def _enter_editor(self) -> None:
+        panel = self.panels[self.flow.focus]
+        if isinstance(panel, DemonstrationPanel) and not panel.show_diff:
+            self._focus_text(panel.editor)
+
+    def toggle_diff(self) -> None:
+        demo = [p for p in self.panels if isinstance(p, DemonstrationPanel)]
+        if demo:
+            for p in demo:
+                p.show_diff = not p.show_diff
+            on = demo[0].show_diff
+            self.say("Showing changes against the draft" if on else "Editing the response")
+        else:
+            self.responses.diff = not self.responses.diff
+            self.say("Word differences highlighted" if self.responses.diff else "Word highlight off")
+        self.redraw_state()
+
     def resizeEvent(self, event):  # noqa: N802 - Qt override
-        content = self.questions.widget().sizeHint().height() + 4
-        self.questions.setFixedHeight(min(content, max(120, self.height() * 2 // 5)))
-        narrow = self.width() < NARROW
-        self.responses.setOrientation(Qt.Orientation.Vertical if narrow else Qt.Orientation.Horizontal)
+        self.responses.set_narrow(self.width() < NARROW)
         super().resizeEvent(event)
+
+    def showEvent(self, event):  # noqa: N802 - Qt override
+        super().showEvent(event)
+        self._size_questions()
 
     def closing(self) -> None:
         self._draft_timer.stop()

@@ -99,7 +99,8 @@ class MainWindow(QMainWindow):
             if pid:
                 self.open_project(pid)
         elif command == "help.keys":
-            KeySheet(self._scope(), self).exec()
+            modes = {q.mode for q in self.labeling.flow.spec.questions} if self.labeling else None
+            KeySheet(self._scope(), modes, parent=self).exec()
         elif command == "help.guidelines":
             text = self.labeling.flow.info.guidelines if self.labeling else ""
             GuidelinesDialog(text, self).exec()

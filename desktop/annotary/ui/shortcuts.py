@@ -18,12 +18,15 @@ class Command:
     label: str
     menu: str | None = None  # menu title it appears under, None = keys only
     autorepeat: bool = False  # decision keys never repeat when held
+    modes: tuple[str, ...] = ()  # question modes it serves; () = every screen of its scope
 
 
 def _digits() -> list[Command]:
-    out = []
+    out = [Command("key.digit0", "labeling", ("0",), "Score 0", modes=("scoring",))]
     for n in range(1, 10):
-        out.append(Command(f"answer.point{n}", "labeling", (str(n),), f"Strength point {n}"))
+        out.append(Command(f"key.digit{n}", "labeling", (str(n),),
+                           f"{n}: strength point, rank response {n} next, or score {n}",
+                           modes=("pairwise", "ranking", "scoring")))
         out.append(Command(f"confidence.{n}", "labeling", (f"Alt+{n}",), f"Confidence {n}"))
     return out
 
@@ -44,21 +47,43 @@ COMMANDS: tuple[Command, ...] = (
     Command("item.flag", "labeling", ("Ctrl+F",), "Flag item…", "&Item"),
     Command("item.skip", "labeling", ("Ctrl+K",), "Skip item with a reason…", "&Item"),
     Command("item.rationale", "labeling", ("R",), "Write the rationale", "&Item"),
+    Command("item.edit", "labeling", ("E",), "Write the response", "&Item", modes=("demonstration",)),
     Command("item.leave_text", "labeling", ("Escape",), "Leave the text box"),
     Command("question.next", "labeling", ("Tab",), "Next question", "&Item"),
     Command("question.previous", "labeling", ("Shift+Tab", "Backtab"), "Previous question", "&Item"),
-    Command("answer.A", "labeling", ("A",), "A is better"),
-    Command("answer.B", "labeling", ("B",), "B is better"),
-    Command("answer.tie", "labeling", ("T",), "Tie"),
-    Command("answer.both_bad", "labeling", ("X",), "Both bad"),
+    Command("answer.A", "labeling", ("A",), "A is better", modes=("pairwise",)),
+    Command("answer.B", "labeling", ("B",), "B is better", modes=("pairwise",)),
+    Command("answer.tie", "labeling", ("T",), "Tie", modes=("pairwise",)),
+    Command("answer.both_bad", "labeling", ("X",), "Both bad", modes=("pairwise",)),
     *_digits(),
+    Command("key.equal", "labeling", ("=",), "Tie the next ranked response with the previous",
+            modes=("ranking",)),
+    Command("key.backspace", "labeling", ("Backspace",),
+            "Take back the last rank; clear the score or mark", modes=("ranking", "scoring", "rubric")),
+    Command("ranking.unacceptable", "labeling", ("U",), "All responses unacceptable", modes=("ranking",)),
+    Command("key.up", "labeling", ("Up",), "Previous axis", modes=("scoring",), autorepeat=True),
+    Command("key.down", "labeling", ("Down",), "Next axis", modes=("scoring",), autorepeat=True),
+    Command("key.left", "labeling", ("Left",), "Previous response", modes=("scoring",), autorepeat=True),
+    Command("key.right", "labeling", ("Right",), "Next response", modes=("scoring",), autorepeat=True),
+    Command("rubric.next", "labeling", ("J",), "Next criterion", modes=("rubric",), autorepeat=True),
+    Command("rubric.previous", "labeling", ("K",), "Previous criterion", modes=("rubric",), autorepeat=True),
+    Command("rubric.met", "labeling", ("Y",), "Criterion met", modes=("rubric",)),
+    Command("rubric.not_met", "labeling", ("N",), "Criterion not met", modes=("rubric",)),
+    Command("rubric.partly", "labeling", ("P",), "Criterion partly met", modes=("rubric",)),
+    Command("key.space", "labeling", ("Space",),
+            "Scroll the responses down (rubric: toggle the criterion)", autorepeat=True),
+    Command("key.shift_space", "labeling", ("Shift+Space",), "Scroll the responses up", autorepeat=True),
     Command("filter.all", "labeling", ("Ctrl+Shift+A",), "Show all items", "&View"),
     Command("filter.unlabeled", "labeling", ("Ctrl+Shift+U",), "Show unlabeled items", "&View"),
     Command("filter.flagged", "labeling", ("Ctrl+Shift+F",), "Show flagged items", "&View"),
     Command("view.zoom_in", "global", ("Ctrl+=", "Ctrl++"), "Larger text", "&View", autorepeat=True),
     Command("view.zoom_out", "global", ("Ctrl+-",), "Smaller text", "&View", autorepeat=True),
     Command("view.zoom_reset", "global", ("Ctrl+0",), "Normal text size", "&View"),
+    Command("view.diff", "labeling", ("Ctrl+Shift+W",),
+            "Highlight word differences (demonstration: changes against the draft)", "&View"),
+    Command("view.sync", "labeling", ("Ctrl+Shift+L",), "Synchronized scrolling", "&View"),
     Command("view.dark", "global", ("Ctrl+Shift+D",), "Dark theme", "&View"),
+    Command("view.settings", "global", ("Ctrl+,",), "Settings…", "&View"),
     Command("help.guidelines", "global", ("Ctrl+G",), "Guidelines", "&Help"),
     Command("help.keys", "global", ("F1",), "Keyboard shortcuts", "&Help"),
 )

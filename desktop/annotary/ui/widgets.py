@@ -1,32 +1,21 @@
-"""Reusable widgets: a Markdown viewer that loads nothing from outside, and answer panels."""
+"""Reusable widgets: a Markdown viewer that loads nothing from outside, and the response panes."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QTextDocument
-from PySide6.QtWidgets import (
-    QButtonGroup,
-    QFrame,
-    QHBoxLayout,
-    QLabel,
-    QPlainTextEdit,
-    QPushButton,
-    QSizePolicy,
-    QTextBrowser,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QImage, QTextCharFormat, QTextCursor, QTextDocument
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
 from annotary.core.items import Item
-from annotary.core.spec import PairwiseQuestion, Requirement
-from annotary.flows.labeling import PAIRWISE_KEYS, Pending
+from annotary.flows.diff import differing_spans
 
 MD_FEATURES = (QTextDocument.MarkdownFeature.MarkdownDialectGitHub
                | QTextDocument.MarkdownFeature.MarkdownNoHTML)
 
 
 class SafeBrowser(QTextBrowser):
-    """Renders Markdown; never follows links, never loads images or files (no network, no disk)."""
+    """Renders Markdown; never follows links and loads no file or URL. Images come only from
+    `images` (name -> bytes), e.g. the guidelines' pictures carried inside a signed bundle."""
 
     def __init__(self, name: str, parent=None):
         super().__init__(parent)
@@ -35,8 +24,15 @@ class SafeBrowser(QTextBrowser):
         self.setAccessibleName(name)
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.setFrameShape(QFrame.Shape.NoFrame)
+        self.images: dict[str, bytes] = {}
 
     def loadResource(self, kind, url):  # noqa: N802 - Qt override
+        if kind == QTextDocument.ResourceType.ImageResource.value and url is not None:
+            data = self.images.get(url.toString())
+            if data:
+                image = QImage()
+                if image.loadFromData(data):
+                    return image
         return None
 
     def show_markdown(self, text: str) -> None:
@@ -53,7 +49,7 @@ def prompt_markdown(item: Item) -> str:
         for turn in turns:
             parts.append(f"**{turn.role.capitalize()}:**\n\n{turn.content}")
     if item.context:
-        parts.append(f"**Context:**\n\n{item.context}")
+        parts.append(f"**Input:**\n\n{item.context}")
     return "\n\n---\n\n".join(parts)
 
 
@@ -69,101 +65,104 @@ class ResponsePane(QWidget):
         layout.addWidget(self.header)
         layout.addWidget(self.browser, 1)
 
-    def show_text(self, text: str, chosen: bool) -> None:
-        self.header.setText(f"Response {self.letter}" + ("   ✓ preferred" if chosen else ""))
-        self.browser.show_markdown(text)
+    def show_text(self, text: str, badge: str = "") -> None:
+        self.header.setText(f"Response {self.letter}" + (f"   {badge}" if badge else ""))
+        if self.browser.property("source_text") != text:
+            self.browser.setProperty("source_text", text)
+            self.browser.show_markdown(text)
 
 
-CHOICE_TEXT = {"A": "A is better", "B": "B is better", "tie": "Tie", "both_bad": "Both bad"}
-CHOICE_KEY = {"A": "A", "B": "B", "tie": "T", "both_bad": "X"}
+class ResponsesView(QWidget):
+    """The responses of an item in the order shown: side by side, in a grid, or stacked."""
 
-
-class PairwisePanel(QFrame):
-    """One pairwise question: its choices, rationale and confidence. Buttons never take focus:
-    the keyboard answers through the shortcut table; the mouse works too."""
-
-    chosen = Signal(str, object)  # question id, key (str) or point (int)
-    confidence_chosen = Signal(str, int)
-    rationale_edited = Signal(str, str)
-
-    def __init__(self, number: int, question: PairwiseQuestion, parent=None):
+    def __init__(self, parent=None):
         super().__init__(parent)
-        self.q = question
-        self.setObjectName("questionPanel")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.title = QLabel()
-        self.title.setWordWrap(True)
-        self.number = number
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 6, 8, 6)
-        layout.addWidget(self.title)
-        row = QHBoxLayout()
-        self.group = QButtonGroup(self)
-        self.group.setExclusive(False)
-        self.buttons: dict[object, QPushButton] = {}
-        if question.scale == "strength":
-            for n, label in enumerate(question.strength_labels(), 1):
-                self._button(row, n, f"{n}\n{label}", f"{label} (key {n})")
-        else:
-            for key in PAIRWISE_KEYS[question.scale]:
-                self._button(row, key, f"{CHOICE_TEXT[key]}  [{CHOICE_KEY[key]}]", CHOICE_TEXT[key])
-        layout.addLayout(row)
-        self.rationale: QPlainTextEdit | None = None
-        if question.rationale is not Requirement.off:
-            self.rationale = QPlainTextEdit()
-            need = "required" if question.rationale is Requirement.required else "optional"
-            self.rationale.setPlaceholderText(f"Rationale ({need}) — press R to write, Esc to leave")
-            self.rationale.setAccessibleName(f"Rationale for {question.id}")
-            self.rationale.setTabChangesFocus(True)
-            self.rationale.setMaximumHeight(70)
-            self.rationale.textChanged.connect(
-                lambda: self.rationale_edited.emit(self.q.id, self.rationale.toPlainText()))
-            layout.addWidget(self.rationale)
-        self.conf_buttons: dict[int, QPushButton] = {}
-        if question.confidence is not Requirement.off:
-            conf = QHBoxLayout()
-            need = "required" if question.confidence is Requirement.required else "optional"
-            conf.addWidget(QLabel(f"Confidence ({need}, Alt+digit):"))
-            for n in range(1, question.confidence_scale + 1):
-                b = QPushButton(str(n))
-                b.setCheckable(True)
-                b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-                b.setAccessibleName(f"Confidence {n} for {question.id}")
-                b.setMaximumWidth(40)
-                b.clicked.connect(lambda _=False, n=n: self.confidence_chosen.emit(self.q.id, n))
-                conf.addWidget(b)
-                self.conf_buttons[n] = b
-            conf.addStretch(1)
-            layout.addLayout(conf)
+        self.grid = QGridLayout(self)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.panes: list[ResponsePane] = []
+        self.narrow = False
+        self.sync = False
+        self.diff = False
+        self._syncing = False
+        self._columns = 0
 
-    def _button(self, row, value, text, name):
-        b = QPushButton(text)
-        b.setCheckable(True)
-        b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        b.setAccessibleName(f"{name} for {self.q.id}")
-        b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        b.clicked.connect(lambda _=False, v=value: self.chosen.emit(self.q.id, v))
-        self.group.addButton(b)
-        row.addWidget(b)
-        self.buttons[value] = b
+    def set_count(self, n: int) -> None:
+        while len(self.panes) < n:
+            pane = ResponsePane(chr(ord("A") + len(self.panes)), self)
+            pane.browser.verticalScrollBar().valueChanged.connect(
+                lambda _v, p=pane: self._scrolled(p))
+            self.panes.append(pane)
+        self._place(n)
 
-    def show_state(self, pending: Pending, focused: bool) -> None:
-        marker = "▶ " if focused else ""
-        axis = f" [{self.q.axis}]" if self.q.axis else ""
-        req = "" if self.q.required else " (optional)"
-        self.title.setText(f"<b>{marker}{self.number}. {self.q.text}</b>{axis}{req}")
-        self.setProperty("focused", focused)
-        self.style().unpolish(self)
-        self.style().polish(self)
-        picked = pending.point if self.q.scale == "strength" else pending.key
-        for value, b in self.buttons.items():
-            on = value == picked
-            b.setChecked(on)
-            base = b.text().removeprefix("✓ ")
-            b.setText(("✓ " if on else "") + base)
-        for n, b in self.conf_buttons.items():
-            b.setChecked(pending.confidence == n)
-        if self.rationale is not None and self.rationale.toPlainText() != pending.rationale:
-            self.rationale.blockSignals(True)
-            self.rationale.setPlainText(pending.rationale)
-            self.rationale.blockSignals(False)
+    def _place(self, n: int) -> None:
+        columns = 1 if self.narrow else min(max(n, 1), 3)
+        for i, pane in enumerate(self.panes):
+            self.grid.removeWidget(pane)
+            pane.setVisible(i < n)
+            if i < n:
+                self.grid.addWidget(pane, i // columns, i % columns)
+        self._columns = columns
+        self.setVisible(n > 0)
+
+    def set_narrow(self, narrow: bool) -> None:
+        if narrow != self.narrow:
+            self.narrow = narrow
+            self._place(self.visible_count())
+
+    def visible_count(self) -> int:
+        return sum(1 for p in self.panes if not p.isHidden())
+
+    def show_item(self, item: Item, shown: list[str], badges: dict[str, str]) -> None:
+        self.set_count(len(shown))
+        for pane, rid in zip(self.panes, shown, strict=False):
+            pane.show_text(item.response(rid).text, badges.get(rid, ""))
+        self.apply_diff()
+
+    def apply_diff(self) -> None:
+        """Highlight the words two responses do not share (or clear the highlight)."""
+        shown = [p for p in self.panes if not p.isHidden()]
+        for pane in shown:
+            pane.browser.setExtraSelections([])
+        if not self.diff or len(shown) != 2:
+            return
+        a, b = (p.browser.toPlainText() for p in shown)
+        for pane, spans in zip(shown, differing_spans(a, b), strict=True):
+            selections = []
+            for start, end in spans:
+                sel = QTextBrowser.ExtraSelection()
+                cur = QTextCursor(pane.browser.document())
+                cur.setPosition(start)
+                cur.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+                sel.cursor = cur
+                fmt = QTextCharFormat()
+                fmt.setBackground(QColor(255, 214, 102, 150))
+                fmt.setFontUnderline(True)  # not colour alone
+                sel.format = fmt
+                selections.append(sel)
+            pane.browser.setExtraSelections(selections)
+
+    def _scrolled(self, source: ResponsePane) -> None:
+        if not self.sync or self._syncing:
+            return
+        bar = source.browser.verticalScrollBar()
+        share = bar.value() / bar.maximum() if bar.maximum() else 0.0
+        self._syncing = True
+        try:
+            for pane in self.panes:
+                if pane is not source and not pane.isHidden():
+                    other = pane.browser.verticalScrollBar()
+                    other.setValue(round(share * other.maximum()))
+        finally:
+            self._syncing = False
+
+    def page(self, direction: int, only: int | None = None) -> None:
+        """Scroll the responses (or one of them) a page down (1) or up (-1)."""
+        for i, pane in enumerate(self.panes):
+            if pane.isHidden() or (only is not None and i != only):
+                continue
+            bar = pane.browser.verticalScrollBar()
+            bar.setValue(bar.value() + direction * bar.pageStep())
+
+    def to_top(self) -> None:
+        for pane in self.panes:
+            pane.browser.verticalScrollBar().setValue(0)

@@ -1,0 +1,306 @@
+"""What each question mode does with keys and how its screen state becomes an answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from annotary.core.errors import LabelError
+from annotary.core.items import Item, criteria_for
+from annotary.core.labels import (
+    Answer,
+    DemonstrationAnswer,
+    PairwiseAnswer,
+    RankingAnswer,
+    RubricAnswer,
+    ScoringAnswer,
+    pairwise_from_screen,
+    rubric_score,
+    screen_from_pairwise,
+)
+from annotary.core.spec import (
+    DemonstrationQuestion,
+    PairwiseQuestion,
+    RankingQuestion,
+    RubricQuestion,
+    ScoringQuestion,
+)
+
+PAIRWISE_KEYS = {"binary": ("A", "B"), "tie": ("A", "B", "tie"),
+                 "fourway": ("A", "B", "tie", "both_bad"), "strength": ()}
+
+# A value is the screen state of one question's answer: plain JSON, so drafts can store it.
+Value = dict[str, Any] | None
+
+
+def letter(position: int) -> str:
+    return chr(ord("A") + position)
+
+
+class Mode:
+    """Default behaviour; each mode overrides what it needs."""
+
+    def empty(self, q, item: Item, shown: list[str]) -> Value:
+        return None
+
+    def problems(self, q, value: Value, item: Item, shown: list[str]) -> list[str]:
+        """What is still missing before this answer is complete (empty = complete)."""
+        return [] if value else ["choose an answer"]
+
+    def started(self, value: Value) -> bool:
+        return bool(value)
+
+    def to_answer(self, q, value: Value, item: Item, shown: list[str]):
+        raise NotImplementedError
+
+    def from_answer(self, q, answer, item: Item, shown: list[str]) -> Value:
+        raise NotImplementedError
+
+
+class Pairwise(Mode):
+    def problems(self, q, value, item, shown):
+        return [] if value else ["choose an answer"]
+
+    def to_answer(self, q: PairwiseQuestion, value, item, shown):
+        return pairwise_from_screen(q, shown, item, key=value.get("key"), point=value.get("point"))
+
+    def from_answer(self, q, answer: PairwiseAnswer, item, shown):
+        key, point = screen_from_pairwise(q, shown, item, answer)
+        return {"point": point} if point is not None else {"key": key}
+
+    @staticmethod
+    def choose(q: PairwiseQuestion, key: str) -> Value:
+        if key not in PAIRWISE_KEYS[q.scale]:
+            allowed = ", ".join(PAIRWISE_KEYS[q.scale]) or f"the digits 1 to {q.points}"
+            raise LabelError(f"{q.id}: {key!r} is not an answer here (use {allowed})")
+        return {"key": key}
+
+    @staticmethod
+    def point(q: PairwiseQuestion, n: int) -> Value:
+        if q.scale != "strength":
+            raise LabelError(f"{q.id}: digits pick a point of a strength scale; use the letters")
+        if not 1 <= n <= q.points:
+            raise LabelError(f"{q.id}: the scale has points 1 to {q.points}")
+        return {"point": n}
+
+
+class Ranking(Mode):
+    """order: groups of response ids, best first (a group of several is a tie)."""
+
+    def empty(self, q, item, shown):
+        return {"order": [], "tie_next": False, "all_unacceptable": False}
+
+    def started(self, value):
+        return bool(value and (value["order"] or value["all_unacceptable"]))
+
+    @staticmethod
+    def need(q: RankingQuestion, item: Item) -> int:
+        return min(q.top_k or len(item.responses), len(item.responses))
+
+    def problems(self, q, value, item, shown):
+        if value["all_unacceptable"] and not value["order"]:
+            return []
+        ranked = sum(len(g) for g in value["order"])
+        need = self.need(q, item)
+        if ranked < need:
+            return [f"rank {need - ranked} more response{'s' if need - ranked > 1 else ''}"]
+        return []
+
+    def to_answer(self, q, value, item, shown):
+        return RankingAnswer(order=[list(g) for g in value["order"]],
+                             all_unacceptable=value["all_unacceptable"])
+
+    def from_answer(self, q, answer: RankingAnswer, item, shown):
+        return {"order": [list(g) for g in answer.order], "tie_next": False,
+                "all_unacceptable": answer.all_unacceptable}
+
+    def press(self, q: RankingQuestion, value, item: Item, shown: list[str], n: int) -> Value:
+        if not 1 <= n <= len(shown):
+            raise LabelError(f"{q.id}: there are responses 1 to {len(shown)}")
+        rid = shown[n - 1]
+        order = [list(g) for g in value["order"]]
+        if any(rid in g for g in order):
+            raise LabelError(f"{q.id}: response {n} is already ranked (Backspace takes back the last)")
+        if sum(len(g) for g in order) >= self.need(q, item):
+            raise LabelError(f"{q.id}: only the best {self.need(q, item)} are ranked here")
+        if value["tie_next"] and order:
+            order[-1].append(rid)
+        else:
+            order.append([rid])
+        return {**value, "order": order, "tie_next": False}
+
+    def tie(self, q: RankingQuestion, value) -> Value:
+        if not q.allow_ties:
+            raise LabelError(f"{q.id}: this ranking does not allow ties")
+        if not value["order"]:
+            raise LabelError(f"{q.id}: rank a response first, then '=' ties the next one with it")
+        return {**value, "tie_next": True}
+
+    def backspace(self, q, value) -> Value:
+        if value["tie_next"]:
+            return {**value, "tie_next": False}
+        order = [list(g) for g in value["order"]]
+        if not order:
+            raise LabelError(f"{q.id}: nothing ranked yet")
+        order[-1].pop()
+        if not order[-1]:
+            order.pop()
+        return {**value, "order": order}
+
+    @staticmethod
+    def rank_of(value, rid: str) -> int | None:
+        """1-based rank shown on a badge (tied responses share one)."""
+        place = 1
+        for group in value["order"]:
+            if rid in group:
+                return place
+            place += len(group)
+        return None
+
+
+class Scoring(Mode):
+    """scores: response id -> axis id -> value."""
+
+    def empty(self, q, item, shown):
+        return {"scores": {}}
+
+    def started(self, value):
+        return bool(value and any(value["scores"].values()))
+
+    def problems(self, q: ScoringQuestion, value, item, shown):
+        out = []
+        for pos, rid in enumerate(shown):
+            missing = [ax.name for ax in q.axes if ax.required and ax.id not in value["scores"].get(rid, {})]
+            if missing:
+                out.append(f"response {letter(pos)}: {', '.join(missing)}")
+        return out
+
+    def to_answer(self, q, value, item, shown):
+        return ScoringAnswer(scores={rid: dict(v) for rid, v in value["scores"].items() if v})
+
+    def from_answer(self, q, answer: ScoringAnswer, item, shown):
+        return {"scores": {rid: dict(v) for rid, v in answer.scores.items()}}
+
+    @staticmethod
+    def score(q: ScoringQuestion, value, rid: str, axis_index: int, n: int) -> Value:
+        axis = q.axes[axis_index]
+        allowed = [p.value for p in axis.scale]
+        if n not in allowed:
+            raise LabelError(f"{q.id}: {axis.name} takes {min(allowed)} to {max(allowed)}")
+        scores = {r: dict(v) for r, v in value["scores"].items()}
+        scores.setdefault(rid, {})[axis.id] = n
+        return {"scores": scores}
+
+    @staticmethod
+    def clear(q: ScoringQuestion, value, rid: str, axis_index: int) -> Value:
+        scores = {r: dict(v) for r, v in value["scores"].items()}
+        scores.get(rid, {}).pop(q.axes[axis_index].id, None)
+        return {"scores": scores}
+
+
+class Rubric(Mode):
+    """marks: criterion id -> met / not_met / partly."""
+
+    def empty(self, q, item, shown):
+        return {"marks": {}}
+
+    def started(self, value):
+        return bool(value and value["marks"])
+
+    def problems(self, q: RubricQuestion, value, item, shown):
+        left = [c for c in criteria_for(q, item) if c.required and c.id not in value["marks"]]
+        if left:
+            return [f"decide {len(left)} more criteri{'a' if len(left) > 1 else 'on'}"]
+        return []
+
+    def to_answer(self, q, value, item, shown):
+        return RubricAnswer(marks=dict(value["marks"]))
+
+    def from_answer(self, q, answer: RubricAnswer, item, shown):
+        return {"marks": dict(answer.marks)}
+
+    @staticmethod
+    def mark(q: RubricQuestion, value, cid: str, mark: str | None) -> Value:
+        if mark == "partly" and not q.allow_partial:
+            raise LabelError(f"{q.id}: this rubric has no 'partly'")
+        marks = dict(value["marks"])
+        if mark is None:
+            marks.pop(cid, None)
+        else:
+            marks[cid] = mark
+        return {"marks": marks}
+
+    @staticmethod
+    def toggled(q: RubricQuestion, current: str | None) -> str:
+        cycle = ["met", "partly", "not_met"] if q.allow_partial else ["met", "not_met"]
+        return cycle[0] if current not in cycle else cycle[(cycle.index(current) + 1) % len(cycle)]
+
+    @staticmethod
+    def score(q, value, item):
+        return rubric_score(criteria_for(q, item), value["marks"])
+
+
+class Demonstration(Mode):
+    """text: the response written; draft: the model draft it started from (if any)."""
+
+    def empty(self, q: DemonstrationQuestion, item, shown):
+        draft = item.responses[0].text if q.edit_draft and item.responses else None
+        return {"text": draft or "", "draft": draft}
+
+    def started(self, value):
+        return bool(value and value["text"] != (value.get("draft") or ""))
+
+    def problems(self, q: DemonstrationQuestion, value, item, shown):
+        words = len(value["text"].split())
+        if not words:
+            return ["write the response"]
+        if words < q.min_words:
+            return [f"write at least {q.min_words} words ({words} so far)"]
+        return []
+
+    def to_answer(self, q, value, item, shown):
+        return DemonstrationAnswer(text=value["text"], draft=value.get("draft"))
+
+    def from_answer(self, q, answer: DemonstrationAnswer, item, shown):
+        return {"text": answer.text, "draft": answer.draft}
+
+
+MODES: dict[str, Mode] = {
+    "pairwise": Pairwise(), "ranking": Ranking(), "scoring": Scoring(),
+    "rubric": Rubric(), "demonstration": Demonstration(),
+}
+
+
+_ANSWER = TypeAdapter(Answer)
+
+
+def parse_answer(data) -> object:
+    """An answer from its JSON form (as stored in an item's gold)."""
+    try:
+        return _ANSWER.validate_python(data)
+    except ValidationError as err:
+        raise ValueError(str(err)) from None
+
+
+def describe(q, answer, item: Item, shown: list[str]) -> str:
+    """An answer in the words of the screen the annotator saw (A = left response)."""
+    pos = {rid: letter(i) for i, rid in enumerate(shown)}
+    if isinstance(answer, PairwiseAnswer):
+        key, point = screen_from_pairwise(q, shown, item, answer)
+        if point is not None:
+            return f"point {point} ({q.strength_labels()[point - 1]})"
+        return {"A": "A is better", "B": "B is better", "tie": "tie", "both_bad": "both bad"}[key]
+    if isinstance(answer, RankingAnswer):
+        text = " > ".join(" = ".join(pos.get(r, r) for r in g) for g in answer.order)
+        return (text + " (all unacceptable)") if answer.all_unacceptable else text
+    if isinstance(answer, ScoringAnswer):
+        return "; ".join(f"{pos.get(rid, rid)}: " + ", ".join(f"{k} {v}" for k, v in axes.items())
+                         for rid, axes in answer.scores.items())
+    if isinstance(answer, RubricAnswer):
+        earned, positive, _ = rubric_score(criteria_for(q, item), answer.marks)
+        return f"{earned} of {positive} points"
+    if isinstance(answer, DemonstrationAnswer):
+        words = answer.text.split()
+        return " ".join(words[:30]) + (" …" if len(words) > 30 else "")
+    return str(answer)

@@ -1,0 +1,410 @@
+"""One panel per question mode: the answer controls under the responses. Buttons never take
+focus: the keyboard answers through the shortcut table; the mouse works too."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from annotary.core.spec import Requirement
+from annotary.flows.diff import word_ops
+from annotary.flows.labeling import LabelingFlow, Pending
+from annotary.flows.modes import PAIRWISE_KEYS, Ranking, Rubric, letter
+from annotary.ui.widgets import SafeBrowser
+
+CHOICE_TEXT = {"A": "A is better", "B": "B is better", "tie": "Tie", "both_bad": "Both bad"}
+CHOICE_KEY = {"A": "A", "B": "B", "tie": "T", "both_bad": "X"}
+MARK_TEXT = {"met": "✓ met", "not_met": "✗ not met", "partly": "½ partly", None: "·  undecided"}
+
+
+def button(text: str, name: str, on_click) -> QPushButton:
+    b = QPushButton(text)
+    b.setCheckable(True)
+    b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    b.setAccessibleName(name)
+    b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+    b.clicked.connect(on_click)
+    return b
+
+
+def set_checked(b: QPushButton, on: bool) -> None:
+    """Checked buttons carry a mark, so colour is never the only signal."""
+    b.setChecked(on)
+    base = b.text().removeprefix("✓ ")
+    b.setText(("✓ " if on else "") + base)
+
+
+class QuestionPanel(QFrame):
+    """Title, the mode's controls, then rationale and confidence when the spec asks for them."""
+
+    action = Signal(str, str, object)  # question id, action name, argument
+    rationale_edited = Signal(str, str)
+    expanding = False  # True: the panel wants the room the responses would otherwise get
+
+    def __init__(self, number: int, question, parent=None):
+        super().__init__(parent)
+        self.q = question
+        self.number = number
+        self.setObjectName("questionPanel")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setAccessibleName(f"Question {number}: {question.text}")
+        self.title = QLabel()
+        self.title.setWordWrap(True)
+        self.hint = QLabel()
+        self.hint.setObjectName("hint")
+        self.hint.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 6, 8, 6)
+        head = QHBoxLayout()
+        head.addWidget(self.title, 1)
+        head.addWidget(self.hint)
+        layout.addLayout(head)
+        self.body = QVBoxLayout()
+        layout.addLayout(self.body, 1 if self.expanding else 0)
+        self.rationale: QPlainTextEdit | None = None
+        if question.rationale is not Requirement.off:
+            self.rationale = QPlainTextEdit()
+            need = "required" if question.rationale is Requirement.required else "optional"
+            self.rationale.setPlaceholderText(f"Rationale ({need}) — press R to write, Esc to leave")
+            self.rationale.setAccessibleName(f"Rationale for {question.id}")
+            self.rationale.setTabChangesFocus(True)
+            self.rationale.setMaximumHeight(64)
+            self.rationale.textChanged.connect(
+                lambda: self.rationale_edited.emit(self.q.id, self.rationale.toPlainText()))
+            layout.addWidget(self.rationale)
+        self.conf_buttons: dict[int, QPushButton] = {}
+        if question.confidence is not Requirement.off:
+            row = QHBoxLayout()
+            need = "required" if question.confidence is Requirement.required else "optional"
+            row.addWidget(QLabel(f"Confidence ({need}, Alt+digit):"))
+            for n in range(1, question.confidence_scale + 1):
+                b = button(str(n), f"Confidence {n} for {question.id}",
+                           lambda _=False, n=n: self.action.emit(self.q.id, "confidence", n))
+                b.setMaximumWidth(44)
+                row.addWidget(b)
+                self.conf_buttons[n] = b
+            row.addStretch(1)
+            layout.addLayout(row)
+
+    def render(self, flow: LabelingFlow, pending: Pending, focused: bool) -> None:
+        marker = "▶ " if focused else ""
+        req = "" if self.q.required else " (optional)"
+        self.title.setText(f"<b>{marker}{self.number}. {html.escape(self.q.text)}</b>{req}")
+        if self.property("focused") != focused:
+            self.setProperty("focused", focused)
+            self.style().unpolish(self)
+            self.style().polish(self)
+        for n, b in self.conf_buttons.items():
+            set_checked(b, pending.confidence == n)
+        if self.rationale is not None and self.rationale.toPlainText() != pending.rationale:
+            self.rationale.blockSignals(True)
+            self.rationale.setPlainText(pending.rationale)
+            self.rationale.blockSignals(False)
+        self.render_mode(flow, pending.value, focused)
+
+    def render_mode(self, flow: LabelingFlow, value, focused: bool) -> None:
+        raise NotImplementedError
+
+    def badges(self, flow: LabelingFlow, value) -> dict[str, str]:
+        """Short marks for the response headers (response id -> text)."""
+        return {}
+
+
+class PairwisePanel(QuestionPanel):
+    def __init__(self, number, question, parent=None):
+        super().__init__(number, question, parent)
+        row = QHBoxLayout()
+        self.group = QButtonGroup(self)
+        self.group.setExclusive(False)
+        self.buttons: dict[object, QPushButton] = {}
+        q = question
+        if q.scale == "strength":
+            for n, label in enumerate(q.strength_labels(), 1):
+                self._add(row, n, f"{n}\n{label}", f"{label} (key {n})", "point")
+        else:
+            for key in PAIRWISE_KEYS[q.scale]:
+                self._add(row, key, f"{CHOICE_TEXT[key]}  [{CHOICE_KEY[key]}]", CHOICE_TEXT[key], "choose")
+        self.body.addLayout(row)
+        if q.axis:
+            self.hint.setText(f"aspect: {q.axis}")
+
+    def _add(self, row, value, text, name, action):
+        b = button(text, f"{name} for {self.q.id}",
+                   lambda _=False, v=value: self.action.emit(self.q.id, action, v))
+        self.group.addButton(b)
+        row.addWidget(b)
+        self.buttons[value] = b
+
+    def render_mode(self, flow, value, focused):
+        value = value or {}
+        picked = value.get("point") if self.q.scale == "strength" else value.get("key")
+        for v, b in self.buttons.items():
+            set_checked(b, v == picked)
+
+    def badges(self, flow, value):
+        key = (value or {}).get("key")
+        shown = flow.current.shown_order
+        if key in ("A", "B"):
+            return {shown[0 if key == "A" else 1]: f"✓ {self.q.axis or self.q.id}: better"}
+        return {}
+
+
+class RankingPanel(QuestionPanel):
+    def __init__(self, number, question, parent=None):
+        super().__init__(number, question, parent)
+        self.order = QLabel()
+        self.order.setObjectName("rankOrder")
+        self.order.setWordWrap(True)
+        self.order.setAccessibleName(f"Ranking so far for {question.id}")
+        self.body.addWidget(self.order)
+        self.row = QHBoxLayout()
+        self.body.addLayout(self.row)
+        self.buttons: list[QPushButton] = []
+        self.unacceptable = button("All unacceptable  [U]", f"All unacceptable for {question.id}",
+                                   lambda: self.action.emit(self.q.id, "unacceptable", None))
+        self.row.addWidget(self.unacceptable)
+        tie = "; = ties the next with the previous" if question.allow_ties else ""
+        top = f" (rank the best {question.top_k})" if question.top_k else ""
+        self.hint.setText(f"Type response numbers best first{top}{tie}; Backspace takes back")
+
+    def _ensure(self, n: int) -> None:
+        while len(self.buttons) < n:
+            i = len(self.buttons)
+            b = button(f"{letter(i)}  [{i + 1}]", f"Rank response {letter(i)} next",
+                       lambda _=False, k=i + 1: self.action.emit(self.q.id, "digit", k))
+            self.row.insertWidget(i, b)
+            self.buttons.append(b)
+
+    def render_mode(self, flow, value, focused):
+        shown = flow.current.shown_order
+        self._ensure(len(shown))
+        pos = {rid: letter(i) for i, rid in enumerate(shown)}
+        for i, b in enumerate(self.buttons):
+            b.setVisible(i < len(shown))
+            if i < len(shown):
+                rank = Ranking.rank_of(value, shown[i])
+                b.setText(f"{letter(i)}  [{i + 1}]" + (f"  → #{rank}" if rank else ""))
+                b.setChecked(rank is not None)
+        parts = [" = ".join(pos[r] for r in g) for g in value["order"]]
+        text = "  >  ".join(f"<b>{html.escape(p)}</b>" for p in parts) or "<i>nothing ranked yet</i>"
+        if value["tie_next"]:
+            text += "  =  <i>(next ties)</i>"
+        need = Ranking.need(self.q, flow.current.item)
+        ranked = sum(len(g) for g in value["order"])
+        self.order.setText(f"Ranking: {text}   <span>({ranked} of {need})</span>")
+        set_checked(self.unacceptable, value["all_unacceptable"])
+
+    def badges(self, flow, value):
+        out = {}
+        for rid in flow.current.shown_order:
+            rank = Ranking.rank_of(value, rid)
+            if rank:
+                out[rid] = f"#{rank}"
+        return out
+
+
+class ScoringPanel(QuestionPanel):
+    """Rows are axes, columns are responses; the cursor cell is where digits go."""
+
+    def __init__(self, number, question, parent=None):
+        super().__init__(number, question, parent)
+        self.grid_host = QWidget()
+        self.grid = QGridLayout(self.grid_host)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.body.addWidget(self.grid_host)
+        self.anchors = QLabel()
+        self.anchors.setObjectName("anchors")
+        self.anchors.setWordWrap(True)
+        self.anchors.setAccessibleName(f"Scale anchors for {question.id}")
+        self.body.addWidget(self.anchors)
+        self.cells: dict[tuple[int, int], QPushButton] = {}
+        self._columns = -1
+        self.hint.setText("Up/Down axis · Left/Right response · digit scores · Backspace clears")
+
+    def _build(self, n: int) -> None:
+        if n == self._columns:
+            return
+        for b in self.cells.values():
+            b.deleteLater()
+        self.cells.clear()
+        while self.grid.count():
+            w = self.grid.takeAt(0).widget()
+            if w:
+                w.deleteLater()
+        for col in range(n):
+            self.grid.addWidget(QLabel(f"<b>{letter(col)}</b>"), 0, col + 1, Qt.AlignmentFlag.AlignCenter)
+        for row, axis in enumerate(self.q.axes):
+            req = "" if axis.required else " (optional)"
+            self.grid.addWidget(QLabel(axis.name + req), row + 1, 0)
+            for col in range(n):
+                b = button("·", f"{axis.name} of response {letter(col)}",
+                           lambda _=False, c=(col, row): self.action.emit(self.q.id, "cell", c))
+                self.grid.addWidget(b, row + 1, col + 1)
+                self.cells[(col, row)] = b
+        self._columns = n
+
+    def render_mode(self, flow, value, focused):
+        shown = flow.current.shown_order
+        self._build(len(shown))
+        cur_col, cur_row = flow.cursor(self.q.id)
+        for (col, row), b in self.cells.items():
+            v = value["scores"].get(shown[col], {}).get(self.q.axes[row].id)
+            here = focused and (col, row) == (cur_col, cur_row)
+            text = "·" if v is None else str(v)
+            b.setText(f"▸ {text} ◂" if here else text)
+            b.setChecked(v is not None)
+        axis = self.q.axes[cur_row]
+        v = value["scores"].get(shown[cur_col], {}).get(axis.id) if shown else None
+        lines = [f"<b>{html.escape(axis.name)}</b> of response {letter(cur_col)}:"]
+        for p in axis.scale:
+            mark = "▶ " if p.value == v else "&nbsp;&nbsp;&nbsp;"
+            lines.append(f"{mark}<b>{p.value}</b> {html.escape(p.anchor)}")
+        self.anchors.setText("<br>".join(lines))
+
+    def badges(self, flow, value):
+        out = {}
+        for rid, axes in value["scores"].items():
+            if axes:
+                out[rid] = " ".join(f"{k[:4]} {v}" for k, v in axes.items())
+        return out
+
+
+class RubricPanel(QuestionPanel):
+    """Criteria of the item with their signed points; the live score updates as marks change."""
+
+    expanding = True
+
+    def __init__(self, number, question, parent=None):
+        super().__init__(number, question, parent)
+        self.score = QLabel()
+        self.score.setObjectName("rubricScore")
+        self.score.setAccessibleName(f"Rubric score for {question.id}")
+        self.body.addWidget(self.score)
+        self.list_host = QWidget()
+        self.list = QVBoxLayout(self.list_host)
+        self.list.setContentsMargins(0, 0, 0, 0)
+        self.list.setSpacing(2)
+        self.body.addWidget(self.list_host)
+        self.explain = QLabel()
+        self.explain.setWordWrap(True)
+        self.explain.setObjectName("hint")
+        self.body.addWidget(self.explain)
+        self.rows: list[QPushButton] = []
+        self._ids: list[str] = []
+        partly = " · P partly" if question.allow_partial else ""
+        self.hint.setText(f"J/K move · Space toggles · Y met · N not met{partly} · Backspace clears")
+
+    def _build(self, criteria) -> None:
+        ids = [c.id for c in criteria]
+        if ids == self._ids:
+            return
+        for b in self.rows:
+            b.deleteLater()
+        self.rows = []
+        for i, c in enumerate(criteria):
+            b = button("", f"Criterion {i + 1}: {c.text}",
+                       lambda _=False, i=i: self.action.emit(self.q.id, "criterion", i))
+            b.setStyleSheet("text-align: left; padding: 3px 6px;")
+            self.list.addWidget(b)
+            self.rows.append(b)
+        self._ids = ids
+
+    def render_mode(self, flow, value, focused):
+        criteria = flow.criteria(self.q.id)
+        self._build(criteria)
+        cursor = flow.cursor(self.q.id)[0]
+        for i, (c, b) in enumerate(zip(criteria, self.rows, strict=True)):
+            mark = value["marks"].get(c.id)
+            here = "▶" if focused and i == cursor else "  "
+            req = "" if c.required else " (optional)"
+            b.setText(f"{here} {MARK_TEXT[mark]:<13}  {c.points:+d}   {c.text}{req}")
+            b.setChecked(mark == "met")
+        earned, positive, score = Rubric.score(self.q, value, flow.current.item)
+        decided = sum(1 for c in criteria if c.id in value["marks"])
+        shown = "—" if score is None else f"{score:.2f}"
+        self.score.setText(f"<b>Score {shown}</b> = {earned} of {positive} positive points "
+                           f"(raw sum {earned}) · {decided} of {len(criteria)} decided")
+        c = criteria[cursor % len(criteria)] if criteria else None
+        self.explain.setText(html.escape(c.explanation) if c and c.explanation else "")
+
+
+class DemonstrationPanel(QuestionPanel):
+    """An editor for the ideal response; with a draft, a word diff against it (toggle)."""
+
+    expanding = True
+    text_edited = Signal(str, str)
+
+    def __init__(self, number, question, parent=None):
+        super().__init__(number, question, parent)
+        self.editor = QPlainTextEdit()
+        self.editor.setAccessibleName(f"Response text for {question.id}")
+        self.editor.setPlaceholderText("Write the ideal response here — E to start typing, Esc to leave")
+        self.editor.setTabChangesFocus(True)
+        self.editor.setMinimumHeight(140)
+        self.editor.textChanged.connect(
+            lambda: self.text_edited.emit(self.q.id, self.editor.toPlainText()))
+        self.diff = SafeBrowser(f"Changes against the draft for {question.id}")
+        self.diff.setVisible(False)
+        self.count = QLabel()
+        self.count.setAccessibleName(f"Word count for {question.id}")
+        self.body.addWidget(self.editor, 1)
+        self.body.addWidget(self.diff, 1)
+        self.body.addWidget(self.count)
+        self.show_diff = False
+        self.hint.setText("E edit · Esc leave · Ctrl+Shift+W diff against the draft")
+
+    def render_mode(self, flow, value, focused):
+        if self.editor.toPlainText() != value["text"]:
+            self.editor.blockSignals(True)
+            self.editor.setPlainText(value["text"])
+            self.editor.blockSignals(False)
+        words = len(value["text"].split())
+        minimum = f" (at least {self.q.min_words})" if self.q.min_words else ""
+        draft = value.get("draft")
+        edited = ""
+        if draft is not None:
+            changed = sum(len(t.split()) for tag, t in word_ops(draft, value["text"]) if tag != "equal")
+            edited = f" · {changed} words changed from the draft"
+        self.count.setText(f"{words} words{minimum}{edited}")
+        has_draft = draft is not None
+        self.diff.setVisible(self.show_diff and has_draft)
+        self.editor.setVisible(not (self.show_diff and has_draft))
+        if self.show_diff and has_draft:
+            self.diff.setHtml(diff_html(draft, value["text"]))
+
+
+def diff_html(old: str, new: str) -> str:
+    """Word diff as HTML we build ourselves (escaped text; strike-through and underline, so
+    colour is not the only signal)."""
+    parts = []
+    for tag, text in word_ops(old, new):
+        t = html.escape(text)
+        if tag == "delete":
+            parts.append(f'<s style="background:#f4b6b6">{t}</s>')
+        elif tag == "insert":
+            parts.append(f'<u style="background:#b9e6b9">{t}</u>')
+        else:
+            parts.append(t)
+    return "<p>" + " ".join(parts) + "</p>"
+
+
+PANELS = {
+    "pairwise": PairwisePanel,
+    "ranking": RankingPanel,
+    "scoring": ScoringPanel,
+    "rubric": RubricPanel,
+    "demonstration": DemonstrationPanel,
+}
