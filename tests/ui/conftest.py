@@ -15,6 +15,7 @@ class FakeAsker:
         self.trust = True
         self.errors: list[str] = []
         self.infos: list[str] = []
+        self.feedbacks: list[str] = []
 
     def open_path(self, title):
         return self.paths.pop(0) if self.paths else None
@@ -37,6 +38,9 @@ class FakeAsker:
 
     def info(self, title, message):
         self.infos.append(message)
+
+    def feedback(self, title, markdown):
+        self.feedbacks.append(markdown)
 
     def identity(self):
         return ("Dr. Ada Lee", "annotator")

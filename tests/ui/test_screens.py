@@ -59,11 +59,14 @@ def test_labeling_screen_wide_narrow_dark(qtbot, window, demo_bundle, asker, sto
     window.resize(1400, 900)
     window.run_command("view.dark")
     assert QApplication.instance().palette().window().color().lightness() < 80
-    assert queries.setting(store, "dark") is True
+    assert queries.setting(store, "theme") == "dark"
     screen.flow.jump("oasst-fe2814eb")  # a multi-turn conversation
     screenshot(window, "labeling-dark-conversation")
     window.run_command("view.dark")
-    assert queries.setting(store, "dark") is False
+    assert queries.setting(store, "theme") == "light"
+    window.apply_settings({"theme": "high-contrast", "font": "", "text_size": 14, "keymap": {}})
+    assert QApplication.instance().palette().window().color().name() == "#000000"
+    screenshot(window, "labeling-high-contrast")
 
 
 def test_zoom_is_remembered(window, store):
@@ -97,3 +100,44 @@ def test_help_dialogs_render(qtbot, window):
     guide = GuidelinesDialog("# Guidelines\n\nPrefer the answer that follows the instruction.", window)
     qtbot.addWidget(guide)
     assert "Prefer the answer" in guide.view.toPlainText()
+
+
+def test_settings_remap_refuses_conflicts_and_applies(qtbot, window, store, demo_bundle, asker):
+    from annotary.ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(theme="system", font="", text_size=12, commands=window.commands)
+    qtbot.addWidget(dialog)
+    row = [c.id for c in dialog.commands].index("item.jump")
+    assert not dialog.assign(row, "A")  # A answers pairwise questions
+    assert "already used by “A is better”" in dialog.message.text()
+    assert dialog.keymap() == {}
+    assert dialog.assign(row, "Ctrl+Shift+J")
+    values = dialog.values()
+    assert values["keymap"] == {"item.jump": ["Ctrl+Shift+J"]}
+    window.apply_settings(values)
+    assert queries.setting(store, "keymap") == {"item.jump": ["Ctrl+Shift+J"]}
+    asker.paths.append(str(demo_bundle))
+    window.run_command("file.open")
+    asker.texts.append("4")
+    from PySide6.QtCore import Qt
+
+    qtbot.keyClick(window.windowHandle(), Qt.Key.Key_J,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert window.labeling.flow.current.position == 3
+    rows = key_sheet_rows("labeling", {"pairwise"}, window.commands)
+    assert ("Ctrl+Shift+J", "Jump to item…", "this screen") in rows
+
+
+def test_key_sheet_shows_only_the_projects_modes():
+    pairwise = {r[1] for r in key_sheet_rows("labeling", {"pairwise"})}
+    assert "A is better" in pairwise and "Criterion met" not in pairwise
+    rubric = {r[1] for r in key_sheet_rows("labeling", {"rubric"})}
+    assert "Criterion met" in rubric and "A is better" not in rubric
+
+
+def test_stored_keymap_with_a_clash_falls_back_to_defaults():
+    from annotary.ui.shortcuts import COMMANDS, effective
+
+    assert effective({"item.jump": ["A"]}) == COMMANDS
+    assert effective({"no.such.command": ["F9"]}) == COMMANDS
+    assert effective({"item.jump": ["F9"]}) != COMMANDS

@@ -72,6 +72,12 @@ class Asker:
     def info(self, title: str, message: str) -> None:
         QMessageBox.information(self.parent, title, message)
 
+    def feedback(self, title: str, markdown: str) -> None:
+        """Markdown shown in a reading view (calibration feedback)."""
+        dialog = GuidelinesDialog(markdown, self.parent, title=title)
+        dialog.resize(560, 420)
+        dialog.exec()
+
     def identity(self) -> tuple[str, str] | None:
         dialog = IdentityDialog(self.parent)
         if dialog.exec() != QDialog.DialogCode.Accepted:
@@ -153,9 +159,9 @@ class KeySheet(QDialog):
 
 
 class GuidelinesDialog(QDialog):
-    def __init__(self, markdown: str, parent=None):
+    def __init__(self, markdown: str, parent=None, title: str = "Guidelines"):
         super().__init__(parent)
-        self.setWindowTitle("Guidelines")
+        self.setWindowTitle(title)
         view = SafeBrowser("Guidelines")
         view.show_markdown(markdown or "_This project has no guidelines._")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)

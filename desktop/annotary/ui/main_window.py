@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QApplication, QMainWindow, QProgressDialog, QStackedWidget
 
 from annotary.core.errors import AnnotaryError, Cancelled, TrustError
@@ -18,7 +18,8 @@ from annotary.ui.dialogs import Asker, GuidelinesDialog, KeySheet
 from annotary.ui.home_screen import HomeScreen
 from annotary.ui.labeling_screen import LabelingScreen
 from annotary.ui.runner import Runner
-from annotary.ui.shortcuts import COMMANDS
+from annotary.ui.settings_dialog import SettingsDialog
+from annotary.ui.shortcuts import effective
 from annotary.ui.theme import apply_theme
 
 DEFAULT_TEXT_SIZE = 12
@@ -40,16 +41,21 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.home)
         self.labeling: LabelingScreen | None = None
         self.actions: dict[str, QAction] = {}
+        self.commands = effective(queries.setting(store, "keymap", {}))
         self._build_actions()
         self.text_size = queries.setting(store, "text_size", DEFAULT_TEXT_SIZE)
-        self.dark = queries.setting(store, "dark", False)
+        self.theme = queries.setting(store, "theme", "system")
+        self.font_family = queries.setting(store, "font", "")
         self._apply_theme()
+        hints = QGuiApplication.styleHints()
+        if hasattr(hints, "colorSchemeChanged"):
+            hints.colorSchemeChanged.connect(lambda *_: self.theme == "system" and self._apply_theme())
         self.show_home()
 
     # -- actions from the table ---------------------------------------------------------------
     def _build_actions(self) -> None:
         menus = {}
-        for c in COMMANDS:
+        for c in self.commands:
             act = QAction(c.label, self)
             act.setShortcuts([QKeySequence(k) for k in c.keys])
             act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
@@ -63,6 +69,16 @@ class MainWindow(QMainWindow):
                 menus[c.menu].addAction(act)
             self.actions[c.id] = act
         self.actions["view.dark"].setCheckable(True)
+
+    def apply_settings(self, values: dict) -> None:
+        """Store and apply what the settings dialog returns."""
+        for key in ("theme", "font", "text_size", "keymap"):
+            annotate.set_setting(self.store, key=key, value=values[key])
+        self.theme, self.font_family, self.text_size = values["theme"], values["font"], values["text_size"]
+        self.commands = effective(values["keymap"])
+        for c in self.commands:
+            self.actions[c.id].setShortcuts([QKeySequence(k) for k in c.keys])
+        self._apply_theme()
 
     def _scope(self) -> str:
         return "labeling" if self.stack.currentWidget() is self.labeling else "home"
@@ -100,7 +116,12 @@ class MainWindow(QMainWindow):
                 self.open_project(pid)
         elif command == "help.keys":
             modes = {q.mode for q in self.labeling.flow.spec.questions} if self.labeling else None
-            KeySheet(self._scope(), modes, parent=self).exec()
+            KeySheet(self._scope(), modes, self.commands, parent=self).exec()
+        elif command == "view.settings":
+            dialog = SettingsDialog(theme=self.theme, font=self.font_family, text_size=self.text_size,
+                                    commands=self.commands, parent=self)
+            if dialog.exec() == SettingsDialog.DialogCode.Accepted:
+                self.apply_settings(dialog.values())
         elif command == "help.guidelines":
             text = self.labeling.flow.info.guidelines if self.labeling else ""
             GuidelinesDialog(text, self).exec()
@@ -110,13 +131,14 @@ class MainWindow(QMainWindow):
             annotate.set_setting(self.store, key="text_size", value=self.text_size)
             self._apply_theme()
         elif command == "view.dark":
-            self.dark = not self.dark
-            annotate.set_setting(self.store, key="dark", value=self.dark)
+            self.theme = "light" if self.shown_theme == "dark" else "dark"
+            annotate.set_setting(self.store, key="theme", value=self.theme)
             self._apply_theme()
 
     def _apply_theme(self) -> None:
-        self.actions["view.dark"].setChecked(self.dark)
-        apply_theme(QApplication.instance(), dark=self.dark, text_size=self.text_size)
+        self.shown_theme = apply_theme(QApplication.instance(), theme=self.theme,
+                                       text_size=self.text_size, font=self.font_family)
+        self.actions["view.dark"].setChecked(self.shown_theme == "dark")
 
     # -- screens ------------------------------------------------------------------------------
     def show_home(self) -> None:
@@ -133,6 +155,7 @@ class MainWindow(QMainWindow):
         flow = LabelingFlow(self.store, project_id, self.identity.key_id)
         self.labeling = LabelingScreen(flow, self.ask)
         self.labeling.title_changed.connect(self.setWindowTitle)
+        self.labeling.feedback.connect(lambda text: self.ask.feedback("Calibration feedback", text))
         self.stack.addWidget(self.labeling)
         self.stack.setCurrentWidget(self.labeling)
         self.setWindowTitle(flow.title())

@@ -302,6 +302,7 @@ class RubricPanel(QuestionPanel):
         self.explain.setWordWrap(True)
         self.explain.setObjectName("hint")
         self.body.addWidget(self.explain)
+        self.body.addStretch(1)
         self.rows: list[QPushButton] = []
         self._ids: list[str] = []
         partly = " · P partly" if question.allow_partial else ""

@@ -93,6 +93,18 @@ def by_id() -> dict[str, Command]:
     return {c.id: c for c in COMMANDS}
 
 
+def effective(keymap: dict[str, list[str]] | None) -> tuple[Command, ...]:
+    """The table with the user's remapped keys; a stored map that clashes is ignored whole."""
+    if not keymap:
+        return COMMANDS
+    known = by_id()
+    table = tuple(replace(c, keys=tuple(keymap[c.id])) if c.id in keymap and keymap[c.id] else c
+                  for c in COMMANDS)
+    if any(cid not in known for cid in keymap) or conflicts(table):
+        return COMMANDS
+    return table
+
+
 def normalized(key: str) -> str:
     """Portable text of a key sequence, so 'ctrl+z' and 'Ctrl+Z' compare equal."""
     return QKeySequence(key).toString(QKeySequence.SequenceFormat.PortableText)

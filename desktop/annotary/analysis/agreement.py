@@ -1,0 +1,293 @@
+"""Inter-rater agreement: percent agreement, Cohen's and Fleiss' kappa, Krippendorff's alpha, Kendall's W and tau.
+
+A *matrix* is units x raters of numbers, nan where a rater gave no rating (see arrays.as_matrix
+and arrays.encode). A statistic the data cannot define is nan, never an exception: no unit rated
+twice, no items in common, or a single category in use (chance-corrected agreement needs some
+variation; percent agreement still reports how often raters matched).
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import time
+from itertools import combinations
+from typing import NamedTuple
+
+import numpy as np
+
+from annotary.analysis.arrays import as_matrix, as_vector
+
+GOOD, WATCH = 0.7, 0.4
+LEVELS = ("nominal", "ordinal", "interval", "ratio")
+NAN = math.nan
+
+
+def band(value: float | None) -> str:
+    """Reading of a kappa/alpha value: "good" >= 0.7, "watch" >= 0.4, "flagged" below, "n/a" if undefined."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    return "good" if value >= GOOD else "watch" if value >= WATCH else "flagged"
+
+
+# --- pairs of ratings within a unit -------------------------------------------------------------
+
+def _pairable(matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Units rated at least twice, each row's values first and nan last, cut to the widest row."""
+    x = np.sort(as_matrix(matrix), axis=1)  # nan sorts last; order within a unit is irrelevant
+    m = np.count_nonzero(~np.isnan(x), axis=1)
+    keep = m >= 2
+    x, m = x[keep], m[keep]
+    # Cutting to the widest row keeps pair loops at overlap^2, not raters^2, for sparse rosters.
+    return x[:, : m.max(initial=0)], m
+
+
+def _pair_sum(x: np.ndarray, delta) -> np.ndarray:
+    """Per unit, the sum of delta(a, b) over its unordered pairs of ratings."""
+    total = np.zeros(len(x))
+    for i in range(x.shape[1] - 1):  # one column against the rest: memory stays units x raters
+        a, b = x[:, i : i + 1], x[:, i + 1 :]
+        total += np.where(np.isnan(b), 0.0, delta(a, b)).sum(axis=1)  # nan in a implies nan in b
+    return total
+
+
+def percent_agreement(matrix) -> float:
+    """Mean over units rated at least twice of the share of rater pairs giving the same rating."""
+    x, m = _pairable(matrix)
+    if not len(x):
+        return NAN
+    return float(np.mean(_pair_sum(x, np.equal) / (m * (m - 1) / 2)))
+
+
+# --- Cohen's kappa ------------------------------------------------------------------------------
+
+class PairKappa(NamedTuple):
+    kappa: float
+    n: int  # units both raters rated
+
+
+def _weights(k: int, weights: str | None) -> np.ndarray:
+    """Disagreement weights on category positions, as scikit-learn defines them."""
+    i, j = np.indices((k, k))
+    if weights is None:
+        return (i != j).astype(float)
+    if weights == "linear":
+        return np.abs(i - j).astype(float)
+    if weights == "quadratic":
+        return ((i - j) ** 2).astype(float)
+    raise ValueError(f"weights must be None, 'linear' or 'quadratic', not {weights!r}")
+
+
+def _positions(values: np.ndarray, categories: np.ndarray) -> np.ndarray:
+    """Index of each value in categories (in the caller's order, which weighting relies on)."""
+    order = np.argsort(categories, kind="stable")
+    at = np.searchsorted(categories, values, sorter=order).clip(0, len(categories) - 1)
+    pos = order[at]
+    if not np.array_equal(categories[pos], values):
+        bad = values[categories[pos] != values][0]
+        raise ValueError(f"rating {bad:g} is not one of the categories")
+    return pos
+
+
+def cohen_kappa(a, b, *, weights: str | None = None, categories=None) -> float:
+    """Cohen's kappa of two raters (unweighted, linear or quadratic), over units both rated."""
+    a, b = as_vector(a), as_vector(b)
+    if a.shape != b.shape:
+        raise ValueError("the two raters must rate the same units")
+    both = ~(np.isnan(a) | np.isnan(b))
+    a, b = a[both], b[both]
+    if not a.size:
+        return NAN
+    cats = np.unique(np.concatenate([a, b])) if categories is None else np.asarray(categories, float)
+    k = len(cats)
+    observed = np.bincount(_positions(a, cats) * k + _positions(b, cats), minlength=k * k)
+    observed = observed.reshape(k, k) / a.size
+    expected = np.outer(observed.sum(1), observed.sum(0))
+    w = _weights(k, weights)
+    chance = (w * expected).sum()
+    if chance <= 1e-12:  # one category only: nothing to correct for chance against
+        return NAN
+    return float(1 - (w * observed).sum() / chance)
+
+
+def pairwise_cohen(matrix, rater_ids, weights: str | None = None,
+                   categories=None) -> dict[tuple, PairKappa]:
+    """Cohen's kappa and the number of shared units for every pair of raters (columns)."""
+    x = as_matrix(matrix)
+    ids = list(rater_ids)
+    if len(ids) != x.shape[1]:
+        raise ValueError(f"{len(ids)} rater ids for {x.shape[1]} columns")
+    # One category list for all pairs, so weighted kappas measure distance on the same scale.
+    cats = np.unique(x[~np.isnan(x)]) if categories is None else categories
+    rated = ~np.isnan(x)
+    out = {}
+    for i, j in combinations(range(len(ids)), 2):
+        n = int(np.count_nonzero(rated[:, i] & rated[:, j]))
+        kappa = cohen_kappa(x[:, i], x[:, j], weights=weights, categories=cats) if n else NAN
+        out[(ids[i], ids[j])] = PairKappa(kappa, n)
+    return out
+
+
+# --- Fleiss' kappa ------------------------------------------------------------------------------
+
+def fleiss_kappa(counts) -> float:
+    """Fleiss' kappa of a units x categories table of rating counts (row totals may differ)."""
+    t = np.asarray(counts, dtype=float)
+    if t.ndim != 2:
+        raise ValueError("expected a units x categories table of counts")
+    n = t.sum(axis=1)
+    t, n = t[n >= 2], n[n >= 2]
+    if not len(t):
+        return NAN
+    # Per-unit agreement over each unit's own total: Fleiss (1971) when every total is equal.
+    p_unit = (t * (t - 1)).sum(axis=1) / (n * (n - 1))
+    p_cat = t.sum(axis=0) / n.sum()
+    p_chance = float((p_cat**2).sum())
+    if p_chance >= 1 - 1e-12:
+        return NAN
+    return float((p_unit.mean() - p_chance) / (1 - p_chance))
+
+
+def category_counts(matrix) -> tuple[np.ndarray, np.ndarray]:
+    """The units x categories count table of a ratings matrix, and the categories (sorted)."""
+    x = as_matrix(matrix)
+    rated = ~np.isnan(x)
+    cats, code = np.unique(x[rated], return_inverse=True)
+    unit = np.nonzero(rated)[0]
+    k = len(cats)
+    counts = np.bincount(unit * k + code, minlength=len(x) * k).reshape(len(x), k)
+    return counts, cats
+
+
+def fleiss_from_matrix(matrix) -> float:
+    """Fleiss' kappa of a units x raters matrix of categories."""
+    return fleiss_kappa(category_counts(matrix)[0])
+
+
+# --- Krippendorff's alpha -----------------------------------------------------------------------
+
+def _squared(a, b):
+    return (a - b) ** 2
+
+
+def _ratio(a, b):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = ((a - b) / (a + b)) ** 2
+    return np.where(a + b == 0, 0.0, d)  # 0 vs 0 is no distance
+
+
+_DELTA = {"nominal": np.not_equal, "ordinal": _squared, "interval": _squared, "ratio": _ratio}
+
+
+def _expected(values: np.ndarray, counts: np.ndarray, level: str) -> float:
+    """Sum over ordered pairs of pairable ratings of their distance: n(n-1) times D_e."""
+    n = counts.sum()
+    if level == "nominal":
+        return float(n * n - (counts**2).sum())
+    if level in ("ordinal", "interval"):  # sum n_c n_k (v_c - v_k)^2 = 2 n sum n_c (v_c - mean)^2
+        mean = (counts * values).sum() / n
+        return float(2 * n * (counts * (values - mean) ** 2).sum())
+    total = 0.0
+    for s in range(0, len(values), 1024):  # ratio has no closed form; chunks bound memory
+        block = _ratio(values[s : s + 1024, None], values[None, :])
+        total += counts[s : s + 1024] @ block @ counts
+    return float(total)
+
+
+def krippendorff_alpha(matrix, level: str = "nominal") -> float:
+    """Krippendorff's alpha of a units x raters matrix with missing ratings, at any level of measurement."""
+    if level not in _DELTA:
+        raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
+    x, m = _pairable(matrix)
+    rated = ~np.isnan(x)
+    raw, counts = np.unique(x[rated], return_counts=True)
+    if raw.size < 2:  # no ratings, or a single value: no variation, alpha is undefined
+        return NAN
+    values = raw
+    if level == "ordinal":
+        # The ordinal distance between c and k is (sum of n_g for g from c to k - (n_c + n_k)/2)^2,
+        # which is the squared difference of the mid-ranks cum(n)_c - n_c/2: interval on mid-ranks.
+        values = np.cumsum(counts) - counts / 2
+        x[rated] = values[np.searchsorted(raw, x[rated])]
+    # Coincidence-matrix form: sum_ck o_ck delta_ck, where each unit adds its ordered pairs of
+    # ratings with weight 1/(m_u - 1); summing delta over the pairs avoids a values x values matrix.
+    observed = float((2 * _pair_sum(x, _DELTA[level]) / (m - 1)).sum())
+    expected = _expected(values, counts, level)
+    return float(1 - (counts.sum() - 1) * observed / expected)
+
+
+# --- rankings -----------------------------------------------------------------------------------
+
+def _ranks(rankings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Average ranks along the last axis (smaller = better, nan tied last) and each tie-group size."""
+    x = np.where(np.isnan(rankings), np.inf, rankings)
+    a, b = x[..., :, None], x[..., None, :]
+    ties = (b == a).sum(-1)
+    return (b < a).sum(-1) + (ties + 1) / 2, ties
+
+
+def _rankings(rankings) -> tuple[np.ndarray, np.ndarray]:
+    r = np.asarray(rankings, dtype=float)
+    if r.ndim < 2:
+        raise ValueError("expected raters x items ranks (or units x raters x items)")
+    return r, ~np.all(np.isnan(r), axis=-1)  # a row of nan is a rater who did not rank
+
+
+def _scalar(a: np.ndarray):
+    return float(a) if a.ndim == 0 else a
+
+
+def kendall_w(rankings):
+    """Kendall's W (tie-corrected) of a raters x items rank matrix; units x raters x items gives one W per unit."""
+    r, rated = _rankings(rankings)
+    ranks, ties = _ranks(r)
+    m, k = rated.sum(-1), r.shape[-1]
+    sums = np.where(rated[..., None], ranks, 0).sum(-2)
+    s = ((sums - m[..., None] * (k + 1) / 2) ** 2).sum(-1)
+    # sum over tie groups of t^3 - t equals the sum over items of (group size)^2 - 1
+    t = np.where(rated[..., None], ties**2 - 1, 0).sum((-2, -1))
+    den = m**2 * (k**3 - k) - m * t
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where((m >= 2) & (den > 0), 12 * s / den, NAN)
+    return _scalar(w)
+
+
+def mean_kendall_tau(rankings):
+    """Mean Kendall tau-b over rater pairs of a raters x items rank matrix (or per unit of a 3-D array)."""
+    r, rated = _rankings(rankings)
+    x = np.where(np.isnan(r), np.inf, r)  # unranked items of a partial ranking tie last
+    a, b = x[..., :, None], x[..., None, :]
+    sign = (a > b).astype(np.int8) - (a < b)  # int8 keeps units x raters x items^2 small
+    untied = (sign != 0).sum((-2, -1))
+    total = np.zeros(r.shape[:-2])
+    count = np.zeros(r.shape[:-2])
+    for i, j in combinations(range(r.shape[-2]), 2):
+        num = (sign[..., i, :, :] * sign[..., j, :, :].astype(np.int16)).sum((-2, -1))
+        den = np.sqrt(untied[..., i] * untied[..., j].astype(float))
+        ok = rated[..., i] & rated[..., j] & (den > 0)
+        total += np.where(ok, num / np.where(ok, den, 1), 0)
+        count += ok
+    with np.errstate(invalid="ignore"):
+        return _scalar(np.where(count > 0, total / count, NAN))
+
+
+# --- benchmark ----------------------------------------------------------------------------------
+
+def benchmark_alpha(units: int = 100_000, raters: int = 5, level: str = "nominal",
+                    seed: int = 0) -> dict:
+    """Seconds for alpha on random 1-5 ratings (20% missing), against the krippendorff package if installed."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1, 6, (units, raters)).astype(float)
+    x[rng.random(x.shape) < 0.2] = np.nan
+    start = time.perf_counter()
+    ours = krippendorff_alpha(x, level)
+    out = {"units": units, "raters": raters, "level": level, "alpha": ours,
+           "seconds": time.perf_counter() - start}
+    try:  # a dev-only oracle; import_module keeps PyInstaller from bundling it
+        krippendorff = importlib.import_module("krippendorff")
+    except ImportError:
+        return out
+    start = time.perf_counter()
+    theirs = krippendorff.alpha(reliability_data=x.T, level_of_measurement=level)
+    out.update(reference_alpha=float(theirs), reference_seconds=time.perf_counter() - start)
+    return out

@@ -1,0 +1,70 @@
+"""Annotator competence: Dawid-Skene EM estimates of rater confusion matrices and of each unit's true label."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from annotary.analysis.arrays import as_matrix
+
+
+@dataclass(frozen=True)
+class Competence:
+    confusion: np.ndarray    # raters x true class x given class; rows sum to 1
+    reliability: np.ndarray  # raters: expected accuracy, sum_c prior_c * confusion[r, c, c]
+    posterior: np.ndarray    # units x classes: probability of each true class
+    prior: np.ndarray        # classes: estimated share of each true class
+    log_likelihood: float    # of the ratings under the fitted model
+    iterations: int
+    converged: bool
+
+
+def dawid_skene(matrix, n_classes: int | None = None, *, tol: float = 1e-6, max_iter: int = 500,
+                smoothing: float = 0.01) -> Competence:
+    """Dawid-Skene EM on a units x raters matrix of category indices 0..K-1 (nan = not rated), from majority vote."""
+    x = as_matrix(matrix)
+    units, raters = x.shape
+    u, r = np.nonzero(~np.isnan(x))
+    given = x[u, r]
+    if np.any(given < 0) or np.any(given != np.round(given)):
+        raise ValueError("ratings must be category indices 0, 1, 2 ...")
+    k = given.astype(np.int64)
+    n_classes = int(n_classes if n_classes is not None else (k.max() + 1 if k.size else 1))
+    if k.size and k.max() >= n_classes:
+        raise ValueError(f"category index {k.max()} with n_classes={n_classes}")
+    # Start from vote shares (soft majority vote): it fixes which class is which, so EM cannot
+    # converge to a label-swapped solution, and makes the run deterministic.
+    votes = np.bincount(u * n_classes + k, minlength=units * n_classes).reshape(units, n_classes)
+    rated = votes.sum(1) > 0
+    post = np.full((units, n_classes), 1.0 / n_classes)
+    post[rated] = votes[rated] / votes[rated].sum(1, keepdims=True)
+    cell = r * n_classes + k  # (rater, given class) of every rating
+    converged, it, last, log_lik = False, 0, -np.inf, 0.0
+    while it < max_iter:
+        it += 1
+        # M-step. Smoothing keeps every probability above zero: one unseen confusion must not
+        # veto a class for ever (log 0), and raters with few ratings stay near uniform.
+        prior = post[rated].sum(0) + smoothing
+        prior /= prior.sum()
+        conf = np.stack([np.bincount(cell, weights=post[u, c], minlength=raters * n_classes)
+                         for c in range(n_classes)])  # true class x (rater, given class)
+        conf = conf.reshape(n_classes, raters, n_classes).transpose(1, 0, 2) + smoothing
+        conf /= conf.sum(2, keepdims=True)
+        # E-step, in logs so hundreds of ratings per unit cannot underflow.
+        logp = np.log(conf)[r, :, k]  # ratings x true class
+        log_post = np.log(prior) + np.stack(
+            [np.bincount(u, weights=logp[:, c], minlength=units) for c in range(n_classes)], axis=1)
+        top = log_post.max(1, keepdims=True)
+        post = np.exp(log_post - top)
+        total = post.sum(1, keepdims=True)
+        post /= total
+        log_lik = float((top + np.log(total))[rated].sum())
+        # Relative change of the likelihood, not of the posteriors: the posteriors of a few
+        # units creep for hundreds of iterations after every decision has settled.
+        if abs(log_lik - last) <= tol * abs(log_lik):
+            converged = True
+            break
+        last = log_lik
+    reliability = np.einsum("c,rcc->r", prior, conf)
+    return Competence(conf, reliability, post, prior, log_lik, it, converged)
