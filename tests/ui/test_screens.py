@@ -141,3 +141,47 @@ def test_stored_keymap_with_a_clash_falls_back_to_defaults():
     assert effective({"item.jump": ["A"]}) == COMMANDS
     assert effective({"no.such.command": ["F9"]}) == COMMANDS
     assert effective({"item.jump": ["F9"]}) != COMMANDS
+
+
+def test_guidelines_panel_follows_the_focused_question(qtbot, window, demo_bundle, asker):
+    asker.paths.append(str(demo_bundle))
+    window.run_command("file.open")
+    window.run_command("help.guidelines")
+    dock = window.guidelines
+    assert dock.isVisible()
+    bar = dock.view.verticalScrollBar()
+    first = bar.value()
+    window.labeling.handle("question.next")  # "harmless" links to "Which answer is safer"
+    assert bar.value() > first or bar.value() == bar.maximum()
+    screenshot(window, "guidelines-panel")
+    window.run_command("help.guidelines")
+    assert not dock.isVisible()
+
+
+def test_guidelines_images_come_only_from_the_project(qtbot):
+    from PySide6.QtCore import QUrl
+    from PySide6.QtGui import QTextDocument
+
+    from annotary.ui.widgets import SafeBrowser
+
+    png = _tiny_png()
+    view = SafeBrowser("g")
+    qtbot.addWidget(view)
+    view.images = {"img/scale.png": png}
+    kind = QTextDocument.ResourceType.ImageResource.value
+    assert view.loadResource(kind, QUrl("img/scale.png")) is not None
+    assert view.loadResource(kind, QUrl("http://example.com/x.png")) is None
+    assert view.loadResource(kind, QUrl("file:///etc/passwd")) is None
+
+
+def _tiny_png() -> bytes:
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+    from PySide6.QtGui import QColor, QImage
+
+    image = QImage(2, 2, QImage.Format.Format_RGB32)
+    image.fill(QColor("red"))
+    data = QByteArray()
+    buf = QBuffer(data)
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buf, "PNG")
+    return bytes(data)

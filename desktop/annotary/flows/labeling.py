@@ -617,6 +617,9 @@ class LabelingFlow:
                 self.flush_draft()
                 self._emit("answer")
 
+    def guideline_images(self) -> dict[str, bytes]:
+        return queries.assets(self.store, self.project_id, prefix="guidelines/")
+
     # -- figures ------------------------------------------------------------------------------
     def progress(self) -> Progress:
         done, total = len(self.labeled), len(self.ids)

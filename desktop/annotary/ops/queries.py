@@ -140,3 +140,10 @@ def bundle_log(store: Store, project_id: str | None = None) -> list[dict]:
 def setting(store: Store, key: str, default=None):
     row = store.one("SELECT value FROM settings WHERE key=?", (key,))
     return json.loads(row[0]) if row else default
+
+
+def assets(store: Store, project_id: str, prefix: str = "") -> dict[str, bytes]:
+    """Files that came with the project's bundles (guideline images), by path without prefix."""
+    rows = store.query("SELECT name, data FROM assets WHERE project_id=? AND name LIKE ?",
+                       (project_id, prefix + "%"))
+    return {r["name"][len(prefix):]: bytes(r["data"]) for r in rows}

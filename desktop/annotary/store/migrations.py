@@ -85,6 +85,21 @@ def _0001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+def _0002_assets(db: sqlite_utils.Database) -> None:
+    """Files that travel with a project's bundles, such as the guidelines' images."""
+    db.executescript(
+        """
+        CREATE TABLE assets (
+            project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY (project_id, name)
+        );
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _0001_initial),
+    ("0002_assets", _0002_assets),
 ]

@@ -14,7 +14,8 @@ from annotary.ops import annotate, open_store, queries
 from annotary.ops.demo import ensure_demo
 from annotary.ops.importing import import_tasks, preview_tasks
 from annotary.ops.results import export_results
-from annotary.ui.dialogs import Asker, GuidelinesDialog, KeySheet
+from annotary.ui.dialogs import Asker, KeySheet
+from annotary.ui.guidelines import GuidelinesDock
 from annotary.ui.home_screen import HomeScreen
 from annotary.ui.labeling_screen import LabelingScreen
 from annotary.ui.runner import Runner
@@ -40,6 +41,9 @@ class MainWindow(QMainWindow):
         self.home.command.connect(self.run_command)
         self.stack.addWidget(self.home)
         self.labeling: LabelingScreen | None = None
+        self.guidelines = GuidelinesDock(self)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.guidelines)
+        self.guidelines.hide()
         self.actions: dict[str, QAction] = {}
         self.commands = effective(queries.setting(store, "keymap", {}))
         self._build_actions()
@@ -123,8 +127,16 @@ class MainWindow(QMainWindow):
             if dialog.exec() == SettingsDialog.DialogCode.Accepted:
                 self.apply_settings(dialog.values())
         elif command == "help.guidelines":
-            text = self.labeling.flow.info.guidelines if self.labeling else ""
-            GuidelinesDialog(text, self).exec()
+            if self.labeling is None:
+                raise AnnotaryError("open a project to read its guidelines")
+            if self.guidelines.isVisible():
+                self.guidelines.hide()
+                self.labeling.focus_screen()
+            else:
+                self.guidelines.show()
+                self.resizeDocks([self.guidelines], [max(380, self.width() // 3)],
+                                 Qt.Orientation.Horizontal)
+                self._guidelines_follow()
         elif command.startswith("view.zoom"):
             step = {"view.zoom_in": 1, "view.zoom_out": -1}.get(command)
             self.text_size = DEFAULT_TEXT_SIZE if step is None else max(7, min(40, self.text_size + step))
@@ -156,11 +168,20 @@ class MainWindow(QMainWindow):
         self.labeling = LabelingScreen(flow, self.ask)
         self.labeling.title_changed.connect(self.setWindowTitle)
         self.labeling.feedback.connect(lambda text: self.ask.feedback("Calibration feedback", text))
+        flow.listeners.append(lambda what: what in ("focus", "item") and self._guidelines_follow())
         self.stack.addWidget(self.labeling)
         self.stack.setCurrentWidget(self.labeling)
         self.setWindowTitle(flow.title())
         self.labeling.focus_screen()
         self._enable_scope()
+
+    def _guidelines_follow(self) -> None:
+        """Keep the open guidelines at the section of the focused question."""
+        if self.labeling is None or not self.guidelines.isVisible():
+            return
+        flow = self.labeling.flow
+        section = flow.focused_question.guidelines_section if flow.current else None
+        self.guidelines.show_guidelines(flow.info.guidelines, flow.guideline_images(), section)
 
     def open_demo(self) -> None:
         self.open_project(ensure_demo(self.store, self.identity))

@@ -166,3 +166,17 @@ class ResponsesView(QWidget):
     def to_top(self) -> None:
         for pane in self.panes:
             pane.browser.verticalScrollBar().setValue(0)
+
+
+def scroll_to_heading(browser: QTextBrowser, heading: str) -> bool:
+    """Bring the Markdown heading with this text to the top of the view; False if absent."""
+    wanted = heading.strip().lower()
+    block = browser.document().begin()
+    while block.isValid():
+        if block.blockFormat().headingLevel() and block.text().strip().lower() == wanted:
+            bar = browser.verticalScrollBar()
+            top = browser.document().documentLayout().blockBoundingRect(block).top()
+            bar.setValue(int(top))
+            return True
+        block = block.next()
+    return False
