@@ -9,7 +9,15 @@ from annotary.bundles.records import dump_jsonl
 from annotary.core.errors import AnnotaryError
 from annotary.ops.importing import import_tasks
 from annotary.ops.tasks import build_task_bundle
-from tests.conftest import DEMO_Q, RANKING_Q, RUBRIC_Q, demo_items, ranking_items, rubric_items, spec_of
+from tests.conftest import (
+    DEMO_Q,
+    RANKING_Q,
+    RUBRIC_Q,
+    demo_items,
+    ranking_items,
+    rubric_items,
+    spec_of,
+)
 
 SCALE = [{"value": 1, "label": "1", "anchor": "poor"}, {"value": 2, "label": "2", "anchor": "good"}]
 
