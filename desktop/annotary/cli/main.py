@@ -29,7 +29,8 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except AnnotaryError as err:
-            click.echo(f"error: {err}", err=True)
+            # one line whatever the message holds (a file name may contain a line break)
+            click.echo("error: " + " ".join(str(err).splitlines()), err=True)
             ctx.exit(err.exit_code)
         except Cancelled:
             click.echo("cancelled; nothing was changed", err=True)
@@ -166,9 +167,10 @@ def import_cmd(bundle, trust, as_json):
                 bar.update(done - last[0])
                 last[0] = done
 
-            change = import_tasks(store, bundle, trust_new_key=trust, progress=progress)
+            change = import_tasks(store, bundle, trust_new_key=trust,
+                                  expect_key_id=preview.signer_key_id, progress=progress)
     else:
-        change = import_tasks(store, bundle, trust_new_key=trust)
+        change = import_tasks(store, bundle, trust_new_key=trust, expect_key_id=preview.signer_key_id)
     emit({"project_id": change.project_id, **change.counts, "message": change.message},
          as_json, change.message)
 

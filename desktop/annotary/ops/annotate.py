@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from pydantic import ValidationError
+
 from annotary.core.changes import Change
-from annotary.core.errors import LabelError
+from annotary.core.errors import LabelError, describe_validation
 from annotary.core.labels import Answer, Label, check_label_fits
 from annotary.ops import queries
 from annotary.store import Store
@@ -33,7 +35,10 @@ def submit_item(
     if info is None:
         raise LabelError(f"no project {project_id!r} in this store")
     spec = info.spec
-    item = queries.item(store, project_id, item_id)
+    try:
+        item = queries.item(store, project_id, item_id)
+    except KeyError:
+        raise LabelError(f"no item {item_id!r} in project {project_id!r}") from None
     rationales = rationales or {}
     confidences = confidences or {}
     skip_reason = (skip_reason or "").strip() or None
@@ -59,14 +64,19 @@ def submit_item(
             (project_id, item_id, q.id, annotator),
         )
         created = Label.model_validate_json(first[0]).created_at if first else (started_at or now)
-        label = Label(
-            project_id=project_id, item_id=item_id, question_id=q.id, annotator=annotator,
-            revision=(prev or 0) + 1, created_at=created, submitted_at=now,
-            duration_ms=max(0, int(duration_ms)), shown_order=list(shown_order), answer=answer,
-            rationale=rationale, confidence=confidences.get(q.id), flags=sorted(set(flags)),
-            skip_reason=skip_reason, spec_version=spec.version(),
-            guidelines_version=info.guidelines_version,
-        )
+        try:
+            label = Label(
+                project_id=project_id, item_id=item_id, question_id=q.id, annotator=annotator,
+                revision=(prev or 0) + 1, created_at=created, submitted_at=now,
+                duration_ms=max(0, int(duration_ms)), shown_order=list(shown_order), answer=answer,
+                rationale=rationale, confidence=confidences.get(q.id), flags=sorted(set(flags)),
+                skip_reason=skip_reason, spec_version=spec.version(),
+                guidelines_version=info.guidelines_version,
+            )
+        except ValidationError as err:  # e.g. a confidence outside 1..9: the caller's input
+            raise LabelError(
+                f"label of item {item_id!r}, question {q.id!r}: {describe_validation(err)}"
+            ) from None
         check_label_fits(label, spec, item)
         labels.append(label)
     ids = []

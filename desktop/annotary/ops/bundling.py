@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from annotary.bundles.bundle import OpenedBundle
-from annotary.core.errors import BundleError, ItemError, SpecError
+from annotary.core.errors import BundleError, ItemError, SpecError, TrustError
 from annotary.core.items import Item, check_item_fits
 from annotary.core.spec import Spec, parse_spec
 
@@ -22,6 +22,16 @@ def bundle_spec(bundle: OpenedBundle) -> Spec:
         return parse_spec(data, source="spec.json")
     except SpecError as err:
         raise BundleError(f"{bundle.path.name}: {err}") from None
+
+
+def check_spec_project(bundle: OpenedBundle, spec: Spec) -> None:
+    """The spec must be for the project the signed manifest names (checked by preview, import, verify)."""
+    m = bundle.manifest
+    if spec.resolved_project_id != m.project_id:
+        raise TrustError(
+            f"{bundle.path.name}: manifest names project {m.project_id!r} but its spec is for "
+            f"{spec.resolved_project_id!r}: refused"
+        )
 
 
 def bundle_guidelines(bundle: OpenedBundle) -> str:

@@ -12,7 +12,7 @@ from annotary.bundles.bundle import read_bundle
 from annotary.bundles.identity import fingerprint_of
 from annotary.core.changes import Change
 from annotary.core.errors import Cancelled, TrustError
-from annotary.ops.bundling import bundle_guidelines, bundle_items, bundle_spec
+from annotary.ops.bundling import bundle_guidelines, bundle_items, bundle_spec, check_spec_project
 from annotary.store import Store
 from annotary.store.db import now_iso
 
@@ -59,9 +59,11 @@ def preview_tasks(store: Store, path: str | Path) -> Preview:
     """Verify a task bundle completely and say who signed it, without writing anything."""
     path = Path(path)
     bundle = read_bundle(path, expect_kind="tasks")
-    spec = bundle_spec(bundle)
-    items = bundle_items(bundle, spec)
     m = bundle.manifest
+    spec = bundle_spec(bundle)
+    check_spec_project(bundle, spec)
+    bundle_guidelines(bundle)
+    items = bundle_items(bundle, spec)
     pin = _pin_state(store, m.project_id, m.producer.key_id)
     return Preview(
         path=path, kind=m.kind, project_id=m.project_id, project_name=m.project_name,
@@ -78,19 +80,25 @@ def import_tasks(
     path: str | Path,
     *,
     trust_new_key: bool = False,
+    expect_key_id: str | None = None,
     progress: Progress | None = None,
     cancelled: CancelCheck | None = None,
 ) -> Change:
-    """Import a signed task bundle. Nothing is written unless every check passes."""
+    """Import a signed task bundle. Nothing is written unless every check passes.
+
+    `expect_key_id` is the signer the user was shown (by preview_tasks) and agreed to trust: the
+    file is read again here, and if it changed in between, another key must not get pinned.
+    """
     path = Path(path)
     bundle = read_bundle(path, expect_kind="tasks")
     m = bundle.manifest
-    spec = bundle_spec(bundle)
-    if spec.resolved_project_id != m.project_id:
+    if expect_key_id is not None and m.producer.key_id != expect_key_id:
         raise TrustError(
-            f"{path.name}: manifest names project {m.project_id!r} but its spec is for "
-            f"{spec.resolved_project_id!r}: refused"
+            f"{path.name}: the file changed since it was checked: now signed by key "
+            f"{m.producer.key_id} ({m.producer.name}), not {expect_key_id}: refused"
         )
+    spec = bundle_spec(bundle)
+    check_spec_project(bundle, spec)
     guidelines = bundle_guidelines(bundle)
     items = bundle_items(bundle, spec)
     if store.one("SELECT 1 FROM bundle_log WHERE sha256=?", (bundle.sha256,)):
@@ -109,6 +117,10 @@ def import_tasks(
     added = updated = 0
     with store.atomic():
         conn = store.conn
+        # a bundle of an older round than the one imported adds its new items but never turns
+        # items back to their older text
+        older = pin != "new" and conn.execute(
+            "SELECT round FROM projects WHERE id=?", (m.project_id,)).fetchone()[0] > m.round
         if pin == "new":
             conn.execute(
                 "INSERT INTO projects (id, name, spec, guidelines, guidelines_version,"
@@ -136,7 +148,7 @@ def import_tasks(
             for item in items[start:start + CHUNK]:
                 data = item.model_dump_json(exclude_defaults=True)
                 if item.id in existing:
-                    if existing[item.id] != data:
+                    if existing[item.id] != data and not older:
                         changed.append((data, item.kind, m.project_id, item.id))
                     continue
                 seq += 1

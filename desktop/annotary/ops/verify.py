@@ -10,7 +10,7 @@ from annotary.bundles.bundle import read_bundle
 from annotary.bundles.identity import fingerprint_of
 from annotary.core.items import Item
 from annotary.core.labels import Label
-from annotary.ops.bundling import bundle_items, bundle_spec
+from annotary.ops.bundling import bundle_guidelines, bundle_items, bundle_spec, check_spec_project
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,13 @@ def verify_bundle(path: str | Path) -> VerifyReport:
     counts = {}
     if "spec.json" in bundle.members:
         spec = bundle_spec(bundle)
+        check_spec_project(bundle, spec)
         if "items.jsonl" in bundle.members:
             counts["items"] = len(bundle_items(bundle, spec))
     elif "items.jsonl" in bundle.members:
         counts["items"] = len(bundle.records("items.jsonl", Item))
+    if "guidelines.md" in bundle.members:
+        bundle_guidelines(bundle)
     if "results.jsonl" in bundle.members:
         counts["labels"] = len(bundle.records("results.jsonl", Label))
     return VerifyReport(
