@@ -179,9 +179,10 @@ def test_auto_detection_picks_the_shape(path, shape):
     assert read_items(path, shape).shape == shape
 
 
-def test_shapes_are_listed_in_detection_order():
-    assert SHAPES == ("item", "trl-preference", "hh-rlhf", "pandalm", "llmbar")
-    assert detect_shape({"instruction": "x", "input": "", "output": "y"}) is None  # Alpaca: later
+def test_shapes_are_listed_in_registry_order():
+    assert SHAPES == ("item", "trl-preference", "hh-rlhf", "pandalm", "llmbar", "oasst-tree",
+                      "healthbench", "alpaca", "ultrafeedback", "helpsteer", "prompt-responses")
+    assert detect_shape({"instruction": "x", "input": "", "output": "y"}) == "alpaca"
 
 
 def test_gzip_reads_the_same_items(tmp_path):
@@ -216,10 +217,11 @@ def test_r1_r2_order_is_deterministic_and_varies_by_item():
 def test_unknown_shape(tmp_path):
     path = write_lines(tmp_path / "odd.jsonl", {"a": 1, "b": 2, "c": 3})
     assert refusal(path) == (
-        "odd.jsonl: unknown record shape with fields a, b, c; "
-        "known shapes: item, trl-preference, hh-rlhf, pandalm, llmbar"
+        "odd.jsonl: unknown record shape with fields a, b, c; known shapes: item, trl-preference, "
+        "hh-rlhf, pandalm, llmbar, oasst-tree, healthbench, alpaca, ultrafeedback, helpsteer, "
+        "prompt-responses"
     )
-    assert refusal(path, "alpaca").startswith("unknown record shape 'alpaca'; known shapes: item,")
+    assert refusal(path, "sharegpt").startswith("unknown record shape 'sharegpt'; known shapes: item,")
 
 
 def test_malformed_json_names_the_line(tmp_path):

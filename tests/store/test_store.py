@@ -157,3 +157,20 @@ def test_integrity_check(tmp_path):
         assert store.integrity_ok()
     finally:
         store.close()
+
+
+def test_another_programs_database_is_refused_and_left_alone(tmp_path):
+    import sqlite3
+
+    from annotary.core.errors import AnnotaryError
+    from annotary.store import open_store
+
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE customers (name TEXT)")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(AnnotaryError, match="another program, not an Annotary store"):
+        open_store(path)
+    assert path.read_bytes() == before

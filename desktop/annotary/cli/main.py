@@ -35,6 +35,11 @@ class Group(click.Group):
         except Cancelled:
             click.echo("cancelled; nothing was changed", err=True)
             ctx.exit(130)
+        except click.UsageError as err:
+            # click's own multi-line usage text, folded to the one line every refusal gets
+            where = f" (see `{err.ctx.command_path} --help`)" if err.ctx else ""
+            click.echo("error: " + " ".join(err.format_message().split()) + where, err=True)
+            ctx.exit(2)
 
 
 def emit(data, as_json: bool, text: str) -> None:

@@ -40,15 +40,47 @@ def _type(value: Any) -> str:
     return _JSON_TYPES.get(type(value), type(value).__name__)
 
 
-def _text(rec: dict, key: str, *, optional: bool = False) -> str | None:
+def _text(rec: dict, key: str, *, optional: bool = False, at: str = "") -> str | None:
+    """The text in rec[key]; `at` is the path of rec inside the record, for the message."""
     value = rec.get(key)
     if value is None:
         if optional:
             return None
-        raise ItemError(f"{key}: field required")
+        raise ItemError(f"{at}{key}: field required")
+    return _str(value, f"{at}{key}")
+
+
+def _str(value: Any, at: str) -> str:
     if not isinstance(value, str):
-        raise ItemError(f"{key}: expected text, got {_type(value)}")
+        raise ItemError(f"{at}: expected text, got {_type(value)}")
     return value
+
+
+def _object(value: Any, at: str, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise ItemError(f"{at}: expected {what}, got {_type(value)}")
+    return value
+
+
+def _list(value: Any, at: str, what: str) -> list:
+    if not isinstance(value, list):
+        raise ItemError(f"{at}: expected a list of {what}, got {_type(value)}")
+    return value
+
+
+def _whole(value: Any, at: str) -> int:
+    if value is None:
+        raise ItemError(f"{at}: field required")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ItemError(f"{at}: expected a whole number, got {value!r}")
+    return value
+
+
+def _seeded(item_id: str, responses: list[dict]) -> list[dict]:
+    """Responses in an order seeded from the item id: sources often list them best first."""
+    return sorted(responses, key=lambda r: hashlib.sha256(f"{item_id}/{r['id']}".encode()).digest())
 
 
 def _choice(rec: dict, key: str, allowed: tuple[int, ...]) -> int:
@@ -89,7 +121,10 @@ ITEM_FIELDS = frozenset(Item.model_fields)
 
 
 def _is_item(rec: dict) -> bool:
-    return "responses" in rec or ("prompt" in rec and set(rec) <= ITEM_FIELDS)
+    # responses without ids (or as plain strings) make it the generic prompt-responses shape
+    responses = rec.get("responses")
+    native = not isinstance(responses, list) or all(isinstance(r, dict) and "id" in r for r in responses)
+    return "prompt" in rec and set(rec) <= ITEM_FIELDS and native
 
 
 def from_item(rec: dict, default_id: str) -> Item:
@@ -252,28 +287,254 @@ def from_llmbar(rec: dict, default_id: str) -> Item:
     })
 
 
+# --- shape: oasst-tree (OpenAssistant message trees) ----------------------------------------
+
+_OASST_ROLES = {"prompter": "user", "assistant": "assistant"}
+
+
+def _is_oasst(rec: dict) -> bool:
+    return "message_tree_id" in rec
+
+
+def _oasst_live(msg: Any, at: str) -> bool:
+    """Check the fields the reader uses; False for a deleted message (its subtree goes with it)."""
+    _object(msg, at, "a message object")
+    if msg.get("deleted") is True:
+        return False
+    _text(msg, "message_id", at=f"{at}.")
+    _text(msg, "text", at=f"{at}.")
+    if msg.get("role") not in _OASST_ROLES:
+        raise ItemError(f"{at}.role: expected 'prompter' or 'assistant', got {msg.get('role')!r}")
+    if msg.get("rank") is not None and _whole(msg["rank"], f"{at}.rank") < 0:
+        raise ItemError(f"{at}.rank: expected 0 or more, got {msg['rank']!r}")
+    _list(msg.get("replies") or [], f"{at}.replies", "messages")
+    return True
+
+
+def from_oasst_tree(rec: dict, default_id: str) -> list[Item]:
+    """One ranking item per prompter message with 2-9 assistant replies (the human ranks kept)."""
+    if "prompt" not in rec:
+        raise ItemError("prompt: field required")
+    extras = _extras(rec, {"prompt"})
+    items: list[Item] = []
+    # depth first without recursion: a hostile tree may be deeper than Python's stack
+    todo = [(rec["prompt"], "prompt", [])] if _oasst_live(rec["prompt"], "prompt") else []
+    while todo:
+        msg, at, convo = todo.pop()
+        convo = [*convo, {"role": _OASST_ROLES[msg["role"]], "content": msg["text"]}]
+        live = [(f"{at}.replies.{i}", r) for i, r in enumerate(msg.get("replies") or [])
+                if _oasst_live(r, f"{at}.replies.{i}")]
+        answers = [r for _, r in live if r["role"] == "assistant"]
+        if msg["role"] == "prompter" and 2 <= len(answers) <= 9:
+            item_id = f"oasst-{msg['message_id']}"
+            responses = [{"id": r["message_id"], "text": r["text"],
+                          "model": r["model_name"] if isinstance(r.get("model_name"), str) else None}
+                         for r in answers]
+            ranks = {r["message_id"]: int(r["rank"]) for r in answers if r.get("rank") is not None}
+            lang = {"lang": msg["lang"]} if isinstance(msg.get("lang"), str) else {}
+            items.append(Item.model_validate({
+                "id": item_id, "prompt": convo, "responses": _seeded(item_id, responses),
+                "metadata": extras | lang | {"human_rank": ranks},
+            }))
+        todo.extend((r, where, convo) for where, r in reversed(live))
+    return items
+
+
+# --- shape: healthbench (OpenAI) ------------------------------------------------------------
+
+
+def _is_healthbench(rec: dict) -> bool:
+    return {"prompt", "rubrics"} <= set(rec)
+
+
+def from_healthbench(rec: dict, default_id: str) -> Item:
+    pid, prompt = rec.get("prompt_id"), rec["prompt"]
+    criteria, tags = [], {}
+    for n, raw in enumerate(_list(rec.get("rubrics"), "rubrics", "criteria"), 1):
+        at = f"rubrics.{n - 1}"
+        c = _object(raw, at, "a criterion object")
+        if not _text(c, "criterion", at=f"{at}.").strip():
+            raise ItemError(f"{at}.criterion: empty")
+        criteria.append({"id": f"c{n}", "text": c["criterion"], "points": _whole(c.get("points"), f"{at}.points")})
+        if c.get("tags"):
+            tags[f"c{n}"] = c["tags"]  # level and axis: for analysis, not shown to the grader
+    responses, group = [], {}
+    ideal = rec.get("ideal_completions_data")
+    if ideal is not None:
+        at = "ideal_completions_data"
+        _object(ideal, at, "an object or null")
+        responses.append({"id": "ideal", "text": _text(ideal, "ideal_completion", at=f"{at}.")})
+        refs = _list(ideal.get("ideal_completions_ref_completions") or [],
+                     f"{at}.ideal_completions_ref_completions", "texts")
+        responses += [{"id": f"ref{k}", "text": _str(ref, f"{at}.ideal_completions_ref_completions.{k - 1}")}
+                      for k, ref in enumerate(refs, 1)]
+        if ideal.get("ideal_completions_group") is not None:
+            group = {"ideal_completions_group": ideal["ideal_completions_group"]}
+    meta = _extras(rec, {"prompt", "rubrics", "ideal_completions_data"}) | group
+    return Item.model_validate({
+        "id": f"healthbench-{pid[:8]}" if isinstance(pid, str) and pid else default_id,
+        "prompt": prompt if isinstance(prompt, str) else _messages(prompt, "prompt"),
+        "responses": responses,
+        "rubric": criteria or None,
+        "metadata": meta | ({"criterion_tags": tags} if tags else {}),
+    })
+
+
+# --- shape: alpaca (and self-instruct seed tasks and predictions) ---------------------------
+
+
+def _is_alpaca(rec: dict) -> bool:
+    return "instruction" in rec and not {"completions", "response1", "response2"} & set(rec)
+
+
+def _alpaca_item(item_id: str, instruction: str, context: str | None, draft: str | None,
+                 meta: dict) -> Item:
+    # strip the ends only: self-instruct predictions keep the template's newline and the
+    # completion's leading space; the inside ({{name}}, CJK, code) is kept as is
+    return Item.model_validate({
+        "id": item_id, "prompt": instruction.strip(),
+        "context": context if context and context.strip() else None,
+        "responses": [{"id": "draft", "text": draft.strip()}] if draft and draft.strip() else [],
+        "metadata": meta,
+    })
+
+
+def from_alpaca(rec: dict, default_id: str) -> Item | list[Item]:
+    instruction = _text(rec, "instruction")
+    if not instruction.strip():
+        raise ItemError("instruction: empty")
+    item_id = _source_id(rec, default_id)
+    if "instances" not in rec:
+        draft = "output" if "output" in rec else "response"
+        meta = _extras(rec, {"id", "instruction", "input", draft})
+        return _alpaca_item(item_id, instruction, _text(rec, "input", optional=True),
+                            _text(rec, draft, optional=True), meta)
+    instances = _list(rec["instances"], "instances", "{input, output}")
+    if not instances:
+        raise ItemError("instances: empty")
+    meta = _extras(rec, {"id", "instruction", "instances"})
+    out = []
+    for k, raw in enumerate(instances):
+        at = f"instances.{k}."
+        inst = _object(raw, at[:-1], "an object with input and output")
+        out.append(_alpaca_item(f"{item_id}-{k + 1}" if len(instances) > 1 else item_id, instruction,
+                                _text(inst, "input", optional=True, at=at),
+                                _text(inst, "output", optional=True, at=at), meta))
+    return out
+
+
+# --- shape: ultrafeedback (OpenBMB) ---------------------------------------------------------
+
+
+def _is_ultrafeedback(rec: dict) -> bool:
+    return {"instruction", "completions"} <= set(rec)
+
+
+def from_ultrafeedback(rec: dict, default_id: str) -> Item:
+    responses, notes = [], {}
+    for k, raw in enumerate(_list(rec.get("completions"), "completions", "{model, response}")):
+        at = f"completions.{k}"
+        c = _object(raw, at, "an object with model and response")
+        rid = f"r{k + 1}"
+        responses.append({"id": rid, "text": _text(c, "response", at=f"{at}."),
+                          "model": _text(c, "model", optional=True, at=f"{at}.")})
+        if rest := _extras(c, {"model", "response"}):
+            notes[rid] = rest  # the source's ratings and critiques, e.g. to compare with humans
+    meta = _extras(rec, {"id", "instruction", "completions"}) | ({"completions": notes} if notes else {})
+    return Item.model_validate({
+        "id": _source_id(rec, default_id), "prompt": _text(rec, "instruction"),
+        "responses": responses, "metadata": meta,
+    })
+
+
+# --- shape: helpsteer (NVIDIA HelpSteer, HelpSteer2) ----------------------------------------
+
+HELPSTEER_AXES = ("helpfulness", "correctness", "coherence", "complexity", "verbosity")
+# HelpSteer2 packs a multi-turn prompt into one string with these separators
+_HS_TURN = re.compile(r"\n?<extra_id_1>(User|Assistant)\n?")
+
+
+def _is_helpsteer(rec: dict) -> bool:
+    return {"prompt", "response"} <= set(rec) and not {"instruction", "responses", "chosen"} & set(rec)
+
+
+def from_helpsteer(rec: dict, default_id: str) -> Item:
+    prompt = _text(rec, "prompt")
+    parts = _HS_TURN.split(prompt)  # [user 1, 'Assistant', assistant 1, 'User', user 2, ...]
+    if len(parts) > 1:
+        prompt = [{"role": "user", "content": parts[0].strip()}] + [
+            {"role": who.lower(), "content": said.strip()} for who, said in zip(parts[1::2], parts[2::2], strict=True)]
+    for axis in HELPSTEER_AXES:
+        value = rec.get(axis)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ItemError(f"{axis}: expected a number, got {value!r}")
+    return Item.model_validate({
+        "id": _source_id(rec, default_id), "prompt": prompt,
+        "responses": [{"id": "r1", "text": _reply(rec["response"], "response")}],
+        "metadata": _extras(rec, {"id", "prompt", "response"}),
+    })
+
+
+# --- shape: prompt-responses (generic) ------------------------------------------------------
+
+
+def _is_prompt_responses(rec: dict) -> bool:
+    return "prompt" in rec and isinstance(rec.get("responses"), list) and not _is_item(rec)
+
+
+def from_prompt_responses(rec: dict, default_id: str) -> Item:
+    responses = []
+    for k, r in enumerate(rec["responses"]):
+        if isinstance(r, str):
+            r = {"text": r}
+        elif not isinstance(r, dict):
+            raise ItemError(f"responses.{k}: expected text or an object with text, got {_type(r)}")
+        if isinstance(r.get("id"), int) and not isinstance(r["id"], bool):
+            r = {**r, "id": str(r["id"])}
+        responses.append({"id": f"r{k + 1}", **r})
+    prompt = rec["prompt"] if isinstance(rec["prompt"], str) else _messages(rec["prompt"], "prompt")
+    meta = rec["metadata"] if isinstance(rec.get("metadata"), dict) else {}
+    return Item.model_validate({
+        "id": _source_id(rec, default_id), "prompt": prompt,
+        "context": _text(rec, "context", optional=True) or None, "responses": responses,
+        "metadata": meta | _extras(rec, {"id", "prompt", "context", "responses", "metadata"}),
+    })
+
+
 # --- the registry ---------------------------------------------------------------------------
 
 
 class Shape(NamedTuple):
     detect: Callable[[dict], bool]
-    convert: Callable[[dict, str], Item]
+    convert: Callable[[dict, str], Item | list[Item]]  # a list: one record, several items
 
 
-# Order matters: auto-detection takes the first shape whose detector accepts the first record.
+# Detectors exclude one another, so `auto` never has to guess; the order is the one listed.
 REGISTRY: dict[str, Shape] = {
     "item": Shape(_is_item, from_item),
     "trl-preference": Shape(_is_trl, from_trl_preference),
     "hh-rlhf": Shape(_is_hh, from_hh_rlhf),
     "pandalm": Shape(_is_pandalm, from_pandalm),
     "llmbar": Shape(_is_llmbar, from_llmbar),
+    "oasst-tree": Shape(_is_oasst, from_oasst_tree),
+    "healthbench": Shape(_is_healthbench, from_healthbench),
+    "alpaca": Shape(_is_alpaca, from_alpaca),
+    "ultrafeedback": Shape(_is_ultrafeedback, from_ultrafeedback),
+    "helpsteer": Shape(_is_helpsteer, from_helpsteer),
+    "prompt-responses": Shape(_is_prompt_responses, from_prompt_responses),
 }
 SHAPES: tuple[str, ...] = tuple(REGISTRY)
 
 
+def detect_shapes(record: dict) -> list[str]:
+    """Every shape whose detector accepts this record (one, when the record is not odd)."""
+    return [name for name, s in REGISTRY.items() if s.detect(record)]
+
+
 def detect_shape(record: dict) -> str | None:
-    """The name of the first shape that accepts this record, or None."""
-    return next((name for name, s in REGISTRY.items() if s.detect(record)), None)
+    """The one shape that accepts this record, or None (no shape, or several)."""
+    found = detect_shapes(record)
+    return found[0] if len(found) == 1 else None
 
 
 # --- files ----------------------------------------------------------------------------------
@@ -284,6 +545,24 @@ def _stem(name: str) -> str:
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
     return name
+
+
+def _parses(text: str) -> bool:
+    try:
+        json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return False
+    return True
+
+
+def _load(text: str, name: str) -> Any:
+    """A whole file as one JSON value."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ItemError(f"{name} line {err.lineno}: malformed JSON ({err.msg}, column {err.colno})") from None
+    except RecursionError:
+        raise ItemError(f"{name}: JSON nested too deeply") from None
 
 
 def _records(path: Path) -> list[tuple[str, int, Any]]:
@@ -309,13 +588,14 @@ def _records(path: Path) -> list[tuple[str, int, Any]]:
         raise ItemError(f"{name}: empty file")
 
     if text.lstrip().startswith("["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ItemError(f"{name} line {err.lineno}: malformed JSON ({err.msg}, column {err.colno})") from None
+        data = _load(text, name)
         if not data:
             raise ItemError(f"{name}: empty file (an empty array)")
         return [("index", i, rec) for i, rec in enumerate(data)]
+    if text.lstrip().startswith("{") and not _parses(text.lstrip().split("\n", 1)[0]):
+        # one pretty-printed record (HealthBench ships its examples so); in JSON Lines the
+        # first line is a whole record
+        return [("line", 1, _load(text, name))]
 
     out = []
     # split on '\n' only: str.splitlines() would also cut at U+2028 inside JSON strings
@@ -326,6 +606,8 @@ def _records(path: Path) -> list[tuple[str, int, Any]]:
             out.append(("line", n, json.loads(line)))
         except json.JSONDecodeError as err:
             raise ItemError(f"{name} line {n}: malformed JSON ({err.msg}, column {err.colno})") from None
+        except RecursionError:
+            raise ItemError(f"{name} line {n}: JSON nested too deeply") from None
     return out
 
 
@@ -351,24 +633,32 @@ def read_items(path: str | Path, fmt: str = "auto", *, skip_bad: bool = False) -
         kind, n, first = records[0]
         if not isinstance(first, dict):
             raise ItemError(f"{name} {kind} {n}: expected a JSON object, got {_type(first)}")
-        fmt = detect_shape(first) or ""
-        if not fmt:
+        found = detect_shapes(first)
+        if not found:
             raise _unknown_shape(name, first)
+        if len(found) > 1:
+            raise ItemError(f"{name} {kind} {n}: the record fits several shapes ({', '.join(found)}); "
+                            "name one as the format")
+        fmt = found[0]
     elif fmt not in REGISTRY:
         raise ItemError(f"unknown record shape {fmt!r}; known shapes: {', '.join(SHAPES)}")
     convert = REGISTRY[fmt].convert
     stem = _stem(name)
 
     items: list[Item] = []
-    seen: dict[str, int] = {}
+    seen: dict[str, str] = {}
     skipped: list[str] = []
     for kind, n, rec in records:
         try:
             if not isinstance(rec, dict):
                 raise ItemError(f"expected a JSON object, got {_type(rec)}")
-            item = convert(rec, f"{stem}-{n}")
-            if item.id in seen:
-                raise ItemError(f"duplicate item id {item.id!r} (first at {kind} {seen[item.id]})")
+            got = convert(rec, f"{stem}-{n}")
+            got = got if isinstance(got, list) else [got]
+            here: dict[str, str] = {}
+            for item in got:
+                if first_at := seen.get(item.id) or here.get(item.id):
+                    raise ItemError(f"duplicate item id {item.id!r} (first at {first_at})")
+                here[item.id] = f"{kind} {n}"
         except (ItemError, ValidationError) as err:
             why = describe_validation(err) if isinstance(err, ValidationError) else err.message
             message = f"{name} {kind} {n}: {why}"
@@ -376,8 +666,9 @@ def read_items(path: str | Path, fmt: str = "auto", *, skip_bad: bool = False) -
                 raise ItemError(message) from None
             skipped.append(message)
             continue
-        seen[item.id] = n
-        items.append(item)
+        seen.update(here)
+        items.extend(got)
     if not items:
-        raise ItemError(f"{name}: no usable records ({len(skipped)} refused; first: {skipped[0]})")
+        why = f"{len(skipped)} refused; first: {skipped[0]}" if skipped else "no record gave an item"
+        raise ItemError(f"{name}: no usable records ({why})")
     return ReadResult(items=items, shape=fmt, source=str(path), skipped=skipped)

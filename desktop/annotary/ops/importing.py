@@ -46,11 +46,11 @@ def _pin_state(store: Store, project_id: str, key_id: str) -> str:
     return "pinned" if row[0] == key_id else "mismatch"
 
 
-def _mismatch(store: Store, manifest) -> TrustError:
+def _mismatch(store: Store, manifest, path: Path) -> TrustError:
     row = store.one("SELECT coordinator_key_id, coordinator_name FROM projects WHERE id=?",
                     (manifest.project_id,))
     return TrustError(
-        f"project {manifest.project_id!r} is pinned to coordinator key {row[0]} ({row[1]}); "
+        f"{path.name}: project {manifest.project_id!r} is pinned to coordinator key {row[0]} ({row[1]}); "
         f"this bundle is signed by key {manifest.producer.key_id} ({manifest.producer.name}): refused"
     )
 
@@ -71,7 +71,7 @@ def preview_tasks(store: Store, path: str | Path) -> Preview:
         fingerprint=fingerprint_of(base64.b64decode(m.producer.public_key)), items=len(items),
         pin=pin,
         already_imported=store.one("SELECT 1 FROM bundle_log WHERE sha256=?", (bundle.sha256,)) is not None,
-        refusal=str(_mismatch(store, m)) if pin == "mismatch" else None,
+        refusal=str(_mismatch(store, m, path)) if pin == "mismatch" else None,
     )
 
 
@@ -106,7 +106,7 @@ def import_tasks(
                       message=f"{path.name} was already imported; nothing changed")
     pin = _pin_state(store, m.project_id, m.producer.key_id)
     if pin == "mismatch":
-        raise _mismatch(store, m)
+        raise _mismatch(store, m, path)
     if pin == "new" and not trust_new_key:
         fp = fingerprint_of(base64.b64decode(m.producer.public_key))
         raise TrustError(

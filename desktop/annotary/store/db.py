@@ -95,11 +95,19 @@ def open_store(path: str | Path | None) -> Store:
     else:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        conn = None
         try:
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
-            conn.execute("PRAGMA schema_version").fetchone()
+            names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.DatabaseError as err:
+            if conn is not None:
+                conn.close()
             raise AnnotaryError(f"{path}: not an Annotary store ({err})") from None
+        if names and "_migrations" not in names:
+            # another program's database: adding our tables to it would damage nothing of
+            # ours but change a file that is not ours
+            conn.close()
+            raise AnnotaryError(f"{path}: an SQLite database of another program, not an Annotary store")
     conn.row_factory = sqlite3.Row
     # autocommit mode (isolation_level=None): transactions are explicit in Store.atomic
     conn.execute("PRAGMA journal_mode=WAL")

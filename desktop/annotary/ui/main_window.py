@@ -26,6 +26,11 @@ from annotary.ui.theme import apply_theme
 DEFAULT_TEXT_SIZE = 12
 
 
+def one_line(err: Exception) -> str:
+    """A refusal is one line, whatever it quotes (a file name may hold a line break)."""
+    return " ".join(str(err).split())
+
+
 class MainWindow(QMainWindow):
     def __init__(self, store, identity, *, runner: Runner | None = None, asker: Asker | None = None):
         super().__init__()
@@ -97,7 +102,7 @@ class MainWindow(QMainWindow):
         try:
             self._run(command)
         except AnnotaryError as err:
-            self.ask.error("Annotary", str(err))
+            self.ask.error("Annotary", one_line(err))
 
     def _run(self, command: str) -> None:
         if self._scope() == "labeling" and self.labeling.handle(command):
@@ -209,6 +214,7 @@ class MainWindow(QMainWindow):
             store = open_store(store_file) if store_file and not self.runner.synchronous else self.store
             try:
                 return import_tasks(store, path, trust_new_key=True, progress=progress,
+                                    expect_key_id=preview.signer_key_id,
                                     cancelled=cancelled)
             finally:
                 if store is not self.store:
@@ -224,7 +230,7 @@ class MainWindow(QMainWindow):
             if isinstance(err, Cancelled):
                 self.statusBar().showMessage("Import cancelled; nothing was changed", 8000)
             elif isinstance(err, AnnotaryError):
-                self.ask.error("Import refused", str(err))
+                self.ask.error("Import refused", one_line(err))
             else:
                 self.ask.error("Import failed", f"{type(err).__name__}: {err}")
 
@@ -257,7 +263,7 @@ class MainWindow(QMainWindow):
         try:
             fn()
         except AnnotaryError as err:
-            self.ask.error("Annotary", str(err))
+            self.ask.error("Annotary", one_line(err))
 
     def closeEvent(self, event):  # noqa: N802 - Qt override
         if self.labeling is not None:
