@@ -245,3 +245,11 @@ def test_calibration_feedback_after_submit(open_flow):
     flow.digit(1)
     flow.digit(2)
     assert flow.submit(advance=False).feedback == ""  # gold items stay hidden
+
+
+def test_word_count_counts_cjk_characters():
+    from annotary.flows.modes import word_count
+
+    assert word_count("Hello there, {{name}}!") == 3
+    assert word_count("我是一个助手") == 6
+    assert word_count("我是 {{name}} 的助手") == 6

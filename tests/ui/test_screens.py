@@ -185,3 +185,18 @@ def _tiny_png() -> bytes:
     buf.open(QIODevice.OpenModeFlag.WriteOnly)
     image.save(buf, "PNG")
     return bytes(data)
+
+
+def test_demo_opens_all_five_modes(qtbot, window, store):
+    window.run_command("file.demo")
+    assert window.labeling.flow.project_id == "demo-pairwise"
+    projects = {p.id: p for p in queries.projects(store)}
+    assert set(projects) == {"demo-pairwise", "demo-ranking", "demo-scoring", "demo-rubric",
+                             "demo-demonstration"}
+    for pid in sorted(projects):
+        window.open_project(pid)
+        modes = {q.mode for q in window.labeling.flow.spec.questions}
+        assert {type(p).__name__.removesuffix("Panel").lower() for p in window.labeling.panels} == modes
+        screenshot(window, f"demo-{pid.removeprefix('demo-')}")
+    window.run_command("file.home")
+    assert window.home.list.count() == 5

@@ -10,6 +10,7 @@ import click
 
 from annotary import __version__
 from annotary.core.errors import AnnotaryError, Cancelled
+from annotary.datasets.readers import SHAPES
 from annotary.ops import identity as identity_ops
 from annotary.ops import queries
 from annotary.ops.importing import import_tasks, preview_tasks
@@ -124,7 +125,7 @@ def tasks():
 @click.option("--guidelines", type=click.Path(dir_okay=False),
               help="Guidelines (Markdown); default: guidelines.md beside the spec.")
 @click.option("--format", "fmt", default="auto", show_default=True,
-              help="Record shape: auto, item, trl-preference, hh-rlhf, pandalm, llmbar.")
+              help="Record shape: auto, " + ", ".join(SHAPES) + ".")
 @click.option("--round", "round_", default=1, show_default=True, type=click.IntRange(1))
 @click.option("--json", "as_json", is_flag=True)
 def tasks_build(spec, items, out, guidelines, fmt, round_, as_json):

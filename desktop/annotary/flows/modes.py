@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -29,6 +30,15 @@ from annotary.core.spec import (
 
 PAIRWISE_KEYS = {"binary": ("A", "B"), "tie": ("A", "B", "tie"),
                  "fourway": ("A", "B", "tie", "both_bad"), "strength": ()}
+
+# CJK scripts write words without spaces: each character counts as a word there
+WORDS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]"
+                   r"|[^\s\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
+
+
+def word_count(text: str) -> int:
+    return len(WORDS.findall(text))
+
 
 # A value is the screen state of one question's answer: plain JSON, so drafts can store it.
 Value = dict[str, Any] | None
@@ -252,7 +262,7 @@ class Demonstration(Mode):
         return bool(value and value["text"] != (value.get("draft") or ""))
 
     def problems(self, q: DemonstrationQuestion, value, item, shown):
-        words = len(value["text"].split())
+        words = word_count(value["text"])
         if not words:
             return ["write the response"]
         if words < q.min_words:

@@ -1,4 +1,4 @@
-"""The bundled demo project: built from resources/demo and imported on first use."""
+"""The bundled demo projects: built from resources/demo* and imported on first use."""
 
 from __future__ import annotations
 
@@ -12,20 +12,26 @@ from annotary.ops.tasks import build_task_bundle
 from annotary.paths import resources_dir
 from annotary.store import Store
 
+# the pairwise demo opens first; the others show every other mode
+DEMOS = ("demo", "demo-ranking", "demo-scoring", "demo-rubric", "demo-demonstration")
 
-def demo_dir() -> Path:
-    return resources_dir() / "demo"
+
+def demo_dir(name: str = "demo") -> Path:
+    return resources_dir() / name
 
 
-def ensure_demo(store: Store, identity: Identity) -> str:
-    """Import the demo (signed by the local identity) unless it is there; return its project id."""
-    spec = load_spec_file(demo_dir() / "spec.toml")
-    project_id = spec.resolved_project_id
-    if store.one("SELECT 1 FROM projects WHERE id=?", (project_id,)):
-        return project_id
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "demo.annotary"
-        build_task_bundle(spec_path=demo_dir() / "spec.toml", items_paths=[demo_dir() / "items.jsonl"],
-                          out=out, identity=identity, guidelines_path=demo_dir() / "guidelines.md")
-        import_tasks(store, out, trust_new_key=True)
-    return project_id
+def ensure_demos(store: Store, identity: Identity) -> list[str]:
+    """Import every demo not yet in the store (signed by the local identity); their project ids."""
+    ids = []
+    for name in DEMOS:
+        folder = demo_dir(name)
+        spec = load_spec_file(folder / "spec.toml")
+        ids.append(spec.resolved_project_id)
+        if store.one("SELECT 1 FROM projects WHERE id=?", (spec.resolved_project_id,)):
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / f"{name}.annotary"
+            build_task_bundle(spec_path=folder / "spec.toml", items_paths=[folder / "items.jsonl"],
+                              out=out, identity=identity, guidelines_path=folder / "guidelines.md")
+            import_tasks(store, out, trust_new_key=True)
+    return ids

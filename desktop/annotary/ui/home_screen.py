@@ -32,7 +32,7 @@ class HomeScreen(QWidget):
         hint.setWordWrap(True)
         open_btn = QPushButton("Open bundle…  (Ctrl+O)")
         open_btn.clicked.connect(lambda: self.command.emit("file.open"))
-        demo_btn = QPushButton("Open the demo project  (Ctrl+D)")
+        demo_btn = QPushButton("Open the demo projects  (Ctrl+D)")
         demo_btn.clicked.connect(lambda: self.command.emit("file.demo"))
         layout = QVBoxLayout(self)
         layout.addWidget(title)

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QProgressDialog, QStack
 from annotary.core.errors import AnnotaryError, Cancelled, TrustError
 from annotary.flows.labeling import LabelingFlow
 from annotary.ops import annotate, open_store, queries
-from annotary.ops.demo import ensure_demo
+from annotary.ops.demo import ensure_demos
 from annotary.ops.importing import import_tasks, preview_tasks
 from annotary.ops.results import export_results
 from annotary.ui.dialogs import Asker, KeySheet
@@ -189,7 +189,7 @@ class MainWindow(QMainWindow):
         self.guidelines.show_guidelines(flow.info.guidelines, flow.guideline_images(), section)
 
     def open_demo(self) -> None:
-        self.open_project(ensure_demo(self.store, self.identity))
+        self.open_project(ensure_demos(self.store, self.identity)[0])
 
     # -- bundles ------------------------------------------------------------------------------
     def import_bundle(self, path: str | Path) -> None:

@@ -22,12 +22,12 @@ from PySide6.QtWidgets import (
 from annotary.core.spec import Requirement
 from annotary.flows.diff import word_ops
 from annotary.flows.labeling import LabelingFlow, Pending
-from annotary.flows.modes import PAIRWISE_KEYS, Ranking, Rubric, letter
+from annotary.flows.modes import PAIRWISE_KEYS, Ranking, Rubric, letter, word_count
 from annotary.ui.widgets import SafeBrowser
 
 CHOICE_TEXT = {"A": "A is better", "B": "B is better", "tie": "Tie", "both_bad": "Both bad"}
 CHOICE_KEY = {"A": "A", "B": "B", "tie": "T", "both_bad": "X"}
-MARK_TEXT = {"met": "✓ met", "not_met": "✗ not met", "partly": "½ partly", None: "·  undecided"}
+MARK_TEXT = {"met": "✓ met", "not_met": "✗ not met", "partly": "½ partly", None: "– undecided"}
 
 
 def button(text: str, name: str, on_click) -> QPushButton:
@@ -283,7 +283,8 @@ class ScoringPanel(QuestionPanel):
 
 
 class RubricPanel(QuestionPanel):
-    """Criteria of the item with their signed points; the live score updates as marks change."""
+    """Criteria of the item with their signed points, in a scrolling list that wraps long
+    criteria; the live score updates as marks change. A click on a criterion toggles it."""
 
     expanding = True
 
@@ -293,46 +294,42 @@ class RubricPanel(QuestionPanel):
         self.score.setObjectName("rubricScore")
         self.score.setAccessibleName(f"Rubric score for {question.id}")
         self.body.addWidget(self.score)
-        self.list_host = QWidget()
-        self.list = QVBoxLayout(self.list_host)
-        self.list.setContentsMargins(0, 0, 0, 0)
-        self.list.setSpacing(2)
-        self.body.addWidget(self.list_host)
+        self.list = SafeBrowser(f"Criteria of {question.id}")
+        self.list.setMinimumHeight(160)
+        self.list.anchorClicked.connect(
+            lambda url: self.action.emit(self.q.id, "criterion", int(url.toString().removeprefix("#c"))))
+        self.body.addWidget(self.list, 1)
         self.explain = QLabel()
         self.explain.setWordWrap(True)
         self.explain.setObjectName("hint")
         self.body.addWidget(self.explain)
-        self.body.addStretch(1)
-        self.rows: list[QPushButton] = []
-        self._ids: list[str] = []
         partly = " · P partly" if question.allow_partial else ""
         self.hint.setText(f"J/K move · Space toggles · Y met · N not met{partly} · Backspace clears")
 
-    def _build(self, criteria) -> None:
-        ids = [c.id for c in criteria]
-        if ids == self._ids:
-            return
-        for b in self.rows:
-            b.deleteLater()
-        self.rows = []
-        for i, c in enumerate(criteria):
-            b = button("", f"Criterion {i + 1}: {c.text}",
-                       lambda _=False, i=i: self.action.emit(self.q.id, "criterion", i))
-            b.setStyleSheet("text-align: left; padding: 3px 6px;")
-            self.list.addWidget(b)
-            self.rows.append(b)
-        self._ids = ids
-
     def render_mode(self, flow, value, focused):
         criteria = flow.criteria(self.q.id)
-        self._build(criteria)
         cursor = flow.cursor(self.q.id)[0]
-        for i, (c, b) in enumerate(zip(criteria, self.rows, strict=True)):
+        palette = self.list.palette()
+        text_color = palette.text().color().name()
+        current_bg = palette.alternateBase().color().name()
+        rows = []
+        for i, c in enumerate(criteria):
             mark = value["marks"].get(c.id)
-            here = "▶" if focused and i == cursor else "  "
-            req = "" if c.required else " (optional)"
-            b.setText(f"{here} {MARK_TEXT[mark]:<13}  {c.points:+d}   {c.text}{req}")
-            b.setChecked(mark == "met")
+            here = focused and i == cursor
+            req = "" if c.required else " <i>(optional)</i>"
+            bg = f' bgcolor="{current_bg}"' if here else ""
+            rows.append(
+                f'<tr{bg}><td width="18"><a name="row{i}"></a>{"▶" if here else ""}</td>'
+                f'<td width="120" nowrap><a href="#c{i}" style="text-decoration:none; color:{text_color}">'
+                f"<b>{MARK_TEXT[mark]}</b></a></td>"
+                f'<td width="44" align="right"><b>{c.points:+d}</b></td>'
+                f"<td>{html.escape(c.text)}{req}</td></tr>")
+        bar = self.list.verticalScrollBar()
+        keep = bar.value()
+        self.list.setHtml('<table width="100%" cellspacing="0" cellpadding="4">' + "".join(rows) + "</table>")
+        bar.setValue(keep)
+        if focused and criteria:
+            self.list.scrollToAnchor(f"row{cursor % len(criteria)}")
         earned, positive, score = Rubric.score(self.q, value, flow.current.item)
         decided = sum(1 for c in criteria if c.id in value["marks"])
         shown = "—" if score is None else f"{score:.2f}"
@@ -372,7 +369,7 @@ class DemonstrationPanel(QuestionPanel):
             self.editor.blockSignals(True)
             self.editor.setPlainText(value["text"])
             self.editor.blockSignals(False)
-        words = len(value["text"].split())
+        words = word_count(value["text"])
         minimum = f" (at least {self.q.min_words})" if self.q.min_words else ""
         draft = value.get("draft")
         edited = ""

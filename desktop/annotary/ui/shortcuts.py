@@ -35,7 +35,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("file.open", "global", ("Ctrl+O",), "Open bundle…", "&File"),
     Command("file.export", "global", ("Ctrl+E",), "Export results…", "&File"),
     Command("file.home", "global", ("Alt+Home",), "Projects", "&File"),
-    Command("file.demo", "home", ("Ctrl+D",), "Open the demo project", "&File"),
+    Command("file.demo", "home", ("Ctrl+D",), "Open the demo projects", "&File"),
     Command("file.quit", "global", ("Ctrl+Q",), "Quit", "&File"),
     Command("home.open_selected", "home", ("Return", "Enter"), "Open the selected project"),
     Command("edit.undo", "labeling", ("Ctrl+Z",), "Undo", "&Edit"),
