@@ -101,7 +101,7 @@ def test_empty_archive():
         ("..", "has a path outside the bundle"),
         ("images\\x.png", "has a backslash in its name"),
         ("\\x.png", "has a backslash in its name"),
-        ("a/b/c.txt", "is nested more than one folder deep"),
+        ("a/b/c/d/e.txt", "is nested more than 3 folders deep"),
         ("a//b", "has an empty or '.' path segment"),
         ("./a", "has an empty or '.' path segment"),
         ("images/", "is a directory entry"),

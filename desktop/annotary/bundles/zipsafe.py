@@ -47,6 +47,10 @@ def quote(name: str) -> str:
     return json.dumps(shown, ensure_ascii=False)
 
 
+# guideline pictures keep the folders they are linked with (guidelines/img/x.png)
+MAX_DEPTH = 4
+
+
 def name_problem(name: str) -> str | None:
     """Why `name` cannot be a bundle member, or None; shared by the reader and the writer."""
     if not name:
@@ -64,8 +68,8 @@ def name_problem(name: str) -> str | None:
         return "is a directory entry; bundles hold only files"
     if "" in parts or "." in parts:
         return "has an empty or '.' path segment"
-    if len(parts) > 2:
-        return "is nested more than one folder deep"
+    if len(parts) > MAX_DEPTH:
+        return f"is nested more than {MAX_DEPTH - 1} folders deep"
     if any(ord(c) < 32 for c in name):
         return "has a control character in its name"
     return None

@@ -13,6 +13,7 @@ from annotary.bundles.identity import fingerprint_of
 from annotary.core.changes import Change
 from annotary.core.errors import Cancelled, TrustError
 from annotary.ops.bundling import bundle_guidelines, bundle_items, bundle_spec, check_spec_project
+from annotary.ops.tasks import GUIDELINE_ASSETS
 from annotary.store import Store
 from annotary.store.db import now_iso
 
@@ -162,6 +163,13 @@ def import_tasks(
                 progress(min(start + CHUNK, total), total)
         if cancelled and cancelled():  # the last chance: nothing is committed yet
             raise Cancelled()
+        # pictures the guidelines show; a later round's replace earlier ones of the same name
+        conn.executemany(
+            "INSERT INTO assets (project_id, name, data) VALUES (?,?,?) ON CONFLICT(project_id, name)"
+            " DO UPDATE SET data=excluded.data",
+            [(m.project_id, name, data) for name, data in bundle.members.items()
+             if name.startswith(GUIDELINE_ASSETS)],
+        )
         counts = {"items": total, "added": added, "updated": updated}
         conn.execute(
             "INSERT INTO bundle_log (sha256, kind, bundle_id, project_id, signer_key_id, signer_name,"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
+from pathlib import Path, PurePosixPath
 
 from annotary.bundles.bundle import write_bundle
 from annotary.bundles.identity import Identity
@@ -12,6 +13,30 @@ from annotary.core.errors import ItemError, SpecError
 from annotary.core.items import check_item_fits
 from annotary.core.spec import load_spec_file
 from annotary.datasets.readers import read_items
+
+GUIDELINE_ASSETS = "guidelines/"
+IMAGE_TYPES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp")
+IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+
+
+def guideline_images(path: Path, markdown: str) -> dict[str, bytes]:
+    """The local images the guidelines show, by the relative path they are linked with.
+
+    They travel inside the signed bundle; remote images are left out (the app loads nothing
+    from the network) and a missing local one is refused, so the expert never sees a hole."""
+    found = {}
+    for link in IMAGE_LINK.findall(markdown):
+        if "://" in link or link.startswith(("data:", "#")):
+            continue
+        rel = PurePosixPath(link)
+        if rel.is_absolute() or ".." in rel.parts or rel.suffix.lower() not in IMAGE_TYPES:
+            raise SpecError(f"{path.name}: image {link!r} must be a relative path to a picture "
+                            f"beside the guidelines ({', '.join(IMAGE_TYPES)})")
+        try:
+            found[str(rel)] = (path.parent / rel).read_bytes()
+        except OSError:
+            raise SpecError(f"{path.name}: image {link!r} not found beside the guidelines") from None
+    return found
 
 
 def build_task_bundle(
@@ -30,12 +55,13 @@ def build_task_bundle(
     if guidelines_path is None:
         default = spec_path.with_name("guidelines.md")
         guidelines_path = default if default.exists() else None
-    guidelines = ""
+    guidelines, images = "", {}
     if guidelines_path is not None:
         try:
             guidelines = Path(guidelines_path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as err:
             raise SpecError(f"{guidelines_path}: cannot read guidelines ({err})") from None
+        images = guideline_images(Path(guidelines_path), guidelines)
     items, seen, shapes = [], {}, []
     for source in items_paths:
         result = read_items(source, fmt=fmt)
@@ -55,6 +81,7 @@ def build_task_bundle(
         members={
             "spec.json": spec.model_dump_json(indent=2).encode(),
             "guidelines.md": guidelines.encode("utf-8"),
+            **{f"{GUIDELINE_ASSETS}{name}": data for name, data in images.items()},
             "items.jsonl": dump_jsonl(i.model_dump(mode="json", exclude_defaults=True) for i in items),
         },
         counts={"items.jsonl": len(items)},
