@@ -200,3 +200,39 @@ def test_demo_opens_all_five_modes(qtbot, window, store):
         screenshot(window, f"demo-{pid.removeprefix('demo-')}")
     window.run_command("file.home")
     assert window.home.list.count() == 5
+
+
+def test_every_control_has_an_accessible_name(qtbot, window):
+    from PySide6.QtWidgets import (
+        QAbstractButton,
+        QComboBox,
+        QKeySequenceEdit,
+        QLineEdit,
+        QListWidget,
+        QPlainTextEdit,
+        QProgressBar,
+        QSpinBox,
+        QTextBrowser,
+    )
+
+    from annotary.ui.settings_dialog import SettingsDialog
+
+    kinds = (QAbstractButton, QPlainTextEdit, QTextBrowser, QProgressBar, QListWidget, QComboBox,
+             QSpinBox, QLineEdit)
+    window.run_command("file.demo")
+    unnamed = []
+    for pid in ("demo-pairwise", "demo-ranking", "demo-scoring", "demo-rubric", "demo-demonstration"):
+        window.open_project(pid)
+        for kind in kinds:
+            for w in window.labeling.findChildren(kind):
+                name = w.accessibleName() or (w.text() if isinstance(w, QAbstractButton) else "")
+                if not name.strip():
+                    unnamed.append(f"{pid}: {type(w).__name__} {w.objectName()}")
+    dialog = SettingsDialog(theme="system", font="", text_size=12, commands=window.commands)
+    qtbot.addWidget(dialog)
+    for kind in (QComboBox, QSpinBox, QLineEdit):
+        for w in dialog.findChildren(kind):
+            # the line edit inside a combo box or key editor is named by its owner
+            if not w.accessibleName() and not isinstance(w.parent(), (QComboBox, QSpinBox, QKeySequenceEdit)):
+                unnamed.append(f"settings: {type(w).__name__}")
+    assert unnamed == []
