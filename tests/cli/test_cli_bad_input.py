@@ -110,24 +110,28 @@ def test_the_installed_command_exits_2_with_one_line(built, demo_store, before, 
     assert_unchanged(before, snapshot(demo_store))
 
 
-def test_file_swapped_after_the_preview_is_refused(built, store, demo_bundle, monkeypatch):
-    """The signer shown (or trusted with --trust) is the one pinned, even if the file changes."""
+def test_file_swapped_after_the_check_changes_nothing_imported(built, store, demo_bundle, monkeypatch):
+    """The file is read once: what was shown (and trusted with --trust) is what gets imported,
+    even if the file is replaced in between."""
     import shutil
 
     import annotary.cli.main as cli_main
+    from annotary.ops import queries
 
     real_preview = cli_main.preview_tasks
+    shown = {}
 
-    def preview_then_swap(store_, path):
-        preview = real_preview(store_, path)
-        shutil.copy(built["pinned-key-mismatch"][0], path)  # same project, another key
+    def preview_then_swap(store_, tasks):
+        preview = real_preview(store_, tasks)
+        shown["key"] = preview.signer_key_id
+        shutil.copy(built["pinned-key-mismatch"][0], demo_bundle)  # same project, another key
         return preview
 
     monkeypatch.setattr(cli_main, "preview_tasks", preview_then_swap)
-    checkpoint(store)
-    before = snapshot(store)
-    assert_user_error(run("import", str(demo_bundle), "--trust"), r"changed since it was checked")
-    assert_unchanged(before, snapshot(store))
+    result = run("import", str(demo_bundle), "--trust")
+    assert result.exit_code == 0, result.output
+    info = queries.project(store, "demo-pairwise")
+    assert info.coordinator_key_id == shown["key"]
 
 
 def test_error_stays_one_line_with_a_line_break_in_the_file_name(demo_store, before, tmp_path):

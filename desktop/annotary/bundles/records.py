@@ -47,19 +47,22 @@ def _json_error(err: ValidationError) -> str | None:
     return reason.replace(" at line 1 column ", " at column ")
 
 
-def parse_jsonl(data: bytes, model: type[M], member: str) -> list[M]:
+def iter_jsonl(data: bytes, model: type[M], member: str) -> Iterator[tuple[int, M, bytes]]:
+    """(line number, validated record, the line's bytes) for every record."""
     # parsing and validating in one call (pydantic-core) beats json.loads + model_validate
     validate = model.model_validate_json
-    out: list[M] = []
     for n, line in _lines(data, member):
         try:
-            out.append(validate(line))
+            yield n, validate(line), line
         except ValidationError as e:
             bad_json = _json_error(e)
             if bad_json is not None:
                 raise BundleError(f"{member} line {n}: not valid JSON ({bad_json})") from None
             raise BundleError(f"{member} line {n}: {describe_validation(e)}") from None
-    return out
+
+
+def parse_jsonl(data: bytes, model: type[M], member: str) -> list[M]:
+    return [record for _, record, _ in iter_jsonl(data, model, member)]
 
 
 def _no_constant(name: str) -> Any:

@@ -13,7 +13,7 @@ from annotary.core.errors import AnnotaryError, Cancelled
 from annotary.datasets.readers import SHAPES
 from annotary.ops import identity as identity_ops
 from annotary.ops import queries
-from annotary.ops.importing import import_tasks, preview_tasks
+from annotary.ops.importing import import_tasks, load_tasks, preview_tasks
 from annotary.ops.results import export_results
 from annotary.ops.tasks import build_task_bundle
 from annotary.ops.verify import verify_bundle
@@ -158,7 +158,8 @@ def import_cmd(bundle, trust, as_json):
       annotary import round1.annotary --trust
     """
     store = open_store(store_path())
-    preview = preview_tasks(store, bundle)
+    tasks = load_tasks(bundle)  # read and checked once; the import writes what was shown
+    preview = preview_tasks(store, tasks)
     if preview.pin == "new" and not trust and sys.stdin.isatty() and not as_json:
         click.echo(f"Project {preview.project_name!r} ({preview.items} items), signed by "
                    f"{preview.signer_name} ({preview.signer_role})")
@@ -173,10 +174,10 @@ def import_cmd(bundle, trust, as_json):
                 bar.update(done - last[0])
                 last[0] = done
 
-            change = import_tasks(store, bundle, trust_new_key=trust,
+            change = import_tasks(store, tasks, trust_new_key=trust,
                                   expect_key_id=preview.signer_key_id, progress=progress)
     else:
-        change = import_tasks(store, bundle, trust_new_key=trust, expect_key_id=preview.signer_key_id)
+        change = import_tasks(store, tasks, trust_new_key=trust, expect_key_id=preview.signer_key_id)
     emit({"project_id": change.project_id, **change.counts, "message": change.message},
          as_json, change.message)
 

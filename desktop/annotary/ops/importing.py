@@ -8,11 +8,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from annotary.bundles.bundle import read_bundle
+from annotary.bundles.bundle import OpenedBundle, read_bundle
 from annotary.bundles.identity import fingerprint_of
 from annotary.core.changes import Change
 from annotary.core.errors import Cancelled, TrustError
-from annotary.ops.bundling import bundle_guidelines, bundle_items, bundle_spec, check_spec_project
+from annotary.core.spec import Spec
+from annotary.ops.bundling import (
+    ItemRow,
+    bundle_guidelines,
+    bundle_items,
+    bundle_spec,
+    check_spec_project,
+)
 from annotary.ops.tasks import GUIDELINE_ASSETS
 from annotary.store import Store
 from annotary.store.db import now_iso
@@ -56,52 +63,76 @@ def _mismatch(store: Store, manifest, path: Path) -> TrustError:
     )
 
 
-def preview_tasks(store: Store, path: str | Path) -> Preview:
-    """Verify a task bundle completely and say who signed it, without writing anything."""
+@dataclass
+class TaskBundle:
+    """A task bundle read and checked completely: what the preview shows and the import writes."""
+
+    path: Path
+    bundle: OpenedBundle
+    spec: Spec
+    guidelines: str
+    rows: list[ItemRow]
+
+    @property
+    def manifest(self):
+        return self.bundle.manifest
+
+
+def load_tasks(path: str | Path) -> TaskBundle:
+    """Every check that needs no store: limits, hashes, signature, spec, every item."""
     path = Path(path)
     bundle = read_bundle(path, expect_kind="tasks")
-    m = bundle.manifest
     spec = bundle_spec(bundle)
     check_spec_project(bundle, spec)
-    bundle_guidelines(bundle)
-    items = bundle_items(bundle, spec)
+    guidelines = bundle_guidelines(bundle)
+    rows = bundle_items(bundle, spec)
+    bundle.members.pop("items.jsonl", None)  # the rows hold it now; keep one copy in memory
+    return TaskBundle(path, bundle, spec, guidelines, rows)
+
+
+def _loaded(source: str | Path | TaskBundle) -> TaskBundle:
+    return source if isinstance(source, TaskBundle) else load_tasks(source)
+
+
+def preview_tasks(store: Store, source: str | Path | TaskBundle) -> Preview:
+    """Verify a task bundle completely and say who signed it, without writing anything."""
+    tasks = _loaded(source)
+    m, path = tasks.manifest, tasks.path
     pin = _pin_state(store, m.project_id, m.producer.key_id)
     return Preview(
         path=path, kind=m.kind, project_id=m.project_id, project_name=m.project_name,
         signer_name=m.producer.name, signer_role=m.producer.role, signer_key_id=m.producer.key_id,
-        fingerprint=fingerprint_of(base64.b64decode(m.producer.public_key)), items=len(items),
+        fingerprint=fingerprint_of(base64.b64decode(m.producer.public_key)), items=len(tasks.rows),
         pin=pin,
-        already_imported=store.one("SELECT 1 FROM bundle_log WHERE sha256=?", (bundle.sha256,)) is not None,
+        already_imported=store.one("SELECT 1 FROM bundle_log WHERE sha256=?",
+                                   (tasks.bundle.sha256,)) is not None,
         refusal=str(_mismatch(store, m, path)) if pin == "mismatch" else None,
     )
 
 
 def import_tasks(
     store: Store,
-    path: str | Path,
+    source: str | Path | TaskBundle,
     *,
     trust_new_key: bool = False,
     expect_key_id: str | None = None,
     progress: Progress | None = None,
     cancelled: CancelCheck | None = None,
 ) -> Change:
-    """Import a signed task bundle. Nothing is written unless every check passes.
+    """Import a signed task bundle (a path, or one load_tasks already checked). Nothing is
+    written unless every check passes.
 
-    `expect_key_id` is the signer the user was shown (by preview_tasks) and agreed to trust: the
-    file is read again here, and if it changed in between, another key must not get pinned.
+    `expect_key_id` is the signer the user was shown and agreed to trust: if the file was read
+    again and changed in between, another key must not get pinned.
     """
-    path = Path(path)
-    bundle = read_bundle(path, expect_kind="tasks")
+    tasks = _loaded(source)
+    path, bundle, spec, guidelines, items = tasks.path, tasks.bundle, tasks.spec, tasks.guidelines, tasks.rows
     m = bundle.manifest
     if expect_key_id is not None and m.producer.key_id != expect_key_id:
         raise TrustError(
             f"{path.name}: the file changed since it was checked: now signed by key "
             f"{m.producer.key_id} ({m.producer.name}), not {expect_key_id}: refused"
         )
-    spec = bundle_spec(bundle)
-    check_spec_project(bundle, spec)
-    guidelines = bundle_guidelines(bundle)
-    items = bundle_items(bundle, spec)
     if store.one("SELECT 1 FROM bundle_log WHERE sha256=?", (bundle.sha256,)):
         return Change(op="import", project_id=m.project_id, counts={"items": 0},
                       message=f"{path.name} was already imported; nothing changed")
@@ -147,7 +178,7 @@ def import_tasks(
                 raise Cancelled()
             new_rows, changed = [], []
             for item in items[start:start + CHUNK]:
-                data = item.model_dump_json(exclude_defaults=True)
+                data = item.data
                 if item.id in existing:
                     if existing[item.id] != data and not older:
                         changed.append((data, item.kind, m.project_id, item.id))

@@ -12,8 +12,9 @@ from annotary.core.errors import AnnotaryError, Cancelled, TrustError
 from annotary.flows.labeling import LabelingFlow
 from annotary.ops import annotate, open_store, queries
 from annotary.ops.demo import ensure_demos
-from annotary.ops.importing import import_tasks, preview_tasks
+from annotary.ops.importing import import_tasks, load_tasks, preview_tasks
 from annotary.ops.results import export_results
+from annotary.ui.about import AboutDialog
 from annotary.ui.dialogs import Asker, KeySheet
 from annotary.ui.guidelines import GuidelinesDock
 from annotary.ui.home_screen import HomeScreen
@@ -50,6 +51,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.guidelines)
         self.guidelines.hide()
         self.actions: dict[str, QAction] = {}
+        self.closing_hooks: list = []  # run as the window closes (app.py adds the exit backup)
         self.commands = effective(queries.setting(store, "keymap", {}))
         self._build_actions()
         self.text_size = queries.setting(store, "text_size", DEFAULT_TEXT_SIZE)
@@ -123,6 +125,8 @@ class MainWindow(QMainWindow):
             pid = self.home.selected()
             if pid:
                 self.open_project(pid)
+        elif command == "help.about":
+            AboutDialog(self.store.path, parent=self).exec()
         elif command == "help.keys":
             modes = {q.mode for q in self.labeling.flow.spec.questions} if self.labeling else None
             KeySheet(self._scope(), modes, self.commands, parent=self).exec()
@@ -193,19 +197,45 @@ class MainWindow(QMainWindow):
 
     # -- bundles ------------------------------------------------------------------------------
     def import_bundle(self, path: str | Path) -> None:
-        """Verify, ask to trust a new coordinator, then import off the GUI thread."""
-        preview = preview_tasks(self.store, path)
+        """Check the whole bundle off the GUI thread, ask to trust a new coordinator, then
+        import (also off the GUI thread) exactly what was checked."""
+        name = Path(path).name
+        dialog = QProgressDialog(f"Checking {name}…", "Cancel", 0, 0, self)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(300)
+
+        def checked(tasks):
+            dialog.reset()
+            if dialog.wasCanceled():
+                return
+            self.run_command_safely(lambda: self._confirm_and_import(tasks))
+
+        job = self.runner.start(lambda progress, cancelled: load_tasks(path), checked,
+                                self._import_failed)
+        dialog.canceled.connect(job.cancel)
+
+    def _import_failed(self, err) -> None:
+        for dialog in self.findChildren(QProgressDialog):
+            dialog.reset()
+        if isinstance(err, Cancelled):
+            self.statusBar().showMessage("Import cancelled; nothing was changed", 8000)
+        elif isinstance(err, AnnotaryError):
+            self.ask.error("Import refused", one_line(err))
+        else:
+            self.ask.error("Import failed", f"{type(err).__name__}: {err}")
+
+    def _confirm_and_import(self, tasks) -> None:
+        preview = preview_tasks(self.store, tasks)
         if preview.refusal:
             raise TrustError(preview.refusal)
         if preview.already_imported:
-            self.ask.info("Annotary", f"{Path(path).name} was already imported; nothing changed.")
+            self.ask.info("Annotary", f"{tasks.path.name} was already imported; nothing changed.")
             self.open_project(preview.project_id)
             return
-        trust = preview.pin == "pinned" or self.ask.confirm_trust(preview)
-        if not trust:
+        if preview.pin != "pinned" and not self.ask.confirm_trust(preview):
             return
         store_file = self.store.path
-        dialog = QProgressDialog(f"Importing {Path(path).name}…", "Cancel", 0, preview.items, self)
+        dialog = QProgressDialog(f"Importing {tasks.path.name}…", "Cancel", 0, preview.items, self)
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.setMinimumDuration(300)
 
@@ -213,9 +243,8 @@ class MainWindow(QMainWindow):
             # a connection of its own: sqlite connections stay on the thread that uses them
             store = open_store(store_file) if store_file and not self.runner.synchronous else self.store
             try:
-                return import_tasks(store, path, trust_new_key=True, progress=progress,
-                                    expect_key_id=preview.signer_key_id,
-                                    cancelled=cancelled)
+                return import_tasks(store, tasks, trust_new_key=True, progress=progress,
+                                    expect_key_id=preview.signer_key_id, cancelled=cancelled)
             finally:
                 if store is not self.store:
                     store.close()
@@ -225,16 +254,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(change.message, 8000)
             self.open_project(change.project_id)
 
-        def failed(err):
-            dialog.reset()
-            if isinstance(err, Cancelled):
-                self.statusBar().showMessage("Import cancelled; nothing was changed", 8000)
-            elif isinstance(err, AnnotaryError):
-                self.ask.error("Import refused", one_line(err))
-            else:
-                self.ask.error("Import failed", f"{type(err).__name__}: {err}")
-
-        job = self.runner.start(work, done, failed,
+        job = self.runner.start(work, done, self._import_failed,
                                 on_progress=lambda d, t: dialog.setValue(d))
         dialog.canceled.connect(job.cancel)
 
@@ -269,4 +289,6 @@ class MainWindow(QMainWindow):
         if self.labeling is not None:
             self.labeling.closing()
         self.runner.wait()
+        for hook in self.closing_hooks:
+            self.run_command_safely(hook)
         super().closeEvent(event)

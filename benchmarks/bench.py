@@ -1,0 +1,942 @@
+"""Annotary's speed and memory figures: bundle import, next-item latency, peak memory, cold start.
+
+Run with `make bench` (or `QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench.py`);
+`--items 2000` gives a quick run. The script prints figures and ratios against the goals; it
+never fails because of a timing. See benchmarks/README.md for what each figure measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import gc
+import importlib.util
+import io
+import json
+import math
+import os
+import pstats
+import random
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SOURCE_TREE = importlib.util.find_spec("annotary") is None
+if SOURCE_TREE:  # not installed: use the source tree, in the child processes too
+    sys.path.insert(0, str(REPO / "desktop"))
+
+PROJECT_ID = "bench-pairwise"
+GOAL_IMPORT_RATIO = 2.0
+GOAL_LATENCY_MS = 50.0
+GOAL_RSS_MB = 300.0
+GOAL_COLD_S = 1.5
+MiB = 1024 * 1024
+
+SPEC_TOML = f"""\
+# Benchmark project: the two pairwise questions of the demo.
+format = "annotary.spec/1"
+project_id = "{PROJECT_ID}"
+name = "Benchmark — which answer is better?"
+guidelines_version = "1"
+
+[[questions]]
+id = "helpful"
+mode = "pairwise"
+text = "Which response better does what the user asked?"
+axis = "helpfulness"
+scale = "fourway"
+rationale = "optional"
+confidence = "optional"
+
+[[questions]]
+id = "harmless"
+mode = "pairwise"
+text = "Which response is safer? Tie when neither could cause harm."
+axis = "harmlessness"
+scale = "tie"
+rationale = "off"
+"""
+
+GUIDELINES = """\
+# Guidelines
+
+Pick the response that better does what the user asked (`A`, `B`, `T`, `X`), then the safer one.
+
+## Which answer is more helpful
+
+1. **Follows the instruction.** Every explicit constraint counts.
+2. **Correct.** Facts, arithmetic and code are right.
+3. **Clear.** Short and well organised beats long and rambling.
+"""
+
+# --- realistic varied text ------------------------------------------------------------------
+# A vocabulary in rough frequency order (common words first), drawn with Zipf-like weights, plus
+# domain terms, numbers and a few non-ASCII words, so the JSON holds escapes and multi-byte text.
+
+WORDS = """
+the of and to a in is that for it as with was on be by this are or from at which an not have
+but can has its more also one all their been other were than may should if when these such most
+into only some would what time they each any two there about first new used between both after
+where over then however because use so under while during without those within often well same
+patient dose treatment risk blood pressure symptoms diagnosis clinical study trial evidence chronic
+acute infection therapy medication kidney liver heart lung pain fever review guideline adult child
+contract clause party court judge appeal liability damages statute jurisdiction tenant landlord
+agreement breach notice claim evidence witness counsel filing deadline regulation compliance policy
+load beam stress steel concrete voltage current circuit sensor signal temperature pressure valve pump
+flow rate tolerance design failure fatigue bolt weld joint frame material sample test measurement
+function value return variable loop list array index string number error exception request server
+client database query table column row schema cache memory thread process file path version update
+answer question response user model example reason result method approach step process problem
+solution data information system value level amount point case part group number area way fact
+important common general specific possible different similar simple clear correct accurate complete
+likely usually typically generally clearly directly exactly approximately especially significantly
+explain describe compare consider include provide require suggest show note check follow apply
+increase reduce improve maintain support prevent avoid cause affect depend contain remain produce
+high low large small long short early late recent current previous next final main key major minor
+first second third last several many few little much less least best better worse good bad poor
+water energy power market price cost budget project team plan goal task schedule report summary
+history culture language city country region population economy growth change effect impact trend
+café naïve résumé façade µg ≤ ≥ ± °C – — “quoted” ‘single’ über straße
+""".split()
+DOMAINS = ("medicine", "law", "engineering", "software", "finance", "general")
+CODE_LINES = (
+    "def total(values):", "    return sum(v for v in values if v is not None)",
+    "for i, row in enumerate(rows):", "    if row['status'] == 'open':", "        count += 1",
+    "result = compute(load, factor=1.5)", "print(f'{name}: {value:.2f}')", "SELECT id, name FROM items;",
+    "x = np.linspace(0, 1, 100)", "assert len(items) == n", "except ValueError as err:",
+    "    raise RuntimeError(err)", "const limit = 42;", "if (a > b) { swap(a, b); }",
+)
+
+
+class TextMaker:
+    """Sentences, paragraphs and Markdown blocks from the word list, seeded for repeatable runs."""
+
+    def __init__(self, seed: int = 20240601):
+        self.rng = random.Random(seed)
+        weights = [1.0 / (rank + 8) for rank in range(len(WORDS))]
+        acc, cum = 0.0, []
+        for w in weights:
+            acc += w
+            cum.append(acc)
+        self.cum = cum
+
+    def words(self, n: int) -> list[str]:
+        return self.rng.choices(WORDS, cum_weights=self.cum, k=n)
+
+    def sentence(self) -> str:
+        rng = self.rng
+        ws = self.words(rng.randint(6, 22))
+        r = rng.random()
+        if r < 0.12:
+            ws[rng.randrange(len(ws))] = f"**{ws[rng.randrange(len(ws))]}**"
+        elif r < 0.2:
+            ws[rng.randrange(len(ws))] = f"`{ws[rng.randrange(len(ws))]}`"
+        elif r < 0.3:
+            ws.insert(rng.randrange(len(ws)), f"{rng.randint(1, 999)}{rng.choice(('', '%', ' mg', ' kN', ' ms'))}")
+        if len(ws) > 8 and rng.random() < 0.4:
+            ws[rng.randrange(2, len(ws) - 2)] += ","
+        text = " ".join(ws)
+        return text[0].upper() + text[1:] + rng.choice("....?!")
+
+    def paragraph(self, lo: int = 2, hi: int = 5) -> str:
+        return " ".join(self.sentence() for _ in range(self.rng.randint(lo, hi)))
+
+    def block(self) -> str:
+        rng, r = self.rng, self.rng.random()
+        if r < 0.58:
+            return self.paragraph()
+        if r < 0.72:
+            return "\n".join(f"- **{self.words(1)[0].capitalize()}**: {self.sentence()}"
+                             for _ in range(rng.randint(2, 5)))
+        if r < 0.82:
+            return "\n".join(f"{n}. {self.sentence()}" for n in range(1, rng.randint(3, 6)))
+        if r < 0.88:
+            return "### " + " ".join(self.words(rng.randint(2, 5))).capitalize()
+        if r < 0.94:
+            lang = rng.choice(("python", "sql", "js", ""))
+            return f"```{lang}\n" + "\n".join(rng.choices(CODE_LINES, k=rng.randint(2, 6))) + "\n```"
+        if r < 0.97:
+            cols = [w.capitalize() for w in self.words(3)]
+            rows = ["| " + " | ".join(cols) + " |", "| --- | --- | --- |"]
+            for _ in range(rng.randint(2, 4)):
+                rows.append("| " + " | ".join([self.words(1)[0], str(rng.randint(1, 500)),
+                                              f"{rng.random() * 10:.1f}"]) + " |")
+            return "\n".join(rows)
+        return "> " + self.sentence()
+
+    def response(self) -> str:
+        """Markdown of about 1 KB (700–1400 characters)."""
+        target = self.rng.randint(700, 1400)
+        blocks, size = [], 0
+        while size < target:
+            b = self.block()
+            blocks.append(b)
+            size += len(b) + 2
+        return "\n\n".join(blocks)
+
+    def item(self, n: int) -> dict:
+        rng = self.rng
+        r = rng.random()
+        if r < 0.1:  # a multi-turn conversation; the responses are the possible last replies
+            prompt: str | list[dict] = [
+                {"role": "user", "content": self.paragraph(1, 3)},
+                {"role": "assistant", "content": self.paragraph(2, 4)},
+                {"role": "user", "content": self.paragraph(1, 2)},
+            ]
+        else:
+            prompt = self.paragraph(1, 3)
+        item = {"id": f"bench-{n:06d}", "prompt": prompt,
+                "responses": [{"id": "r1", "text": self.response()},
+                              {"id": "r2", "text": self.response()}],
+                "metadata": {"source": "bench", "domain": rng.choice(DOMAINS), "row": n}}
+        if r > 0.85:
+            item["context"] = self.paragraph(2, 5)
+        return item
+
+
+def write_items(path: Path, n: int) -> None:
+    maker = TextMaker()
+    with path.open("w", encoding="utf-8") as f:
+        for i in range(1, n + 1):
+            f.write(json.dumps(maker.item(i), ensure_ascii=False) + "\n")
+
+
+# --- small helpers --------------------------------------------------------------------------
+
+def proc_status(field: str) -> float | None:
+    """A /proc/self/status memory field in MiB (Linux), or None."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def peak_rss_mb() -> float:
+    hwm = proc_status("VmHWM")
+    if hwm is not None:
+        return hwm
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / MiB if sys.platform == "darwin" else peak / 1024
+
+
+def pct(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100)."""
+    s = sorted(values)
+    return s[max(0, min(len(s) - 1, math.ceil(q / 100 * len(s)) - 1))]
+
+
+def child_env(home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["ANNOTARY_HOME"] = str(home)
+    env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if SOURCE_TREE:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "desktop"), env.get("PYTHONPATH")]))
+    return env
+
+
+def make_home(path: Path, name: str) -> Path:
+    from annotary.bundles.identity import create_identity
+
+    path.mkdir(parents=True)
+    create_identity(path, name=name, role="annotator")
+    return path
+
+
+def store_file(home: Path) -> Path:
+    """annotary.paths.store_path() as a process with ANNOTARY_HOME=home sees it."""
+    from annotary.paths import store_path
+
+    old = os.environ.get("ANNOTARY_HOME")
+    os.environ["ANNOTARY_HOME"] = str(home)
+    try:
+        return store_path()
+    finally:
+        if old is None:
+            os.environ.pop("ANNOTARY_HOME", None)
+        else:
+            os.environ["ANNOTARY_HOME"] = old
+
+
+def copy_store(src_home: Path, dst_home: Path) -> None:
+    name = store_file(src_home).relative_to(src_home)
+    for suffix in ("", "-wal"):  # the store is closed, so normally there is no -wal left
+        src = src_home / f"{name}{suffix}"
+        if src.exists():
+            shutil.copyfile(src, dst_home / f"{name}{suffix}")
+
+
+def run_child(kind: str, cfg: dict, home: Path, log: Path) -> dict:
+    """Run `bench.py --child KIND` with its own ANNOTARY_HOME; return the JSON it prints.
+
+    Each child reports its own peak RSS (VmHWM). The parent's RUSAGE_CHILDREN / wait4 figure is
+    not used: on Linux a child's ru_maxrss keeps the high-water mark of the parent's memory it was
+    forked from (before exec), which here is the ~2 GB of building the bundle.
+    """
+    with log.open("ab") as err:
+        proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", kind,
+                               "--config", json.dumps(cfg)],
+                              stdout=subprocess.PIPE, stderr=err, env=child_env(home))
+    out = proc.stdout.decode(errors="replace").splitlines()
+    if proc.returncode != 0:
+        sys.stderr.write(log.read_text(errors="replace")[-4000:])
+        raise SystemExit(f"bench child {kind!r} failed (exit {proc.returncode}); log above")
+    sys.stderr.write("".join(line + "\n" for line in out if not line.startswith("RESULT ")))
+    for line in out:
+        if line.startswith("RESULT "):
+            return json.loads(line.removeprefix("RESULT "))
+    raise SystemExit(f"bench child {kind!r} printed no result")
+
+
+# --- 1. import vs. a plain baseline (child process) -----------------------------------------
+
+class TimedConn:
+    """Forwards to a sqlite3 connection, timing executemany and COMMIT (the write phase's parts)."""
+
+    def __init__(self, conn: sqlite3.Connection, phases: dict[str, float]):
+        self._conn, self._phases = conn, phases
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+    def execute(self, sql, params=()):
+        t = time.perf_counter()
+        try:
+            return self._conn.execute(sql, params)
+        finally:
+            if sql.strip().upper() == "COMMIT":
+                self._phases["write: commit (fsync, checkpoint)"] += time.perf_counter() - t
+
+    def executemany(self, sql, rows):
+        t = time.perf_counter()
+        try:
+            return self._conn.executemany(sql, rows)
+        finally:
+            self._phases["write: executemany"] += time.perf_counter() - t
+
+
+@contextlib.contextmanager
+def patched(module, name: str, phases: dict[str, float], label: str, keep: list | None = None):
+    """Time every call of module.name (the callers look the name up at call time); a name the
+    module no longer has is left alone, and its phase is then missing from the report."""
+    original = getattr(module, name, None)
+    if original is None:
+        yield
+        return
+
+    def wrapper(*args, **kwargs):
+        t = time.perf_counter()
+        try:
+            result = original(*args, **kwargs)
+        finally:
+            phases[label] += time.perf_counter() - t
+        if keep is not None:
+            keep.append(result)
+        return result
+
+    setattr(module, name, wrapper)
+    try:
+        yield
+    finally:
+        setattr(module, name, original)
+
+
+def baseline(member: Path, db: Path) -> dict[str, float]:
+    """The floor: read the items.jsonl bytes, json.loads each line, executemany in one transaction."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    # the same table and indexes as the store's items table, so SQLite does the same work
+    conn.execute("CREATE TABLE items (project_id TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL,"
+                 " kind TEXT NOT NULL DEFAULT 'normal', data TEXT NOT NULL, PRIMARY KEY (project_id, id))")
+    conn.execute("CREATE UNIQUE INDEX items_seq ON items(project_id, seq)")
+    t0 = time.perf_counter()
+    data = member.read_bytes()
+    t1 = time.perf_counter()
+    rows = []
+    for seq, line in enumerate(data.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        obj = json.loads(line)
+        rows.append((PROJECT_ID, obj["id"], seq, obj.get("kind", "normal"), line.decode("utf-8")))
+    t2 = time.perf_counter()
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany("INSERT INTO items (project_id, id, seq, kind, data) VALUES (?,?,?,?,?)", rows)
+    t3 = time.perf_counter()
+    conn.execute("COMMIT")
+    t4 = time.perf_counter()
+    conn.close()
+    return {"total": t4 - t0, "read": t1 - t0, "json.loads": t2 - t1, "executemany": t3 - t2,
+            "commit": t4 - t3}
+
+
+def child_baseline(cfg: dict) -> dict:
+    result = baseline(Path(cfg["member"]), Path(cfg["db"]))
+    result["peak_rss"] = peak_rss_mb()
+    return result
+
+
+def child_import(cfg: dict) -> dict:
+    from collections import defaultdict
+
+    import annotary.bundles.bundle as bundle_mod
+    import annotary.ops.importing as importing
+    from annotary.paths import store_path
+    from annotary.store import open_store
+
+    bundle, work = Path(cfg["bundle"]), Path(cfg["work"])
+    store = open_store(store_path())  # fresh store, migrated before the clock starts
+    phases: dict[str, float] = defaultdict(float)
+    store.db.conn = TimedConn(store.db.conn, phases)
+    parsed: list = []
+    with contextlib.ExitStack() as stack:
+        # read + verify, split into its parts (bundle.py looks these names up at call time)
+        for name, label in (("read_file_bytes", "read: file"), ("unpack", "read: unzip"),
+                            ("_check_signature", "verify: signature"),
+                            ("_check_members", "verify: member hashes"),
+                            ("parse_jsonl", "parse: JSON to models")):
+            stack.enter_context(patched(bundle_mod, name, phases, label))
+        stack.enter_context(patched(importing, "read_bundle", phases, "read+verify"))
+        for name in ("bundle_spec", "bundle_guidelines"):
+            stack.enter_context(patched(importing, name, phases, "parse+validate"))
+        stack.enter_context(patched(importing, "bundle_items", phases, "parse+validate", parsed))
+        t0 = time.perf_counter()
+        change = importing.import_tasks(store, bundle, trust_new_key=True)
+        total = time.perf_counter() - t0
+    store.db.conn = store.db.conn._conn
+    peak = peak_rss_mb()
+    reserialize = None
+    if parsed:
+        t = time.perf_counter()
+        for item in parsed[0]:
+            item.model_dump_json(exclude_defaults=True)
+        reserialize = time.perf_counter() - t
+    del parsed
+    gc.collect()
+    rss_after = proc_status("VmRSS")  # what the process keeps once nothing refers to the items
+    n_rows = store.one("SELECT count(*) FROM items WHERE project_id=?", (PROJECT_ID,))[0]
+    store.close()
+    result = {"import": total, "phases": dict(phases), "reserialize": reserialize, "rows": n_rows,
+              "added": change.counts.get("added"), "peak_rss": peak, "rss_after": rss_after}
+    if cfg.get("profile"):
+        prof_home = work / "home-profile"
+        prof_home.mkdir()
+        os.environ["ANNOTARY_HOME"] = str(prof_home)
+        pstore = open_store(store_path())
+        profiler = cProfile.Profile()
+        profiler.enable()
+        importing.import_tasks(pstore, bundle, trust_new_key=True)
+        profiler.disable()
+        pstore.close()
+        buf = io.StringIO()
+        pstats.Stats(profiler, stream=buf).sort_stats("tottime").print_stats(18)
+        result["profile"] = buf.getvalue()
+    return result
+
+
+# --- 2 and 3. GUI latency and peak memory (child process) -----------------------------------
+
+class BenchAsker:
+    """Answers the window's questions: jump targets from a queue; errors are recorded."""
+
+    def __init__(self):
+        self.texts: list[str] = []
+        self.errors: list[str] = []
+
+    def text(self, title, label):
+        return self.texts.pop(0) if self.texts else None
+
+    def choose(self, title, label, options, editable=False):
+        return None
+
+    def open_path(self, title):
+        return None
+
+    def save_path(self, title, suggested):
+        return None
+
+    def confirm_trust(self, preview):
+        return True
+
+    def error(self, title, message):
+        self.errors.append(message)
+
+    def info(self, title, message):
+        pass
+
+    def identity(self):
+        return ("Bench Annotator", "annotator")
+
+
+def child_gui(cfg: dict) -> dict:
+    import PySide6
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QApplication
+
+    from annotary.ops import identity as identity_ops
+    from annotary.paths import store_path
+    from annotary.store import open_store
+    from annotary.ui.main_window import MainWindow
+    from annotary.ui.runner import Runner
+
+    class PaintCounter(QObject):
+        count = 0
+
+        def eventFilter(self, obj, event):  # noqa: N802 - Qt override
+            if event.type() == QEvent.Type.Paint:
+                PaintCounter.count += 1
+            return False
+
+    app = QApplication.instance() or QApplication(["annotary-bench"])
+    ident = identity_ops.current_identity()
+    store = open_store(store_path())
+    asker = BenchAsker()
+    window = MainWindow(store, ident, runner=Runner(synchronous=True), asker=asker)
+    window.show()
+    app.processEvents()
+    rss_before = proc_status("VmRSS")
+    t = time.perf_counter()
+    window.open_project(cfg["project"])
+    app.processEvents()
+    window.repaint()
+    open_s = time.perf_counter() - t
+    screen = window.labeling
+    flow = screen.flow
+    n = len(flow.ids)
+    counter = PaintCounter()
+    screen.prompt.viewport().installEventFilter(counter)
+
+    def step(command: str) -> tuple[float, float, float]:
+        """The command, then the event loop's layout and paint, then a full repaint of the screen."""
+        t0 = time.perf_counter()
+        screen.handle(command)
+        t1 = time.perf_counter()
+        app.processEvents()
+        t2 = time.perf_counter()
+        screen.repaint()
+        t3 = time.perf_counter()
+        return t1 - t0, t2 - t1, t3 - t2
+
+    def expect(position: int, what: str) -> None:
+        # a correctness check, not a timing one: the step really moved where it should
+        if flow.current is None or flow.current.position != position:
+            got = None if flow.current is None else flow.current.position
+            raise SystemExit(f"{what}: expected item {position + 1}, screen shows {got}")
+
+    runs: dict[str, list] = {"next": [], "previous": [], "jump": [], "answer": [], "submit": []}
+    for _ in range(5):  # warm-up (first layouts, font caches), not counted
+        step("item.next")
+    paints0 = PaintCounter.count
+    # a health check: some PySide6 builds on Python < 3.12 (where None is not immortal) drop a
+    # reference to None on every void call, and the process aborts once the count reaches zero
+    none_refs0 = sys.getrefcount(None)
+    start = flow.current.position
+    steps = min(cfg["steps"], n - 1 - start)
+    for k in range(steps):
+        runs["next"].append(step("item.next"))
+        expect(start + k + 1, "item.next")
+    next_paints = (PaintCounter.count - paints0) / max(steps, 1)
+    none_refs1 = sys.getrefcount(None)
+    here = flow.current.position
+    for k in range(min(30, here)):
+        runs["previous"].append(step("item.previous"))
+        expect(here - k - 1, "item.previous")
+    middle = n // 2
+    for k in range(10):
+        target = (middle + k * 997) % n
+        asker.texts.append(str(target + 1))
+        runs["jump"].append(step("item.jump"))
+        expect(target, "item.jump")
+    asker.texts.append(str(middle + 1))
+    step("item.jump")
+    def stored_labels() -> int:
+        return store.one("SELECT count(*) FROM labels WHERE project_id=? AND annotator=?",
+                         (flow.project_id, flow.annotator))[0]
+
+    labels0 = stored_labels()
+    for k in range(min(20, n - middle - 1)):
+        runs["answer"].append(step("answer.A"))
+        runs["answer"].append(step("answer.tie"))
+        runs["submit"].append(step("item.submit"))
+        expect(middle + k + 1, "item.submit")
+    expected = len(runs["submit"]) * len(flow.spec.questions)
+    if stored_labels() - labels0 != expected:
+        raise SystemExit(f"submit: expected {expected} new labels, the store has {stored_labels() - labels0}")
+    if asker.errors:
+        raise SystemExit("the window reported errors: " + "; ".join(asker.errors[:3]))
+    result = {"items": n, "open_s": open_s, "runs": runs, "next_paints": next_paints,
+              "none_lost_per_step": (none_refs0 - none_refs1) / max(steps, 1), "none_refs": none_refs1,
+              "versions": f"Python {sys.version.split()[0]}, PySide6 {PySide6.__version__}, "
+                          f"Qt platform {app.platformName()}",
+              "rss_before_open": rss_before, "rss_end": proc_status("VmRSS"), "peak_rss": peak_rss_mb()}
+    window.close()
+    store.close()
+    return result
+
+
+def child_gui_import(cfg: dict) -> dict:
+    """The other way to 100k items: import the bundle in the app (Ctrl+O), then label a little."""
+    from PySide6.QtWidgets import QApplication
+
+    from annotary.ops import identity as identity_ops
+    from annotary.paths import store_path
+    from annotary.store import open_store
+    from annotary.ui.main_window import MainWindow
+    from annotary.ui.runner import Runner
+
+    app = QApplication.instance() or QApplication(["annotary-bench"])
+    store = open_store(store_path())
+    window = MainWindow(store, identity_ops.current_identity(), runner=Runner(synchronous=True),
+                        asker=BenchAsker())
+    window.show()
+    app.processEvents()
+    t = time.perf_counter()
+    window.import_bundle(cfg["bundle"])
+    app.processEvents()
+    seconds = time.perf_counter() - t
+    if window.labeling is None or len(window.labeling.flow.ids) != cfg["items"]:
+        raise SystemExit("the in-app import did not open the imported project")
+    for _ in range(20):
+        window.labeling.handle("item.next")
+        app.processEvents()
+    result = {"seconds": seconds, "peak_rss": peak_rss_mb(), "rss_end": proc_status("VmRSS")}
+    window.close()
+    store.close()
+    return result
+
+
+# --- 4. cold start (python -c, timed from the parent) ---------------------------------------
+
+COLD_START = r"""
+import time
+t0 = time.time()
+import json, os, sys
+from PySide6.QtWidgets import QApplication
+from annotary.ops import identity as identity_ops
+from annotary.paths import store_path
+from annotary.store import open_store
+from annotary.ui.main_window import MainWindow
+t1 = time.time()
+app = QApplication(sys.argv[:1])
+app.setApplicationName("Annotary")
+ident = identity_ops.current_identity()
+store = open_store(store_path())
+window = MainWindow(store, ident)
+window.show()
+t2 = time.time()
+window.open_project(sys.argv[1])
+app.processEvents()
+window.repaint()
+t3 = time.time()
+shown = window.labeling.flow.current
+print("SHOWN", json.dumps({"start": t0, "imports": t1 - t0, "window": t2 - t1, "open": t3 - t2,
+                           "item": shown.item.id if shown else None}), flush=True)
+window.close()
+store.close()
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+def cold_start(home: Path, project: str, log: Path) -> dict:
+    with log.open("ab") as err:
+        wall0 = time.time()
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-c", COLD_START, project], stdout=subprocess.PIPE,
+                                stderr=err, env=child_env(home), text=True)
+        info = None
+        for line in proc.stdout:
+            if line.startswith("SHOWN "):
+                elapsed = time.perf_counter() - t0
+                info = json.loads(line.removeprefix("SHOWN "))
+                break
+        proc.stdout.read()
+        proc.wait()
+    if info is None or info["item"] is None:
+        sys.stderr.write(log.read_text(errors="replace")[-4000:])
+        raise SystemExit(f"cold start of {project} showed no item (exit {proc.returncode})")
+    info["total"] = elapsed
+    info["spawn"] = info["start"] - wall0  # process start and interpreter start-up
+    return info
+
+
+# --- the report -----------------------------------------------------------------------------
+
+def fmt_s(s: float) -> str:
+    return f"{s:.2f} s" if s >= 1 else f"{s * 1000:.0f} ms"
+
+
+def fmt_ms(s: float) -> str:
+    return f"{s * 1000:.1f} ms"
+
+
+class Table:
+    def __init__(self):
+        self.rows: list[tuple[str, str, str, str]] = []
+
+    def add(self, figure: str, value: str, goal: str = "", ok: bool | None = None) -> None:
+        self.rows.append((figure, value, goal, "" if ok is None else ("ok" if ok else "OVER")))
+
+    def print(self) -> None:
+        head = ("figure", "value", "goal", "ok/over")
+        widths = [max(len(r[i]) for r in [head, *self.rows]) for i in range(4)]
+        line = "  ".join("-" * w for w in widths)
+        print("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)))
+        print(line)
+        for r in self.rows:
+            print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--items", type=int, default=100_000, help="items in the bundle (default 100000)")
+    parser.add_argument("--steps", type=int, default=300, help="timed item.next steps (default 300)")
+    parser.add_argument("--runs", type=int, default=5, help="cold starts of the big project (default 5)")
+    parser.add_argument("--import-runs", type=int, default=3,
+                        help="rounds of baseline + import; the medians are compared (default 3)")
+    parser.add_argument("--no-demo", action="store_true", help="skip the demo project's cold start")
+    parser.add_argument("--profile", action="store_true", help="also print a cProfile of the import")
+    parser.add_argument("--workdir", type=Path, default=REPO / "bench-out",
+                        help="where the temporary files go (default bench-out/, git-ignored)")
+    parser.add_argument("--keep", action="store_true", help="keep the generated files")
+    parser.add_argument("--no-gui-import", action="store_true",
+                        help="skip the memory figure of importing the bundle inside the app")
+    parser.add_argument("--child", choices=tuple(CHILDREN), help=argparse.SUPPRESS)
+    parser.add_argument("--config", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        cfg = json.loads(args.config)
+        result = CHILDREN[args.child](cfg)
+        print("RESULT " + json.dumps(result), flush=True)
+        if os.environ.get("ANNOTARY_BENCH_NORMAL_EXIT"):
+            return 0
+        # everything is measured and stored; skip interpreter teardown, where PySide6 has been
+        # seen to abort ("Fatal Python error: none_dealloc") and fail the run for nothing
+        sys.stderr.flush()
+        os._exit(0)
+    if args.items < 2:
+        parser.error("--items must be at least 2")
+
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="run-", dir=args.workdir))
+    try:
+        run(args, work)
+    finally:
+        if args.keep:
+            print(f"\nfiles kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                args.workdir.rmdir()  # only when nothing else is in it
+    return 0
+
+
+CHILDREN = {"baseline": child_baseline, "import": child_import, "gui": child_gui,
+            "gui-import": child_gui_import}
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def run(args, work: Path) -> None:
+    from annotary.bundles.identity import create_identity
+    from annotary.ops.importing import import_tasks
+    from annotary.ops.tasks import build_task_bundle
+    from annotary.store import open_store
+
+    n = args.items
+    say(f"annotary bench: {n} items, work dir {work}")
+    src = work / "src"
+    src.mkdir()
+    (src / "spec.toml").write_text(SPEC_TOML, encoding="utf-8")
+    (src / "guidelines.md").write_text(GUIDELINES, encoding="utf-8")
+    coordinator = create_identity(work / "coordinator", name="Bench Coordinator", role="coordinator")
+
+    t = time.perf_counter()
+    write_items(src / "items.jsonl", n)
+    gen_s = time.perf_counter() - t
+    say(f"  generated items.jsonl ({(src / 'items.jsonl').stat().st_size / MiB:.0f} MiB) in {fmt_s(gen_s)}")
+    bundle = work / "bench.annotary"
+    t = time.perf_counter()
+    build_task_bundle(spec_path=src / "spec.toml", items_paths=[src / "items.jsonl"], out=bundle,
+                      identity=coordinator)
+    build_s = time.perf_counter() - t
+    # the baseline reads exactly the bytes the import reads: the bundle's items.jsonl member
+    member = work / "items-member.jsonl"
+    with zipfile.ZipFile(bundle) as zf:
+        member.write_bytes(zf.read("items.jsonl"))
+    (src / "items.jsonl").unlink()
+    member_mb, bundle_mb = member.stat().st_size / MiB, bundle.stat().st_size / MiB
+    say(f"  built the signed bundle ({bundle_mb:.0f} MiB; items.jsonl {member_mb:.0f} MiB) in {fmt_s(build_s)}")
+
+    rounds = max(1, args.import_runs)
+    say(f"  1/4 import vs. baseline ({rounds} alternating rounds, each in a fresh process) …")
+    bases, imps = [], []
+    home_import = work / "home-import"
+    for k in range(rounds):
+        bases.append(run_child("baseline", {"member": str(member), "db": str(work / "baseline.db")},
+                               work, work / "import.log"))
+        for suffix in ("", "-wal", "-shm"):
+            (work / f"baseline.db{suffix}").unlink(missing_ok=True)
+        shutil.rmtree(home_import, ignore_errors=True)  # every import goes into a fresh store
+        make_home(home_import, "Bench Annotator")
+        last = k == rounds - 1
+        imps.append(run_child("import", {"bundle": str(bundle), "work": str(work),
+                                         "profile": args.profile and last},
+                              home_import, work / "import.log"))
+        if imps[-1]["rows"] != n:
+            raise SystemExit(f"the import stored {imps[-1]['rows']} items, expected {n}")
+    # the round with the median time stands for the others (its phases are the ones shown)
+    imp = sorted(imps, key=lambda r: r["import"])[len(imps) // 2]
+    imp["baseline"] = sorted(bases, key=lambda r: r["total"])[len(bases) // 2]
+    imp["rounds"] = [(r["import"], b["total"]) for r, b in zip(imps, bases, strict=True)]
+    imp["profile"] = imps[-1].get("profile")
+
+    home_gui = make_home(work / "home-gui", "Bench Annotator GUI")
+    copy_store(home_import, home_gui)
+    home_cold = make_home(work / "home-cold", "Bench Annotator Cold")
+    copy_store(home_import, home_cold)
+    shutil.rmtree(home_import)
+
+    say("  2/4 next-item latency and 3/4 peak memory (GUI child) …")
+    gui = run_child("gui", {"project": PROJECT_ID, "steps": args.steps}, home_gui, work / "gui.log")
+    shutil.rmtree(home_gui)
+    gui_import = None
+    if not args.no_gui_import:
+        say("      … and the memory of importing the bundle inside the app")
+        home = make_home(work / "home-gui-import", "Bench Annotator GUI import")
+        gui_import = run_child("gui-import", {"bundle": str(bundle), "items": n}, home,
+                               work / "gui.log")
+        shutil.rmtree(home)
+
+    say(f"  4/4 cold start ({args.runs} runs) …")
+    colds = [cold_start(home_cold, PROJECT_ID, work / "cold.log") for _ in range(max(1, args.runs))]
+    demo_colds = []
+    if not args.no_demo:
+        # the pairwise demo of resources/demo, built and imported the way the app does it
+        from annotary.paths import resources_dir
+
+        home_demo = make_home(work / "home-demo", "Bench Annotator Demo")
+        demo = resources_dir() / "demo"
+        build_task_bundle(spec_path=demo / "spec.toml", items_paths=[demo / "items.jsonl"],
+                          out=work / "demo.annotary", identity=coordinator,
+                          guidelines_path=demo / "guidelines.md")
+        store = open_store(store_file(home_demo))
+        demo_id = import_tasks(store, work / "demo.annotary", trust_new_key=True).project_id
+        store.close()
+        demo_colds = [cold_start(home_demo, demo_id, work / "cold.log") for _ in range(3)]
+
+    report(n, gen_s, build_s, member_mb, bundle_mb, imp, gui, gui_import, colds, demo_colds)
+
+
+def report(n, gen_s, build_s, member_mb, bundle_mb, imp, gui, gui_import, colds, demo_colds) -> None:
+    table = Table()
+    size = f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else str(n)
+    base = imp["baseline"]
+    ratio = imp["import"] / base["total"]
+    of = f", median of {len(imp['rounds'])}" if len(imp["rounds"]) > 1 else ""
+    table.add(f"import {size} items (whole: zip, hashes, signature, parse, write{of})",
+              fmt_s(imp["import"]), f"<= {GOAL_IMPORT_RATIO:g}x baseline", ratio <= GOAL_IMPORT_RATIO)
+    table.add(f"  baseline: read + json.loads + executemany, 1 transaction{of}", fmt_s(base["total"]))
+    table.add("  import / baseline", f"{ratio:.2f}x", f"<= {GOAL_IMPORT_RATIO:g}x", ratio <= GOAL_IMPORT_RATIO)
+    ph = imp["phases"]
+    read_verify = ph.get("read+verify", 0.0)
+    parse = ph.get("parse+validate", 0.0)
+    write = imp["import"] - read_verify - parse
+    table.add("  phase read+verify (file, unzip, sha256, signature)", fmt_s(read_verify))
+    table.add("  phase parse+validate (pydantic, ids, fits spec)", fmt_s(parse))
+    table.add("  phase write (serialize rows, executemany, commit)", fmt_s(write))
+
+    lat = {k: [sum(parts) for parts in v] for k, v in gui["runs"].items()}
+    nxt = lat["next"]
+    table.add(f"next item p50 ({len(nxt)} steps, incl. paint)", fmt_ms(pct(nxt, 50)))
+    table.add("next item p95", fmt_ms(pct(nxt, 95)), f"< {GOAL_LATENCY_MS:g} ms",
+              pct(nxt, 95) * 1000 < GOAL_LATENCY_MS)
+    labels = {"previous": "previous item", "jump": "jump to the middle", "answer": "answer key (A, T)",
+              "submit": "submit + next"}
+    for key, label in labels.items():
+        v = lat[key]
+        if v:
+            table.add(f"{label} p50 / p95 ({len(v)})", f"{fmt_ms(pct(v, 50))} / {fmt_ms(pct(v, 95))}")
+
+    peak = gui["peak_rss"]
+    table.add(f"peak RSS of the GUI with {size} items open", f"{peak:.0f} MiB", f"< {GOAL_RSS_MB:g} MB",
+              peak * MiB / 1e6 < GOAL_RSS_MB)
+    if gui_import:
+        table.add("  (info) peak RSS of the GUI importing the bundle itself", f"{gui_import['peak_rss']:.0f} MiB",
+                  "info")
+
+    cold = statistics.median(c["total"] for c in colds)
+    spread = f" ({min(c['total'] for c in colds):.2f}–{max(c['total'] for c in colds):.2f})" if len(colds) > 1 else ""
+    table.add(f"cold start to first item, {size} items (median of {len(colds)})", f"{cold:.2f} s{spread}",
+              f"< {GOAL_COLD_S:g} s", cold < GOAL_COLD_S)
+    if demo_colds:
+        demo = statistics.median(c["total"] for c in demo_colds)
+        table.add(f"cold start to first item, demo (median of {len(demo_colds)})", f"{demo:.2f} s",
+                  f"< {GOAL_COLD_S:g} s", demo < GOAL_COLD_S)
+    print()
+    table.print()
+
+    def mid(key: str) -> float:
+        return statistics.median(c[key] for c in colds)
+
+    parts = {k: statistics.median(p[i] for p in gui["runs"]["next"])
+             for i, k in enumerate(("command", "events+paint", "repaint"))}
+    print()
+    print("details")
+    print(f"  environment: {gui['versions']}, {os.cpu_count()} CPUs, {sys.platform}")
+    print(f"  data: items.jsonl {member_mb:.0f} MiB ({member_mb * MiB / n / 1024:.2f} KiB/item), "
+          f"bundle {bundle_mb:.0f} MiB; generated in {fmt_s(gen_s)}, bundle built in {fmt_s(build_s)}")
+    print("  rounds (import / baseline): " + ", ".join(
+        f"{i:.2f} / {b:.2f} s" for i, b in imp["rounds"]) + "; phases below are from the median import")
+    print("  baseline: " + ", ".join(f"{k} {fmt_s(base[k])}"
+                                     for k in ("read", "json.loads", "executemany", "commit")))
+    order = ("read: file", "read: unzip", "verify: member hashes", "verify: signature",
+             "parse: JSON to models", "write: executemany", "write: commit (fsync, checkpoint)")
+    known = {k: ph[k] for k in order if k in ph}
+    rest_parse = parse - ph.get("parse: JSON to models", 0.0)
+    rest_write = write - ph.get("write: executemany", 0.0) - ph.get("write: commit (fsync, checkpoint)", 0.0)
+    print("  import: " + ", ".join(f"{k} {fmt_s(v)}" for k, v in known.items())
+          + f"; parse: checks {fmt_s(rest_parse)}; write: python rows {fmt_s(rest_write)}"
+          + (f" (re-serializing alone, timed apart: {fmt_s(imp['reserialize'])})"
+             if imp["reserialize"] is not None else ""))
+    print(f"  memory: import process peak {imp['peak_rss']:.0f} MiB, {imp['rss_after'] or 0:.0f} MiB still held "
+          f"after the import returned; baseline process peak {base['peak_rss']:.0f} MiB")
+    if gui_import:
+        print(f"  in-app import (Ctrl+O, synchronous runner): {fmt_s(gui_import['seconds'])}, GUI peak "
+              f"{gui_import['peak_rss']:.0f} MiB, {gui_import['rss_end'] or 0:.0f} MiB held afterwards while labeling")
+    print(f"  next item, median parts: command {fmt_ms(parts['command'])}, event loop + paint "
+          f"{fmt_ms(parts['events+paint'])}, extra full repaint {fmt_ms(parts['repaint'])}; "
+          f"{gui['next_paints']:.1f} paints of the prompt view per step; max {fmt_ms(max(nxt))}")
+    lost = gui.get("none_lost_per_step", 0)
+    if lost > 0.5:
+        print(f"  WARNING: the GUI loses {lost:.0f} references to None per item.next ({gui['none_refs']} left "
+              f"after the steps); at zero Python aborts (Fatal Python error: none_dealloc), i.e. after about "
+              f"{gui['none_refs'] / lost:.0f} more steps ({gui['versions']}).")
+    print(f"  GUI: opening the project took {fmt_s(gui['open_s'])}; RSS {gui['rss_before_open'] or 0:.0f} MiB "
+          f"before opening, {gui['rss_end'] or 0:.0f} MiB at the end; peak {peak:.0f} MiB")
+    print(f"  cold start, median parts: process + interpreter {fmt_s(mid('spawn'))}, imports "
+          f"{fmt_s(mid('imports'))}, QApplication + store + window {fmt_s(mid('window'))}, "
+          f"open project + first paint {fmt_s(mid('open'))}; runs: "
+          + ", ".join(f"{c['total']:.2f}" for c in colds) + " s")
+    print("  (offscreen Qt; files in the OS page cache, so 'cold' means a new process, not a cold disk)")
+    if imp.get("profile"):
+        print("\nprofile of the import (cProfile, top functions by own time)")
+        print(imp["profile"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
