@@ -400,35 +400,26 @@ def child_import(cfg: dict) -> dict:
     store = open_store(store_path())  # fresh store, migrated before the clock starts
     phases: dict[str, float] = defaultdict(float)
     store.db.conn = TimedConn(store.db.conn, phases)
-    parsed: list = []
     with contextlib.ExitStack() as stack:
         # read + verify, split into its parts (bundle.py looks these names up at call time)
         for name, label in (("read_file_bytes", "read: file"), ("unpack", "read: unzip"),
                             ("_check_signature", "verify: signature"),
-                            ("_check_members", "verify: member hashes"),
-                            ("parse_jsonl", "parse: JSON to models")):
+                            ("_check_members", "verify: member hashes")):
             stack.enter_context(patched(bundle_mod, name, phases, label))
         stack.enter_context(patched(importing, "read_bundle", phases, "read+verify"))
         for name in ("bundle_spec", "bundle_guidelines"):
             stack.enter_context(patched(importing, name, phases, "parse+validate"))
-        stack.enter_context(patched(importing, "bundle_items", phases, "parse+validate", parsed))
+        stack.enter_context(patched(importing, "bundle_items", phases, "parse+validate"))
         t0 = time.perf_counter()
         change = importing.import_tasks(store, bundle, trust_new_key=True)
         total = time.perf_counter() - t0
     store.db.conn = store.db.conn._conn
     peak = peak_rss_mb()
-    reserialize = None
-    if parsed:
-        t = time.perf_counter()
-        for item in parsed[0]:
-            item.model_dump_json(exclude_defaults=True)
-        reserialize = time.perf_counter() - t
-    del parsed
     gc.collect()
     rss_after = proc_status("VmRSS")  # what the process keeps once nothing refers to the items
     n_rows = store.one("SELECT count(*) FROM items WHERE project_id=?", (PROJECT_ID,))[0]
     store.close()
-    result = {"import": total, "phases": dict(phases), "reserialize": reserialize, "rows": n_rows,
+    result = {"import": total, "phases": dict(phases), "rows": n_rows,
               "added": change.counts.get("added"), "peak_rss": peak, "rss_after": rss_after}
     if cfg.get("profile"):
         prof_home = work / "home-profile"
@@ -905,14 +896,11 @@ def report(n, gen_s, build_s, member_mb, bundle_mb, imp, gui, gui_import, colds,
     print("  baseline: " + ", ".join(f"{k} {fmt_s(base[k])}"
                                      for k in ("read", "json.loads", "executemany", "commit")))
     order = ("read: file", "read: unzip", "verify: member hashes", "verify: signature",
-             "parse: JSON to models", "write: executemany", "write: commit (fsync, checkpoint)")
+             "write: executemany", "write: commit (fsync, checkpoint)")
     known = {k: ph[k] for k in order if k in ph}
-    rest_parse = parse - ph.get("parse: JSON to models", 0.0)
     rest_write = write - ph.get("write: executemany", 0.0) - ph.get("write: commit (fsync, checkpoint)", 0.0)
     print("  import: " + ", ".join(f"{k} {fmt_s(v)}" for k, v in known.items())
-          + f"; parse: checks {fmt_s(rest_parse)}; write: python rows {fmt_s(rest_write)}"
-          + (f" (re-serializing alone, timed apart: {fmt_s(imp['reserialize'])})"
-             if imp["reserialize"] is not None else ""))
+          + f"; parse+validate+checks {fmt_s(parse)}; write: python rows {fmt_s(rest_write)}")
     print(f"  memory: import process peak {imp['peak_rss']:.0f} MiB, {imp['rss_after'] or 0:.0f} MiB still held "
           f"after the import returned; baseline process peak {base['peak_rss']:.0f} MiB")
     if gui_import:
