@@ -42,7 +42,8 @@ class MainWindow(QMainWindow):
         self.resize(1280, 860)
         self.stack = QStackedWidget()
         self.setCentralWidget(self.stack)
-        self.home = HomeScreen(store, identity.key_id)
+        self.home = HomeScreen(store, identity.key_id, who=(
+            f"You are {identity.name} ({identity.role}) · key fingerprint {identity.fingerprint}"))
         self.home.open_project.connect(self.open_project)
         self.home.command.connect(self.run_command)
         self.stack.addWidget(self.home)
