@@ -247,3 +247,7 @@ def projects_cmd(as_json):
 
 def main() -> None:
     cli(prog_name="annotary")
+
+
+# the coordinator's commands register themselves on the group above
+from annotary.cli import coordinator  # noqa: E402, F401

@@ -155,7 +155,14 @@ def check_label_fits(label: Label, spec: Spec, item: Item) -> None:
         raise LabelError(f"{at}: rationale: required")
     if q.confidence is Requirement.required and label.confidence is None:
         raise LabelError(f"{at}: confidence: required")
-    a = label.answer
+    check_answer_fits(q, label.answer, item, at)
+
+
+def check_answer_fits(q, a: Answer, item: Item, at: str) -> None:
+    """Refuse an answer that does not fit its question (also used for gold answers)."""
+    if a.mode != q.mode:
+        raise LabelError(f"{at}: answer: a {a.mode} answer to a {q.mode} question")
+    ids = [r.id for r in item.responses]
     if isinstance(q, PairwiseQuestion):
         allowed = {"binary": {"A", "B"}, "tie": {"A", "B", "tie"},
                    "fourway": {"A", "B", "tie", "both_bad"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from annotary.core.coordination import RaterLabel, SignedCard
 from annotary.core.formats import IdentityCard, Manifest
 from annotary.core.items import Item
 from annotary.core.labels import Label
@@ -15,6 +16,8 @@ PUBLISHED = {
     "label.schema.json": Label,
     "manifest.schema.json": Manifest,
     "identity-card.schema.json": IdentityCard,
+    "signed-card.schema.json": SignedCard,
+    "rater-label.schema.json": RaterLabel,
 }
 
 

@@ -99,7 +99,59 @@ def _0002_assets(db: sqlite_utils.Database) -> None:
     )
 
 
+def _0003_coordinator(db: sqlite_utils.Database) -> None:
+    """A coordinator's project: roster, outside raters, rounds, assignments, label provenance."""
+    db.executescript(
+        """
+        CREATE TABLE roster (
+            project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+            key_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL,
+            public_key TEXT NOT NULL,
+            card TEXT NOT NULL,
+            rate_per_hour REAL,
+            added_at TEXT NOT NULL,
+            removed_at TEXT,
+            PRIMARY KEY (project_id, key_id)
+        );
+        CREATE TABLE raters (
+            project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+            id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            human INTEGER NOT NULL DEFAULT 0,
+            added_at TEXT NOT NULL,
+            PRIMARY KEY (project_id, id)
+        );
+        CREATE TABLE rounds (
+            project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+            round INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            guidelines_version TEXT NOT NULL,
+            settings TEXT NOT NULL,
+            counts TEXT NOT NULL,
+            PRIMARY KEY (project_id, round)
+        );
+        CREATE TABLE assignments (
+            project_id TEXT NOT NULL,
+            item_id TEXT NOT NULL,
+            annotator TEXT NOT NULL,
+            round INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            PRIMARY KEY (project_id, item_id, annotator),
+            FOREIGN KEY (project_id, item_id) REFERENCES items(project_id, id) ON DELETE CASCADE
+        );
+        CREATE INDEX assignments_annotator ON assignments(project_id, annotator, item_id);
+        CREATE INDEX labels_annotator ON labels(project_id, annotator, item_id);
+        -- where a label came from: bundle:<bundle_log id> (merge) or file:<sha256> (labels import)
+        ALTER TABLE labels ADD COLUMN source TEXT;
+        ALTER TABLE bundle_log ADD COLUMN details TEXT NOT NULL DEFAULT '{}';
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _0001_initial),
     ("0002_assets", _0002_assets),
+    ("0003_coordinator", _0003_coordinator),
 ]

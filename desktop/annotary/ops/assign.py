@@ -1,0 +1,237 @@
+"""Assigning a round: balanced overlap, hidden gold, calibration with feedback, one signed task bundle each."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from annotary.bundles.bundle import write_bundle
+from annotary.bundles.identity import Identity
+from annotary.core.errors import AnnotaryError, ItemError, TrustError
+from annotary.core.items import Item
+from annotary.ops.project import insert_items, project_info, read_source_items
+from annotary.ops.quality import disputed_items, quality_report
+from annotary.ops.roster import members
+from annotary.store import Store
+from annotary.store.db import now_iso
+
+
+@dataclass(frozen=True)
+class TaskBundle:
+    annotator: str
+    name: str
+    path: Path
+    normal: int
+    gold: int
+    calibration: int
+
+
+@dataclass(frozen=True)
+class AssignReport:
+    project_id: str
+    round: int
+    items: int  # normal items given out this round
+    added: dict[str, int]  # gold and calibration items added to the project
+    bundles: list[TaskBundle]
+    notes: list[str]
+
+    @property
+    def message(self) -> str:
+        per = ", ".join(f"{b.name} {b.normal}+{b.gold} gold+{b.calibration} calibration" for b in self.bundles)
+        return f"round {self.round}: {self.items} items to {len(self.bundles)} annotators ({per})"
+
+
+HIDDEN = ("metadata", "kind", "gold", "explanation")
+
+
+def task_view(kind: str, data: str) -> str:
+    """An item (its stored JSON) as an annotator receives it: gold looks like any other item, and
+    nothing of the source's metadata travels (datasets keep other people's labels and the answer there)."""
+    if kind == "normal" and not any(f'"{key}":' in data for key in HIDDEN):
+        return data  # nothing to hide: most items, and re-encoding them is most of an assignment's time
+    d = json.loads(data)
+    d.pop("metadata", None)
+    if kind != "calibration":  # calibration items show the expert answer after submitting
+        for key in ("kind", "gold", "explanation"):
+            d.pop(key, None)
+    return json.dumps(d, ensure_ascii=False, separators=(",", ":"))
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:32] or "annotator"
+
+
+def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overlap: int | None = None,
+                 round: int | None = None, gold_paths: Sequence[str | Path] = (),
+                 gold_fraction: float | None = None, calibration_paths: Sequence[str | Path] = (),
+                 adaptive: bool = False, fmt: str = "auto") -> AssignReport:
+    """Give each item to `overlap` distinct annotators (least loaded first) and write their bundles.
+
+    Items keep the annotators of earlier rounds, so a later round with a higher overlap tops
+    every item up. `adaptive` instead sends disputed items (see quality.disputed_items) to one
+    more annotator each, up to `overlap` annotators when given. Gold items: all of the project's
+    to everyone, or about `gold_fraction` of each annotator's load. Calibration items: all, first.
+    """
+    info = project_info(store)
+    spec = info.spec
+    if identity.key_id != info.coordinator_key_id:
+        raise TrustError(f"this project is coordinated by key {info.coordinator_key_id} "
+                         f"({info.coordinator_name}); your key {identity.key_id} cannot sign its tasks")
+    people = {m.key_id: m.name for m in members(store, active_only=True, role="annotator")}
+    if not people:
+        raise AnnotaryError("no active annotators in the roster: add their cards with `annotary roster add`")
+    if overlap is None and not adaptive:
+        raise AnnotaryError("give the overlap: how many annotators label each item")
+    if overlap is not None and overlap > len(people):
+        many = "s" if len(people) != 1 else ""
+        raise AnnotaryError(f"overlap {overlap} is larger than the roster ({len(people)} active annotator{many})")
+    if overlap is not None and overlap < 1:
+        raise AnnotaryError("overlap must be at least 1")
+    if gold_fraction is not None and not 0 < gold_fraction < 1:
+        raise AnnotaryError(f"gold fraction {gold_fraction} must be between 0 and 1")
+    rounds = [r[0] for r in store.query("SELECT round FROM rounds WHERE project_id=?", (info.id,))]
+    last = max(rounds, default=0)
+    round = last + 1 if round is None else round
+    if round <= last:
+        raise AnnotaryError(f"round {round} is already assigned; the next round is {last + 1}")
+    if adaptive and not last:
+        raise AnnotaryError("an adaptive round needs the labels of an earlier round: assign round 1 first")
+
+    added = _new_items(store, info.id, spec, gold_paths, calibration_paths, fmt)
+    kinds = dict(store.query("SELECT id, kind FROM items WHERE project_id=? ORDER BY seq", (info.id,)))
+    kinds |= {i.id: i.kind for i in added}
+    given: dict[str, set[str]] = defaultdict(set)
+    for iid, who in store.query("SELECT item_id, annotator FROM assignments WHERE project_id=?", (info.id,)):
+        given[iid].add(who)
+    labeled = {(r[0], r[1]) for r in store.query(
+        "SELECT DISTINCT item_id, annotator FROM labels WHERE project_id=?", (info.id,))}
+
+    def covering(iid: str) -> int:  # a removed annotator's unlabeled items need someone else
+        return sum(1 for a in given[iid] if a in people or (iid, a) in labeled)
+
+    notes: list[str] = []
+    if adaptive:
+        disputed = disputed_items(quality_report(store), store)
+        need = {iid: 1 for iid, _ in disputed if overlap is None or covering(iid) < overlap}
+        if not need:
+            raise AnnotaryError("nothing to send: no item is disputed" + (
+                f" below {overlap} annotators" if overlap and disputed else ""))
+    else:
+        need = {iid: overlap - covering(iid) for iid, kind in kinds.items()
+                if kind == "normal" and covering(iid) < overlap}
+        if not need:
+            raise AnnotaryError(f"nothing to assign: every item already has {overlap} annotators")
+
+    rng = random.Random(f"{info.id}\0{round}")
+    load = dict.fromkeys(people, 0)
+    plan: dict[str, dict[str, list[str]]] = {a: defaultdict(list) for a in people}
+    for iid, k in need.items():
+        eligible = [a for a in people if a not in given[iid]]
+        # random tie-breaks vary who works with whom, so every pair of annotators shares items
+        chosen = sorted(eligible, key=lambda a: (load[a], rng.random()))[:k]
+        if len(chosen) < k:
+            notes.append(f"item {iid}: only {len(chosen)} of {k} more annotators have not had it")
+        for a in chosen:
+            load[a] += 1
+            plan[a]["normal"].append(iid)
+    _add_gold_and_calibration(plan, kinds, given, gold_fraction, rng, notes)
+    return _write(store, identity=identity, info=info, round=round, plan=plan, kinds=kinds,
+                  added=added, people=people, out_dir=Path(out_dir), notes=notes,
+                  settings={"overlap": overlap, "adaptive": adaptive, "gold_fraction": gold_fraction,
+                            "gold_files": [Path(p).name for p in gold_paths],
+                            "calibration_files": [Path(p).name for p in calibration_paths]})
+
+
+def _new_items(store: Store, project_id: str, spec, gold_paths, calibration_paths, fmt) -> list[Item]:
+    """Gold and calibration items from files, checked; the ones the project holds already are skipped."""
+    gold, _ = read_source_items(list(gold_paths), spec, fmt, kind="gold")
+    calibration, _ = read_source_items(list(calibration_paths), spec, fmt, kind="calibration")
+    stored = dict(store.query("SELECT id, data FROM items WHERE project_id=?", (project_id,)))
+    out, seen = [], set()
+    for item in gold + calibration:
+        if item.id in seen:
+            raise ItemError(f"item id {item.id!r} is both in the gold and the calibration files")
+        seen.add(item.id)
+        if item.id in stored:
+            if stored[item.id] != item.model_dump_json(exclude_defaults=True):
+                raise ItemError(f"item id {item.id!r} is already in the project with other content")
+            continue
+        out.append(item)
+    return out
+
+
+def _add_gold_and_calibration(plan, kinds: dict[str, str], given, gold_fraction, rng, notes) -> None:
+    pool = [i for i, kind in kinds.items() if kind == "gold"]
+    if gold_fraction is not None and not pool:
+        raise AnnotaryError("no gold items: mark items kind \"gold\" (with their answers) or pass --gold FILE")
+    used = {i: len(given[i]) for i in pool}
+    calibration = [i for i, kind in kinds.items() if kind == "calibration"]
+    for a, work in plan.items():
+        if not work["normal"]:
+            continue
+        fresh = [i for i in pool if a not in given[i]]
+        if gold_fraction is not None:
+            want = max(1, round(gold_fraction * len(work["normal"])))
+            fresh = sorted(fresh, key=lambda i: (used[i], rng.random()))[:want]
+            if len(fresh) < want:
+                notes.append(f"only {len(fresh)} unseen gold items for annotator {a}, not {want}")
+        for i in fresh:
+            used[i] += 1
+        work["gold"] = fresh
+        work["calibration"] = [i for i in calibration if a not in given[i]]
+
+
+def _write(store: Store, *, identity, info, round, plan, kinds, added, people, out_dir, notes,
+           settings) -> AssignReport:
+    """Record the round and write the bundles in one go: a failed bundle leaves neither behind."""
+    spec = info.spec
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    bundles = []
+    try:
+        with store.atomic():
+            insert_items(store, info.id, added)
+            rows = [(info.id, iid, a, round, kind) for a, work in plan.items()
+                    for kind, ids in work.items() for iid in ids]
+            store.conn.executemany(
+                "INSERT INTO assignments (project_id, item_id, annotator, round, kind) VALUES (?,?,?,?,?)", rows)
+            for a, work in plan.items():
+                if not work["normal"]:
+                    continue
+                mixed = work["normal"] + work["gold"]
+                random.Random(f"{info.id}\0{round}\0{a}").shuffle(mixed)  # gold hides among the rest
+                data = dict(store.query(
+                    "SELECT i.id, i.data FROM assignments a JOIN items i ON i.project_id=a.project_id"
+                    " AND i.id=a.item_id WHERE a.project_id=? AND a.annotator=? AND a.round=?",
+                    (info.id, a, round)))
+                records = [task_view(kinds[i], data[i]) for i in work["calibration"] + mixed]
+                lines = "".join(r + "\n" for r in records).encode("utf-8")
+                path = out_dir / f"{info.id}-round{round}-{_slug(people[a])}-{a[:8]}.annotary"
+                write_bundle(path, kind="tasks", project_id=info.id, project_name=spec.name,
+                             identity=identity, round=round,
+                             members={"spec.json": spec.model_dump_json(indent=2).encode(),
+                                      "guidelines.md": info.guidelines.encode("utf-8"),
+                                      "items.jsonl": lines},
+                             counts={"items.jsonl": len(records)})
+                written.append(path)
+                bundles.append(TaskBundle(a, people[a], path, len(work["normal"]), len(work["gold"]),
+                                          len(work["calibration"])))
+            counts = {"items": len({i for w in plan.values() for i in w["normal"]}),
+                      "assignments": len(rows), "bundles": len(bundles)}
+            store.conn.execute(
+                "INSERT INTO rounds (project_id, round, created_at, guidelines_version, settings, counts)"
+                " VALUES (?,?,?,?,?,?)",
+                (info.id, round, now_iso(), info.guidelines_version, json.dumps(settings), json.dumps(counts)))
+            store.conn.execute("UPDATE projects SET round=? WHERE id=?", (round, info.id))
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return AssignReport(info.id, round, counts["items"],
+                        {k: sum(1 for i in added if i.kind == k) for k in ("gold", "calibration")},
+                        bundles, notes)

@@ -1,0 +1,206 @@
+"""A coordinator's project file: create it from a spec and datasets, open it, change its guidelines."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from pydantic import TypeAdapter, ValidationError
+
+from annotary.bundles.identity import Identity
+from annotary.core.changes import Change
+from annotary.core.errors import (
+    AnnotaryError,
+    ItemError,
+    LabelError,
+    SpecError,
+    describe_validation,
+)
+from annotary.core.items import Item, check_item_fits
+from annotary.core.labels import Answer, check_answer_fits
+from annotary.core.spec import Spec, load_spec_file
+from annotary.datasets.readers import read_items
+from annotary.ops import queries
+from annotary.ops.queries import ProjectInfo
+from annotary.store import Store, open_store
+from annotary.store.db import now_iso
+
+MARK = "coordinator_project"  # settings key naming the project a coordinator's file holds
+ANSWER = TypeAdapter(Answer)
+
+
+def open_project(path: str | Path) -> Store:
+    """Open an existing coordinator project file (never creates one)."""
+    path = Path(path)
+    if not path.is_file():
+        raise AnnotaryError(f"{path}: no such project file (create one with `annotary project create`)")
+    store = open_store(path)
+    if queries.setting(store, MARK) is None:
+        store.close()
+        raise AnnotaryError(f"{path.name}: not a coordinator project (this looks like an annotator's store)")
+    return store
+
+
+def project_info(store: Store) -> ProjectInfo:
+    return queries.project(store, queries.setting(store, MARK))
+
+
+def load_items(store: Store, project_id: str) -> dict[str, Item]:
+    rows = store.conn.execute("SELECT id, data FROM items WHERE project_id=? ORDER BY seq", (project_id,))
+    return {r[0]: Item.model_validate_json(r[1]) for r in rows}
+
+
+SKELETON_RESPONSES = 9  # items with more (rare) are parsed whole
+RESPONSE_IDS = ", ".join(f"'$.responses[{i}].id'" for i in range(SKELETON_RESPONSES))
+SKELETONS = f"""
+    SELECT id,
+           CASE WHEN kind='normal' AND coalesce(json_array_length(data, '$.responses'), 0) <= {SKELETON_RESPONSES}
+                THEN NULL ELSE data END,
+           json_extract(data, {RESPONSE_IDS}),
+           json_extract(data, '$.rubric'), json_extract(data, '$.rubric_criteria')
+    FROM items WHERE project_id=? ORDER BY seq
+"""
+
+
+def item_skeletons(store: Store, project_id: str) -> dict[str, Item]:
+    """The project's items without their texts: ids, kind, response ids, rubric criteria (gold and
+    calibration items whole). Enough to check labels and compute figures, in a fraction of the time
+    parsing every item takes."""
+    out: dict[str, Item] = {}
+    shapes: dict[tuple, Item] = {}
+    for iid, whole, *shape in store.conn.execute(SKELETONS, (project_id,)):
+        if whole is not None:
+            out[iid] = Item.model_validate_json(whole)
+            continue
+        shape = tuple(shape)
+        if shape not in shapes:  # most datasets have a handful of shapes
+            responses, rubric, chosen = shape
+            shapes[shape] = Item.model_validate({
+                "id": iid, "prompt": "", "responses": [{"id": r, "text": ""} for r in json.loads(responses) if r is not None],
+                "rubric": json.loads(rubric) if rubric else None,
+                "rubric_criteria": json.loads(chosen) if chosen else None})
+        out[iid] = shapes[shape].model_copy(update={"id": iid})
+    return out
+
+
+def check_gold(item: Item, spec: Spec, where: str = "") -> None:
+    """Every gold answer must be an answer its question accepts for this item."""
+    at = f"{where}item {item.id!r}"
+    if item.kind in ("gold", "calibration") and not item.gold:
+        raise ItemError(f"{at}: gold: a {item.kind} item needs the expert answers")
+    for qid, raw in (item.gold or {}).items():
+        try:
+            answer = ANSWER.validate_python(raw)
+        except ValidationError as err:
+            raise ItemError(f"{at}: gold.{qid}: {describe_validation(err)}") from None
+        try:
+            check_answer_fits(spec.question(qid), answer, item, f"{at}: gold.{qid}")
+        except LabelError as err:
+            raise ItemError(err.message) from None
+
+
+def read_source_items(paths: list[str | Path], spec: Spec, fmt: str = "auto",
+                      kind: str | None = None) -> tuple[list[Item], list[str]]:
+    """Items of dataset files, each checked against the spec, and which shape each file was read as.
+
+    `kind` turns every item into a gold or calibration item (which then needs gold answers)."""
+    items: list[Item] = []
+    seen: dict[str, str] = {}
+    shapes = []
+    for source in paths:
+        name = Path(source).name
+        result = read_items(source, fmt=fmt)
+        shapes.append(f"{name}: {result.shape}, {len(result.items)} items")
+        for item in result.items:
+            if item.id in seen:
+                raise ItemError(f"{name}: duplicate item id {item.id!r} (also in {seen[item.id]})")
+            seen[item.id] = name
+            if kind is not None:
+                item = item.model_copy(update={"kind": kind})
+            check_item_fits(item, spec, where=f"{name}: ")
+            check_gold(item, spec, where=f"{name}: ")
+            items.append(item)
+    return items, shapes
+
+
+def read_guidelines(path: str | Path | None) -> str:
+    if path is None:
+        return ""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise SpecError(f"{path}: cannot read guidelines ({err})") from None
+
+
+def insert_items(store: Store, project_id: str, items: list[Item]) -> None:
+    seq = store.one("SELECT coalesce(max(seq), 0) FROM items WHERE project_id=?", (project_id,))[0]
+    store.conn.executemany(
+        "INSERT INTO items (project_id, id, seq, kind, data) VALUES (?,?,?,?,?)",
+        [(project_id, it.id, seq + n, it.kind, it.model_dump_json(exclude_defaults=True))
+         for n, it in enumerate(items, 1)])
+
+
+def create_project(*, spec_path: str | Path, items_paths: list[str | Path], out: str | Path,
+                   identity: Identity, guidelines_path: str | Path | None = None,
+                   fmt: str = "auto", force: bool = False) -> Change:
+    """Read and check everything, then write the project file whole (a failure leaves no file)."""
+    out = Path(out)
+    if out.exists() and not force:
+        raise AnnotaryError(f"{out}: already exists (pass --force to replace it)")
+    spec = load_spec_file(spec_path)
+    if guidelines_path is None:
+        default = Path(spec_path).with_name("guidelines.md")
+        guidelines_path = default if default.exists() else None
+    guidelines = read_guidelines(guidelines_path)
+    items, shapes = read_source_items(list(items_paths), spec, fmt)
+    if not items:
+        raise ItemError("no items to put in the project")
+    pid = spec.resolved_project_id
+    tmp = out.with_name(f".{out.name}.creating")
+    _remove_db(tmp)
+    store = open_store(tmp)
+    try:
+        with store.atomic():
+            store.conn.execute(
+                "INSERT INTO projects (id, name, spec, guidelines, guidelines_version,"
+                " coordinator_key_id, coordinator_public_key, coordinator_name, round, created_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (pid, spec.name, spec.model_dump_json(), guidelines, spec.guidelines_version,
+                 identity.key_id, identity.public_key, identity.name, 1, now_iso()))
+            insert_items(store, pid, items)
+            store.conn.execute("INSERT INTO settings (key, value) VALUES (?, ?)", (MARK, f'"{pid}"'))
+    except BaseException:
+        store.close()
+        _remove_db(tmp)
+        raise
+    store.close()  # checkpoints the WAL into the file before it is moved
+    _remove_db(out)
+    os.replace(tmp, out)
+    kinds = {k: sum(1 for i in items if i.kind == k) for k in ("normal", "gold", "calibration")}
+    return Change(op="create", project_id=pid, counts={"items": len(items), **kinds},
+                  message=f"created {out.name}: project {pid!r}, {len(items)} items "
+                          f"({kinds['gold']} gold, {kinds['calibration']} calibration); "
+                          f"read {'; '.join(shapes)}")
+
+
+def _remove_db(path: Path) -> None:
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        p.unlink(missing_ok=True)
+
+
+def set_guidelines(store: Store, *, guidelines_path: str | Path, version: str) -> Change:
+    """New guidelines for the next round: labels record the version they were made under."""
+    info = project_info(store)
+    version = version.strip()
+    if not version:
+        raise SpecError("the guidelines version is empty")
+    if version == info.guidelines_version:
+        raise SpecError(f"the guidelines are already version {version!r}; give the new text a new version")
+    text = read_guidelines(guidelines_path)
+    spec = info.spec.model_copy(update={"guidelines_version": version})
+    with store.atomic():
+        store.conn.execute("UPDATE projects SET spec=?, guidelines=?, guidelines_version=? WHERE id=?",
+                           (spec.model_dump_json(), text, version, info.id))
+    return Change(op="guidelines", project_id=info.id, counts={},
+                  message=f"guidelines version {version} set; the next round's bundles carry it")
