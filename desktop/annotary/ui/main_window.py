@@ -14,7 +14,6 @@ from annotary.ops import annotate, open_store, queries
 from annotary.ops.demo import ensure_demos
 from annotary.ops.importing import import_tasks, load_tasks, preview_tasks
 from annotary.ops.results import export_results
-from annotary.ui.about import AboutDialog
 from annotary.ui.dialogs import Asker, KeySheet
 from annotary.ui.guidelines import GuidelinesDock
 from annotary.ui.home_screen import HomeScreen
@@ -126,8 +125,6 @@ class MainWindow(QMainWindow):
             pid = self.home.selected()
             if pid:
                 self.open_project(pid)
-        elif command == "help.about":
-            AboutDialog(self.store.path, parent=self).exec()
         elif command == "help.keys":
             modes = {q.mode for q in self.labeling.flow.spec.questions} if self.labeling else None
             KeySheet(self._scope(), modes, self.commands, parent=self).exec()
