@@ -249,5 +249,6 @@ def main() -> None:
     cli(prog_name="annotary")
 
 
-# the coordinator's commands register themselves on the group above
-from annotary.cli import coordinator  # noqa: E402, F401
+# the coordinator's and the reviewer's commands register themselves on the group above
+import annotary.cli.adjudication  # noqa: E402, F401
+import annotary.cli.coordinator  # noqa: E402, F401

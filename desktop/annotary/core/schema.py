@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from annotary.core.adjudication import Case, Decision
 from annotary.core.coordination import RaterLabel, SignedCard
 from annotary.core.formats import IdentityCard, Manifest
 from annotary.core.items import Item
@@ -18,6 +19,8 @@ PUBLISHED = {
     "identity-card.schema.json": IdentityCard,
     "signed-card.schema.json": SignedCard,
     "rater-label.schema.json": RaterLabel,
+    "case.schema.json": Case,
+    "decision.schema.json": Decision,
 }
 
 

@@ -128,6 +128,10 @@ class LabelingFlow:
         self.flagged = queries.flagged_item_ids(store, project_id, annotator)
         self.filter = "all"
         self._visible: list[int] | None = None  # None = every item
+        # a reviewer decides cases: digits adopt annotator N's answer unless editing
+        self.review = info.kind == "adjudication"
+        self.cases = queries.cases(store, project_id) if self.review else {}
+        self.editing = False
         self.focus = 0
         self._cursors: dict[str, tuple[int, ...]] = {}
         self.current: ItemState | None = None
@@ -218,6 +222,10 @@ class LabelingFlow:
         self._redo.clear()
         self._cursors.clear()
         self.focus = 0
+        self.editing = False
+        if self.review:
+            asked = [i for i, q in enumerate(self.spec.questions) if self.case(q.id)]
+            self.focus = asked[0] if asked else 0
         self._emit("item")
 
     def visible_positions(self) -> list[int]:
@@ -331,12 +339,52 @@ class LabelingFlow:
         q = self._need("pairwise", "a strength point")
         self._mode_change(q, Pairwise.point(q, point))
 
+    # -- reviewing ----------------------------------------------------------------------------
+    def case(self, question_id: str):
+        if not self.review or self.current is None:
+            return None
+        return self.cases.get((self.current.item.id, question_id))
+
+    def adopt(self, n: int) -> None:
+        """Take annotator N's answer (1-based) as the decision, to submit or edit."""
+        q = self.focused_question
+        case = self.case(q.id)
+        if case is None:
+            raise LabelError(f"{q.id}: nothing to decide on this question")
+        if not 1 <= n <= len(case.answers):
+            raise LabelError(f"{q.id}: there are answers 1 to {len(case.answers)}")
+        given = case.answers[n - 1]
+        if given.answer is None:
+            raise LabelError(f"{q.id}: {given.who} skipped this item ({given.skip_reason})")
+        state = self.current
+        self._mode_change(q, MODES[q.mode].from_answer(q, given.answer, state.item, state.shown_order))
+
+    def toggle_edit(self) -> bool:
+        """Reviewing: digits edit the answer (True) or adopt annotators' answers (False)."""
+        self.editing = not self.editing
+        self._emit("answer")
+        return self.editing
+
+    def overrides_majority(self, question_id: str) -> bool:
+        case = self.case(question_id)
+        if case is None or case.majority is None:
+            return False
+        state = self.current
+        value = state.pending[question_id].value
+        if value is None:
+            return False
+        q = self._question(question_id)
+        mine = MODES[q.mode].to_answer(q, value, state.item, state.shown_order)
+        return mine != case.answers[case.majority].answer
+
     def digit(self, n: int) -> None:
-        """A digit means what the focused question makes of it."""
+        """A digit means what the focused question makes of it (reviewing: adopt answer N)."""
         q = self.focused_question
         state = self.current
         value = state.pending[q.id].value
-        if q.mode == "pairwise":
+        if self.review and not self.editing and self.case(q.id) is not None:
+            self.adopt(n)
+        elif q.mode == "pairwise":
             self.choose_point(n)
         elif q.mode == "ranking":
             self._mode_change(q, RANKING.press(q, value, state.item, state.shown_order, n))
@@ -447,6 +495,8 @@ class LabelingFlow:
     def _advance_focus(self) -> None:
         qs = self.spec.questions
         for j in range(self.focus + 1, len(qs)):
+            if self.review and self.case(qs[j].id) is None:
+                continue  # a reviewer decides only the cases
             if not self.complete(qs[j].id):
                 self.focus = j
                 self._emit("focus")
@@ -511,7 +561,12 @@ class LabelingFlow:
         out = []
         for q in self.spec.questions:
             p = state.pending[q.id]
-            if not (q.required or self._started(q)):
+            if self.review:
+                if self.case(q.id) is None:
+                    continue  # only the cases are decided
+                if p.value is not None and not p.rationale.strip() and self._overrides(q, p):
+                    out.append(f"{q.id}: give a reason: your decision overrides the majority")
+            elif not (q.required or self._started(q)):
                 continue  # an optional question left alone
             if p.value is None:
                 out.append(f"{q.id}: choose an answer")
@@ -524,6 +579,12 @@ class LabelingFlow:
                 out.append(f"{q.id}: give a confidence")
         return out
 
+    def _overrides(self, q, p) -> bool:
+        try:
+            return self.overrides_majority(q.id)
+        except (LabelError, ValueError):
+            return False  # an incomplete answer: "missing" already says what it needs
+
     def submit(self, advance: bool = True) -> SubmitOutcome:
         """Commit the item's answers (a new revision if it was submitted before), then move on."""
         state = self.current
@@ -533,7 +594,9 @@ class LabelingFlow:
         answers, rationales, confidences = {}, {}, {}
         for q in self.spec.questions:
             p = state.pending[q.id]
-            if p.value is not None and (q.required or self._started(q)):
+            if self.review and self.case(q.id) is None:
+                continue
+            if p.value is not None and (q.required or self._started(q) or self.review):
                 answers[q.id] = MODES[q.mode].to_answer(q, p.value, state.item, state.shown_order)
             rationales[q.id] = p.rationale
             if p.confidence is not None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from annotary.bundles.bundle import OpenedBundle
 from annotary.bundles.records import iter_jsonl
+from annotary.core.adjudication import Case
 from annotary.core.errors import BundleError, ItemError, SpecError, TrustError
 from annotary.core.items import Item, check_item_fits
 from annotary.core.spec import Spec, parse_spec
@@ -84,3 +85,30 @@ def bundle_items(bundle: OpenedBundle, spec: Spec) -> list[ItemRow]:
     if not rows:
         raise BundleError(f"{bundle.path.name}: the bundle holds no items")
     return rows
+
+
+def bundle_cases(bundle: OpenedBundle, spec: Spec, item_ids: set[str]) -> list[Case]:
+    """The cases of an adjudication bundle: each for an item it carries and a question of the
+    spec, each annotator answer fitting its question."""
+    name = bundle.path.name
+    questions = {q.id: q for q in spec.questions}
+    cases = bundle.records("cases.jsonl", Case)
+    if not cases:
+        raise BundleError(f"{name}: the adjudication bundle holds no cases")
+    seen = set()
+    for n, case in enumerate(cases, 1):
+        at = f"{name}: cases.jsonl line {n}"
+        if case.item_id not in item_ids:
+            raise BundleError(f"{at}: item {case.item_id!r} is not in the bundle")
+        if case.question_id not in questions:
+            raise BundleError(f"{at}: question {case.question_id!r} is not in the spec")
+        if (case.item_id, case.question_id) in seen:
+            raise BundleError(f"{at}: a second case for item {case.item_id!r}, question {case.question_id!r}")
+        seen.add((case.item_id, case.question_id))
+        if case.majority is not None and not 0 <= case.majority < len(case.answers):
+            raise BundleError(f"{at}: majority: no answer {case.majority}")
+        q = questions[case.question_id]
+        for a in [x.answer for x in case.answers] + [case.consensus]:
+            if a is not None and a.mode != q.mode:
+                raise BundleError(f"{at}: a {a.mode} answer to a {q.mode} question")
+    return cases

@@ -5,16 +5,18 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotary.bundles.bundle import OpenedBundle, read_bundle
 from annotary.bundles.identity import fingerprint_of
+from annotary.core.adjudication import Case
 from annotary.core.changes import Change
 from annotary.core.errors import Cancelled, TrustError
 from annotary.core.spec import Spec
 from annotary.ops.bundling import (
     ItemRow,
+    bundle_cases,
     bundle_guidelines,
     bundle_items,
     bundle_spec,
@@ -24,6 +26,7 @@ from annotary.ops.tasks import GUIDELINE_ASSETS
 from annotary.store import Store
 from annotary.store.db import now_iso
 
+_ROLE_OF = {"tasks": "labelled", "adjudication": "reviewed"}
 Progress = Callable[[int, int], None]
 CancelCheck = Callable[[], bool]
 CHUNK = 2000
@@ -72,6 +75,7 @@ class TaskBundle:
     spec: Spec
     guidelines: str
     rows: list[ItemRow]
+    cases: list[Case] = field(default_factory=list)  # adjudication bundles: what the reviewer decides
 
     @property
     def manifest(self):
@@ -79,15 +83,17 @@ class TaskBundle:
 
 
 def load_tasks(path: str | Path) -> TaskBundle:
-    """Every check that needs no store: limits, hashes, signature, spec, every item."""
+    """Every check that needs no store: limits, hashes, signature, spec, every item (and, for
+    a reviewer's adjudication bundle, every case)."""
     path = Path(path)
-    bundle = read_bundle(path, expect_kind="tasks")
+    bundle = read_bundle(path, expect_kind=("tasks", "adjudication"))
     spec = bundle_spec(bundle)
     check_spec_project(bundle, spec)
     guidelines = bundle_guidelines(bundle)
     rows = bundle_items(bundle, spec)
+    cases = bundle_cases(bundle, spec, {r.id for r in rows}) if bundle.manifest.kind == "adjudication" else []
     bundle.members.pop("items.jsonl", None)  # the rows hold it now; keep one copy in memory
-    return TaskBundle(path, bundle, spec, guidelines, rows)
+    return TaskBundle(path, bundle, spec, guidelines, rows, cases)
 
 
 def _loaded(source: str | Path | TaskBundle) -> TaskBundle:
@@ -139,6 +145,11 @@ def import_tasks(
     pin = _pin_state(store, m.project_id, m.producer.key_id)
     if pin == "mismatch":
         raise _mismatch(store, m, path)
+    kind = "adjudication" if m.kind == "adjudication" else "tasks"
+    row = store.one("SELECT kind FROM projects WHERE id=?", (m.project_id,))
+    if row is not None and row[0] != kind:
+        raise TrustError(f"{path.name}: project {m.project_id!r} is here to be {_ROLE_OF[row[0]]}; "
+                         f"this bundle asks to have it {_ROLE_OF[kind]}: refused")
     if pin == "new" and not trust_new_key:
         fp = fingerprint_of(base64.b64decode(m.producer.public_key))
         raise TrustError(
@@ -156,10 +167,10 @@ def import_tasks(
         if pin == "new":
             conn.execute(
                 "INSERT INTO projects (id, name, spec, guidelines, guidelines_version,"
-                " coordinator_key_id, coordinator_public_key, coordinator_name, round, created_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " coordinator_key_id, coordinator_public_key, coordinator_name, round, created_at, kind)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (m.project_id, spec.name, spec.model_dump_json(), guidelines, spec.guidelines_version,
-                 m.producer.key_id, m.producer.public_key, m.producer.name, m.round, now_iso()),
+                 m.producer.key_id, m.producer.public_key, m.producer.name, m.round, now_iso(), kind),
             )
         else:
             # a later round: newer spec and guidelines replace older ones, never the reverse
@@ -201,7 +212,15 @@ def import_tasks(
             [(m.project_id, name, data) for name, data in bundle.members.items()
              if name.startswith(GUIDELINE_ASSETS)],
         )
+        # a newer case of an item and question replaces the older one
+        conn.executemany(
+            "INSERT INTO cases (project_id, item_id, question_id, data) VALUES (?,?,?,?)"
+            " ON CONFLICT(project_id, item_id, question_id) DO UPDATE SET data=excluded.data",
+            [(m.project_id, c.item_id, c.question_id, c.model_dump_json()) for c in tasks.cases],
+        )
         counts = {"items": total, "added": added, "updated": updated}
+        if tasks.cases:
+            counts["cases"] = len(tasks.cases)
         conn.execute(
             "INSERT INTO bundle_log (sha256, kind, bundle_id, project_id, signer_key_id, signer_name,"
             " file_name, imported_at, counts) VALUES (?,?,?,?,?,?,?,?,?)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -170,12 +171,31 @@ def merge_results(store: Store, *, paths: list[str | Path],
     with _gc_paused():
         for n, path in enumerate(paths, 1):
             try:
-                out.append(merge_bundle(store, path=path, items=items))
+                if _declared_kind(path) == "decisions":
+                    from annotary.ops.adjudication import (
+                        merge_decisions,  # it builds on this module
+                    )
+
+                    out.append(merge_decisions(store, path=path))
+                else:
+                    out.append(merge_bundle(store, path=path, items=items))
             except AnnotaryError as err:
                 out.append(MergeReport(str(path), refusal=str(err).removeprefix(f"{Path(path).name}: ")))
             if progress:
                 progress(n, len(paths))
     return out
+
+
+def _declared_kind(path: str | Path) -> str | None:
+    """The kind a bundle's manifest claims, to pick the merge; the merge itself verifies all."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            info = z.getinfo("manifest.json")
+            if info.file_size > 1 << 20:
+                return None
+            return json.loads(z.read(info)).get("kind")
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, AttributeError):
+        return None
 
 
 @contextlib.contextmanager

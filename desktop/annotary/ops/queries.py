@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from annotary.core.adjudication import Case
 from annotary.core.items import Item
 from annotary.core.labels import Label
 from annotary.core.spec import Spec
@@ -24,6 +25,7 @@ class ProjectInfo:
     total: int
     done: int
     opened_at: str | None
+    kind: str = "tasks"  # "adjudication": a reviewer's project of cases to decide
 
 
 def _project(store: Store, row, annotator: str | None) -> ProjectInfo:
@@ -40,6 +42,7 @@ def _project(store: Store, row, annotator: str | None) -> ProjectInfo:
         guidelines=row["guidelines"], guidelines_version=row["guidelines_version"],
         coordinator_key_id=row["coordinator_key_id"], coordinator_name=row["coordinator_name"],
         round=row["round"], total=total, done=done, opened_at=row["opened_at"],
+        kind=row["kind"],
     )
 
 
@@ -147,3 +150,10 @@ def assets(store: Store, project_id: str, prefix: str = "") -> dict[str, bytes]:
     rows = store.query("SELECT name, data FROM assets WHERE project_id=? AND name LIKE ?",
                        (project_id, prefix + "%"))
     return {r["name"][len(prefix):]: bytes(r["data"]) for r in rows}
+
+
+def cases(store: Store, project_id: str) -> dict[tuple[str, str], Case]:
+    """(item, question) -> the case a reviewer decides."""
+    rows = store.conn.execute("SELECT item_id, question_id, data FROM cases WHERE project_id=?",
+                              (project_id,))
+    return {(r[0], r[1]): Case.model_validate_json(r[2]) for r in rows}

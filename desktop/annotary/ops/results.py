@@ -1,4 +1,4 @@
-"""Exporting an annotator's current labels as a signed result bundle."""
+"""Exporting an annotator's current labels (a reviewer's decisions) as a signed bundle."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from pathlib import Path
 from annotary.bundles.bundle import write_bundle
 from annotary.bundles.identity import Identity
 from annotary.bundles.records import dump_jsonl
+from annotary.core.adjudication import Decision
 from annotary.core.changes import Change
 from annotary.core.errors import LabelError
+from annotary.core.labels import Label
 from annotary.ops import queries
 from annotary.store import Store
 
@@ -20,6 +22,8 @@ def export_results(store: Store, *, project_id: str, identity: Identity, out: st
         raise LabelError(f"no project {project_id!r} in this store")
     labels = queries.current_labels(store, project_id, identity.key_id)
     out = Path(out)
+    if info.kind == "adjudication":
+        return _export_decisions(store, info, labels, identity, out)
     write_bundle(
         out, kind="results", project_id=project_id, project_name=info.name, identity=identity,
         round=info.round,
@@ -32,3 +36,36 @@ def export_results(store: Store, *, project_id: str, identity: Identity, out: st
     items = len({lab.item_id for lab in labels})
     return Change(op="export", project_id=project_id, counts={"labels": len(labels), "items": items},
                   message=f"wrote {out.name}: {len(labels)} labels of {items} items")
+
+
+def decisions_of(store: Store, project_id: str, labels: list[Label]) -> list[Decision]:
+    """A reviewer's current labels as decisions: which annotator answer (if any) was adopted
+    unchanged, and whether the decision overrides a majority."""
+    cases = queries.cases(store, project_id)
+    out = []
+    for lab in labels:
+        case = cases.get((lab.item_id, lab.question_id))
+        if case is None or lab.answer is None:
+            continue
+        given = [a.answer for a in case.answers]
+        out.append(Decision(
+            item_id=lab.item_id, question_id=lab.question_id, reviewer=lab.annotator,
+            revision=lab.revision, decided_at=lab.submitted_at, answer=lab.answer,
+            adopted=given.index(lab.answer) if lab.answer in given else None,
+            overrides_majority=case.majority is not None and lab.answer != given[case.majority],
+            reason=lab.rationale, duration_ms=lab.duration_ms))
+    return out
+
+
+def _export_decisions(store: Store, info, labels: list[Label], identity: Identity, out: Path) -> Change:
+    decisions = decisions_of(store, info.id, labels)
+    write_bundle(
+        out, kind="decisions", project_id=info.id, project_name=info.name, identity=identity,
+        round=info.round,
+        members={"spec.json": info.spec.model_dump_json(indent=2).encode(),
+                 "decisions.jsonl": dump_jsonl(decisions)},
+        counts={"decisions.jsonl": len(decisions)},
+    )
+    items = len({d.item_id for d in decisions})
+    return Change(op="export", project_id=info.id, counts={"decisions": len(decisions), "items": items},
+                  message=f"wrote {out.name}: {len(decisions)} decisions on {items} items")

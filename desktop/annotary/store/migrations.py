@@ -150,8 +150,46 @@ def _0003_coordinator(db: sqlite_utils.Database) -> None:
     )
 
 
+def _0004_adjudication(db: sqlite_utils.Database) -> None:
+    """Reviewers: the cases they receive, the cases sent out, and the decisions merged back."""
+    db.executescript(
+        """
+        ALTER TABLE projects ADD COLUMN kind TEXT NOT NULL DEFAULT 'tasks';
+        CREATE TABLE cases (
+            project_id TEXT NOT NULL,
+            item_id TEXT NOT NULL,
+            question_id TEXT NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (project_id, item_id, question_id),
+            FOREIGN KEY (project_id, item_id) REFERENCES items(project_id, id) ON DELETE CASCADE
+        );
+        CREATE TABLE adjudications (
+            project_id TEXT NOT NULL,
+            bundle_id TEXT NOT NULL,
+            reviewer TEXT NOT NULL,
+            item_id TEXT NOT NULL,
+            question_id TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (project_id, reviewer, item_id, question_id, bundle_id)
+        );
+        CREATE TABLE decisions (
+            project_id TEXT NOT NULL,
+            item_id TEXT NOT NULL,
+            question_id TEXT NOT NULL,
+            reviewer TEXT NOT NULL,
+            revision INTEGER NOT NULL,
+            data TEXT NOT NULL,
+            merged_at TEXT NOT NULL,
+            PRIMARY KEY (project_id, item_id, question_id, reviewer, revision)
+        );
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _0001_initial),
     ("0002_assets", _0002_assets),
     ("0003_coordinator", _0003_coordinator),
+    ("0004_adjudication", _0004_adjudication),
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -15,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from annotary.core.errors import AnnotaryError
 from annotary.flows.labeling import LabelingFlow
+from annotary.flows.modes import MODES, describe
 from annotary.ui.panels import PANELS, DemonstrationPanel, QuestionPanel
 from annotary.ui.widgets import ResponsesView, SafeBrowser, prompt_markdown
 
@@ -65,9 +68,13 @@ class LabelingScreen(QWidget):
         self.questions.setFrameShape(QScrollArea.Shape.NoFrame)
         self.questions.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
+        # a reviewer sees every annotator's answer to the focused question
+        self.case_view = SafeBrowser("Annotators' answers")
+        self.case_view.setVisible(flow.review)
         top = QSplitter(Qt.Orientation.Vertical)
         top.addWidget(self.prompt)
         top.addWidget(self.responses)
+        top.addWidget(self.case_view)
         top.setStretchFactor(0, 1)
         top.setStretchFactor(1, 3)
         top.setChildrenCollapsible(False)
@@ -148,6 +155,8 @@ class LabelingScreen(QWidget):
                 badges.setdefault(rid, []).append(text)
         self.responses.show_item(state.item, state.shown_order,
                                  {rid: " · ".join(t) for rid, t in badges.items()})
+        if flow.review:
+            self.case_view.setHtml(case_html(flow))
         rev = ""
         if state.revision:
             rev = f" · submitted (revision {state.revision})" + (" · changed, not saved" if state.modified else "")
@@ -274,6 +283,12 @@ class LabelingScreen(QWidget):
                     self.say("Skip reason set — Ctrl+Enter to submit the skip")
         elif command == "item.rationale":
             self._open_rationale()
+        elif command == "item.edit" and flow.review and flow.case(flow.focused_question.id):
+            editing = flow.toggle_edit()
+            self.say("Digits now edit the decision (E again: digits adopt answers)" if editing
+                     else "Digits adopt annotators' answers")
+            if editing:
+                self._enter_editor()
         elif command == "item.edit":
             panel = self.panels[flow.focus]
             if isinstance(panel, DemonstrationPanel):
@@ -372,3 +387,50 @@ class LabelingScreen(QWidget):
         self.flow.flush_draft()
         if self._on_flow in self.flow.listeners:
             self.flow.listeners.remove(self._on_flow)
+
+
+def case_html(flow: LabelingFlow) -> str:
+    """The annotators' answers to the focused question, side by side, the disagreement marked
+    (in words and marks, not colour alone)."""
+    q = flow.focused_question
+    case = flow.case(q.id)
+    if case is None:
+        return "<p><i>No case to decide on this question; Tab moves to one that has.</i></p>"
+    state = flow.current
+    value = state.pending[q.id].value
+    try:
+        mine = MODES[q.mode].to_answer(q, value, state.item, state.shown_order) if value else None
+    except (AnnotaryError, ValueError):
+        mine = None
+    majority = case.answers[case.majority].answer if case.majority is not None else None
+    rows = []
+    for n, a in enumerate(case.answers, 1):
+        said = describe(q, a.answer, state.item, state.shown_order) if a.answer else f"skipped: {a.skip_reason}"
+        mark = ""
+        if majority is not None:
+            mark = "majority" if a.answer == majority else "≠ majority"
+        if mine is not None and a.answer == mine:
+            mark += " · ✓ your decision"
+        bg = "" if majority is None or a.answer == majority else ' bgcolor="#ffe0b3"'
+        extra = []
+        if a.confidence is not None:
+            extra.append(f"confidence {a.confidence}")
+        if a.duration_ms:
+            extra.append(f"{a.duration_ms / 1000:.0f} s")
+        if a.flags:
+            extra.append("flagged " + ", ".join(a.flags))
+        why = f"<br><i>{html.escape(a.rationale)}</i>" if a.rationale else ""
+        rows.append(f"<tr{bg}><td><b>[{n}]</b></td><td><b>{html.escape(a.who)}</b></td>"
+                    f"<td>{html.escape(said)}{why}</td><td>{html.escape(' · '.join(extra))}</td>"
+                    f"<td><b>{html.escape(mark.strip(' ·'))}</b></td></tr>")
+    tried = (describe(q, case.consensus, state.item, state.shown_order)
+             if case.consensus is not None else "none")
+    figures = ", ".join(f"{k} {v:.2f}" for k, v in case.agreement.items() if v is not None)
+    mode = "digits edit your decision" if flow.editing else "digits adopt an answer, E to edit"
+    head = (f"<p><b>{q.id}</b> — {'conflict' if case.reason == 'conflict' else 'audit of an agreed case'}"
+            f" · consensus attempt: {html.escape(tried)}" + (f" · {html.escape(figures)}" if figures else "")
+            + f" · <i>{mode}</i></p>")
+    override = ""
+    if flow.overrides_majority(q.id):
+        override = "<p><b>Your decision overrides the majority: give a reason (R).</b></p>"
+    return head + '<table cellpadding="4" width="100%">' + "".join(rows) + "</table>" + override

@@ -25,7 +25,8 @@ def _digits() -> list[Command]:
     out = [Command("key.digit0", "labeling", ("0",), "Score 0", modes=("scoring",))]
     for n in range(1, 10):
         out.append(Command(f"key.digit{n}", "labeling", (str(n),),
-                           f"{n}: strength point, rank response {n} next, or score {n}",
+                           f"{n}: strength point, rank response {n} next, score {n}; "
+                           f"reviewing: adopt annotator {n}'s answer",
                            modes=("pairwise", "ranking", "scoring")))
         out.append(Command(f"confidence.{n}", "labeling", (f"Alt+{n}",), f"Confidence {n}"))
     return out
@@ -47,7 +48,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("item.flag", "labeling", ("Ctrl+F",), "Flag item…", "&Item"),
     Command("item.skip", "labeling", ("Ctrl+K",), "Skip item with a reason…", "&Item"),
     Command("item.rationale", "labeling", ("R",), "Write the rationale", "&Item"),
-    Command("item.edit", "labeling", ("E",), "Write the response", "&Item", modes=("demonstration",)),
+    Command("item.edit", "labeling", ("E",),
+            "Write the response (demonstration); edit the decision (reviewing)", "&Item"),
     Command("item.leave_text", "labeling", ("Escape",), "Leave the text box"),
     Command("question.next", "labeling", ("Tab",), "Next question", "&Item"),
     Command("question.previous", "labeling", ("Shift+Tab", "Backtab"), "Previous question", "&Item"),
