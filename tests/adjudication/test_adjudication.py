@@ -150,3 +150,34 @@ def test_audit_sample_adds_agreed_cases(review, world, tmp_path):
     change = create_adjudication(store, identity=world.coordinator, reviewer=review.reviewer.key_id,
                                  out=tmp_path / "all.annotary", include="all")
     assert change.counts["audit"] > 0 and change.counts["conflicts"] == review.conflicts
+
+
+def test_next_round_feeds_decisions_back(review, world, tmp_path):
+    from annotary.ops.assign import assign_round
+    from annotary.ops.roster import members
+
+    rstore = open_store(tmp_path / "reviewer.db")
+    import_tasks(rstore, review.bundle, trust_new_key=True)
+    decide_all(rstore, review.reviewer)
+    out = tmp_path / "decisions.annotary"
+    export_results(rstore, project_id=PID, identity=review.reviewer, out=out)
+    store = review.copy(tmp_path)
+    merge_results(store, paths=[out])
+    people = {m.key_id for m in members(store, role="annotator")}
+    report = assign_round(store, identity=world.coordinator, out_dir=tmp_path / "round2", overlap=2,
+                          feedback=True)
+    with_feedback = [b for b in report.bundles if b.calibration]
+    assert with_feedback and {b.annotator for b in with_feedback} <= people
+    bundle = with_feedback[0]
+    # the overruled annotator labels the item again and then sees the decision and its reason
+    person = next(p for p in world.people if p.key_id == bundle.annotator)
+    astore = open_store(tmp_path / "annotator.db")
+    import_tasks(astore, bundle.path, trust_new_key=True)
+    flow = LabelingFlow(astore, PID, person.key_id)
+    flow.start()
+    assert flow.current.item.kind == "calibration" and flow.current.item.id.endswith("~decided")
+    for q in flow.spec.questions:
+        flow.focus = [x.id for x in flow.spec.questions].index(q.id)
+        flow.choose("tie")
+    outcome = flow.submit()
+    assert outcome.ok and "A reviewer decided this item" in outcome.feedback

@@ -104,10 +104,13 @@ def project_create(spec, items, fmt, guidelines, out, force, as_json):
               help="Calibration items (answers and explanation shown after submitting); repeatable.")
 @click.option("--round", "round_", type=click.IntRange(1), help="Round number (default: the next).")
 @click.option("--adaptive", is_flag=True, help="Send only disputed items, each to one more annotator.")
+@click.option("--feedback", is_flag=True,
+              help="Also send each annotator the items a reviewer decided against them (shown after labelling).")
 @click.option("--format", "fmt", default="auto", show_default=True, help="Record shape of --gold/--calibration.")
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False), help="Folder for the bundles.")
 @JSON
-def project_assign(project, overlap, gold, gold_fraction, calibration, round_, adaptive, fmt, out_dir, as_json):
+def project_assign(project, overlap, gold, gold_fraction, calibration, round_, adaptive, feedback, fmt,
+                   out_dir, as_json):
     """Assign a round and write one signed task bundle per annotator.
 
     Each item goes to OVERLAP distinct annotators of the roster, least loaded first; items keep
@@ -117,12 +120,13 @@ def project_assign(project, overlap, gold, gold_fraction, calibration, round_, a
     \b
     Example:
       annotary project assign project.db --overlap 2 --gold-fraction 0.05 --out-dir round1/
-      annotary project assign project.db --adaptive --out-dir round2/
+      annotary project assign project.db --adaptive --feedback --out-dir round2/
     """
     store = open_project(project)
     r = assign_round(store, identity=identity_ops.require_identity(), out_dir=out_dir, overlap=overlap,
                      round=round_, gold_paths=list(gold), gold_fraction=gold_fraction,
-                     calibration_paths=list(calibration), adaptive=adaptive, fmt=fmt)
+                     calibration_paths=list(calibration), adaptive=adaptive, fmt=fmt,
+                     feedback=feedback)
     data = {"round": r.round, "items": r.items, "added": r.added, "notes": r.notes,
             "bundles": [{"annotator": b.annotator, "name": b.name, "path": str(b.path), "normal": b.normal,
                          "gold": b.gold, "calibration": b.calibration} for b in r.bundles]}

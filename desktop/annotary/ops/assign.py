@@ -14,7 +14,8 @@ from annotary.bundles.bundle import write_bundle
 from annotary.bundles.identity import Identity
 from annotary.core.errors import AnnotaryError, ItemError, TrustError
 from annotary.core.items import Item
-from annotary.ops.project import insert_items, project_info, read_source_items
+from annotary.ops import queries
+from annotary.ops.project import ANSWER, insert_items, project_info, read_source_items
 from annotary.ops.quality import disputed_items, quality_report
 from annotary.ops.roster import members
 from annotary.store import Store
@@ -69,13 +70,15 @@ def _slug(text: str) -> str:
 def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overlap: int | None = None,
                  round: int | None = None, gold_paths: Sequence[str | Path] = (),
                  gold_fraction: float | None = None, calibration_paths: Sequence[str | Path] = (),
-                 adaptive: bool = False, fmt: str = "auto") -> AssignReport:
+                 adaptive: bool = False, fmt: str = "auto", feedback: bool = False) -> AssignReport:
     """Give each item to `overlap` distinct annotators (least loaded first) and write their bundles.
 
     Items keep the annotators of earlier rounds, so a later round with a higher overlap tops
     every item up. `adaptive` instead sends disputed items (see quality.disputed_items) to one
     more annotator each, up to `overlap` annotators when given. Gold items: all of the project's
     to everyone, or about `gold_fraction` of each annotator's load. Calibration items: all, first.
+    `feedback`: each annotator also gets, as calibration items, the items where a reviewer decided
+    against their answer; after labelling one again they see the decision and its reason.
     """
     info = project_info(store)
     spec = info.spec
@@ -118,14 +121,15 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
     if adaptive:
         disputed = disputed_items(quality_report(store), store)
         need = {iid: 1 for iid, _ in disputed if overlap is None or covering(iid) < overlap}
-        if not need:
+        if not need and not feedback:
             raise AnnotaryError("nothing to send: no item is disputed" + (
                 f" below {overlap} annotators" if overlap and disputed else ""))
     else:
         need = {iid: overlap - covering(iid) for iid, kind in kinds.items()
                 if kind == "normal" and covering(iid) < overlap}
-        if not need:
-            raise AnnotaryError(f"nothing to assign: every item already has {overlap} annotators")
+    lessons = _feedback_items(store, info, people) if feedback else {}
+    if not need and not any(lessons.values()):
+        raise AnnotaryError(f"nothing to assign: every item already has {overlap} annotators")
 
     rng = random.Random(f"{info.id}\0{round}")
     load = dict.fromkeys(people, 0)
@@ -140,11 +144,50 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
             load[a] += 1
             plan[a]["normal"].append(iid)
     _add_gold_and_calibration(plan, kinds, given, gold_fraction, rng, notes)
+    for a, items in lessons.items():
+        for item in items:
+            if item.id not in kinds:
+                added.append(item)
+                kinds[item.id] = item.kind
+            if item.id not in given or a not in given[item.id]:
+                plan[a]["calibration"].append(item.id)
     return _write(store, identity=identity, info=info, round=round, plan=plan, kinds=kinds,
                   added=added, people=people, out_dir=Path(out_dir), notes=notes,
                   settings={"overlap": overlap, "adaptive": adaptive, "gold_fraction": gold_fraction,
                             "gold_files": [Path(p).name for p in gold_paths],
                             "calibration_files": [Path(p).name for p in calibration_paths]})
+
+
+def _feedback_items(store: Store, info, people: dict[str, str]) -> dict[str, list[Item]]:
+    """Per annotator, the decided items where the reviewer's answer differs from theirs, as
+    calibration items (a new id, the decision as the expert answer, the reasons as explanation)."""
+    decisions: dict[str, dict[str, dict]] = defaultdict(dict)
+    for iid, qid, data in store.conn.execute(
+            "SELECT item_id, question_id, data FROM decisions WHERE project_id=?"
+            " ORDER BY json_extract(data, '$.decided_at'), revision", (info.id,)):
+        decisions[iid][qid] = json.loads(data)
+    if not decisions:
+        return {}
+    out: dict[str, list[Item]] = defaultdict(list)
+    made: dict[str, Item] = {}
+    for a in people:
+        mine = {(lab.item_id, lab.question_id): lab.answer for lab in queries.current_labels(store, info.id, a)}
+        for iid, decided in decisions.items():
+            against = [q for q, d in decided.items() if mine.get((iid, q)) is not None
+                       and mine[(iid, q)] != ANSWER.validate_python(d["answer"])]
+            if not against:
+                continue
+            if iid not in made:
+                base = Item.model_validate_json(store.one(
+                    "SELECT data FROM items WHERE project_id=? AND id=?", (info.id, iid))[0])
+                reasons = [f"{q}: {d['reason']}" for q, d in decided.items() if d.get("reason")]
+                made[iid] = base.model_copy(update={
+                    "id": f"{iid}~decided", "kind": "calibration", "metadata": {"decided_item": iid},
+                    "gold": {q: d["answer"] for q, d in decided.items()},
+                    "explanation": "A reviewer decided this item" + (
+                        ": " + "; ".join(reasons) if reasons else ".")})
+            out[a].append(made[iid])
+    return out
 
 
 def _new_items(store: Store, project_id: str, spec, gold_paths, calibration_paths, fmt) -> list[Item]:
@@ -201,7 +244,7 @@ def _write(store: Store, *, identity, info, round, plan, kinds, added, people, o
             store.conn.executemany(
                 "INSERT INTO assignments (project_id, item_id, annotator, round, kind) VALUES (?,?,?,?,?)", rows)
             for a, work in plan.items():
-                if not work["normal"]:
+                if not work["normal"] and not work["calibration"]:
                     continue
                 mixed = work["normal"] + work["gold"]
                 random.Random(f"{info.id}\0{round}\0{a}").shuffle(mixed)  # gold hides among the rest
