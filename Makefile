@@ -4,8 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 RUNSTAMP := $(VENV)/.installed
+PKGSTAMP := $(VENV)/.installed-package
+APP := dist/annotary/annotary
 
-.PHONY: run test lint bench schemas clean
+.PHONY: run test lint bench schemas clean package test-package install-desktop uninstall-desktop \
+	icons bench-package
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +21,10 @@ $(RUNSTAMP): pyproject.toml setup.py | $(BIN)/python
 $(STAMP): pyproject.toml setup.py | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@ $(RUNSTAMP)
+
+$(PKGSTAMP): pyproject.toml setup.py | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev,package]"
+	touch $@ $(STAMP) $(RUNSTAMP)
 
 run: $(RUNSTAMP)
 	$(BIN)/annotary demo
@@ -34,6 +41,30 @@ bench: $(STAMP)
 schemas: $(RUNSTAMP)
 	$(BIN)/python -c "from pathlib import Path; from annotary.core.schema import schema_texts; \
 	[Path('resources/schema', n).write_text(t) for n, t in schema_texts().items()]"
+
+# the frozen one-folder app in dist/annotary/ (PyInstaller, packaging/annotary.spec)
+package: $(PKGSTAMP)
+	$(BIN)/pyinstaller --noconfirm --clean --log-level WARN --distpath dist \
+		--workpath build/pyinstaller packaging/annotary.spec
+	@du -sm dist/annotary | awk '{printf "dist/annotary: %d MB (goal < 200 MB)\n", $$1}'
+
+# build it, then check the real artifact: its own self-test and the frozen-app tests
+test-package: package
+	env -u QT_QPA_PLATFORM $(APP) self-test
+	ANNOTARY_FROZEN=$(APP) QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest tests/packaging
+
+bench-package: package
+	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/package_bench.py --app $(APP)
+
+# menu entry, icons and the .annotary file type for the current user (frozen app if built)
+install-desktop:
+	$(PYTHON) packaging/linux/install_desktop.py
+
+uninstall-desktop:
+	$(PYTHON) packaging/linux/install_desktop.py --uninstall
+
+icons: $(RUNSTAMP)
+	$(BIN)/python packaging/make_icons.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info desktop/*.egg-info .pytest_cache .ruff_cache

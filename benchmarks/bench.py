@@ -1,5 +1,8 @@
 """Annotary's speed and memory figures: bundle import, next-item latency, peak memory, cold start.
 
+Next-item latency is measured in every question mode (pairwise, ranking, scoring, rubric,
+demonstration) and for a ranking item of nine long responses.
+
 Run with `make bench` (or `QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench.py`);
 `--items 2000` gives a quick run. The script prints figures and ratios against the goals; it
 never fails because of a timing. See benchmarks/README.md for what each figure measures.
@@ -11,7 +14,9 @@ import argparse
 import contextlib
 import cProfile
 import gc
+import hashlib
 import importlib.util
+import inspect
 import io
 import json
 import math
@@ -35,7 +40,8 @@ if SOURCE_TREE:  # not installed: use the source tree, in the child processes to
 
 PROJECT_ID = "bench-pairwise"
 GOAL_IMPORT_RATIO = 2.0
-GOAL_LATENCY_MS = 50.0
+GOAL_LATENCY_MS = 50.0  # next item, every mode, 100k items
+GOAL_LONG_MS = 100.0  # next / previous between two items of nine ~2,000-word responses
 GOAL_RSS_MB = 300.0
 GOAL_COLD_S = 1.5
 MiB = 1024 * 1024
@@ -116,6 +122,12 @@ CODE_LINES = (
 )
 
 
+CRITERION_VERBS = (
+    "Advises", "Recommends", "States that", "Mentions", "Explains that", "Suggests", "Asks whether",
+    "Warns that", "Fails to mention that", "Does not recommend", "Clearly states that", "Includes",
+)
+
+
 class TextMaker:
     """Sentences, paragraphs and Markdown blocks from the word list, seeded for repeatable runs."""
 
@@ -182,7 +194,7 @@ class TextMaker:
             size += len(b) + 2
         return "\n\n".join(blocks)
 
-    def item(self, n: int) -> dict:
+    def item(self, n: int, responses: int = 2, prefix: str = "bench") -> dict:
         rng = self.rng
         r = rng.random()
         if r < 0.1:  # a multi-turn conversation; the responses are the possible last replies
@@ -193,13 +205,72 @@ class TextMaker:
             ]
         else:
             prompt = self.paragraph(1, 3)
-        item = {"id": f"bench-{n:06d}", "prompt": prompt,
-                "responses": [{"id": "r1", "text": self.response()},
-                              {"id": "r2", "text": self.response()}],
+        item = {"id": f"{prefix}-{n:06d}", "prompt": prompt,
+                "responses": [{"id": f"r{k}", "text": self.response()} for k in range(1, responses + 1)],
                 "metadata": {"source": "bench", "domain": rng.choice(DOMAINS), "row": n}}
         if r > 0.85:
             item["context"] = self.paragraph(2, 5)
         return item
+
+    def criterion(self) -> str:
+        """A rubric criterion of HealthBench-like length: mostly 80–300 characters, some longer."""
+        rng = self.rng
+        target = min(900, max(40, int(rng.lognormvariate(5.2, 0.55))))
+        words = self.words(max(4, target // 7))
+        for k in range(rng.randint(7, 12), len(words) - 2, rng.randint(8, 13)):
+            words[k] += ","
+        text = f"{rng.choice(CRITERION_VERBS)} {' '.join(words)}"
+        if rng.random() < 0.12:
+            text += f" (Justification: {self.sentence()})"
+        return text.rstrip(",") + "."
+
+    def rubric_item(self, n: int) -> dict:
+        """A conversation, one response to grade and its own rubric of 10–14 signed criteria."""
+        rng = self.rng
+        prompt = [{"role": "user", "content": self.paragraph(1, 3)}]
+        if rng.random() < 0.25:
+            prompt += [{"role": "assistant", "content": self.paragraph(2, 4)},
+                       {"role": "user", "content": self.paragraph(1, 2)}]
+        rubric = []
+        for k in range(1, rng.randint(10, 14) + 1):
+            points = rng.randint(1, 10) if k == 1 or rng.random() < 0.72 else -rng.randint(1, 10)
+            criterion = {"id": f"c{k}", "text": self.criterion(), "points": points}
+            if rng.random() < 0.15:
+                criterion["explanation"] = self.sentence()
+            rubric.append(criterion)
+        return {"id": f"rubric-{n:06d}", "prompt": prompt,
+                "responses": [{"id": "resp", "text": self.response()}], "rubric": rubric,
+                "metadata": {"source": "bench", "domain": rng.choice(DOMAINS), "row": n}}
+
+    def demonstration_item(self, n: int) -> dict:
+        """An instruction (Alpaca style, sometimes with an input) and a model draft to edit."""
+        rng = self.rng
+        item = {"id": f"demo-{n:06d}", "prompt": self.paragraph(1, 2),
+                "responses": [{"id": "draft", "text": self.response()}],
+                "metadata": {"source": "bench", "domain": rng.choice(DOMAINS), "row": n}}
+        if rng.random() < 0.4:
+            item["context"] = self.paragraph(1, 4)
+        return item
+
+    def long_response(self, words: int = 2000) -> str:
+        """About `words` words of Markdown: paragraphs, with a bulleted list part-way through."""
+        rng = self.rng
+        blocks, count, listed = [], 0, False
+        while count < words:
+            if not listed and count > words * 0.4:
+                block = "\n".join(f"- **{self.words(1)[0].capitalize()}**: {self.sentence()}"
+                                  for _ in range(rng.randint(6, 9)))
+                listed = True
+            else:
+                block = self.paragraph(3, 6)
+            blocks.append(block)
+            count += len(block.split())
+        return "\n\n".join(blocks)
+
+    def long_ranking_item(self, n: int, responses: int = 9) -> dict:
+        return {"id": f"long-{n}", "prompt": self.paragraph(2, 4),
+                "responses": [{"id": f"r{k}", "text": self.long_response()} for k in range(1, responses + 1)],
+                "metadata": {"source": "bench", "row": n}}
 
 
 def write_items(path: Path, n: int) -> None:
@@ -207,6 +278,91 @@ def write_items(path: Path, n: int) -> None:
     with path.open("w", encoding="utf-8") as f:
         for i in range(1, n + 1):
             f.write(json.dumps(maker.item(i), ensure_ascii=False) + "\n")
+
+
+# --- the other four modes, and one long ranking item ----------------------------------------
+# Each case is a project of its own: a one-question spec like the demo's of that mode, items made
+# by the TextMaker (its own seed), built into a signed bundle and imported into a fresh store.
+
+def _case(project_id: str, name: str, question: str, **rest) -> dict:
+    spec = (f'format = "annotary.spec/1"\nproject_id = "{project_id}"\nname = "{name}"\n'
+            f'guidelines_version = "1"\n\n[[questions]]\n{question}')
+    return {"project": project_id, "spec": spec, **rest}
+
+
+RANKING_QUESTION = """\
+id = "rank"
+mode = "ranking"
+text = "Order the responses from best to worst. Tie two only when neither is better."
+allow_ties = true
+rationale = "optional"
+confidence = "optional"
+"""
+CASES: dict[str, dict] = {
+    "ranking": _case(
+        "bench-ranking", "Benchmark — rank the answers", RANKING_QUESTION,
+        label="ranking, 4 responses", answer="answer key (digit 1–4)", seed=1,
+        make=lambda m, i: m.item(i, responses=4, prefix="rank")),
+    "scoring": _case(
+        "bench-scoring", "Benchmark — score each answer on five axes", """\
+id = "quality"
+mode = "scoring"
+text = "Score every response on each axis. Read the prompt and all responses first."
+preset = "helpsteer2"
+rationale = "optional"
+""", label="scoring, HelpSteer2, 2 responses", answer="answer key (digit 0–4)", seed=2,
+        make=lambda m, i: m.item(i, responses=2, prefix="score")),
+    "rubric": _case(
+        "bench-rubric", "Benchmark — grade the answer against its rubric", """\
+id = "rubric"
+mode = "rubric"
+text = "For each criterion, does the response do what it describes? Mark every one met or not met."
+per_item = true
+allow_partial = false
+rationale = "optional"
+""", label="rubric, 10–14 per-item criteria", answer="answer key (Y / N)", seed=3,
+        make=lambda m, i: m.rubric_item(i)),
+    "demonstration": _case(
+        "bench-demonstration", "Benchmark — write the ideal answer", """\
+id = "ideal"
+mode = "demonstration"
+text = "Edit the draft into the response you would want the model to learn from."
+edit_draft = true
+min_words = 3
+""", label="demonstration, edit the draft", answer="a letter typed in the editor", seed=4,
+        make=lambda m, i: m.demonstration_item(i)),
+    # not a mode: two ranking items of 9 responses of ~2,000 words, for the next / previous figure
+    "long": _case(
+        "bench-ranking-long", "Benchmark — rank nine long answers", RANKING_QUESTION,
+        label="ranking, 9 responses of ~2,000 words", seed=5, items=2,
+        make=lambda m, i: m.long_ranking_item(i)),
+}
+MODE_NAMES = ("ranking", "scoring", "rubric", "demonstration")
+
+
+def case_project(case: str) -> str:
+    return CASES[case]["project"]
+
+
+def case_items(case: str, n: int) -> int:
+    return CASES[case].get("items", n)
+
+
+def write_case_items(path: Path, case: str, n: int) -> None:
+    maker, make = TextMaker(20240601 + CASES[case]["seed"]), CASES[case]["make"]
+    with path.open("w", encoding="utf-8") as f:
+        for i in range(1, n + 1):
+            f.write(json.dumps(make(maker, i), ensure_ascii=False) + "\n")
+
+
+def data_key(case: str, n: int) -> str:
+    """What a case's bundle is made from: a reused bundle must have been made the same way."""
+    h = hashlib.sha256()
+    for part in (case, str(n), CASES[case]["spec"], str(CASES[case]["seed"]),
+                 inspect.getsource(CASES[case]["make"]), inspect.getsource(TextMaker),
+                 " ".join(WORDS), repr(CODE_LINES), repr(CRITERION_VERBS), repr(DOMAINS)):
+        h.update(part.encode() + b"\0")
+    return h.hexdigest()[:12]
 
 
 # --- small helpers --------------------------------------------------------------------------
@@ -437,6 +593,74 @@ def child_import(cfg: dict) -> dict:
     return result
 
 
+def child_prepare(cfg: dict) -> dict:
+    """A case's bundle (made now, or the one made earlier for the same data if the cache has it),
+    imported into the fresh store of this process's ANNOTARY_HOME."""
+    from annotary.bundles.identity import load_identity
+    from annotary.ops.importing import import_tasks
+    from annotary.ops.tasks import build_task_bundle
+    from annotary.paths import store_path
+    from annotary.store import open_store
+
+    case, work = cfg["case"], Path(cfg["work"])
+    n = case_items(case, cfg["items"])
+    cache = Path(cfg["cache"]) if cfg.get("cache") else None
+    name = f"{case}-{n}-{data_key(case, n)}.annotary"
+    bundle = cache / name if cache else work / name
+    result = {"case": case, "cached": bundle.exists(), "gen_s": None, "build_s": None}
+
+    def build() -> None:
+        src = work / f"src-{case}"
+        src.mkdir(exist_ok=True)
+        (src / "spec.toml").write_text(CASES[case]["spec"], encoding="utf-8")
+        t = time.perf_counter()
+        write_case_items(src / "items.jsonl", case, n)
+        result["gen_s"] = time.perf_counter() - t
+        bundle.parent.mkdir(parents=True, exist_ok=True)
+        tmp = bundle.with_name(f"{bundle.name}.{os.getpid()}.part")
+        t = time.perf_counter()
+        build_task_bundle(spec_path=src / "spec.toml", items_paths=[src / "items.jsonl"], out=tmp,
+                          identity=load_identity(work / "coordinator"))
+        result["build_s"] = time.perf_counter() - t
+        os.replace(tmp, bundle)
+        shutil.rmtree(src)
+        if cache:  # one bundle per case and size: drop those made by an older generator
+            for old in cache.glob(f"{case}-{n}-*.annotary"):
+                if old != bundle:
+                    old.unlink(missing_ok=True)
+
+    if not result["cached"]:
+        build()
+    db = store_path()
+    store = open_store(db)
+    t = time.perf_counter()
+    try:
+        import_tasks(store, bundle, trust_new_key=True)
+    except Exception as err:
+        if not result["cached"]:
+            raise
+        # made by an older Annotary that this one no longer reads: make it again
+        print(f"  the reused {bundle.name} did not import ({err}); making it again", file=sys.stderr)
+        store.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        bundle.unlink()
+        result["cached"] = False
+        build()
+        store = open_store(db)
+        t = time.perf_counter()
+        import_tasks(store, bundle, trust_new_key=True)
+    result["import_s"] = time.perf_counter() - t
+    rows = store.one("SELECT count(*) FROM items WHERE project_id=?", (case_project(case),))[0]
+    store.close()
+    if rows != n:
+        raise SystemExit(f"{case}: the import stored {rows} items, expected {n}")
+    with zipfile.ZipFile(bundle) as zf:
+        result["items_mb"] = zf.getinfo("items.jsonl").file_size / MiB
+    result["bundle_mb"] = bundle.stat().st_size / MiB
+    return result
+
+
 # --- 2 and 3. GUI latency and peak memory (child process) -----------------------------------
 
 class BenchAsker:
@@ -471,48 +695,59 @@ class BenchAsker:
         return ("Bench Annotator", "annotator")
 
 
-def child_gui(cfg: dict) -> dict:
-    import PySide6
-    from PySide6.QtCore import QEvent, QObject
-    from PySide6.QtWidgets import QApplication
+class Gui:
+    """MainWindow with one project open (synchronous runner, scripted dialogs), and a timed step:
+    the command, then the event loop's layout and paint, then a full repaint of the screen."""
 
-    from annotary.ops import identity as identity_ops
-    from annotary.paths import store_path
-    from annotary.store import open_store
-    from annotary.ui.main_window import MainWindow
-    from annotary.ui.runner import Runner
+    def __init__(self, project: str):
+        import PySide6
+        from PySide6.QtCore import QEvent, QObject
+        from PySide6.QtWidgets import QApplication
 
-    class PaintCounter(QObject):
-        count = 0
+        from annotary.ops import identity as identity_ops
+        from annotary.paths import store_path
+        from annotary.store import open_store
+        from annotary.ui.main_window import MainWindow
+        from annotary.ui.runner import Runner
 
-        def eventFilter(self, obj, event):  # noqa: N802 - Qt override
-            if event.type() == QEvent.Type.Paint:
-                PaintCounter.count += 1
-            return False
+        class PaintCounter(QObject):
+            count = 0
 
-    app = QApplication.instance() or QApplication(["annotary-bench"])
-    ident = identity_ops.current_identity()
-    store = open_store(store_path())
-    asker = BenchAsker()
-    window = MainWindow(store, ident, runner=Runner(synchronous=True), asker=asker)
-    window.show()
-    app.processEvents()
-    rss_before = proc_status("VmRSS")
-    t = time.perf_counter()
-    window.open_project(cfg["project"])
-    app.processEvents()
-    window.repaint()
-    open_s = time.perf_counter() - t
-    screen = window.labeling
-    flow = screen.flow
-    n = len(flow.ids)
-    counter = PaintCounter()
-    screen.prompt.viewport().installEventFilter(counter)
+            def eventFilter(self, obj, event):  # noqa: N802 - Qt override
+                if event.type() == QEvent.Type.Paint:
+                    PaintCounter.count += 1
+                return False
 
-    def step(command: str) -> tuple[float, float, float]:
-        """The command, then the event loop's layout and paint, then a full repaint of the screen."""
+        self.app = app = QApplication.instance() or QApplication(["annotary-bench"])
+        self.store = open_store(store_path())
+        self.asker = BenchAsker()
+        self.window = MainWindow(self.store, identity_ops.current_identity(), runner=Runner(synchronous=True),
+                                 asker=self.asker)
+        self.window.show()
+        app.processEvents()
+        self.rss_before_open = proc_status("VmRSS")
+        t = time.perf_counter()
+        self.window.open_project(project)
+        app.processEvents()
+        self.window.repaint()
+        self.open_s = time.perf_counter() - t
+        self.screen = self.window.labeling
+        self.flow = self.screen.flow
+        self.n = len(self.flow.ids)
+        self.paints = PaintCounter
+        self._counter = PaintCounter()
+        self.screen.prompt.viewport().installEventFilter(self._counter)
+        self.versions = (f"Python {sys.version.split()[0]}, PySide6 {PySide6.__version__}, "
+                         f"Qt platform {app.platformName()}")
+
+    def step(self, command) -> tuple[float, float, float]:
+        """A labeling command (or a callable, e.g. a key typed into the editor), timed in parts."""
+        screen, app = self.screen, self.app
         t0 = time.perf_counter()
-        screen.handle(command)
+        if callable(command):
+            command()
+        elif not screen.handle(command):
+            raise SystemExit(f"{command!r} is not a labeling command")
         t1 = time.perf_counter()
         app.processEvents()
         t2 = time.perf_counter()
@@ -520,16 +755,56 @@ def child_gui(cfg: dict) -> dict:
         t3 = time.perf_counter()
         return t1 - t0, t2 - t1, t3 - t2
 
-    def expect(position: int, what: str) -> None:
+    def expect(self, position: int, what: str) -> None:
         # a correctness check, not a timing one: the step really moved where it should
+        flow = self.flow
         if flow.current is None or flow.current.position != position:
             got = None if flow.current is None else flow.current.position
             raise SystemExit(f"{what}: expected item {position + 1}, screen shows {got}")
 
+    def jump(self, position: int) -> None:
+        self.asker.texts.append(str(position + 1))
+        self.step("item.jump")
+        self.expect(position, "item.jump")
+
+    def stored_labels(self) -> int:
+        return self.store.one("SELECT count(*) FROM labels WHERE project_id=? AND annotator=?",
+                              (self.flow.project_id, self.flow.annotator))[0]
+
+    def check_errors(self) -> None:
+        if self.asker.errors:
+            raise SystemExit("the window reported errors: " + "; ".join(self.asker.errors[:3]))
+
+    def profile(self, commands: list, top: int = 16) -> str:
+        """cProfile of a few more steps, top functions by own time (Qt's C++ work is counted in
+        the Python call that starts it)."""
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for command in commands:
+            self.step(command)
+        profiler.disable()
+        buf = io.StringIO()
+        pstats.Stats(profiler, stream=buf).sort_stats("tottime").print_stats(top)
+        text = buf.getvalue()
+        return f"{len(commands)} steps\n" + text[text.find("   ncalls"):].rstrip() + "\n"
+
+    def result(self, **extra) -> dict:
+        return {"items": self.n, "open_s": self.open_s, "versions": self.versions,
+                "rss_before_open": self.rss_before_open, "rss_end": proc_status("VmRSS"),
+                "peak_rss": peak_rss_mb(), **extra}
+
+    def close(self) -> None:
+        self.window.close()
+        self.store.close()
+
+
+def child_gui(cfg: dict) -> dict:
+    gui = Gui(cfg["project"])
+    flow, n, step, expect = gui.flow, gui.n, gui.step, gui.expect
     runs: dict[str, list] = {"next": [], "previous": [], "jump": [], "answer": [], "submit": []}
     for _ in range(5):  # warm-up (first layouts, font caches), not counted
         step("item.next")
-    paints0 = PaintCounter.count
+    paints0 = gui.paints.count
     # a health check: some PySide6 builds on Python < 3.12 (where None is not immortal) drop a
     # reference to None on every void call, and the process aborts once the count reaches zero
     none_refs0 = sys.getrefcount(None)
@@ -538,7 +813,7 @@ def child_gui(cfg: dict) -> dict:
     for k in range(steps):
         runs["next"].append(step("item.next"))
         expect(start + k + 1, "item.next")
-    next_paints = (PaintCounter.count - paints0) / max(steps, 1)
+    next_paints = (gui.paints.count - paints0) / max(steps, 1)
     none_refs1 = sys.getrefcount(None)
     here = flow.current.position
     for k in range(min(30, here)):
@@ -547,33 +822,125 @@ def child_gui(cfg: dict) -> dict:
     middle = n // 2
     for k in range(10):
         target = (middle + k * 997) % n
-        asker.texts.append(str(target + 1))
+        gui.asker.texts.append(str(target + 1))
         runs["jump"].append(step("item.jump"))
         expect(target, "item.jump")
-    asker.texts.append(str(middle + 1))
-    step("item.jump")
-    def stored_labels() -> int:
-        return store.one("SELECT count(*) FROM labels WHERE project_id=? AND annotator=?",
-                         (flow.project_id, flow.annotator))[0]
-
-    labels0 = stored_labels()
+    gui.jump(middle)
+    labels0 = gui.stored_labels()
     for k in range(min(20, n - middle - 1)):
         runs["answer"].append(step("answer.A"))
         runs["answer"].append(step("answer.tie"))
         runs["submit"].append(step("item.submit"))
         expect(middle + k + 1, "item.submit")
     expected = len(runs["submit"]) * len(flow.spec.questions)
-    if stored_labels() - labels0 != expected:
-        raise SystemExit(f"submit: expected {expected} new labels, the store has {stored_labels() - labels0}")
-    if asker.errors:
-        raise SystemExit("the window reported errors: " + "; ".join(asker.errors[:3]))
-    result = {"items": n, "open_s": open_s, "runs": runs, "next_paints": next_paints,
-              "none_lost_per_step": (none_refs0 - none_refs1) / max(steps, 1), "none_refs": none_refs1,
-              "versions": f"Python {sys.version.split()[0]}, PySide6 {PySide6.__version__}, "
-                          f"Qt platform {app.platformName()}",
-              "rss_before_open": rss_before, "rss_end": proc_status("VmRSS"), "peak_rss": peak_rss_mb()}
-    window.close()
-    store.close()
+    if gui.stored_labels() - labels0 != expected:
+        raise SystemExit(f"submit: expected {expected} new labels, the store has {gui.stored_labels() - labels0}")
+    gui.check_errors()
+    result = gui.result(runs=runs, next_paints=next_paints,
+                        none_lost_per_step=(none_refs0 - none_refs1) / max(steps, 1), none_refs=none_refs1)
+    gui.close()
+    return result
+
+
+def answer_keys(gui: Gui, mode: str, k: int) -> list:
+    """What a quick expert presses to answer the current item of a one-question project."""
+    flow = gui.flow
+    state, q = flow.current, flow.spec.questions[0]
+    shown = state.shown_order
+    if mode == "ranking":
+        order = list(range(1, len(shown) + 1))
+        random.Random(k).shuffle(order)
+        return [f"key.digit{d}" for d in order]
+    if mode == "scoring":  # the cursor walks the axes of response A, then of B
+        return [f"key.digit{(k + i) % 5}" for i in range(len(q.axes) * len(shown))]
+    if mode == "rubric":  # the cursor moves on after each mark
+        return ["rubric.not_met" if (k + i) % 4 == 0 else "rubric.met" for i in range(len(flow.criteria()))]
+    raise ValueError(mode)
+
+
+TYPED = " Checked twice."
+
+
+def child_gui_mode(cfg: dict) -> dict:
+    """Next-item latency in a one-question project of another mode, then answers and submits."""
+    from PySide6.QtGui import QTextCursor
+    from PySide6.QtTest import QTest
+
+    mode = cfg["mode"]
+    gui = Gui(cfg["project"])
+    flow, n, step, expect = gui.flow, gui.n, gui.step, gui.expect
+    runs: dict[str, list] = {"next": [], "answer": [], "submit": []}
+    for _ in range(5):  # warm-up, not counted
+        step("item.next")
+    paints0 = gui.paints.count
+    none_refs0 = sys.getrefcount(None)
+    start = flow.current.position
+    steps = min(cfg["steps"], n - 1 - start)
+    for k in range(steps):
+        runs["next"].append(step("item.next"))
+        expect(start + k + 1, "item.next")
+    next_paints = (gui.paints.count - paints0) / max(steps, 1)
+    none_refs1 = sys.getrefcount(None)
+
+    middle = n // 2
+    gui.jump(middle)
+    labels0 = gui.stored_labels()
+    window = gui.window.windowHandle()
+    for k in range(min(cfg["answers"], n - middle - 1)):
+        if mode == "demonstration":
+            # E puts the cursor in the editor; letters then type, through the window as keys come
+            step("item.edit")
+            editor = gui.screen.panels[0].editor
+            editor.moveCursor(QTextCursor.MoveOperation.End)
+            for ch in TYPED:
+                runs["answer"].append(step(lambda ch=ch: QTest.keyClick(window, ch)))
+            if not flow.current.pending["ideal"].value["text"].endswith(TYPED):
+                raise SystemExit("demonstration: the typed letters did not reach the response text")
+            step("item.leave_text")
+        else:
+            for command in answer_keys(gui, mode, k):
+                runs["answer"].append(step(command))
+        if flow.missing():
+            raise SystemExit(f"{mode}: the keys left the item unanswered: {'; '.join(flow.missing())}")
+        runs["submit"].append(step("item.submit"))
+        expect(middle + k + 1, "item.submit")
+    expected = len(runs["submit"]) * len(flow.spec.questions)
+    if gui.stored_labels() - labels0 != expected:
+        raise SystemExit(f"{mode}: expected {expected} new labels, the store has {gui.stored_labels() - labels0}")
+    gui.check_errors()
+    profile = None
+    if cfg.get("profile"):
+        room = n - 1 - flow.current.position
+        profile = gui.profile(["item.next"] * min(40, room))
+    result = gui.result(runs=runs, next_paints=next_paints, profile=profile,
+                        none_lost_per_step=(none_refs0 - none_refs1) / max(steps, 1), none_refs=none_refs1)
+    gui.close()
+    return result
+
+
+def child_gui_long(cfg: dict) -> dict:
+    """Back and forth between two ranking items of nine ~2,000-word responses."""
+    gui = Gui(cfg["project"])
+    flow, step, expect = gui.flow, gui.step, gui.expect
+    if gui.n != 2:
+        raise SystemExit(f"the long-ranking project has {gui.n} items, expected 2")
+    for _ in range(2):  # warm-up, not counted
+        step("item.next")
+        step("item.previous")
+    expect(0, "item.previous")
+    runs: dict[str, list] = {"next": [], "previous": []}
+    for _ in range(cfg["rounds"]):
+        runs["next"].append(step("item.next"))
+        expect(1, "item.next")
+        runs["previous"].append(step("item.previous"))
+        expect(0, "item.previous")
+    gui.check_errors()
+    words = [len(r.text.split()) for r in flow.current.item.responses]
+    chars = [len(r.text) for r in flow.current.item.responses]
+    panes = gui.screen.responses.visible_count()
+    profile = gui.profile(["item.next", "item.previous"] * 10) if cfg.get("profile") else None
+    result = gui.result(runs=runs, words=words, chars=chars, panes=panes, profile=profile)
+    gui.close()
     return result
 
 
@@ -698,12 +1065,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--import-runs", type=int, default=3,
                         help="rounds of baseline + import; the medians are compared (default 3)")
     parser.add_argument("--no-demo", action="store_true", help="skip the demo project's cold start")
-    parser.add_argument("--profile", action="store_true", help="also print a cProfile of the import")
+    parser.add_argument("--profile", action="store_true",
+                        help="also print a cProfile of the import and of next-item steps in each mode")
     parser.add_argument("--workdir", type=Path, default=REPO / "bench-out",
                         help="where the temporary files go (default bench-out/, git-ignored)")
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
     parser.add_argument("--no-gui-import", action="store_true",
                         help="skip the memory figure of importing the bundle inside the app")
+    parser.add_argument("--modes", default=",".join((*MODE_NAMES, "long")),
+                        help="which of the other cases to run, comma-separated: ranking, scoring, rubric, "
+                             "demonstration, long (one ranking item of 9 responses of ~2,000 words); "
+                             "default all")
+    parser.add_argument("--no-modes", action="store_true", help="skip the other modes (pairwise only)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="make the per-mode bundles afresh and keep none (default: reuse and keep them "
+                             "in WORKDIR/cache)")
     parser.add_argument("--child", choices=tuple(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -719,6 +1095,11 @@ def main(argv: list[str] | None = None) -> int:
         os._exit(0)
     if args.items < 2:
         parser.error("--items must be at least 2")
+    args.cases = [] if args.no_modes else [c.strip() for c in args.modes.split(",") if c.strip()]
+    unknown = [c for c in args.cases if c not in CASES]
+    if unknown:
+        parser.error(f"--modes: unknown {', '.join(unknown)}; choose from {', '.join(CASES)}")
+    args.cases = list(dict.fromkeys(args.cases))
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="run-", dir=args.workdir))
@@ -735,7 +1116,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 CHILDREN = {"baseline": child_baseline, "import": child_import, "gui": child_gui,
-            "gui-import": child_gui_import}
+            "gui-import": child_gui_import, "prepare": child_prepare, "gui-mode": child_gui_mode,
+            "gui-long": child_gui_long}
 
 
 def say(text: str) -> None:
@@ -774,7 +1156,7 @@ def run(args, work: Path) -> None:
     say(f"  built the signed bundle ({bundle_mb:.0f} MiB; items.jsonl {member_mb:.0f} MiB) in {fmt_s(build_s)}")
 
     rounds = max(1, args.import_runs)
-    say(f"  1/4 import vs. baseline ({rounds} alternating rounds, each in a fresh process) …")
+    say(f"  1/5 import vs. baseline ({rounds} alternating rounds, each in a fresh process) …")
     bases, imps = [], []
     home_import = work / "home-import"
     for k in range(rounds):
@@ -802,7 +1184,7 @@ def run(args, work: Path) -> None:
     copy_store(home_import, home_cold)
     shutil.rmtree(home_import)
 
-    say("  2/4 next-item latency and 3/4 peak memory (GUI child) …")
+    say("  2/5 next-item latency and 3/5 peak memory (GUI child) …")
     gui = run_child("gui", {"project": PROJECT_ID, "steps": args.steps}, home_gui, work / "gui.log")
     shutil.rmtree(home_gui)
     gui_import = None
@@ -813,7 +1195,7 @@ def run(args, work: Path) -> None:
                                work / "gui.log")
         shutil.rmtree(home)
 
-    say(f"  4/4 cold start ({args.runs} runs) …")
+    say(f"  4/5 cold start ({args.runs} runs) …")
     colds = [cold_start(home_cold, PROJECT_ID, work / "cold.log") for _ in range(max(1, args.runs))]
     demo_colds = []
     if not args.no_demo:
@@ -830,10 +1212,49 @@ def run(args, work: Path) -> None:
         store.close()
         demo_colds = [cold_start(home_demo, demo_id, work / "cold.log") for _ in range(3)]
 
-    report(n, gen_s, build_s, member_mb, bundle_mb, imp, gui, gui_import, colds, demo_colds)
+    cases = run_cases(args, work) if args.cases else {}
+    report(n, gen_s, build_s, member_mb, bundle_mb, imp, gui, gui_import, colds, demo_colds, cases)
 
 
-def report(n, gen_s, build_s, member_mb, bundle_mb, imp, gui, gui_import, colds, demo_colds) -> None:
+LONG_ROUNDS = 30  # next + previous pairs between the two long items
+ANSWERED_ITEMS = 20  # items answered and submitted in each mode
+
+
+def run_cases(args, work: Path) -> dict:
+    """5/5: per case, a bundle made (or reused) and imported in a child, two at a time; then the
+    GUI children one after the other, on a quiet machine."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cases, n = args.cases, args.items
+    cache = None if args.no_cache else args.workdir / "cache"
+    workers = max(1, min(2, os.cpu_count() or 1))
+    say(f"  5/5 {', '.join(cases)}: bundles made or reused{'' if cache else ' (no cache)'} and imported, "
+        f"{workers} at a time …")
+    homes = {c: make_home(work / f"home-{c}", f"Bench Annotator {c}") for c in cases}
+    with ThreadPoolExecutor(workers) as pool:
+        # the biggest first, so the two workers finish at about the same time
+        biggest_first = sorted(cases, key=("ranking", "rubric", "scoring", "demonstration", "long").index)
+        futures = {c: pool.submit(run_child, "prepare", {"case": c, "items": n, "work": str(work),
+                                                         "cache": str(cache) if cache else None},
+                                  homes[c], work / f"prepare-{c}.log") for c in biggest_first}
+        prepared = {c: f.result() for c, f in futures.items()}
+    out = {}
+    for c in cases:
+        say(f"      … {CASES[c]['label']}: next item{'/previous' if c == 'long' else ', answers'} (GUI child)")
+        if c == "long":
+            cfg = {"project": case_project(c), "rounds": LONG_ROUNDS, "profile": args.profile}
+            result = run_child("gui-long", cfg, homes[c], work / "gui.log")
+        else:
+            cfg = {"mode": c, "project": case_project(c), "steps": args.steps, "answers": ANSWERED_ITEMS,
+                   "profile": args.profile}
+            result = run_child("gui-mode", cfg, homes[c], work / "gui.log")
+        shutil.rmtree(homes[c])
+        out[c] = {**prepared[c], **result}
+    out["_cache"] = str(cache) if cache else None
+    return out
+
+
+def report(n, gen_s, build_s, member_mb, bundle_mb, imp, gui, gui_import, colds, demo_colds, cases) -> None:
     table = Table()
     size = f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else str(n)
     base = imp["baseline"]
@@ -878,6 +1299,24 @@ def report(n, gen_s, build_s, member_mb, bundle_mb, imp, gui, gui_import, colds,
         demo = statistics.median(c["total"] for c in demo_colds)
         table.add(f"cold start to first item, demo (median of {len(demo_colds)})", f"{demo:.2f} s",
                   f"< {GOAL_COLD_S:g} s", demo < GOAL_COLD_S)
+    for c, r in cases.items():
+        if c.startswith("_"):
+            continue
+        lat = {k: [sum(parts) for parts in v] for k, v in r["runs"].items()}
+        if c == "long":
+            both = lat["next"] + lat["previous"]
+            table.add(f"{CASES[c]['label']}: next / previous p50 / p95 ({len(both)})",
+                      f"{fmt_ms(pct(both, 50))} / {fmt_ms(pct(both, 95))}", f"p95 < {GOAL_LONG_MS:g} ms",
+                      pct(both, 95) * 1000 < GOAL_LONG_MS)
+            continue
+        nxt = lat["next"]
+        table.add(f"{CASES[c]['label']}, {size} items: next item p50 / p95 ({len(nxt)})",
+                  f"{fmt_ms(pct(nxt, 50))} / {fmt_ms(pct(nxt, 95))}", f"p95 < {GOAL_LATENCY_MS:g} ms",
+                  pct(nxt, 95) * 1000 < GOAL_LATENCY_MS)
+        for key, label in (("answer", CASES[c]["answer"]), ("submit", "submit + next")):
+            v = lat[key]
+            if v:
+                table.add(f"  {label} p50 / p95 ({len(v)})", f"{fmt_ms(pct(v, 50))} / {fmt_ms(pct(v, 95))}")
     print()
     table.print()
 
@@ -921,9 +1360,52 @@ def report(n, gen_s, build_s, member_mb, bundle_mb, imp, gui, gui_import, colds,
           f"open project + first paint {fmt_s(mid('open'))}; runs: "
           + ", ".join(f"{c['total']:.2f}" for c in colds) + " s")
     print("  (offscreen Qt; files in the OS page cache, so 'cold' means a new process, not a cold disk)")
+    for c, r in cases.items():
+        if not c.startswith("_"):
+            print(case_details(c, r, cases["_cache"]))
     if imp.get("profile"):
         print("\nprofile of the import (cProfile, top functions by own time)")
         print(imp["profile"])
+    for c, r in cases.items():
+        if not c.startswith("_") and r.get("profile"):
+            what = "next / previous" if c == "long" else "item.next"
+            print(f"\nprofile of {what}, {CASES[c]['label']} (cProfile, top functions by own time): "
+                  + r["profile"])
+
+
+def case_details(c: str, r: dict, cache: str | None) -> str:
+    """One paragraph of details for a case: its data, how it was made, where the time of a step goes."""
+    n = r["items"]
+    if r["cached"]:
+        made = f"reused from {cache}"
+    else:
+        made = f"generated in {fmt_s(r['gen_s'])}, built in {fmt_s(r['build_s'])}"
+    lines = [f"  {CASES[c]['label']}: items.jsonl {r['items_mb']:.1f} MiB ({r['items_mb'] * 1024 / n:.2f} KiB/item), "
+             f"bundle {r['bundle_mb']:.1f} MiB, {made}; imported in {fmt_s(r['import_s'])} (two cases at a time); "
+             f"opened in {fmt_s(r['open_s'])}; peak RSS {r['peak_rss']:.0f} MiB"]
+    runs = r["runs"]
+    if c == "long":
+        nxt, prev = ([sum(p) for p in runs[k]] for k in ("next", "previous"))
+        parts = {k: statistics.median(p[i] for p in runs["next"] + runs["previous"])
+                 for i, k in enumerate(("command", "events+paint", "repaint"))}
+        lines.append(f"    {r['panes']} panes; responses of {min(r['words'])}–{max(r['words'])} words "
+                     f"({min(r['chars']) / 1000:.1f}–{max(r['chars']) / 1000:.1f} k characters); next p50 / p95 "
+                     f"{fmt_ms(pct(nxt, 50))} / {fmt_ms(pct(nxt, 95))}, previous {fmt_ms(pct(prev, 50))} / "
+                     f"{fmt_ms(pct(prev, 95))}; median parts: command {fmt_ms(parts['command'])}, event loop + "
+                     f"paint {fmt_ms(parts['events+paint'])}, extra full repaint {fmt_ms(parts['repaint'])}; "
+                     f"max {fmt_ms(max(nxt + prev))}")
+        return "\n".join(lines)
+    parts = {k: statistics.median(p[i] for p in runs["next"])
+             for i, k in enumerate(("command", "events+paint", "repaint"))}
+    nxt = [sum(p) for p in runs["next"]]
+    lines.append(f"    next item, median parts: command {fmt_ms(parts['command'])}, event loop + paint "
+                 f"{fmt_ms(parts['events+paint'])}, extra full repaint {fmt_ms(parts['repaint'])}; "
+                 f"{r['next_paints']:.1f} paints of the prompt view per step; max {fmt_ms(max(nxt))}")
+    lost = r.get("none_lost_per_step", 0)
+    if lost > 0.5:
+        lines.append(f"    WARNING: {lost:.0f} references to None lost per item.next ({r['none_refs']} left); "
+                     f"Python aborts at zero ({r['versions']})")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -172,5 +172,7 @@ def set_setting(store: Store, *, key: str, value) -> None:
 
 
 def mark_opened(store: Store, *, project_id: str) -> None:
+    if store.read_only:  # a read-only store is only read: opening a project leaves no trace
+        return
     with store.atomic():
         store.conn.execute("UPDATE projects SET opened_at=? WHERE id=?", (now_iso(), project_id))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,9 +21,10 @@ def now_iso() -> str:
 class Store:
     """One SQLite database. Writes go through ops/, grouped with atomic()."""
 
-    def __init__(self, db: sqlite_utils.Database, path: Path | None):
+    def __init__(self, db: sqlite_utils.Database, path: Path | None, read_only: bool = False):
         self.db = db
         self.path = path
+        self.read_only = read_only
         self._depth = 0
 
     @property
@@ -39,6 +41,8 @@ class Store:
             finally:
                 self._depth -= 1
             return
+        if self.read_only:
+            raise AnnotaryError(f"{self.path} is open read-only: nothing can be changed in it")
         self._depth = 1
         self.conn.execute("BEGIN IMMEDIATE")
         try:
@@ -69,10 +73,11 @@ class Store:
 
 def _migrate(store: Store) -> None:
     conn = store.conn
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS _migrations (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
-        " applied_at TEXT NOT NULL)"
-    )
+    if not store.read_only:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS _migrations (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
+            " applied_at TEXT NOT NULL)"
+        )
     done = set(store.applied_migrations())
     known = {name for name, _ in MIGRATIONS}
     unknown = done - known
@@ -80,6 +85,12 @@ def _migrate(store: Store) -> None:
         raise AnnotaryError(
             f"this store was written by a newer Annotary (migration {sorted(unknown)[-1]}); update Annotary"
         )
+    if store.read_only:
+        missing = [name for name, _ in MIGRATIONS if name not in done]
+        if missing:
+            raise AnnotaryError(f"{store.path} is read-only and needs updating (migration {missing[0]}); "
+                                "make it writable and open it again")
+        return
     for name, step in MIGRATIONS:
         if name in done:
             continue
@@ -88,21 +99,58 @@ def _migrate(store: Store) -> None:
             conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, now_iso()))
 
 
-def open_store(path: str | Path | None) -> Store:
-    """Open (creating if needed) a store; None opens an in-memory one for tests."""
+def writable(path: Path) -> bool:
+    """False for a store the user may read but not change (a file or folder without write access)."""
+    if path.exists():
+        return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)  # WAL files go beside it
+    return True
+
+
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that cannot write, also to a WAL store in a folder it may not write."""
+    uri = path.resolve().as_uri() + "?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=10)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        # a WAL store in a folder we cannot write: its -shm file cannot be made, so read the file
+        # as it is (nobody can be writing it: we could not either)
+        conn.close()
+        conn = sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None,
+                               check_same_thread=False)
+    return conn
+
+
+def open_store(path: str | Path | None, read_only: bool | None = None) -> Store:
+    """Open (creating if needed) a store; None opens an in-memory one for tests.
+
+    read_only: True opens it for reading only (writes raise AnnotaryError); None (the default)
+    does so when the file or its folder is not writable."""
     if path is None:
+        read_only = False
         conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
     else:
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if read_only is None:
+            read_only = not writable(path)
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.exists():
+            raise AnnotaryError(f"{path}: no such store")
         conn = None
         try:
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+            if read_only:
+                conn = connect_read_only(path)
+            else:
+                conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
             names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.DatabaseError as err:
             if conn is not None:
                 conn.close()
             raise AnnotaryError(f"{path}: not an Annotary store ({err})") from None
+        if read_only and not names:
+            conn.close()
+            raise AnnotaryError(f"{path}: an empty file, not an Annotary store")
         if names and "_migrations" not in names:
             # another program's database: adding our tables to it would damage nothing of
             # ours but change a file that is not ours
@@ -110,11 +158,12 @@ def open_store(path: str | Path | None) -> Store:
             raise AnnotaryError(f"{path}: an SQLite database of another program, not an Annotary store")
     conn.row_factory = sqlite3.Row
     # autocommit mode (isolation_level=None): transactions are explicit in Store.atomic
-    conn.execute("PRAGMA journal_mode=WAL")
+    if not read_only:
+        conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")  # a submitted label survives power loss too
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=10000")
     db = sqlite_utils.Database(conn)
-    store = Store(db, path if path is None else Path(path))
+    store = Store(db, path if path is None else Path(path), read_only=read_only)
     _migrate(store)
     return store

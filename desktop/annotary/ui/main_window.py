@@ -14,6 +14,7 @@ from annotary.ops import annotate, open_store, queries
 from annotary.ops.demo import ensure_demos
 from annotary.ops.importing import import_tasks, load_tasks, preview_tasks
 from annotary.ops.results import export_results
+from annotary.ui.about import AboutDialog
 from annotary.ui.dialogs import Asker, KeySheet
 from annotary.ui.guidelines import GuidelinesDock
 from annotary.ui.home_screen import HomeScreen
@@ -22,6 +23,7 @@ from annotary.ui.runner import Runner
 from annotary.ui.settings_dialog import SettingsDialog
 from annotary.ui.shortcuts import effective
 from annotary.ui.theme import apply_theme
+from annotary.ui.workspace import WorkspaceScreen
 
 DEFAULT_TEXT_SIZE = 12
 
@@ -43,10 +45,11 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.stack)
         self.home = HomeScreen(store, identity.key_id, who=(
             f"You are {identity.name} ({identity.role}) · key fingerprint {identity.fingerprint}"))
-        self.home.open_project.connect(self.open_project)
+        self.home.open_project.connect(lambda pid: self.run_command_safely(lambda: self.open_project(pid)))
         self.home.command.connect(self.run_command)
         self.stack.addWidget(self.home)
         self.labeling: LabelingScreen | None = None
+        self.workspace: WorkspaceScreen | None = None  # a coordinator project's workspace
         self.guidelines = GuidelinesDock(self)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.guidelines)
         self.guidelines.hide()
@@ -92,6 +95,8 @@ class MainWindow(QMainWindow):
         self._apply_theme()
 
     def _scope(self) -> str:
+        if self.workspace is not None and self.stack.currentWidget() is self.workspace:
+            return "workspace"
         return "labeling" if self.stack.currentWidget() is self.labeling else "home"
 
     def _enable_scope(self) -> None:
@@ -109,7 +114,13 @@ class MainWindow(QMainWindow):
     def _run(self, command: str) -> None:
         if self._scope() == "labeling" and self.labeling.handle(command):
             return
-        if command == "file.open":
+        if self._scope() == "workspace" and self.workspace.handle(command):
+            return
+        if command == "file.open_project":
+            path = self.ask.open_path("Open a coordinator project (.db)")
+            if path:
+                self.open_workspace(path)
+        elif command == "file.open":
             path = self.ask.open_path("Open a task bundle")
             if path:
                 self.import_bundle(path)
@@ -125,6 +136,8 @@ class MainWindow(QMainWindow):
             pid = self.home.selected()
             if pid:
                 self.open_project(pid)
+        elif command == "help.about":
+            AboutDialog(self.store.path, parent=self).exec()
         elif command == "help.keys":
             modes = {q.mode for q in self.labeling.flow.spec.questions} if self.labeling else None
             KeySheet(self._scope(), modes, self.commands, parent=self).exec()
@@ -190,6 +203,23 @@ class MainWindow(QMainWindow):
         section = flow.focused_question.guidelines_section if flow.current else None
         self.guidelines.show_guidelines(flow.info.guidelines, flow.guideline_images(), section)
 
+    def open_workspace(self, path: str | Path) -> None:
+        """Open a coordinator project file in the workspace (it replaces an open one)."""
+        screen = WorkspaceScreen.open(path, runner=self.runner, asker=self.ask, commands=self.commands)
+        if self.workspace is not None:
+            self.workspace.closing()
+            self.stack.removeWidget(self.workspace)
+            self.workspace.deleteLater()
+        self.workspace = screen
+        screen.title_changed.connect(self.setWindowTitle)
+        screen.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.stack.addWidget(screen)
+        self.stack.setCurrentWidget(screen)
+        self.setWindowTitle(f"{Path(path).name} — workspace — Annotary")
+        self._enable_scope()
+        screen.refresh()
+        screen.focus_screen()
+
     def open_demo(self) -> None:
         self.open_project(ensure_demos(self.store, self.identity)[0])
 
@@ -204,6 +234,7 @@ class MainWindow(QMainWindow):
 
         def checked(tasks):
             dialog.reset()
+            self.activateWindow()  # the hidden progress dialog must not keep the keyboard
             if dialog.wasCanceled():
                 return
             self.run_command_safely(lambda: self._confirm_and_import(tasks))
@@ -249,6 +280,7 @@ class MainWindow(QMainWindow):
 
         def done(change):
             dialog.reset()
+            self.activateWindow()
             self.statusBar().showMessage(change.message, 8000)
             self.open_project(change.project_id)
 
@@ -274,7 +306,15 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event):  # noqa: N802 - Qt override
-        for path in [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]:
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        projects = [p for p in paths if p.lower().endswith(".db")]
+        if projects:  # a coordinator project opens in the workspace
+            self.run_command_safely(lambda: self.open_workspace(projects[0]))
+            paths = [p for p in paths if p not in projects]
+        if self._scope() == "workspace":  # there, dropped bundles are results to merge
+            self.run_command_safely(lambda: self.workspace.merge(paths))
+            return
+        for path in paths:
             self.run_command_safely(lambda p=path: self.import_bundle(p))
 
     def run_command_safely(self, fn) -> None:
@@ -287,6 +327,8 @@ class MainWindow(QMainWindow):
         if self.labeling is not None:
             self.labeling.closing()
         self.runner.wait()
+        if self.workspace is not None:
+            self.workspace.closing()
         for hook in self.closing_hooks:
             self.run_command_safely(hook)
         super().closeEvent(event)

@@ -6,8 +6,10 @@ from dataclasses import dataclass, replace
 
 from PySide6.QtGui import QKeySequence
 
-# scopes: "global" works everywhere; "labeling" and "home" only on that screen
-SCOPES = ("global", "home", "labeling")
+# scopes: "global" works everywhere; "labeling", "home" and "workspace" only on that screen
+SCOPES = ("global", "home", "labeling", "workspace")
+WORKSPACE_TABS = ("Agreement", "Annotators", "Rounds and guidelines", "Consensus", "Heatmap",
+                  "Labels", "Progress", "Gold")  # the coordinator workspace's tabs, Ctrl+1 …
 
 
 @dataclass(frozen=True)
@@ -32,8 +34,27 @@ def _digits() -> list[Command]:
     return out
 
 
+def _workspace() -> list[Command]:
+    tabs = [Command(f"workspace.tab{n}", "workspace", (f"Ctrl+{n}",), f"Show the {title} tab", "&Workspace")
+            for n, title in enumerate(WORKSPACE_TABS, 1)]
+    return [
+        Command("workspace.merge", "workspace", ("Ctrl+M",), "Merge result bundles…", "&Workspace"),
+        Command("workspace.refresh", "workspace", ("F5",), "Recompute the figures", "&Workspace"),
+        Command("workspace.export_csv", "workspace", ("Ctrl+Shift+E",),
+                "Export the focused table (or the chart's data) as CSV…", "&Workspace"),
+        Command("workspace.export_all", "workspace", (), "Export every table as CSV…", "&Workspace"),
+        Command("workspace.export_png", "workspace", ("Ctrl+Shift+P",), "Export the chart as PNG…",
+                "&Workspace"),
+        Command("workspace.next_tab", "workspace", ("Ctrl+Tab",), "Next tab", autorepeat=True),
+        Command("workspace.previous_tab", "workspace", ("Ctrl+Shift+Tab", "Ctrl+Backtab"), "Previous tab",
+                autorepeat=True),
+        *tabs,
+    ]
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("file.open", "global", ("Ctrl+O",), "Open bundle…", "&File"),
+    Command("file.open_project", "global", ("Ctrl+Shift+O",), "Open a coordinator project…", "&File"),
     Command("file.export", "global", ("Ctrl+E",), "Export results…", "&File"),
     Command("file.home", "global", ("Alt+Home",), "Projects", "&File"),
     Command("file.demo", "home", ("Ctrl+D",), "Open the demo projects", "&File"),
@@ -86,8 +107,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("view.sync", "labeling", ("Ctrl+Shift+L",), "Synchronized scrolling", "&View"),
     Command("view.dark", "global", ("Ctrl+Shift+D",), "Dark theme", "&View"),
     Command("view.settings", "global", ("Ctrl+,",), "Settings…", "&View"),
+    *_workspace(),
     Command("help.guidelines", "global", ("Ctrl+G",), "Guidelines", "&Help"),
     Command("help.keys", "global", ("F1",), "Keyboard shortcuts", "&Help"),
+    Command("help.about", "global", (), "About Annotary", "&Help"),  # menu only: no key to learn
 )
 
 

@@ -60,6 +60,8 @@ class ResponsePane(QWidget):
         self.header = QLabel(f"Response {letter}")
         self.header.setObjectName("paneHeader")
         self.browser = SafeBrowser(f"Response {letter}")
+        # a scroll bar that comes and goes makes Qt lay a long response out twice per item
+        self.browser.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.header)

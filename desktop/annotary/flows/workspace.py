@@ -1,0 +1,410 @@
+"""The coordinator workspace without Qt: figures computed once, each tab's rows as text, its CSV."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from annotary.core.errors import Cancelled
+from annotary.ops import Store
+from annotary.ops.merge import MergeReport, merge_results
+from annotary.ops.quality import (
+    Options,
+    QualityReport,
+    StatusReport,
+    band,
+    csv_tables,
+    heatmap,
+    project_status,
+    quality_report,
+    status_csv,
+    to_csv,
+)
+
+BAND_RULE = "κ/α ≥ 0.70 good · 0.40–0.70 watch · below 0.40 flagged"
+STATUS_TEXT = {"agreed": "agreed", "conflict": "conflict", "single": "one rating"}
+
+
+@dataclass
+class Snapshot:
+    """Everything the workspace shows, computed in one go (off the GUI thread)."""
+
+    report: QualityReport
+    status: StatusReport
+
+    def tables(self) -> dict[str, str]:
+        """Every CSV the workspace can write, by file name."""
+        out = csv_tables(self.report) | status_csv(self.status)
+        out["gold.csv"] = to_csv(gold_rows(self.report))
+        for s in self.report.variables:
+            if s.pairs:
+                out[f"heatmap-{s.key}.csv"] = heatmap_csv(self.report, s.key)
+        return out
+
+
+def compute(store: Store, options: Options | None = None) -> Snapshot:
+    return Snapshot(quality_report(store, options=options), project_status(store))
+
+
+def merge_bundles(store: Store, paths: list[str | Path], *, progress: Callable[[int, int], None] | None = None,
+                  cancelled: Callable[[], bool] | None = None) -> list[MergeReport]:
+    """Merge bundles one by one (each is one transaction); a cancel stops before the next bundle."""
+    out: list[MergeReport] = []
+    for n, path in enumerate(paths):
+        if cancelled and cancelled():
+            raise Cancelled(f"merge cancelled after {n} of {len(paths)} bundles"
+                            + (f"; merged: {', '.join(Path(r.file).name for r in out)}" if out else ""))
+        out += merge_results(store, paths=[path])
+        if progress:
+            progress(n + 1, len(paths))
+    return out
+
+
+def merge_lines(reports: list[MergeReport]) -> list[tuple[str, str]]:
+    """(kind, one line) per bundle; kind is merged, unchanged or refused."""
+    return [("refused" if r.refusal else "unchanged" if r.already_merged or not (r.accepted or r.replaced)
+             else "merged", r.message) for r in reports]
+
+
+# --- formatting -----------------------------------------------------------------------------------
+
+def num(v: float | None, digits: int = 2) -> str:
+    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
+
+
+def pct(v: float | None) -> str:
+    return "–" if v is None or math.isnan(v) else f"{100 * v:.0f}%"
+
+
+def secs(v: float | None) -> str:
+    if v is None:
+        return "–"
+    return f"{v:.0f} s" if v < 120 else f"{v / 60:.1f} min"
+
+
+@dataclass
+class Cell:
+    text: str
+    sort: float | str | None = None  # None sorts as the text
+    band: str | None = None  # good, watch, flagged, n/a: the cell is coloured (its text says it too)
+    tip: str = ""
+    number: bool = False  # right-aligned
+
+
+@dataclass
+class Table:
+    """A table of a tab: its headers, rows of cells and the CSV file it exports as."""
+
+    csv: str
+    title: str
+    headers: list[str]
+    rows: list[list[Cell]] = field(default_factory=list)
+    tips: list[str] = field(default_factory=list)  # per header
+    empty: str = ""  # shown instead of the table when it has no rows
+
+
+def _n(v: float | None) -> Cell:
+    return Cell(num(v), v if v is not None else -math.inf, number=True)
+
+
+def _p(v: float | None) -> Cell:
+    return Cell(pct(v), v if v is not None else -math.inf, number=True)
+
+
+def _i(v: int) -> Cell:
+    return Cell(str(v), v, number=True)
+
+
+def _of(text: str, v: float | None) -> Cell:
+    return Cell(text, v if v is not None else -math.inf, number=True)
+
+
+def _band(b: str) -> Cell:
+    return Cell(b, ["n/a", "flagged", "watch", "good"].index(b) if b in ("n/a", "flagged", "watch", "good") else -1,
+                band=b)
+
+
+def headline(r: QualityReport, s: StatusReport) -> str:
+    people = len(r.humans)
+    return (f"{s.project_id} · round {s.round} · guidelines v{s.guidelines_version or '–'} · "
+            f"items {s.items['normal']} normal, {s.items['gold']} gold, {s.items['calibration']} calibration · "
+            f"{people} annotator{'s' if people != 1 else ''} with labels · {s.labels} labels from "
+            f"{s.bundles} result bundle{'s' if s.bundles != 1 else ''}")
+
+
+def consensus_counts(r: QualityReport) -> dict[str, int]:
+    return {k: sum(1 for c in r.consensus if c.status == k) for k in ("agreed", "conflict", "single")}
+
+
+def consensus_line(r: QualityReport) -> str:
+    c = consensus_counts(r)
+    weighted = " (weighted by competence)" if r.options.weighted else ""
+    return (f"Consensus{weighted}: {c['agreed']} agreed · {c['conflict']} conflicts · "
+            f"{c['single']} with one rating so far · majority share {r.options.min_share:.2f}")
+
+
+def attention(r: QualityReport) -> str:
+    """What needs a look first: questions and annotators below the good band."""
+    parts = []
+    for b in ("flagged", "watch"):
+        found = [f"{s.key} (α {num(s.alpha)})" for s in r.variables if s.band == b and s.ratings]
+        if found:
+            parts.append(f"{b.capitalize()}: {', '.join(found)}.")
+    low = [f"{a.name} ({num(a.agreement_others)})" for a in r.annotators if a.band == "flagged"]
+    if low:
+        parts.append(f"Annotators in the flagged band against the others: {', '.join(low)}.")
+    if r.variables and any(s.ratings for s in r.variables) and not parts:
+        parts.append("Every question with figures is in the good band.")
+    return " ".join(parts)
+
+
+def agreement_table(r: QualityReport) -> Table:
+    t = Table("agreement.csv", "Agreement per question",
+              ["Question", "Variable", "Level", "Units rated twice", "Ratings", "% agreement",
+               "Fleiss κ", "Krippendorff α", "Kendall W", "Mean τ", "Band"],
+              tips=["", "What is rated: the choice, a scoring axis, a rubric criterion …",
+                    "nominal, ordinal, interval or ranking: α uses the fitting distance",
+                    "Units at least two annotators rated: only these measure agreement", "",
+                    "Share of annotator pairs giving the same answer", "Fleiss' kappa (nominal)",
+                    "Krippendorff's alpha, missing ratings allowed: the band is read from it",
+                    "Kendall's W (rankings)", "Mean Kendall τ between pairs (rankings)", BAND_RULE],
+              empty="No labels merged yet. Drop the annotators' result bundles (.annotary) on this "
+                    "window to merge them.")
+    if not any(s.ratings for s in r.variables):
+        return t
+    for s in r.variables:
+        alpha = _n(s.alpha)
+        alpha.band = s.band
+        t.rows.append([Cell(s.question_id), Cell(s.variable), Cell(s.level), _i(s.pairable), _i(s.ratings), _p(s.percent_agreement), _n(s.fleiss_kappa), alpha,
+                       _n(s.kendall_w), _n(s.mean_tau), _band(s.band)])
+    return t
+
+
+def annotators_table(r: QualityReport) -> Table:
+    t = Table("annotators.csv", "Per annotator",
+              ["Name", "Key", "Source", "Assigned", "Labeled", "Agreement with others", "Band",
+               "With consensus", "Gold accuracy", "Calibration", "Picks A (position)", "Median time",
+               "Items / hour", "Revised", "Cost", "Competence (DS)"],
+              tips=["", "Key id of the signer", "roster: signed result bundles; outside: imported labels", "",
+                    "Items with a current label", "Mean pairwise κ with the others, weighted by shared items "
+                    "(quadratic κ on ordinal scales, τ on rankings)", BAND_RULE,
+                    "Share of their ratings that match an agreed consensus of at least two people",
+                    "Share of gold items answered as the expert did", "Share of calibration items right",
+                    "Share of A/B picks that went to the response shown on the left (50% = no position bias)",
+                    "Time on task per item", "", "Share of items submitted more than once",
+                    "Hours × rate", "Dawid–Skene estimate of reliability (mean over categorical variables)"],
+              empty="No annotators in the roster yet (annotary roster add).")
+    for a in r.annotators:
+        agree = _n(a.agreement_others)
+        agree.band = a.band
+        t.rows.append([
+            Cell(a.name), Cell(a.annotator[:16], tip=a.annotator), Cell(a.source),
+            _i(a.assigned), _i(a.labeled), agree, _band(a.band), _p(a.agreement_consensus),
+            _of(f"{pct(a.gold_accuracy)} of {a.gold_items}" if a.gold_items else "–", a.gold_accuracy),
+            _of(f"{pct(a.calibration_accuracy)} of {a.calibration_items}" if a.calibration_items else "–",
+                a.calibration_accuracy),
+            _of(f"{pct(a.position_a_share)} of {a.position_picks}" if a.position_picks else "–",
+                a.position_a_share),
+            _of(secs(a.median_seconds), a.median_seconds), _of(num(a.items_per_hour, 0), a.items_per_hour),
+            _p(a.revision_rate), _n(a.cost), _n(a.competence)])
+    return t
+
+
+def competence_table(r: QualityReport) -> Table:
+    names = [r.names.get(a, a) for a in r.humans]
+    t = Table("competence.csv", "Competence per variable (Dawid–Skene reliability)",
+              ["Question", "Variable", *names, "Converged"],
+              empty="Competence needs a categorical question that two annotators rated.")
+    for c in r.competence:
+        t.rows.append([Cell(c.question_id), Cell(c.variable),
+                       *[_n(c.reliability.get(a)) for a in r.humans],
+                       Cell("yes" if c.converged else f"no ({c.iterations} iterations)")])
+    return t
+
+
+def raters_table(r: QualityReport) -> Table:
+    t = Table("raters.csv", "Non-human raters (LLM judges, reward models): never counted in consensus",
+              ["Rater", "Labels", "Items", "Agreement with humans", "With human consensus", "Unsure"],
+              tips=["", "", "", "Mean pairwise figure with each human, weighted by shared items",
+                    "Share of its ratings matching an agreed human consensus",
+                    "Labels with a confidence below the middle of the scale"],
+              empty="No non-human raters. Add an LLM judge's labels with "
+                    "`annotary labels import PROJECT.db --rater NAME FILE.jsonl`.")
+    for x in r.raters:
+        t.rows.append([Cell(x.name), _i(x.labels), _i(x.items), _n(x.agreement_humans),
+                       _p(x.agreement_consensus), _i(x.unsure)])
+    return t
+
+
+def group_title(by: str, group: str) -> str:
+    return f"Round {group}" if by == "round" else f"Guidelines v{group}" if group else "Guidelines (none)"
+
+
+def groups_table(r: QualityReport) -> Table:
+    """Per round and per guidelines version, side by side: one column per group."""
+    groups = list(dict.fromkeys((g.by, g.group) for g in r.by_round + r.by_guidelines))
+    t = Table("by_round.csv", "Per round and per guidelines version",
+              ["Question", "Variable", *[group_title(*g) for g in groups]],
+              empty="All labels so far are from one round and one guidelines version. Figures side by "
+                    "side appear here once a second round, or a guidelines change, has labels.")
+    if not groups:
+        return t
+    at = {g: i for i, g in enumerate(groups)}
+    rows: dict[tuple[str, str], list[Cell]] = {}
+    before: dict[tuple[str, str, str], float] = {}  # the previous round's (or version's) alpha
+    for g in r.by_round + r.by_guidelines:
+        row = rows.setdefault((g.question_id, g.variable), [Cell("–") for _ in groups])
+        agree = f" · {pct(g.percent_agreement)} agree" if g.percent_agreement is not None else ""
+        last = before.get((g.by, g.question_id, g.variable))
+        change = f" ({g.alpha - last:+.2f})" if g.alpha is not None and last is not None else ""
+        if g.alpha is not None:
+            before[(g.by, g.question_id, g.variable)] = g.alpha
+        row[at[(g.by, g.group)]] = Cell(
+            f"α {num(g.alpha)}{change} {g.band}{agree} · {g.pairable} units",
+            g.alpha if g.alpha is not None else -math.inf, band=g.band,
+            tip=f"{g.annotators} annotators; {g.pairable} units rated at least twice"
+                + ("; the change is against the previous column of its kind" if change else ""))
+    for (qid, var), cells in rows.items():
+        t.rows.append([Cell(qid), Cell(var), *cells])
+    return t
+
+
+def describe_value(value: dict | None) -> str:
+    """A consensus answer in a few words."""
+    if not value:
+        return "–"
+    mode = value.get("mode")
+    if mode == "pairwise":
+        text = value["choice"]
+        if value.get("strength") is not None:
+            text += f" (point {value['strength']})"
+        return text + (f" → {value['preferred']}" if value.get("preferred") else "")
+    if mode == "ranking":
+        return " > ".join(" = ".join(group) for group in value["order"])
+    if mode == "scoring":
+        return "; ".join(f"{rid}: " + ", ".join(f"{ax} {v}" for ax, v in axes.items())
+                         for rid, axes in value["scores"].items())
+    if mode == "rubric":
+        return ", ".join(f"{c} {m.replace('_', ' ')}" for c, m in value["marks"].items())
+    return str(value)
+
+
+CONSENSUS_FILTERS = {"All items": None, "Conflicts": "conflict", "Agreed": "agreed",
+                     "One rating so far": "single"}
+
+
+def consensus_table(r: QualityReport, status: str | None = None) -> Table:
+    t = Table("consensus.csv", "Consensus per item and question",
+              ["Item", "Question", "Status", "Consensus", "Support", "Ratings", "Rubric score"],
+              tips=["", "", "conflict: no consensus, a reviewer should decide",
+                    "Majority, median, mean or Borda, by the question's scale",
+                    "Share of the ratings behind the weakest part of the value", "", ""],
+              empty="No item has labels yet." if status is None else "None.")
+    for c in r.consensus:
+        if status is not None and c.status != status:
+            continue
+        t.rows.append([Cell(c.item_id), Cell(c.question_id),
+                       Cell(STATUS_TEXT.get(c.status, c.status), c.status,
+                            band={"agreed": "good", "conflict": "flagged"}.get(c.status)),
+                       Cell(describe_value(c.value)), _p(c.support), _i(c.ratings), _n(c.score)])
+    return t
+
+
+# --- charts' data -------------------------------------------------------------------------------
+
+@dataclass
+class HeatmapData:
+    variable: str
+    ids: list[str]
+    names: list[str]
+    grid: list[list[float | None]]
+    shared: list[list[int]]  # items both rated
+    figure: str  # what the numbers are
+
+    def band(self, i: int, j: int) -> str:
+        return band(self.grid[i][j])
+
+
+def pair_figure(level: str) -> str:
+    return {"ordinal": "quadratic-weighted Cohen's κ", "ranking": "mean Kendall τ"}.get(level, "Cohen's κ")
+
+
+def heatmap_data(r: QualityReport, variable: str) -> HeatmapData:
+    ids, grid = heatmap(r, variable)
+    at = {a: i for i, a in enumerate(ids)}
+    stats = next(s for s in r.variables if s.key == variable)
+    shared = [[0] * len(ids) for _ in ids]
+    for p in stats.pairs:
+        shared[at[p.a]][at[p.b]] = shared[at[p.b]][at[p.a]] = p.n
+    return HeatmapData(variable, ids, [r.names.get(a, a) for a in ids], grid, shared, pair_figure(stats.level))
+
+
+def heatmap_variables(r: QualityReport) -> list[str]:
+    return [s.key for s in r.variables if s.pairs]
+
+
+def heatmap_csv(r: QualityReport, variable: str) -> str:
+    d = heatmap_data(r, variable)
+    rows = [{"annotator": a, "name": name, **{b: v for b, v in zip(d.ids, row, strict=True)}}
+            for a, name, row in zip(d.ids, d.names, d.grid, strict=True)]
+    return to_csv(rows)
+
+
+@dataclass
+class Bar:
+    label: str
+    value: float | None  # None: nothing to show (drawn as "n/a")
+    text: str  # written on the bar
+    total: float | None = None  # a bar out of a total (progress): the track shows the total
+
+
+@dataclass
+class BarGroup:
+    title: str
+    bars: list[Bar]
+    maximum: float | None = None  # the axis end; None: the largest value or total
+
+
+def distribution_groups(r: QualityReport) -> list[BarGroup]:
+    out = []
+    for s in r.variables:
+        total = sum(s.distribution.values())
+        what = "first place per response position" if s.level == "ranking" else \
+            "rubric scores in tenths" if s.level == "interval" else "answers"
+        bars = [Bar(str(c), n, f"{n} ({100 * n / total:.0f}%)" if total else "0") for c, n in s.distribution.items()]
+        out.append(BarGroup(f"{s.key} · {what} · {total} ratings", bars))
+    return out
+
+
+def progress_groups(s: StatusReport) -> list[BarGroup]:
+    people = [p for p in s.people if p["role"] == "annotator" or p["assigned"]]
+    bars = [Bar(p["name"] + ("" if p["active"] else " (removed)"), p["labeled"],
+                f"{p['labeled']} of {p['assigned']}" + (f" ({100 * p['labeled'] / p['assigned']:.0f}%)"
+                                                       if p["assigned"] else ""), p["assigned"])
+            for p in people]
+    rounds = f"{len(s.rounds)} rounds" if len(s.rounds) > 1 else "round 1" if s.rounds else "no round yet"
+    out = [BarGroup(f"Items labeled of those assigned, per annotator · {rounds}", bars)]
+    for x in s.raters:
+        out.append(BarGroup(f"{x['name']} ({'human' if x['human'] else 'non-human'} rater)",
+                            [Bar("labels", x["labels"], str(x["labels"]))]))
+    return out
+
+
+def gold_rows(r: QualityReport) -> list[dict]:
+    return [{"annotator": a.annotator, "name": a.name, "gold_items": a.gold_items, "gold_accuracy": a.gold_accuracy,
+             "calibration_items": a.calibration_items, "calibration_accuracy": a.calibration_accuracy}
+            for a in r.annotators]
+
+
+def gold_groups(r: QualityReport) -> list[BarGroup]:
+    def bar(name, acc, n):
+        return Bar(name, acc, f"{pct(acc)} of {n} item{'s' if n != 1 else ''}" if n else "no items answered")
+
+    gold, calibration = r.items["gold"], r.items["calibration"]
+    return [BarGroup(f"Gold accuracy · {gold} gold item{'s' if gold != 1 else ''} hidden among the normal ones",
+                     [bar(a.name, a.gold_accuracy, a.gold_items) for a in r.annotators], 1.0),
+            BarGroup(f"Calibration accuracy · {calibration} calibration item{'s' if calibration != 1 else ''} "
+                     "(shown with feedback)",
+                     [bar(a.name, a.calibration_accuracy, a.calibration_items) for a in r.annotators], 1.0)]

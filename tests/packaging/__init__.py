@@ -1,0 +1,1 @@
+"""The installable app: PyInstaller spec, icons, Linux desktop integration, the frozen build."""

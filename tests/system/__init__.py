@@ -1,0 +1,1 @@
+"""Desktop behaviour: backups, restore, paths, one instance per store, integrity, crash log."""
