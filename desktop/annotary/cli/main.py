@@ -252,3 +252,4 @@ def main() -> None:
 # the coordinator's and the reviewer's commands register themselves on the group above
 import annotary.cli.adjudication  # noqa: E402, F401
 import annotary.cli.coordinator  # noqa: E402, F401
+import annotary.cli.export  # noqa: E402, F401

@@ -1,0 +1,500 @@
+"""Dataset exports: final answers, filtered, written whole as a folder with its data file, card and manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from annotary import __version__
+from annotary.core.adjudication import PROVENANCE
+from annotary.core.errors import AnnotaryError, Cancelled
+from annotary.datasets.exports import (
+    DATASET_FORMAT,
+    FORMATS,
+    ROWS,
+    TIES,
+    CardFacts,
+    Shape,
+    arrow_schema,
+    columns,
+    dataset_card,
+    dataset_score,
+    jsonl_bytes,
+    label_row,
+)
+from annotary.ops.final import FinalAnswer, final_answers, rank
+from annotary.ops.project import project_info
+from annotary.ops.quality import Options, QualityReport, load_raters, quality_report
+from annotary.store import Store
+
+Progress = Callable[[int, int], None]
+CancelCheck = Callable[[], bool]
+CHUNK = 2000  # answers per progress step and per write
+CARD, MANIFEST = "README.md", "manifest.json"
+KTO_RULE = ("trl-kto labels: pairwise preferred True, other False, both bad both False; ranking best group "
+            "True, worst group (or the unranked, top-k) False, the middle left out, all unacceptable all "
+            "False; scoring: the first axis decides, above the middle of its scale True, below False, "
+            "the middle point left out")
+
+
+@dataclass
+class ExportReport:
+    out: str
+    format: str
+    question: str | None
+    rows: int
+    answers: int
+    files: dict[str, dict]  # file name -> sha256, bytes
+    by_provenance: dict[str, int]
+    dropped: dict[str, int]
+    summary: dict
+
+    @property
+    def message(self) -> str:
+        prov = ", ".join(f"{n} {p}" for p, n in self.by_provenance.items()) or "none"
+        left = f"; left out: {', '.join(f'{n} {why}' for why, n in self.dropped.items())}" if self.dropped else ""
+        return (f"wrote {self.out}: {self.rows} {self.format} rows from {self.answers} final answers "
+                f"({prov}){left}")
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {"message": self.message}
+
+
+def export_choices(store: Store) -> dict[str, list[str]]:
+    """Format -> ids of the project's questions it can export (for the workspace's export dialog)."""
+    spec = project_info(store).spec
+    return {fmt: [q.id for q in spec.questions if q.mode in modes] for fmt, modes in FORMATS.items()}
+
+
+def export_dataset(store: Store, *, out: str | Path, fmt: str, question: str | None = None,
+                   min_provenance: str | None = None, min_agreement: float | None = None,
+                   exclude_flagged: bool = False, ties: str = "drop", parquet: bool = False,
+                   force: bool = False, options: Options | None = None,
+                   progress: Progress | None = None, cancelled: CancelCheck | None = None) -> ExportReport:
+    """Write the folder OUT (train.jsonl or train.parquet, README.md, manifest.json) whole, or
+    nothing: it is built beside OUT and renamed into place. AnnotaryError (one line) for bad input;
+    Cancelled when `cancelled()` says so between chunks."""
+    out = Path(out)
+    if fmt not in FORMATS:
+        raise AnnotaryError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+    if ties not in TIES:
+        raise AnnotaryError(f"--ties {ties!r}: one of {', '.join(TIES)}")
+    floor = None if min_provenance is None else rank(min_provenance)
+    if min_agreement is not None and not 0 <= min_agreement <= 1:
+        raise AnnotaryError(f"--min-agreement {min_agreement}: a share from 0 to 1")
+    _check_out(out, force)
+    if parquet:
+        try:
+            import pyarrow.parquet  # noqa: F401
+        except ImportError:
+            raise AnnotaryError("--parquet needs pyarrow: pip install 'annotary[parquet]'") from None
+    info = project_info(store)
+    q = _question(info.spec, fmt, question)
+    qid = q.id if q is not None else None
+    report = quality_report(store, question=qid, options=options)
+    finals = final_answers(store, question=qid, options=options, report=report)
+    flagged = _flagged(store, info.id) if exclude_flagged else set()
+    kept, dropped = _select(finals, floor, min_provenance, min_agreement, flagged)
+    filtered = floor is not None or min_agreement is not None or bool(flagged)
+    if fmt != "labels-long" and not kept:
+        raise AnnotaryError(f"nothing to export: {_why_empty(finals, dropped, report, qid)}")
+    if fmt == "labels-long":
+        rows_total, chunks, shape = _label_rows(store, info.id, qid, kept, filtered, flagged)
+        if not rows_total:
+            raise AnnotaryError(f"nothing to export: no labels{' pass the filters' if filtered else ''}")
+    else:
+        chats = _conversations(store, info.id)
+        shape = Shape(conversational=any(f.item_id in chats for f in kept), ties=ties,
+                      margin=fmt == "trl-preference" and q.scale == "strength")
+        rows_total, chunks = len(kept), _answer_rows(store, info.id, fmt, q, shape, kept, dropped)
+    cols = columns(fmt, shape, q)
+    data_name = "train.parquet" if parquet else "train.jsonl"
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    except OSError as err:
+        raise AnnotaryError(f"{out.parent}: cannot write here ({err.strerror or err})") from None
+    try:
+        sink = _Sink(tmp / data_name, arrow_schema(cols) if parquet else None)
+        summary, done = _Summary(fmt), 0
+        with sink:
+            for n, rows in chunks:
+                if cancelled and cancelled():
+                    raise Cancelled()
+                sink.add(rows)
+                summary.add(rows)
+                done += n
+                if progress:
+                    progress(done, rows_total)
+        if not sink.rows:
+            raise AnnotaryError(f"nothing to export: every answer was left out ({_counts(dropped)})")
+        summary = summary.figures()
+        created = datetime.now(UTC).isoformat(timespec="seconds")
+        opts = {"format": fmt, "question": qid, "min_provenance": min_provenance,
+                "min_agreement": min_agreement, "exclude_flagged": exclude_flagged, "ties": ties,
+                "parquet": parquet}
+        counted = Counter(f.provenance for f in kept)
+        by_prov = {p: counted[p] for p in PROVENANCE if counted[p]}
+        facts = CardFacts(
+            title=f"{info.name}: {fmt}{f' ({qid})' if qid else ''}", project_id=info.id,
+            project_name=info.name, fmt=fmt, question=qid, mode=q.mode if q else None, data_file=data_name,
+            sha256=sink.sha256, rows=sink.rows, columns=cols, answers=len(kept), by_provenance=by_prov,
+            dropped=dict(dropped), conflicts=len(report.conflicts), agreement=_agreement(report),
+            spec_version=info.spec.version(), guidelines_version=info.guidelines_version,
+            label_guidelines=_label_guidelines(store, report, qid), annotators=len(report.humans),
+            raters=len(report.raters), options=opts, created_at=created, version=__version__,
+            summary=summary, notes=_notes(fmt, shape, q))
+        card = dataset_card(facts).encode("utf-8")
+        _write_file(tmp / CARD, card)
+        files = {data_name: {"sha256": sink.sha256, "bytes": sink.size},
+                 CARD: {"sha256": hashlib.sha256(card).hexdigest(), "bytes": len(card)}}
+        manifest = {"format": DATASET_FORMAT, "annotary": __version__, "created_at": created,
+                    "project": {"id": info.id, "name": info.name}, "spec_version": facts.spec_version,
+                    "guidelines_version": info.guidelines_version, "export": opts,
+                    "mode": facts.mode, "data_file": data_name, "rows": sink.rows, "answers": len(kept),
+                    "columns": cols, "by_provenance": by_prov, "dropped": dict(dropped),
+                    "conflicts": facts.conflicts, "summary": summary, "files": files}
+        _write_file(tmp / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
+        _fsync_dir(tmp)
+        _swap(tmp, out, force)
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise AnnotaryError(f"{out}: cannot write the export ({err.strerror or err}); nothing was written") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return ExportReport(str(out), fmt, qid, sink.rows, len(kept), files, by_prov, dict(dropped), summary)
+
+
+# --- choosing -------------------------------------------------------------------------------------
+
+def _question(spec, fmt: str, question: str | None):
+    modes = FORMATS[fmt]
+    if question is not None:
+        try:
+            q = spec.question(question)
+        except KeyError:
+            raise AnnotaryError(f"no question {question!r} in the spec "
+                                f"(questions: {', '.join(x.id for x in spec.questions)})") from None
+        if q.mode not in modes:
+            raise AnnotaryError(f"format {fmt} does not fit question {q.id!r}: it is a {q.mode} question, "
+                                f"and {fmt} is made from {' or '.join(modes)} questions")
+        return q
+    if fmt == "labels-long":
+        return None
+    fits = [q for q in spec.questions if q.mode in modes]
+    if len(fits) == 1:
+        return fits[0]
+    if not fits:
+        have = ", ".join(f"{x.id} ({x.mode})" for x in spec.questions)
+        raise AnnotaryError(f"format {fmt} is made from {' or '.join(modes)} questions; this project has "
+                            f"none (questions: {have})")
+    raise AnnotaryError(f"format {fmt}: several questions fit ({', '.join(x.id for x in fits)}); "
+                        f"choose one with --question")
+
+
+def _select(finals: list[FinalAnswer], floor: int | None, min_provenance: str | None,
+            min_agreement: float | None, flagged: set[str]) -> tuple[list[FinalAnswer], Counter]:
+    kept, dropped = [], Counter()
+    for f in finals:
+        if f.item_id in flagged:
+            dropped["flagged item"] += 1
+        elif floor is not None and rank(f.provenance) > floor:
+            dropped[f"provenance weaker than {min_provenance}"] += 1
+        elif (min_agreement is not None and f.provenance not in ("gold", "adjudicated")
+              and (f.support is None or f.support + 1e-9 < min_agreement)):
+            # one rating (single) has no agreement to measure: it does not pass
+            dropped[f"agreement below {min_agreement}"] += 1
+        else:
+            kept.append(f)
+    return kept, dropped
+
+
+FLAGS = """
+    SELECT item_id, max(revision), json_array_length(data, '$.flags')
+    FROM labels WHERE project_id=? AND retracted=0 GROUP BY item_id, question_id, annotator
+"""
+
+
+def _flagged(store: Store, project_id: str) -> set[str]:
+    """Items any current label flags (unsafe, needs expert, unclear …), whatever its question."""
+    return {iid for iid, _, n in store.conn.execute(FLAGS, (project_id,)) if n}
+
+
+def _label_guidelines(store: Store, report: QualityReport, qid: str | None) -> list[str]:
+    """The guidelines versions the labels were made under: the report's groups when there are
+    several; else one label tells (reading them all would cost a second on a large project)."""
+    if report.by_guidelines:
+        return sorted({g.group for g in report.by_guidelines})
+    row = store.one("SELECT json_extract(data, '$.guidelines_version') FROM labels WHERE project_id=?"
+                    " AND retracted=0 AND (?2 IS NULL OR question_id=?2) LIMIT 1", (report.project_id, qid))
+    return [str(row[0])] if row and row[0] is not None else []
+
+
+def _why_empty(finals, dropped: Counter, report: QualityReport, qid: str | None) -> str:
+    what = f"question {qid!r}" if qid else "this project"
+    if finals:
+        return f"every final answer of {what} is left out by the filters ({_counts(dropped)})"
+    return (f"{what} has no final answers yet ({len(report.conflicts)} conflicts undecided; merge labels "
+            f"or decisions first)")
+
+
+def _counts(c) -> str:
+    return ", ".join(f"{n} {why}" for why, n in c.items()) or "no rows"
+
+
+# --- rows -----------------------------------------------------------------------------------------
+
+def _conversations(store: Store, project_id: str) -> set[str]:
+    return {r[0] for r in store.conn.execute(
+        "SELECT id FROM items WHERE project_id=? AND json_type(data, '$.prompt')='array'", (project_id,))}
+
+
+def _answer_rows(store: Store, project_id: str, fmt: str, q, shape: Shape, kept: list[FinalAnswer],
+                 dropped: Counter):
+    """(answers, rows) chunks. Final answers come in the items' order, so one pass over the items
+    table reads each item once and keeps only a chunk's worth in memory."""
+    build = ROWS[fmt]
+    by_item: dict[str, list[FinalAnswer]] = {}
+    for f in kept:
+        by_item.setdefault(f.item_id, []).append(f)
+    done, rows = 0, []
+    for iid, data in store.conn.execute("SELECT id, data FROM items WHERE project_id=? ORDER BY seq",
+                                        (project_id,)):
+        finals = by_item.get(iid)
+        if finals is None:
+            continue
+        item = json.loads(data)
+        for f in finals:
+            rows += build(item, f.answer, q, shape, dropped)
+        done += len(finals)
+        if done >= CHUNK:
+            yield done, rows
+            done, rows = 0, []
+    if done:
+        yield done, rows
+
+
+LABELS = """
+    SELECT l.item_id, l.question_id, l.annotator, l.revision, l.data
+    FROM labels l JOIN items i ON i.project_id=l.project_id AND i.id=l.item_id
+    WHERE l.project_id=:p AND l.retracted=0 AND (:q IS NULL OR l.question_id=:q)
+    ORDER BY i.seq, l.question_id, l.annotator, l.revision
+"""
+DECISIONS = """
+    SELECT d.item_id, d.question_id, d.reviewer, d.revision, d.data
+    FROM decisions d JOIN items i ON i.project_id=d.project_id AND i.id=d.item_id
+    WHERE d.project_id=:p AND (:q IS NULL OR d.question_id=:q)
+    ORDER BY i.seq, d.question_id, d.reviewer, d.revision
+"""
+
+
+def _label_rows(store: Store, project_id: str, qid: str | None, kept: list[FinalAnswer], filtered: bool,
+                flagged: set[str]):
+    """(row count, chunks, shape) of labels-long: every label revision, then every decision."""
+    prov = {}
+    for f in kept:
+        prov.setdefault((f.item_id, f.question_id), f.provenance)
+    raters = load_raters(store, project_id)
+    p = {"p": project_id, "q": qid}
+    found = []
+    for kind, sql in (("label", LABELS), ("decision", DECISIONS)):
+        for iid, q, who, rev, data in store.conn.execute(sql, p):
+            if (filtered and (iid, q) not in prov) or iid in flagged:
+                continue
+            found.append((kind, iid, q, who, rev, data))
+    latest = {}
+    for kind, iid, q, who, rev, _ in found:
+        latest[(kind, iid, q, who)] = max(rev, latest.get((kind, iid, q, who), 0))
+
+    def chunks():
+        for start in range(0, len(found), CHUNK):
+            batch = found[start:start + CHUNK]
+            yield len(batch), [label_row(
+                item_id=iid, question_id=q, kind=kind, rater=who, rater_name=raters.names.get(who, who),
+                human=who not in raters.machines, revision=rev, current=rev == latest[(kind, iid, q, who)],
+                data=json.loads(data), provenance=prov.get((iid, q))) for kind, iid, q, who, rev, data in batch]
+
+    return len(found), chunks(), Shape()
+
+
+class _Summary:
+    """The figures a format's card and manifest add: the rubric dataset score, KTO's balance, pairs."""
+
+    def __init__(self, fmt: str):
+        self.fmt, self.rows, self.scores, self.labels, self.items = fmt, 0, [], Counter(), set()
+
+    def add(self, rows: list[dict]) -> None:
+        self.rows += len(rows)
+        if self.fmt == "rubric":
+            self.scores += [r["score"] for r in rows]
+        elif self.fmt == "trl-kto":
+            self.labels.update(r["label"] for r in rows)
+        elif self.fmt == "ranking-pairs":
+            self.items.update(r["item_id"] for r in rows)
+
+    def figures(self) -> dict:
+        if self.fmt == "rubric":
+            return {"dataset score (mean item score clipped to 0..1)": dataset_score(self.scores),
+                    "items scored": sum(1 for s in self.scores if s is not None)}
+        if self.fmt == "trl-kto":
+            return {"desirable": self.labels[True], "undesirable": self.labels[False]}
+        if self.fmt == "ranking-pairs":
+            return {"items": len(self.items), "pairs": self.rows}
+        return {}
+
+
+def _notes(fmt: str, shape: Shape, q) -> list[str]:
+    notes = []
+    if "prompt" in columns(fmt, shape, q):
+        notes.append("prompts are role/content messages (some items are conversations)" if shape.conversational
+                     else "prompts are plain strings (no item is a conversation)")
+    if fmt == "trl-kto":
+        notes.append(KTO_RULE)
+    if fmt in ("trl-preference", "ranking-pairs", "trl-kto", "sft", "alpaca"):
+        notes.append("a tie never becomes chosen (--ties drop)" if shape.ties == "drop" else
+                     "--ties keep: a tie is a row marked tie=true where responses are compared, and both "
+                     "responses count as chosen where a format needs chosen ones (trl-kto: both desirable)")
+    if shape.margin:
+        notes.append(f"margin: steps from the middle of the {q.points}-point strength scale (1 = marginally "
+                     f"better, {q.points // 2} = much better)")
+    if fmt == "alpaca":
+        notes.append("a conversation's earlier turns are in `input` (as 'Role: text'), before the context")
+    if fmt == "labels-long":
+        notes.append("`answer` is JSON text, in the item's own response order; `provenance` is that of the "
+                     "item and question's final answer (empty while it is a conflict)")
+    return notes
+
+
+def _agreement(report: QualityReport) -> list[dict]:
+    return [{"variable": s.key, "level": s.level, "units": s.pairable, "percent": s.percent_agreement,
+             "fleiss": s.fleiss_kappa, "alpha": s.alpha, "w": s.kendall_w, "tau": s.mean_tau, "band": s.band}
+            for s in report.variables]
+
+
+# --- writing --------------------------------------------------------------------------------------
+
+def _put(f, data: bytes) -> None:
+    """Every byte of an export goes through here (a test makes the disk full)."""
+    f.write(data)
+
+
+class _Sink:
+    """The data file: rows in, bytes hashed as they are written, fsynced at the end."""
+
+    def __init__(self, path: Path, schema=None):
+        self.f = open(path, "wb")  # noqa: SIM115  (closed by __exit__)
+        self.hash, self.size, self.rows = hashlib.sha256(), 0, 0
+        self.schema, self.writer = schema, None
+        self.closed = False  # read by pyarrow's file wrapper
+        if schema is not None:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            self.pa = pa
+            self.writer = pq.ParquetWriter(pa.PythonFile(self, mode="w"), schema)
+
+    # the file interface pyarrow writes through
+    def write(self, data) -> int:
+        data = bytes(data)
+        self.hash.update(data)
+        self.size += len(data)
+        _put(self.f, data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self.f.flush()
+
+    def add(self, rows: list[dict]) -> None:
+        if not rows:
+            return
+        self.rows += len(rows)
+        if self.writer is not None:
+            self.writer.write_table(self.pa.Table.from_pylist(rows, schema=self.schema))
+        else:
+            self.write(jsonl_bytes(rows))
+
+    @property
+    def sha256(self) -> str:
+        return self.hash.hexdigest()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, *_):
+        try:
+            if self.writer is not None and kind is None:
+                self.writer.close()
+            if kind is None:
+                self.f.flush()
+                os.fsync(self.f.fileno())
+        finally:
+            self.f.close()
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        _put(f, data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _is_export(path: Path) -> bool:
+    try:
+        return json.loads((path / MANIFEST).read_text(encoding="utf-8")).get("format") == DATASET_FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _check_out(out: Path, force: bool) -> None:
+    if not out.parent.is_dir():
+        raise AnnotaryError(f"{out.parent}: no such folder")
+    if not (out.exists() or out.is_symlink()):
+        return
+    if not force:
+        raise AnnotaryError(f"{out}: already exists (pass --force to replace it)")
+    if out.is_dir() and not out.is_symlink() and not _is_export(out):
+        # --force replaces an earlier export or a file, never a folder of other things
+        raise AnnotaryError(f"{out}: a folder that is not an Annotary export; refusing to replace it")
+
+
+def _swap(tmp: Path, out: Path, force: bool) -> None:
+    """Rename the finished folder into place; an export it replaces is moved aside first and
+    removed only once the new one is there."""
+    old = None
+    if out.exists() or out.is_symlink():
+        if not force:  # another export got there while this one was written
+            raise AnnotaryError(f"{out}: already exists (pass --force to replace it)")
+        old = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.old")
+        os.replace(out, old)
+    try:
+        os.replace(tmp, out)
+    except OSError:
+        if old is not None:
+            os.replace(old, out)
+        raise
+    _fsync_dir(out.parent)
+    if old is not None:
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink(missing_ok=True)
