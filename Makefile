@@ -35,8 +35,12 @@ lint: $(STAMP)
 test: lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
+# labeling (import, latency per mode, memory, cold start), then the coordinator's merge and
+# agreement, then dataset export: figures and ratios, never pass/fail
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/coordinator_bench.py
+	$(BIN)/python benchmarks/export_bench.py
 
 schemas: $(RUNSTAMP)
 	$(BIN)/python -c "from pathlib import Path; from annotary.core.schema import schema_texts; \

@@ -100,7 +100,7 @@ def export_dataset(store: Store, *, out: str | Path, fmt: str, question: str | N
     info = project_info(store)
     q = _question(info.spec, fmt, question)
     qid = q.id if q is not None else None
-    report = quality_report(store, question=qid, options=options)
+    report = quality_report(store, question=qid, options=options, light=True)
     finals = final_answers(store, question=qid, options=options, report=report)
     flagged = _flagged(store, info.id) if exclude_flagged else set()
     kept, dropped = _select(finals, floor, min_provenance, min_agreement, flagged)
@@ -230,10 +230,9 @@ def _flagged(store: Store, project_id: str) -> set[str]:
 
 
 def _label_guidelines(store: Store, report: QualityReport, qid: str | None) -> list[str]:
-    """The guidelines versions the labels were made under: the report's groups when there are
-    several; else one label tells (reading them all would cost a second on a large project)."""
-    if report.by_guidelines:
-        return sorted({g.group for g in report.by_guidelines})
+    """The guidelines versions the labels were made under (from the ratings the report read)."""
+    if report.guidelines_versions:
+        return report.guidelines_versions
     row = store.one("SELECT json_extract(data, '$.guidelines_version') FROM labels WHERE project_id=?"
                     " AND retracted=0 AND (?2 IS NULL OR question_id=?2) LIMIT 1", (report.project_id, qid))
     return [str(row[0])] if row and row[0] is not None else []

@@ -49,11 +49,15 @@ def final_answers(store: Store, *, question: str | None = None, options: Options
     its own answer (provenance single)."""
     info = project_info(store)
     spec = info.spec
-    report = report or quality_report(store, question=question, options=options)
-    items = item_skeletons(store, info.id)
-    machines = load_raters(store, info.id).machines
+    report = report or quality_report(store, question=question, options=options, light=True)
+    if report.loaded is not None:  # what the report read: reading it again costs seconds
+        items, ratings, raters = report.loaded
+    else:
+        items, ratings, raters = (item_skeletons(store, info.id), load_ratings(store, info.id),
+                                  load_raters(store, info.id))
+    machines = raters.machines
     humans: dict[tuple[str, str], list] = defaultdict(list)
-    for r in load_ratings(store, info.id):
+    for r in ratings:
         if r.annotator not in machines and r.answer is not None:
             humans[(r.item_id, r.question_id)].append(r)
     decisions = latest_decisions(store, info.id)

@@ -16,7 +16,7 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -766,18 +766,27 @@ class QualityReport:
     by_round: list[GroupStats]
     by_guidelines: list[GroupStats]
     options: Options
+    guidelines_versions: list[str] = field(default_factory=list)  # the labels were made under
+
+    # what the report was computed from, for final answers to reuse (not part of the report)
+    loaded: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
     def conflicts(self) -> list[ItemConsensus]:
         return [c for c in self.consensus if c.status == "conflict"]
 
     def as_dict(self) -> dict:
-        return _plain(self)
+        out = _plain(replace(self, loaded=None))
+        out.pop("loaded", None)
+        return out
 
 
-def quality_report(store: Store, *, question: str | None = None,
-                   options: Options | None = None) -> QualityReport:
-    """Every agreement, consensus and per-annotator figure the project's labels support."""
+def quality_report(store: Store, *, question: str | None = None, options: Options | None = None,
+                   light: bool = False) -> QualityReport:
+    """Every agreement, consensus and per-annotator figure the project's labels support.
+
+    `light` computes only what a dataset export needs (agreement per question and consensus):
+    no per-annotator, competence, outside-rater or per-round figures."""
     opt = options or Options()
     info = project_info(store)
     spec = info.spec
@@ -786,7 +795,8 @@ def quality_report(store: Store, *, question: str | None = None,
                             f"(questions: {', '.join(q.id for q in spec.questions)})")
     items = item_skeletons(store, info.id)
     raters = load_raters(store, info.id)
-    ratings = [r for r in load_ratings(store, info.id) if r.item_id in items
+    all_ratings = load_ratings(store, info.id)
+    ratings = [r for r in all_ratings if r.item_id in items
                and (question is None or r.question_id == question)]
     ordered = [*raters.names, *sorted({r.annotator for r in ratings} - set(raters.names))]
     labeled = {r.annotator for r in ratings}
@@ -796,7 +806,7 @@ def quality_report(store: Store, *, question: str | None = None,
     variables = build_variables(spec, items, normal, question)
     matrix_humans = [a for a in humans if any(var.values.get(a) for var in variables)]
     stats = [variable_stats(v, matrix_humans) for v in variables]
-    comp = competence(variables, matrix_humans)
+    comp = competence(variables, matrix_humans) if not light or opt.weighted else []
     weights = {f"{c.question_id}.{c.variable}": c.reliability for c in comp} if opt.weighted else None
     units = unit_consensus(variables, matrix_humans, opt, weights)
     annotating = store.query("SELECT key_id FROM roster WHERE project_id=? AND role='annotator'"
@@ -817,14 +827,15 @@ def quality_report(store: Store, *, question: str | None = None,
         names={a: raters.names.get(a, a) for a in ordered},
         items={k: sum(1 for i in items.values() if i.kind == k) for k in ("normal", "gold", "calibration")},
         variables=stats, consensus=consensus(spec, items, variables, units),
-        annotators=annotator_stats(store, project_id=info.id, spec=spec, items=items, ratings=ratings,
-                                   people=people, raters=raters, variables=variables, stats=stats,
-                                   units=units, comp=comp, opt=opt),
+        annotators=[] if light else annotator_stats(
+            store, project_id=info.id, spec=spec, items=items, ratings=ratings, people=people,
+            raters=raters, variables=variables, stats=stats, units=units, comp=comp, opt=opt),
         raters=rater_stats(spec, machines, matrix_humans, raters, normal, variables, units, opt),
         competence=comp,
-        by_round=group_stats("round", by_round, spec, items, question),
-        by_guidelines=group_stats("guidelines", by_guidelines, spec, items, question),
-        options=opt)
+        by_round=[] if light else group_stats("round", by_round, spec, items, question),
+        by_guidelines=[] if light else group_stats("guidelines", by_guidelines, spec, items, question),
+        options=opt, guidelines_versions=sorted(by_guidelines),
+        loaded=(items, all_ratings, raters))
 
 
 def heatmap(report: QualityReport, variable: str) -> tuple[list[str], list[list[float | None]]]:
