@@ -81,10 +81,13 @@ def final_answers(store: Store, *, question: str | None = None, options: Options
             elif len(rated) == 1:
                 out.append(FinalAnswer(item_id, q.id, rated[0].answer, "single", ratings=1,
                                        rater=rated[0].annotator))
+            elif rated and all(r.answer == rated[0].answer for r in rated):
+                # identical answers agree whatever the statistics make of them (e.g. every
+                # annotator finding all responses unacceptable)
+                out.append(FinalAnswer(item_id, q.id, rated[0].answer, "unanimous", support=1.0,
+                                       ratings=len(rated)))
             elif key in consensus and consensus[key].status == "agreed" and consensus[key].value:
                 c = consensus[key]
-                same = all(r.answer == rated[0].answer for r in rated)
-                answer = rated[0].answer if same else c.value
-                out.append(FinalAnswer(item_id, q.id, answer, "unanimous" if same else "majority",
-                                       support=c.support, ratings=len(rated)))
+                out.append(FinalAnswer(item_id, q.id, c.value, "majority", support=c.support,
+                                       ratings=len(rated)))
     return out
