@@ -45,6 +45,8 @@ def _workspace() -> list[Command]:
         Command("workspace.export_all", "workspace", (), "Export every table as CSV…", "&Workspace"),
         Command("workspace.export_png", "workspace", ("Ctrl+Shift+P",), "Export the chart as PNG…",
                 "&Workspace"),
+        Command("workspace.export_dataset", "workspace", ("Ctrl+Shift+X",),
+                "Export a training dataset…", "&Workspace"),
         Command("workspace.next_tab", "workspace", ("Ctrl+Tab",), "Next tab", autorepeat=True),
         Command("workspace.previous_tab", "workspace", ("Ctrl+Shift+Tab", "Ctrl+Backtab"), "Previous tab",
                 autorepeat=True),

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from annotary.core.errors import AnnotaryError, Cancelled
 from annotary.flows import workspace as wf
+from annotary.ops.export import export_choices, export_dataset
 from annotary.ops.project import open_project, project_info
 from annotary.ops.quality import Options
 from annotary.ui.charts import BAND_COLORS, CELL_INK, BarChart, Chart, HeatmapChart
@@ -337,6 +338,8 @@ class WorkspaceScreen(QWidget):
             self.export_all()
         elif command == "workspace.export_png":
             self.export_png()
+        elif command == "workspace.export_dataset":
+            self.export_dataset()
         elif command == "help.guidelines":  # the project's own guidelines, not an annotator's
             info = project_info(self.store)
             self.ask.feedback(f"Guidelines v{info.guidelines_version} — {info.name}",
@@ -475,6 +478,59 @@ class WorkspaceScreen(QWidget):
                 self.refresh()  # a cancelled merge keeps the bundles merged before it
 
         job = self.runner.start(work, done, failed, on_progress=lambda d, t: dialog.setValue(d))
+        dialog.canceled.connect(job.cancel)
+
+    def export_dataset(self) -> None:
+        """A training dataset from the final answers: format, question, folder; written off the
+        GUI thread with a progress bar and Cancel (a cancelled export leaves nothing)."""
+        choices = {fmt: qids for fmt, qids in export_choices(self.store).items() if qids}
+        fmt = self.ask.choose("Export a training dataset", "Format:", list(choices))
+        if not fmt:
+            return
+        question = None
+        if fmt != "labels-long" and len(choices[fmt]) > 1:
+            question = self.ask.choose("Export a training dataset", "Question:", choices[fmt])
+            if not question:
+                return
+        info = project_info(self.store)
+        out = self.ask.save_path("Export a training dataset (a folder)", f"{info.id}-{fmt}")
+        if not out:
+            return
+        path = self.path
+        dialog = QProgressDialog(f"Exporting {Path(out).name}…", "Cancel", 0, 0, self.window())
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(300)
+        dialog.setAccessibleName("Export progress")
+
+        def work(progress, cancelled):
+            store = open_project(path) if path and not self.runner.synchronous else self.store
+            try:
+                return export_dataset(store, out=out, fmt=fmt, question=question,
+                                      progress=progress, cancelled=cancelled)
+            finally:
+                if store is not self.store:
+                    store.close()
+
+        def done(report):
+            dialog.reset()
+            if not self._closed:
+                self.window().activateWindow()
+                self.ask.info("Dataset exported", report.message)
+
+        def failed(err):
+            dialog.reset()
+            if not self._closed:
+                self.window().activateWindow()
+                if isinstance(err, Cancelled):
+                    self.message.emit("Export cancelled; nothing was written")
+                else:
+                    self._failed(err)
+
+        def progressed(done_, total):
+            dialog.setMaximum(total)
+            dialog.setValue(done_)
+
+        job = self.runner.start(work, done, failed, on_progress=progressed)
         dialog.canceled.connect(job.cancel)
 
     def show_merge(self, reports) -> None:
