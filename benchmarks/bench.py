@@ -676,10 +676,10 @@ class BenchAsker:
     def choose(self, title, label, options, editable=False):
         return None
 
-    def open_path(self, title):
+    def open_path(self, title, filter=None):
         return None
 
-    def save_path(self, title, suggested):
+    def save_path(self, title, suggested, filter=None):
         return None
 
     def confirm_trust(self, preview):

@@ -17,10 +17,10 @@ class FakeAsker:
         self.infos: list[str] = []
         self.feedbacks: list[str] = []
 
-    def open_path(self, title):
+    def open_path(self, title, filter=None):
         return self.paths.pop(0) if self.paths else None
 
-    def save_path(self, title, suggested):
+    def save_path(self, title, suggested, filter=None):
         return self.paths.pop(0) if self.paths else None
 
     def text(self, title, label):

@@ -23,6 +23,10 @@ from annotary.ui.shortcuts import COMMANDS, normalized
 from annotary.ui.widgets import SafeBrowser
 
 BUNDLE_FILTER = "Annotary bundles (*.annotary);;All files (*)"
+PROJECT_FILTER = "Coordinator projects (*.db);;All files (*)"
+CSV_FILTER = "CSV tables (*.csv);;All files (*)"
+PNG_FILTER = "PNG pictures (*.png);;All files (*)"
+FOLDER_FILTER = "A new folder (*)"
 
 
 class Asker:
@@ -31,13 +35,12 @@ class Asker:
     def __init__(self, parent):
         self.parent = parent
 
-    def open_path(self, title: str) -> str | None:
-        path, _ = QFileDialog.getOpenFileName(self.parent, title, str(Path.home()), BUNDLE_FILTER)
+    def open_path(self, title: str, filter: str = BUNDLE_FILTER) -> str | None:
+        path, _ = QFileDialog.getOpenFileName(self.parent, title, str(Path.home()), filter)
         return path or None
 
-    def save_path(self, title: str, suggested: str) -> str | None:
-        path, _ = QFileDialog.getSaveFileName(self.parent, title, str(Path.home() / suggested),
-                                              BUNDLE_FILTER)
+    def save_path(self, title: str, suggested: str, filter: str = BUNDLE_FILTER) -> str | None:
+        path, _ = QFileDialog.getSaveFileName(self.parent, title, str(Path.home() / suggested), filter)
         return path or None
 
     def text(self, title: str, label: str) -> str | None:

@@ -15,7 +15,7 @@ from annotary.ops.demo import ensure_demos
 from annotary.ops.importing import import_tasks, load_tasks, preview_tasks
 from annotary.ops.results import export_results
 from annotary.ui.about import AboutDialog
-from annotary.ui.dialogs import Asker, KeySheet
+from annotary.ui.dialogs import PROJECT_FILTER, Asker, KeySheet
 from annotary.ui.guidelines import GuidelinesDock
 from annotary.ui.home_screen import HomeScreen
 from annotary.ui.labeling_screen import LabelingScreen
@@ -117,7 +117,7 @@ class MainWindow(QMainWindow):
         if self._scope() == "workspace" and self.workspace.handle(command):
             return
         if command == "file.open_project":
-            path = self.ask.open_path("Open a coordinator project (.db)")
+            path = self.ask.open_path("Open a coordinator project (.db)", PROJECT_FILTER)
             if path:
                 self.open_workspace(path)
         elif command == "file.open":

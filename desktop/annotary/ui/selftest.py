@@ -40,10 +40,10 @@ class ScriptedAsker:
         self.infos: list[str] = []
         self.trusted = None
 
-    def open_path(self, title):
+    def open_path(self, title, filter=None):
         return self.paths.pop(0) if self.paths else None
 
-    def save_path(self, title, suggested):
+    def save_path(self, title, suggested, filter=None):
         return self.open_path(title)
 
     def confirm_trust(self, preview):

@@ -32,6 +32,7 @@ from annotary.ops.export import export_choices, export_dataset
 from annotary.ops.project import open_project, project_info
 from annotary.ops.quality import Options
 from annotary.ui.charts import BAND_COLORS, CELL_INK, BarChart, Chart, HeatmapChart
+from annotary.ui.dialogs import CSV_FILTER, FOLDER_FILTER, PNG_FILTER
 from annotary.ui.shortcuts import COMMANDS, WORKSPACE_TABS, normalized
 
 MERGE_MARKS = {"merged": "✓ merged", "unchanged": "= unchanged", "refused": "✗ refused"}
@@ -493,7 +494,7 @@ class WorkspaceScreen(QWidget):
             if not question:
                 return
         info = project_info(self.store)
-        out = self.ask.save_path("Export a training dataset (a folder)", f"{info.id}-{fmt}")
+        out = self.ask.save_path("Export a training dataset (a folder)", f"{info.id}-{fmt}", FOLDER_FILTER)
         if not out:
             return
         path = self.path
@@ -584,14 +585,15 @@ class WorkspaceScreen(QWidget):
     def export_csv(self) -> Path | None:
         name, text = self.current_csv()
         pid = self.snapshot.report.project_id
-        path = self.ask.save_path("Export as CSV", f"{pid}-{name}")
+        path = self.ask.save_path("Export as CSV", f"{pid}-{name}", CSV_FILTER)
         if not path:
             return None
         return self._write(Path(path), text)
 
     def export_all(self) -> Path | None:
         snap = self._need_snapshot()
-        path = self.ask.save_path("Export every table as CSV into a new folder", f"{snap.report.project_id}-tables")
+        path = self.ask.save_path("Export every table as CSV into a new folder",
+                                  f"{snap.report.project_id}-tables", FOLDER_FILTER)
         if not path:
             return None
         folder = Path(path)
@@ -615,7 +617,8 @@ class WorkspaceScreen(QWidget):
                                 f"({self.key('workspace.tab5')} … {self.key('workspace.tab8')})")
         slug = {4: f"heatmap-{self.variable.currentText()}", 5: "labels", 6: "progress", 7: "gold"}[
             self.tabs.currentIndex()]
-        path = self.ask.save_path("Export the chart as PNG", f"{snap.report.project_id}-{slug}.png")
+        path = self.ask.save_path("Export the chart as PNG", f"{snap.report.project_id}-{slug}.png",
+                                  PNG_FILTER)
         if not path:
             return None
         out = chart.save_png(path)
