@@ -78,9 +78,14 @@ def test_unknown_item(demo_store, item):
     refused(demo_store, r"no item 'nope'", **good(item, item_id="nope"))
 
 
-@pytest.mark.xfail(strict=True, reason="core/labels.py check_label_fits does not check that a pairwise "
-                   "answer's `preferred` is one of the item's responses and agrees with `choice`")
 def test_preferred_response_that_is_not_a_response(demo_store, item):
     args = good(item)
     args["answers"] = args["answers"] | {"helpful": PairwiseAnswer(choice="A", preferred="r-unknown")}
     refused(demo_store, r"preferred", **args)
+
+
+def test_preferred_response_that_contradicts_the_choice(demo_store, item):
+    args = good(item)
+    other = item.responses[1].id
+    args["answers"] = args["answers"] | {"helpful": PairwiseAnswer(choice="A", preferred=other)}
+    refused(demo_store, r"answer.preferred: .* is not the response choice 'A' names", **args)

@@ -171,6 +171,11 @@ def check_answer_fits(q, a: Answer, item: Item, at: str) -> None:
             raise LabelError(f"{at}: answer.choice: {a.choice!r} is not on a {q.scale} scale")
         if q.scale == "strength" and (a.strength is None or a.strength > q.points):
             raise LabelError(f"{at}: answer.strength: needs a point from 1 to {q.points}")
+        # the preferred response, when given, must be the one the choice names
+        named = {"A": ids[0], "B": ids[1]}.get(a.choice) if len(ids) == 2 else None
+        if a.preferred is not None and a.preferred != named:
+            raise LabelError(f"{at}: answer.preferred: {a.preferred!r} is not the response "
+                             f"choice {a.choice!r} names")
     elif isinstance(q, RankingQuestion):
         flat = [r for g in a.order for r in g]
         if len(set(flat)) != len(flat) or not set(flat) <= set(ids):
