@@ -58,6 +58,10 @@ class LabelingScreen(QWidget):
             panel.rationale_edited.connect(self._typed_rationale)
             if isinstance(panel, DemonstrationPanel):
                 panel.text_edited.connect(self._typed_text)
+            if flow.review and panel.rationale is not None:
+                panel.rationale.setPlaceholderText(
+                    "Reason for your decision (required when it overrides the majority) — "
+                    "R to write, Esc to leave")
             self.panels.append(panel)
             qlayout.addWidget(panel, 1 if panel.expanding else 0)
         if not any(p.expanding for p in self.panels):
@@ -163,6 +167,8 @@ class LabelingScreen(QWidget):
         elif state.modified:
             rev = " · draft"
         kind = " · calibration item" if state.item.kind == "calibration" else ""
+        if flow.review:
+            kind += " · reviewing"
         filt = "" if flow.filter == "all" else f" · showing {flow.filter} only"
         self.header.setText(
             f"<b>Item {state.position + 1} of {len(flow.ids)}</b> · {state.item.id}{kind}{rev}{filt}")
