@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QApplication
 
 from annotary.ops import queries
-from annotary.ui.dialogs import GuidelinesDialog, KeySheet, key_sheet_rows
+from annotary.ui.dialogs import KeySheet, MarkdownDialog, key_sheet_rows
 from annotary.ui.shortcuts import COMMANDS, conflicts, normalized, with_keys
 from tests.conftest import screenshot
 
@@ -29,6 +29,7 @@ def test_key_sheet_lists_every_key_of_the_screen():
             assert c.label in listed
     assert any(r[0] == normalized("Ctrl+Return") + ", " + normalized("Ctrl+Enter") for r in rows)
     assert "Open the selected project" not in listed  # a home-screen key
+    assert ("menu Help", "About Annotary", "everywhere") in rows  # menu-only, still listed
 
 
 def test_home_lists_projects_with_progress(window, store, demo_bundle, asker):
@@ -97,7 +98,7 @@ def test_help_dialogs_render(qtbot, window):
     qtbot.addWidget(sheet)
     assert sheet.table.rowCount() == len(key_sheet_rows("labeling"))
     screenshot(sheet, "key-sheet")
-    guide = GuidelinesDialog("# Guidelines\n\nPrefer the answer that follows the instruction.", window)
+    guide = MarkdownDialog("# Guidelines\n\nPrefer the answer that follows the instruction.", window)
     qtbot.addWidget(guide)
     assert "Prefer the answer" in guide.view.toPlainText()
 

@@ -269,7 +269,8 @@ def load_spec_file(path) -> Spec:
     try:
         data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as err:
-        raise SpecError(f"{path}: {err}") from None
+        kind = "TOML" if path.suffix.lower() == ".toml" else "JSON (name it .toml for TOML)"
+        raise SpecError(f"{path}: not a valid spec in {kind}: {err}") from None
     if not isinstance(data, dict):
         raise SpecError(f"{path}: a spec is a table of settings")
     return parse_spec(data, source=path.name)

@@ -564,7 +564,7 @@ class LabelingFlow:
             if self.review:
                 if self.case(q.id) is None:
                     continue  # only the cases are decided
-                if p.value is not None and not p.rationale.strip() and self._overrides(q, p):
+                if p.value is not None and not p.rationale.strip() and self._overrides(q):
                     out.append(f"{q.id}: give a reason: your decision overrides the majority")
             elif not (q.required or self._started(q)):
                 continue  # an optional question left alone
@@ -579,7 +579,7 @@ class LabelingFlow:
                 out.append(f"{q.id}: give a confidence")
         return out
 
-    def _overrides(self, q, p) -> bool:
+    def _overrides(self, q) -> bool:
         try:
             return self.overrides_majority(q.id)
         except (LabelError, ValueError):

@@ -77,7 +77,7 @@ class Asker:
 
     def feedback(self, title: str, markdown: str) -> None:
         """Markdown shown in a reading view (calibration feedback)."""
-        dialog = GuidelinesDialog(markdown, self.parent, title=title)
+        dialog = MarkdownDialog(markdown, self.parent, title=title)
         dialog.resize(560, 420)
         dialog.exec()
 
@@ -133,7 +133,7 @@ def key_sheet_rows(scope: str, modes: set[str] | None = None,
         if c.modes and modes is not None and not set(c.modes) & modes:
             continue
         if c.scope in ("global", scope):
-            keys = ", ".join(dict.fromkeys(normalized(k) for k in c.keys))
+            keys = ", ".join(dict.fromkeys(normalized(k) for k in c.keys)) or f"menu {c.menu.strip('&')}"
             rows.append((keys, c.label, "everywhere" if c.scope == "global" else "this screen"))
     return rows
 
@@ -152,25 +152,26 @@ class KeySheet(QDialog):
         table.resizeColumnsToContents()
         table.horizontalHeader().setStretchLastSection(True)
         table.verticalHeader().setVisible(False)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(table)
-        layout.addWidget(buttons)
+        _with_close(self, table)
         self.table = table
         self.resize(560, 640)
 
 
-class GuidelinesDialog(QDialog):
+class MarkdownDialog(QDialog):
+    """Markdown to read (calibration feedback, a project's guidelines), closed with Esc."""
+
     def __init__(self, markdown: str, parent=None, title: str = "Guidelines"):
         super().__init__(parent)
         self.setWindowTitle(title)
-        view = SafeBrowser("Guidelines")
-        view.show_markdown(markdown or "_This project has no guidelines._")
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(view)
-        layout.addWidget(buttons)
-        self.view = view
+        self.view = SafeBrowser(title)
+        self.view.show_markdown(markdown or "_Nothing to show._")
+        _with_close(self, self.view)
         self.resize(720, 760)
+
+
+def _with_close(dialog: QDialog, body) -> None:
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+    buttons.rejected.connect(dialog.reject)
+    layout = QVBoxLayout(dialog)
+    layout.addWidget(body)
+    layout.addWidget(buttons)
