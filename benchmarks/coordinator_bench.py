@@ -8,10 +8,13 @@ written directly (not labelled through the flow), one question per item.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import importlib.util
 import json
+import pstats
 import random
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -62,6 +65,7 @@ def timed(label: str, fn):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--small", action="store_true", help="20 bundles x 500 labels, alpha on 10k units")
+    ap.add_argument("--profile", action="store_true", help="cProfile one more merge into a fresh copy")
     args = ap.parse_args()
     bundles, per_bundle = 20, (500 if args.small else 10_000)
     overlap = 2
@@ -82,6 +86,7 @@ def main() -> None:
             cards.append(tmp / f"{p.key_id}.card.json")
             export_card(identity=p, out=cards[-1])
         db = tmp / "project.db"
+        fresh = tmp / "fresh.db"  # the project before any merge, for the profiled one
         timed(f"project create ({n_items:,} items)", lambda: create_project(
             spec_path=tmp / "spec.toml", items_paths=[tmp / "items.jsonl"], out=db, identity=coordinator))
         store = open_project(db)
@@ -102,6 +107,9 @@ def main() -> None:
             paths.append(tmp / f"results-{p.key_id}.annotary")
             write_bundle(paths[-1], kind="results", project_id="bench-coordinator", project_name="bench",
                          identity=person, members={"results.jsonl": dump_jsonl(labels)})
+        store.close()
+        shutil.copyfile(db, fresh)
+        store = open_project(db)
         merged, merge_s = timed(f"merge ({bundles} bundles x {per_bundle:,} labels)",
                                 lambda: merge_results(store, paths=paths))
         assert sum(r.accepted for r in merged) == bundles * per_bundle
@@ -110,6 +118,13 @@ def main() -> None:
         assert all(r.already_merged for r in again)
         timed(f"quality report ({bundles * per_bundle:,} labels)", lambda: quality_report(store))
         store.close()
+        if args.profile:
+            store, prof = open_project(fresh), cProfile.Profile()
+            prof.enable()
+            merge_results(store, paths=paths)
+            prof.disable()
+            store.close()
+            pstats.Stats(prof).sort_stats("tottime").print_stats(30)
 
     units = 10_000 if args.small else 100_000
     for level in ("nominal", "ordinal", "interval"):

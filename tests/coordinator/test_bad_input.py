@@ -162,6 +162,35 @@ def test_tampered_results_are_refused(world, tmp_path):
     assert reports[1].accepted > 0  # the next bundle is merged all the same
 
 
+def test_a_bundle_failing_while_it_is_written_leaves_the_others_merged(world, tmp_path):
+    store = world.copy(tmp_path)
+    conn = store.conn
+
+    class FailingSecondWrite:  # the connection, but the second bundle's labels cannot be written
+        calls = 0
+
+        def executemany(self, sql, rows):
+            FailingSecondWrite.calls += 1
+            if FailingSecondWrite.calls == 2:
+                raise AnnotaryError("the disk refused the write")
+            return conn.executemany(sql, rows)
+
+        def __getattr__(self, name):
+            return getattr(conn, name)
+
+    store.db.conn = FailingSecondWrite()
+    try:
+        first, second = merge_results(store, paths=world.results[:2])
+    finally:
+        store.db.conn = conn
+    assert first.accepted > 0 and second.refusal == "the disk refused the write"
+    # the failed bundle's log row is gone with its labels; the first bundle's rows are committed
+    assert [r[0] for r in store.query("SELECT signer_key_id FROM bundle_log")] == [first.signer]
+    assert {r[0] for r in store.query("SELECT annotator FROM labels")} == {first.signer}
+    assert store.one("SELECT count(*) FROM labels")[0] == first.accepted
+    assert merge_results(store, paths=world.results[1:2])[0].accepted == len(labels_of(world.results[1]))
+
+
 def test_removed_key_is_refused_and_its_labels_stay(world, tmp_path):
     store = world.copy(tmp_path)
     cy = world.people[2]

@@ -56,6 +56,8 @@ def test_merge_agreement_status(world, tmp_path):
         assert r.accepted == r.labels > 0 and r.replaced == r.ignored == r.refused == 0
     log = queries.bundle_log(store, PID)
     assert [e["sha256"] for e in log] == [r.sha256 for r in reports]
+    stamps = store.query("SELECT submitted_at, json_extract(data, '$.submitted_at') FROM labels")
+    assert len(stamps) == sum(r.accepted for r in reports) and all(a == b for a, b in stamps)
     assert log[0]["counts"]["accepted"] == reports[0].accepted
 
     report = quality_report(store)

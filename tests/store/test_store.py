@@ -124,13 +124,30 @@ def test_atomic_commits_or_rolls_back_as_a_whole(tmp_path):
     try:
         with pytest.raises(ZeroDivisionError), store.atomic():
             store.conn.execute("INSERT INTO settings (key, value) VALUES ('a', '1')")
-            with store.atomic():  # nested: joins the outer transaction
+            with store.atomic():  # nested: part of the outer transaction
                 store.conn.execute("INSERT INTO settings (key, value) VALUES ('b', '2')")
             1 / 0  # noqa: B018
         assert store.query("SELECT * FROM settings") == []
         with store.atomic():
             store.conn.execute("INSERT INTO settings (key, value) VALUES ('a', '1')")
         assert [tuple(r) for r in store.query("SELECT * FROM settings")] == [("a", "1")]
+    finally:
+        store.close()
+
+
+def test_a_failed_nested_block_undoes_only_its_own_writes(tmp_path):
+    store = open_store(tmp_path / "a.db")
+    try:
+        with store.atomic():
+            store.conn.execute("INSERT INTO settings (key, value) VALUES ('kept', '1')")
+            with pytest.raises(ZeroDivisionError), store.atomic():
+                store.conn.execute("INSERT INTO settings (key, value) VALUES ('undone', '2')")
+                with store.atomic():
+                    store.conn.execute("INSERT INTO settings (key, value) VALUES ('inner', '3')")
+                1 / 0  # noqa: B018
+            with store.atomic():
+                store.conn.execute("INSERT INTO settings (key, value) VALUES ('after', '4')")
+        assert [r[0] for r in store.query("SELECT key FROM settings ORDER BY key")] == ["after", "kept"]
     finally:
         store.close()
 
@@ -174,3 +191,25 @@ def test_another_programs_database_is_refused_and_left_alone(tmp_path):
     with pytest.raises(AnnotaryError, match="another program, not an Annotary store"):
         open_store(path)
     assert path.read_bytes() == before
+
+
+def test_items_stored_before_the_skeleton_index_get_their_skeletons(tmp_path, monkeypatch):
+    path = tmp_path / "a.db"
+    monkeypatch.setattr(store_db, "MIGRATIONS", [m for m in MIGRATIONS if m[0] < "0005"])
+    store = open_store(path)
+    store.conn.execute("INSERT INTO projects (id, name, spec, guidelines_version, created_at) VALUES ('p', 'P', '{}', '1', 'now')")
+    store.conn.executemany("INSERT INTO items (project_id, id, seq, kind, data) VALUES ('p', ?, ?, ?, ?)", [
+        ("chat", 1, "normal", '{"prompt": [{"role": "user", "content": "hi"}], "responses": [{"id": "a"}]}'),
+        ("gold", 2, "gold", '{"prompt": "p", "responses": [{"id": "a"}, {"id": "b"}]}')])
+    store.close()
+    monkeypatch.setattr(store_db, "MIGRATIONS", MIGRATIONS)
+    store = open_store(path)
+    try:
+        rows = dict(store.query("SELECT id, skeleton FROM items ORDER BY seq"))
+        assert rows == {"chat": '[["a",null,null,null,null,null,null,null,null],null,null,1]', "gold": None}
+        # a changed item's skeleton follows its data
+        store.conn.execute("UPDATE items SET data=? WHERE id='chat'", ('{"prompt": "p", "responses": []}',))
+        assert store.one("SELECT skeleton FROM items WHERE id='chat'")[0] == \
+            '[[null,null,null,null,null,null,null,null,null],null,null,0]'
+    finally:
+        store.close()

@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from annotary.bundles.bundle import read_bundle
-from annotary.core.errors import AnnotaryError, LabelError, TrustError
+from annotary.core.errors import AnnotaryError, TrustError
 from annotary.core.items import Item
-from annotary.core.labels import Label, check_label_fits
+from annotary.core.labels import Label, label_problem
 from annotary.ops.project import item_skeletons, project_info
 from annotary.ops.queries import ProjectInfo
 from annotary.store import Store
@@ -58,10 +58,10 @@ class _Items:
     def __init__(self, store: Store, project_id: str):
         self.store, self.project_id, self.loaded = store, project_id, None
 
-    def __getitem__(self, item_id: str) -> Item:
+    def all(self) -> dict[str, Item]:
         if self.loaded is None:
             self.loaded = item_skeletons(self.store, self.project_id)
-        return self.loaded[item_id]
+        return self.loaded
 
 
 def _trusted_signer(store: Store, info: ProjectInfo, manifest, name: str) -> None:
@@ -76,10 +76,11 @@ def _trusted_signer(store: Store, info: ProjectInfo, manifest, name: str) -> Non
                          f"{row['removed_at'][:10]}: refused")
 
 
-def merge_bundle(store: Store, *, path: str | Path, items: _Items | None = None) -> MergeReport:
+def merge_bundle(store: Store, *, path: str | Path, items: _Items | None = None,
+                 info: ProjectInfo | None = None) -> MergeReport:
     """Merge one result bundle in one transaction; AnnotaryError (nothing stored) if it is refused."""
     path = Path(path)
-    info = project_info(store)
+    info = info or project_info(store)
     bundle = read_bundle(path, expect_kind="results")
     m = bundle.manifest
     if m.project_id != info.id:
@@ -103,7 +104,7 @@ def merge_bundle(store: Store, *, path: str | Path, items: _Items | None = None)
         more = f" (and {len(stray) - 3} more)" if len(stray) > 3 else ""
         raise TrustError(f"{path.name}: labels for items not assigned to {m.producer.name} ({signer}): "
                          f"{', '.join(map(repr, stray[:3]))}{more}: refused")
-    items = items or _Items(store, info.id)
+    skeletons = (items or _Items(store, info.id)).all()
     # every stored revision of this annotator: (item, question) -> {revision: data}
     stored: dict[tuple[str, str], dict[int, str]] = {}
     for iid, qid, rev, data in store.conn.execute(
@@ -111,34 +112,37 @@ def merge_bundle(store: Store, *, path: str | Path, items: _Items | None = None)
             (info.id, signer)):
         stored.setdefault((iid, qid), {})[rev] = data
     rows = []
-    for lab in sorted(labels, key=lambda x: x.revision):  # oldest first: a bundle may hold several
+    spec, project_id = info.spec, info.id
+    if any(lab.revision != 1 for lab in labels):
+        labels.sort(key=lambda x: x.revision)  # oldest first: a bundle may hold several
+    for lab in labels:
         key = (lab.item_id, lab.question_id)
-        revs = stored.setdefault(key, {})
-        where = f"item {lab.item_id!r}, question {lab.question_id!r}, revision {lab.revision}"
+        revs = stored.get(key)
         # stored as validated: a raw line could repeat a key that SQLite's JSON reads differently
         data = lab.model_dump_json()
-        if lab.revision in revs:
-            if revs[lab.revision] == data:
+        if revs:
+            where = f"item {lab.item_id!r}, question {lab.question_id!r}, revision {lab.revision}"
+            if lab.revision in revs:
+                if revs[lab.revision] == data:
+                    report.ignored += 1
+                else:
+                    _refuse(report, f"{where}: merged before with other content")
+                continue
+            if lab.revision < max(revs):
                 report.ignored += 1
-            else:
-                _refuse(report, f"{where}: merged before with other content")
-            continue
-        if revs and lab.revision < max(revs):
-            report.ignored += 1
-            _note(report, f"{where}: older than revision {max(revs)} merged before")
-            continue
-        try:
-            check_label_fits(lab, info.spec, items[lab.item_id])
-        except LabelError as err:
-            _refuse(report, err.message)
+                _note(report, f"{where}: older than revision {max(revs)} merged before")
+                continue
+        problem = label_problem(lab, spec, skeletons[lab.item_id])
+        if problem is not None:
+            _refuse(report, f"label of item {lab.item_id!r}, question {lab.question_id!r}: {problem}")
             continue
         if revs:
             report.replaced += 1
+            revs[lab.revision] = data
         else:
             report.accepted += 1
-        revs[lab.revision] = data
-        rows.append((info.id, lab.item_id, lab.question_id, signer, lab.revision, data,
-                     lab.submitted_at.isoformat()))
+            stored[key] = {lab.revision: data}
+        rows.append((project_id, lab.item_id, lab.question_id, signer, lab.revision, data, _submitted_at(data)))
     counts = {k: getattr(report, k) for k in ("labels", "accepted", "replaced", "ignored", "refused")}
     with store.atomic():
         log = store.conn.execute(
@@ -148,8 +152,18 @@ def merge_bundle(store: Store, *, path: str | Path, items: _Items | None = None)
              now_iso(), json.dumps(counts), json.dumps({"round": m.round, "reasons": report.reasons}))).lastrowid
         store.conn.executemany(
             "INSERT INTO labels (project_id, item_id, question_id, annotator, revision, data, submitted_at,"
-            " source) VALUES (?,?,?,?,?,?,?,?)", [(*row, f"bundle:{log}") for row in rows])
+            " source) VALUES (?,?,?,?,?,?,?,?)",
+            # in index order: the b-tree pages each insert touches are then the last one's
+            sorted((*row, f"bundle:{log}") for row in rows))
     return report
+
+
+def _submitted_at(data: str) -> str:
+    """The label's submitted_at as its JSON states it (ISO 8601). `data` is a Label as pydantic
+    writes it: the key comes once, at the top level (a quote inside a string is escaped, so the
+    pattern cannot start there), and cutting it out costs a tenth of formatting the datetime."""
+    start = data.index('"submitted_at":"') + 16
+    return data[start:data.index('"', start)]
 
 
 def _note(report: MergeReport, reason: str) -> None:
@@ -164,11 +178,14 @@ def _refuse(report: MergeReport, reason: str) -> None:
 
 def merge_results(store: Store, *, paths: list[str | Path],
                   progress: Callable[[int, int], None] | None = None) -> list[MergeReport]:
-    """Merge bundles one by one; a refused bundle is reported (refusal set) and the rest go on."""
+    """Merge bundles one by one; a refused bundle is reported (refusal set) and the rest go on.
+
+    One transaction holds them all (each bundle in its own savepoint): committing, with its
+    flush to disk, once rather than per bundle is a sixth of merging twenty large bundles."""
     info = project_info(store)
     items = _Items(store, info.id)  # shared by the bundles
     out = []
-    with _gc_paused():
+    with _gc_paused(), store.atomic():
         for n, path in enumerate(paths, 1):
             try:
                 if _declared_kind(path) == "decisions":
@@ -178,7 +195,7 @@ def merge_results(store: Store, *, paths: list[str | Path],
 
                     out.append(merge_decisions(store, path=path))
                 else:
-                    out.append(merge_bundle(store, path=path, items=items))
+                    out.append(merge_bundle(store, path=path, items=items, info=info))
             except AnnotaryError as err:
                 out.append(MergeReport(str(path), refusal=str(err).removeprefix(f"{Path(path).name}: ")))
             if progress:

@@ -33,11 +33,21 @@ class Store:
 
     @contextlib.contextmanager
     def atomic(self):
-        """One transaction; nested calls join the outer one. Committed on leaving the outermost."""
+        """One transaction, committed on leaving the outermost call. A nested call is a savepoint
+        inside it: an error leaving the nested block undoes that block's writes only, so a caller
+        that catches the error (a merge that refuses one bundle of many) keeps the rest."""
         if self._depth:
+            name = f"nested_{self._depth}"
             self._depth += 1
+            self.conn.execute(f"SAVEPOINT {name}")
             try:
                 yield self
+            except BaseException:
+                self.conn.execute(f"ROLLBACK TO {name}")
+                self.conn.execute(f"RELEASE {name}")
+                raise
+            else:
+                self.conn.execute(f"RELEASE {name}")
             finally:
                 self._depth -= 1
             return

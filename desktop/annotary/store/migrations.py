@@ -187,9 +187,33 @@ def _0004_adjudication(db: sqlite_utils.Database) -> None:
     )
 
 
+SKELETON_RESPONSES = 9  # items with more responses (rare) have no skeleton: they are read whole
+_RESPONSE_IDS = ", ".join(f"'$.responses[{i}].id'" for i in range(SKELETON_RESPONSES))
+
+
+def _0005_item_skeletons(db: sqlite_utils.Database) -> None:
+    """What figures and checks need of an item without its texts, kept in an index: a JSON array
+    [response ids (null-padded to nine), rubric, rubric_criteria, prompt is a conversation (0/1)].
+    A generated column, so no write path can forget it; NULL for gold and calibration items and
+    items with more responses, which are read whole. Reading the index instead of every item's
+    text makes loading 100k items' skeletons several times faster."""
+    db.executescript(
+        f"""
+        ALTER TABLE items ADD COLUMN skeleton TEXT AS (
+            CASE WHEN kind='normal'
+                      AND coalesce(json_array_length(data, '$.responses'), 0) <= {SKELETON_RESPONSES}
+                 THEN json_array(json_extract(data, {_RESPONSE_IDS}), json_extract(data, '$.rubric'),
+                                 json_extract(data, '$.rubric_criteria'), json_type(data, '$.prompt')='array')
+            END) VIRTUAL;
+        CREATE INDEX items_skeleton ON items(project_id, seq, id, skeleton);
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _0001_initial),
     ("0002_assets", _0002_assets),
     ("0003_coordinator", _0003_coordinator),
     ("0004_adjudication", _0004_adjudication),
+    ("0005_item_skeletons", _0005_item_skeletons),
 ]
