@@ -7,6 +7,8 @@ import shutil
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from annotary.analysis.agreement import cohen_kappa, krippendorff_alpha
 from annotary.core.spec import load_spec_file
@@ -22,7 +24,14 @@ from annotary.ops.project import (
     open_project,
     set_guidelines,
 )
-from annotary.ops.quality import Options, disputed_items, quality_report
+from annotary.ops.quality import (
+    Options,
+    Variable,
+    _unit,
+    disputed_items,
+    quality_report,
+    unit_consensus,
+)
 from annotary.ops.raters import import_rater_labels
 from annotary.ops.results import export_results
 from annotary.ops.roster import add_members
@@ -265,3 +274,26 @@ def test_item_skeletons_hold_what_checks_need(tmp_path, coordinator):
         assert (skeleton.id, skeleton.kind, skeleton.gold, skeleton.rubric, skeleton.rubric_criteria) == \
             (item.id, item.kind, item.gold, item.rubric, item.rubric_criteria)
         assert [r.id for r in skeleton.responses] == [r.id for r in item.responses]
+
+
+@settings(max_examples=300, deadline=None)
+@given(level=st.sampled_from(["nominal", "ordinal", "interval"]),
+       ratings=st.lists(st.lists(st.one_of(st.none(), st.sampled_from([1, 2, 3])), min_size=1, max_size=4),
+                        min_size=1, max_size=6),
+       weights=st.one_of(st.none(), st.lists(st.sampled_from([0.0, 0.5, 1.0]), min_size=4, max_size=4)),
+       min_share=st.sampled_from([0.5, 0.67, 1.0]))
+def test_unit_consensus_of_identical_ratings_is_what_the_statistics_give(level, ratings, weights, min_share):
+    # identical ratings take a shortcut past majority / median / mean: it must give the same
+    raters = ["a", "b", "c", "d"]
+    var = Variable("q", "x", level, [1, 2, 3])
+    for u, row in enumerate(ratings):
+        for who, v in zip(raters, row, strict=False):
+            var.values[who][(f"i{u}",)] = v
+    opt = Options(min_share=min_share)
+    w = {var.key: dict(zip(raters, weights, strict=True))} if weights and level == "nominal" else None
+    got = unit_consensus([var], raters, opt, w)[var.key]
+    for u, row in enumerate(ratings):
+        values = row[:len(raters)]
+        ws = [w[var.key][a] for a in raters[:len(values)]] if w else None
+        expected = (*_unit(var, values, ws, opt, f"i{u}"), len(values))
+        assert got[(f"i{u}",)] == expected and type(got[(f"i{u}",)][0]) is type(expected[0])

@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from annotary.datasets.exports import Shape, dataset_score, ranking_pair_rows, strength_margin
+from annotary.datasets.exports import (
+    Shape,
+    dataset_score,
+    preference_line,
+    preference_plan,
+    preference_rows,
+    ranking_pair_rows,
+    strength_margin,
+)
 from annotary.ops.export import export_dataset
 
 
@@ -61,6 +69,40 @@ def test_margin_from_the_strength_scale(pairs, pairs_master, load, tmp_path):
     assert [(r["chosen"], r["margin"]) for r in ds] == [(t["p0"][0], 3), (t["p1"][0], 1), (t["p2"][1], 3)]
     kept = load(rows_of(pairs, tmp_path, "k", fmt="trl-preference", question="strength", ties="keep"))
     assert kept[3]["margin"] == 0 and kept[3]["tie"]
+
+
+@pytest.mark.parametrize("question", ["overall", "strength"])
+@pytest.mark.parametrize("ties", ["drop", "keep"])
+def test_preference_lines_spliced_from_stored_json_equal_the_built_rows(pairs, load, tmp_path, question, ties):
+    # JSON Lines are spliced from the items' stored JSON text; Parquet rows are built from the
+    # decoded items: the two must hold the same rows (an item with a context is built either way)
+    kw = {"fmt": "trl-preference", "question": question, "ties": ties}
+    spliced = load(rows_of(pairs, tmp_path, "j", **kw))
+    assert spliced.num_rows > 0
+    assert spliced.to_list() == load(rows_of(pairs, tmp_path, "p", parquet=True, **kw)).to_list()
+
+
+@pytest.mark.parametrize("conversational", [False, True])
+def test_a_spliced_preference_line_is_the_row_built_from_the_item(conversational):
+    import sqlite3
+
+    tricky = 'quotes " and \\ backslash, tab\t, newline\n, é 日本 🙂, </script>, \u2028 and \x7f'
+    prompt = ([{"role": "system", "content": "Be brief."}, {"role": "user", "content": tricky}]
+              if conversational else tricky)
+    item = {"id": "x", "prompt": prompt, "responses": [{"id": "a", "text": "first " + tricky},
+                                                       {"id": "b", "text": "second\r\n"}]}
+    parts = sqlite3.connect(":memory:").execute(
+        "SELECT json_quote(json_extract(?1, '$.prompt')), json_quote(json_extract(?1, '$.responses[0].text')),"
+        " json_quote(json_extract(?1, '$.responses[1].text'))", (json.dumps(item),)).fetchone()
+    for shape in (Shape(conversational=True, ties="keep"), Shape(conversational=conversational, margin=True)):
+        for answer in ({"choice": "A"}, {"choice": "B", "strength": 7}, {"choice": "tie"}):
+            plan = preference_plan(answer, type("Q", (), {"points": 7}), shape, Counter())
+            if plan is None:
+                continue
+            line = preference_line(parts[0], conversational, parts[1:], plan, shape)
+            assert line.endswith("\n") and "\n" not in line[:-1]
+            assert json.loads(line) == preference_rows(item, answer, type("Q", (), {"points": 7}), shape,
+                                                       Counter())[0]
 
 
 def test_strength_margin_counts_steps_from_the_middle():

@@ -30,6 +30,9 @@ from annotary.datasets.exports import (
     dataset_score,
     jsonl_bytes,
     label_row,
+    preference_line,
+    preference_plan,
+    preference_rows,
 )
 from annotary.ops.final import FinalAnswer, final_answers, rank
 from annotary.ops.project import project_info
@@ -115,7 +118,9 @@ def export_dataset(store: Store, *, out: str | Path, fmt: str, question: str | N
         chats = _conversations(store, info.id)
         shape = Shape(conversational=any(f.item_id in chats for f in kept), ties=ties,
                       margin=fmt == "trl-preference" and q.scale == "strength")
-        rows_total, chunks = len(kept), _answer_rows(store, info.id, fmt, q, shape, kept, dropped)
+        rows_total = len(kept)
+        chunks = (_preference_lines(store, info.id, q, shape, kept, dropped) if fmt == "trl-preference"
+                  and not parquet else _answer_rows(store, info.id, fmt, q, shape, kept, dropped))
     cols = columns(fmt, shape, q)
     data_name = "train.parquet" if parquet else "train.jsonl"
     try:
@@ -253,8 +258,66 @@ def _counts(c) -> str:
 # --- rows -----------------------------------------------------------------------------------------
 
 def _conversations(store: Store, project_id: str) -> set[str]:
-    return {r[0] for r in store.conn.execute(
-        "SELECT id FROM items WHERE project_id=? AND json_type(data, '$.prompt')='array'", (project_id,))}
+    """Items whose prompt is a conversation: from the skeleton index, reading whole only the items
+    without a skeleton."""
+    found = {r[0] for r in store.conn.execute(
+        "SELECT id FROM items WHERE project_id=? AND json_extract(skeleton, '$[3]')=1", (project_id,))}
+    return found | {r[0] for r in store.conn.execute(
+        "SELECT id FROM items WHERE project_id=? AND skeleton IS NULL AND json_type(data, '$.prompt')='array'",
+        (project_id,))}
+
+
+@dataclass
+class _Lines:
+    """Rows already encoded as JSON Lines."""
+
+    text: str
+    count: int
+
+
+# what a preference row takes from an item, as JSON text; the whole item only where it has a context
+PREFERENCE_PARTS = """
+    SELECT id, json_quote(json_extract(data, '$.prompt')), json_type(data, '$.prompt')='array',
+           json_quote(json_extract(data, '$.responses[0].text')),
+           json_quote(json_extract(data, '$.responses[1].text')),
+           CASE WHEN coalesce(json_extract(data, '$.context'), '') != '' THEN data END
+    FROM items WHERE project_id=? ORDER BY seq
+"""
+
+
+def _preference_lines(store: Store, project_id: str, q, shape: Shape, kept: list[FinalAnswer],
+                      dropped: Counter):
+    """(answers, _Lines) chunks of trl-preference JSON Lines: rows spliced from the items' stored
+    JSON text (preference_line) where they can be, built from the decoded item where not."""
+    by_item = _by_item(kept)
+    done, lines, count = 0, [], 0
+    for iid, prompt, conversation, first, second, whole in store.tuples(PREFERENCE_PARTS, (project_id,)):
+        finals = by_item.get(iid)
+        if finals is None:
+            continue
+        for f in finals:
+            plan = preference_plan(f.answer, q, shape, dropped)
+            if plan is None:
+                continue
+            if whole is None and second is not None:
+                lines.append(preference_line(prompt, bool(conversation), (first, second), plan, shape))
+            else:
+                lines.append(jsonl_bytes(preference_rows(json.loads(whole), f.answer, q, shape, Counter()))
+                             .decode("utf-8"))
+            count += 1
+        done += len(finals)
+        if done >= CHUNK:
+            yield done, _Lines("".join(lines), count)
+            done, lines, count = 0, [], 0
+    if done:
+        yield done, _Lines("".join(lines), count)
+
+
+def _by_item(kept: list[FinalAnswer]) -> dict[str, list[FinalAnswer]]:
+    by_item: dict[str, list[FinalAnswer]] = {}
+    for f in kept:
+        by_item.setdefault(f.item_id, []).append(f)
+    return by_item
 
 
 def _answer_rows(store: Store, project_id: str, fmt: str, q, shape: Shape, kept: list[FinalAnswer],
@@ -262,12 +325,10 @@ def _answer_rows(store: Store, project_id: str, fmt: str, q, shape: Shape, kept:
     """(answers, rows) chunks. Final answers come in the items' order, so one pass over the items
     table reads each item once and keeps only a chunk's worth in memory."""
     build = ROWS[fmt]
-    by_item: dict[str, list[FinalAnswer]] = {}
-    for f in kept:
-        by_item.setdefault(f.item_id, []).append(f)
+    by_item = _by_item(kept)
     done, rows = 0, []
-    for iid, data in store.conn.execute("SELECT id, data FROM items WHERE project_id=? ORDER BY seq",
-                                        (project_id,)):
+    for iid, data in store.tuples("SELECT id, data FROM items WHERE project_id=? ORDER BY seq",
+                                    (project_id,)):
         finals = by_item.get(iid)
         if finals is None:
             continue
@@ -331,7 +392,10 @@ class _Summary:
     def __init__(self, fmt: str):
         self.fmt, self.rows, self.scores, self.labels, self.items = fmt, 0, [], Counter(), set()
 
-    def add(self, rows: list[dict]) -> None:
+    def add(self, rows: list[dict] | _Lines) -> None:
+        if isinstance(rows, _Lines):  # formats whose card needs no figure from the rows
+            self.rows += rows.count
+            return
         self.rows += len(rows)
         if self.fmt == "rubric":
             self.scores += [r["score"] for r in rows]
@@ -415,7 +479,12 @@ class _Sink:
     def flush(self) -> None:
         self.f.flush()
 
-    def add(self, rows: list[dict]) -> None:
+    def add(self, rows: list[dict] | _Lines) -> None:
+        if isinstance(rows, _Lines):
+            if rows.count:
+                self.rows += rows.count
+                self.write(rows.text.encode("utf-8"))
+            return
         if not rows:
             return
         self.rows += len(rows)

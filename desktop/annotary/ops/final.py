@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from annotary.core.adjudication import PROVENANCE
 from annotary.core.errors import AnnotaryError
@@ -13,8 +12,7 @@ from annotary.ops.quality import Options, QualityReport, load_raters, load_ratin
 from annotary.store import Store
 
 
-@dataclass(frozen=True)
-class FinalAnswer:
+class FinalAnswer(NamedTuple):  # a tuple: an export of a large project makes hundreds of thousands
     item_id: str
     question_id: str
     answer: dict  # answer-shaped JSON, in the item's own response order
@@ -56,19 +54,22 @@ def final_answers(store: Store, *, question: str | None = None, options: Options
         items, ratings, raters = (item_skeletons(store, info.id), load_ratings(store, info.id),
                                   load_raters(store, info.id))
     machines = raters.machines
-    humans: dict[tuple[str, str], list] = defaultdict(list)
+    humans: dict[tuple[str, str], list] = {}
     for r in ratings:
-        if r.annotator not in machines and r.answer is not None:
-            humans[(r.item_id, r.question_id)].append(r)
+        if r.answer is not None and r.annotator not in machines:
+            key = (r.item_id, r.question_id)
+            if key in humans:
+                humans[key].append(r)
+            else:
+                humans[key] = [r]
     decisions = latest_decisions(store, info.id)
     consensus = {(c.item_id, c.question_id): c for c in report.consensus}
+    questions = [q for q in spec.questions if question is None or q.id == question]
     out = []
     for item_id, item in items.items():
-        for q in spec.questions:
-            if question is not None and q.id != question:
-                continue
+        for q in questions:
             key = (item_id, q.id)
-            rated = humans.get(key, [])
+            rated = humans.get(key, ())
             if item.kind == "gold" and item.gold and q.id in item.gold:
                 out.append(FinalAnswer(item_id, q.id, item.gold[q.id], "gold", ratings=len(rated)))
             elif key in decisions:

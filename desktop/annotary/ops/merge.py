@@ -107,7 +107,7 @@ def merge_bundle(store: Store, *, path: str | Path, items: _Items | None = None,
     skeletons = (items or _Items(store, info.id)).all()
     # every stored revision of this annotator: (item, question) -> {revision: data}
     stored: dict[tuple[str, str], dict[int, str]] = {}
-    for iid, qid, rev, data in store.conn.execute(
+    for iid, qid, rev, data in store.tuples(
             "SELECT item_id, question_id, revision, data FROM labels WHERE project_id=? AND annotator=?",
             (info.id, signer)):
         stored.setdefault((iid, qid), {})[rev] = data

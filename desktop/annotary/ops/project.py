@@ -62,7 +62,7 @@ def item_skeletons(store: Store, project_id: str) -> dict[str, Item]:
     out: dict[str, Item | None] = {}
     shapes: dict[str, Item] = {}
     whole = False
-    for iid, skeleton in store.conn.execute(SKELETONS, (project_id,)):
+    for iid, skeleton in store.tuples(SKELETONS, (project_id,)):
         if skeleton is None:
             out[iid], whole = None, True  # filled below, keeping the items' order
             continue
