@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from annotary.core.errors import Cancelled
 from annotary.ops import Store
 from annotary.ops.merge import MergeReport, merge_results
 from annotary.ops.quality import (
@@ -50,16 +49,8 @@ def compute(store: Store, options: Options | None = None) -> Snapshot:
 
 def merge_bundles(store: Store, paths: list[str | Path], *, progress: Callable[[int, int], None] | None = None,
                   cancelled: Callable[[], bool] | None = None) -> list[MergeReport]:
-    """Merge bundles one by one (each is one transaction); a cancel stops before the next bundle."""
-    out: list[MergeReport] = []
-    for n, path in enumerate(paths):
-        if cancelled and cancelled():
-            raise Cancelled(f"merge cancelled after {n} of {len(paths)} bundles"
-                            + (f"; merged: {', '.join(Path(r.file).name for r in out)}" if out else ""))
-        out += merge_results(store, paths=[path])
-        if progress:
-            progress(n + 1, len(paths))
-    return out
+    """Merge bundles one by one; a cancel stops before the next bundle and keeps those merged."""
+    return merge_results(store, paths=paths, progress=progress, cancelled=cancelled)
 
 
 def merge_lines(reports: list[MergeReport]) -> list[tuple[str, str]]:

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from annotary.bundles.bundle import read_bundle
-from annotary.core.errors import AnnotaryError, TrustError
+from annotary.core.errors import AnnotaryError, Cancelled, TrustError
 from annotary.core.items import Item
 from annotary.core.labels import Label, label_problem
 from annotary.ops.project import item_skeletons, project_info
@@ -177,16 +177,23 @@ def _refuse(report: MergeReport, reason: str) -> None:
 
 
 def merge_results(store: Store, *, paths: list[str | Path],
-                  progress: Callable[[int, int], None] | None = None) -> list[MergeReport]:
+                  progress: Callable[[int, int], None] | None = None,
+                  cancelled: Callable[[], bool] | None = None) -> list[MergeReport]:
     """Merge bundles one by one; a refused bundle is reported (refusal set) and the rest go on.
 
     One transaction holds them all (each bundle in its own savepoint): committing, with its
-    flush to disk, once rather than per bundle is a sixth of merging twenty large bundles."""
+    flush to disk, once rather than per bundle is a sixth of merging twenty large bundles.
+    `cancelled()` is asked before each bundle: a cancel keeps (commits) the bundles merged before
+    it, then raises Cancelled naming them."""
     info = project_info(store)
     items = _Items(store, info.id)  # shared by the bundles
-    out = []
+    out: list[MergeReport] = []
+    stopped = False
     with _gc_paused(), store.atomic():
         for n, path in enumerate(paths, 1):
+            if cancelled and cancelled():
+                stopped = True
+                break
             try:
                 if _declared_kind(path) == "decisions":
                     from annotary.ops.adjudication import (
@@ -200,6 +207,10 @@ def merge_results(store: Store, *, paths: list[str | Path],
                 out.append(MergeReport(str(path), refusal=str(err).removeprefix(f"{Path(path).name}: ")))
             if progress:
                 progress(n, len(paths))
+    if stopped:
+        merged = [Path(r.file).name for r in out if not (r.refusal or r.already_merged)]
+        raise Cancelled(f"merge cancelled after {len(out)} of {len(paths)} bundles"
+                        + (f"; merged: {', '.join(merged)}" if merged else ""))
     return out
 
 
