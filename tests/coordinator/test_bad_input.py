@@ -169,11 +169,12 @@ def test_a_bundle_failing_while_it_is_written_leaves_the_others_merged(world, tm
     class FailingSecondWrite:  # the connection, but the second bundle's labels cannot be written
         calls = 0
 
-        def executemany(self, sql, rows):
-            FailingSecondWrite.calls += 1
-            if FailingSecondWrite.calls == 2:
-                raise AnnotaryError("the disk refused the write")
-            return conn.executemany(sql, rows)
+        def execute(self, sql, *args):
+            if "INSERT INTO labels" in sql:
+                FailingSecondWrite.calls += 1
+                if FailingSecondWrite.calls == 2:
+                    raise AnnotaryError("the disk refused the write")
+            return conn.execute(sql, *args)
 
         def __getattr__(self, name):
             return getattr(conn, name)

@@ -56,8 +56,15 @@ def test_merge_agreement_status(world, tmp_path):
         assert r.accepted == r.labels > 0 and r.replaced == r.ignored == r.refused == 0
     log = queries.bundle_log(store, PID)
     assert [e["sha256"] for e in log] == [r.sha256 for r in reports]
-    stamps = store.query("SELECT submitted_at, json_extract(data, '$.submitted_at') FROM labels")
-    assert len(stamps) == sum(r.accepted for r in reports) and all(a == b for a, b in stamps)
+    # each label is stored as its validated model writes it, and its columns are the label's own
+    stored = store.query("SELECT project_id, item_id, question_id, annotator, revision, submitted_at, data"
+                         " FROM labels")
+    assert len(stored) == sum(r.accepted for r in reports)
+    for *columns, data in stored:
+        label = Label.model_validate_json(data)
+        assert label.model_dump_json() == data
+        assert columns == [label.project_id, label.item_id, label.question_id, label.annotator, label.revision,
+                           json.loads(data)["submitted_at"]]
     assert log[0]["counts"]["accepted"] == reports[0].accepted
 
     report = quality_report(store)
@@ -164,3 +171,27 @@ def test_figures_before_any_label(world, tmp_path):
     json.dumps(report.as_dict())
     csv_tables(report)
     assert project_status(store).labels == 0
+
+
+def test_labels_with_awkward_text_are_stored_exactly_and_merge_again_as_the_same(world, tmp_path):
+    from annotary.bundles.bundle import write_bundle
+    from annotary.bundles.records import dump_jsonl
+
+    store = world.copy(tmp_path)
+    awkward = 'say "no" \\ to C:\\temp\n\ttab, é 日本 🙂 </script> \u2028 \x7f \x00 end'
+    labels = [lab.model_copy(update={"rationale": f"{awkward} {n}"})
+              for n, lab in enumerate(read_bundle(world.results[0]).records("results.jsonl", Label))]
+    path = tmp_path / "awkward.annotary"
+    write_bundle(path, kind="results", project_id=PID, project_name="x", identity=world.people[0],
+                 members={"results.jsonl": dump_jsonl(labels)})
+    (merged,) = merge_results(store, paths=[path])
+    assert merged.accepted == len(labels)
+    stored = {r[0]: r[1] for r in store.query("SELECT item_id || '/' || question_id, data FROM labels")}
+    for lab in labels:
+        assert stored[f"{lab.item_id}/{lab.question_id}"] == lab.model_dump_json()
+    # the same labels in another bundle: the same revisions with the same content, ignored
+    again = tmp_path / "again.annotary"
+    write_bundle(again, kind="results", project_id=PID, project_name="y", identity=world.people[0],
+                 members={"results.jsonl": dump_jsonl(labels)})
+    (second,) = merge_results(store, paths=[again])
+    assert second.ignored == len(labels) and second.refused == 0

@@ -7,11 +7,13 @@ import gc
 import json
 import zipfile
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from annotary.bundles.bundle import read_bundle
 from annotary.core.errors import AnnotaryError, Cancelled, TrustError
+from annotary.core.formats import Manifest
 from annotary.core.items import Item
 from annotary.core.labels import Label, label_problem
 from annotary.ops.project import item_skeletons, project_info
@@ -64,47 +66,77 @@ class _Items:
         return self.loaded
 
 
-def _trusted_signer(store: Store, info: ProjectInfo, manifest, name: str) -> None:
-    p = manifest.producer
-    row = store.one("SELECT public_key, removed_at FROM roster WHERE project_id=? AND key_id=?",
-                    (info.id, p.key_id))
-    if row is None or row["public_key"] != p.public_key:
-        raise TrustError(f"{name}: signed by key {p.key_id} ({p.name}), which is not in the roster of "
-                         f"project {info.id!r}: refused")
-    if row["removed_at"] is not None:
-        raise TrustError(f"{name}: signed by key {p.key_id} ({p.name}), removed from the roster on "
-                         f"{row['removed_at'][:10]}: refused")
+class _Trust:
+    """What a bundle is checked against before it is read: the roster and the bundles merged
+    before, loaded once per merge (the database is busy with the previous bundle's write)."""
+
+    def __init__(self, store: Store, info: ProjectInfo):
+        self.info = info
+        self.roster = {r[0]: (r[1], r[2]) for r in store.tuples(
+            "SELECT key_id, public_key, removed_at FROM roster WHERE project_id=?", (info.id,))}
+        self.merged = {r[0] for r in store.tuples("SELECT sha256 FROM bundle_log WHERE project_id=?", (info.id,))}
+
+    def check_signer(self, manifest, name: str) -> None:
+        p = manifest.producer
+        public_key, removed_at = self.roster.get(p.key_id, (None, None))
+        if public_key != p.public_key:
+            raise TrustError(f"{name}: signed by key {p.key_id} ({p.name}), which is not in the roster of "
+                             f"project {self.info.id!r}: refused")
+        if removed_at is not None:
+            raise TrustError(f"{name}: signed by key {p.key_id} ({p.name}), removed from the roster on "
+                             f"{removed_at[:10]}: refused")
 
 
-def merge_bundle(store: Store, *, path: str | Path, items: _Items | None = None,
-                 info: ProjectInfo | None = None) -> MergeReport:
-    """Merge one result bundle in one transaction; AnnotaryError (nothing stored) if it is refused."""
-    path = Path(path)
-    info = info or project_info(store)
+@dataclass
+class _Read:
+    """A result bundle read and verified, its labels validated and written out as stored."""
+
+    path: Path
+    report: MergeReport
+    manifest: Manifest | None = None
+    labels: list[Label] = field(default_factory=list)
+    data: list[str] = field(default_factory=list)  # each label's JSON as it will be stored
+
+
+def _read(path: Path, trust: _Trust) -> _Read:
+    """Everything of a merge that needs no database: the signature, the project, the signer, the
+    labels (parsed, checked to be the signer's, serialised). AnnotaryError if refused."""
+    info = trust.info
     bundle = read_bundle(path, expect_kind="results")
     m = bundle.manifest
     if m.project_id != info.id:
         raise TrustError(f"{path.name}: results for project {m.project_id!r}, not {info.id!r}: refused")
-    report = MergeReport(str(path), bundle.sha256, m.producer.key_id, m.producer.name)
-    if store.one("SELECT 1 FROM bundle_log WHERE sha256=? AND project_id=?", (bundle.sha256, info.id)):
-        report.already_merged = True
-        return report
-    _trusted_signer(store, info, m, path.name)
-    labels = bundle.records("results.jsonl", Label)
-    report.labels = len(labels)
+    read = _Read(path, MergeReport(str(path), bundle.sha256, m.producer.key_id, m.producer.name), m)
+    if bundle.sha256 in trust.merged:
+        read.report.already_merged = True
+        return read
+    trust.check_signer(m, path.name)
+    read.labels = labels = bundle.records("results.jsonl", Label)
+    read.report.labels = len(labels)
     signer = m.producer.key_id
-    assigned = {r[0] for r in store.query("SELECT item_id FROM assignments WHERE project_id=? AND annotator=?",
-                                          (info.id, signer))}
     for n, lab in enumerate(labels, 1):
         if lab.project_id != info.id or lab.annotator != signer:
             raise TrustError(f"{path.name}: results.jsonl line {n}: a label of project {lab.project_id!r} "
                              f"by {lab.annotator!r} in a bundle signed by {signer} for {info.id!r}: refused")
+    if any(lab.revision != 1 for lab in labels):
+        labels.sort(key=lambda x: x.revision)  # oldest first: a bundle may hold several
+    # stored as validated: a raw line could repeat a key that SQLite's JSON reads differently
+    read.data = [lab.model_dump_json() for lab in labels]
+    return read
+
+
+def _check(store: Store, read: _Read, info: ProjectInfo, skeletons: dict[str, Item]) -> list[str]:
+    """The labels to store (their JSON, in index order), counting what is accepted, replaced,
+    ignored and refused in the report; AnnotaryError if the whole bundle is refused."""
+    report, m, labels = read.report, read.manifest, read.labels
+    signer = m.producer.key_id
+    assigned = {r[0] for r in store.tuples("SELECT item_id FROM assignments WHERE project_id=? AND annotator=?",
+                                           (info.id, signer))}
     stray = sorted({lab.item_id for lab in labels} - assigned)
     if stray:
         more = f" (and {len(stray) - 3} more)" if len(stray) > 3 else ""
-        raise TrustError(f"{path.name}: labels for items not assigned to {m.producer.name} ({signer}): "
+        raise TrustError(f"{read.path.name}: labels for items not assigned to {m.producer.name} ({signer}): "
                          f"{', '.join(map(repr, stray[:3]))}{more}: refused")
-    skeletons = (items or _Items(store, info.id)).all()
     # every stored revision of this annotator: (item, question) -> {revision: data}
     stored: dict[tuple[str, str], dict[int, str]] = {}
     for iid, qid, rev, data in store.tuples(
@@ -112,14 +144,10 @@ def merge_bundle(store: Store, *, path: str | Path, items: _Items | None = None,
             (info.id, signer)):
         stored.setdefault((iid, qid), {})[rev] = data
     rows = []
-    spec, project_id = info.spec, info.id
-    if any(lab.revision != 1 for lab in labels):
-        labels.sort(key=lambda x: x.revision)  # oldest first: a bundle may hold several
-    for lab in labels:
+    spec = info.spec
+    for lab, data in zip(labels, read.data, strict=True):
         key = (lab.item_id, lab.question_id)
         revs = stored.get(key)
-        # stored as validated: a raw line could repeat a key that SQLite's JSON reads differently
-        data = lab.model_dump_json()
         if revs:
             where = f"item {lab.item_id!r}, question {lab.question_id!r}, revision {lab.revision}"
             if lab.revision in revs:
@@ -142,28 +170,87 @@ def merge_bundle(store: Store, *, path: str | Path, items: _Items | None = None,
         else:
             report.accepted += 1
             stored[key] = {lab.revision: data}
-        rows.append((project_id, lab.item_id, lab.question_id, signer, lab.revision, data, _submitted_at(data)))
+        rows.append((lab.item_id, lab.question_id, lab.revision, data))
+    rows.sort()  # in index order: the b-tree pages each insert touches are then the last one's
+    return [row[3] for row in rows]
+
+
+# One statement for a bundle's labels: SQLite runs it in one step, during which Python's sqlite3
+# lets other threads run (see _Writer). The label's own JSON gives the columns.
+INSERT_LABELS = """
+    INSERT INTO labels (project_id, item_id, question_id, annotator, revision, data, submitted_at, source)
+    SELECT json_extract(value, '$.project_id'), json_extract(value, '$.item_id'),
+           json_extract(value, '$.question_id'), json_extract(value, '$.annotator'),
+           json_extract(value, '$.revision'), value, json_extract(value, '$.submitted_at'), :source
+    FROM json_each(:labels)
+"""
+
+
+def _write(store: Store, read: _Read, data: list[str]) -> None:
+    """Log the bundle and store its labels, in a savepoint of the merge's transaction."""
+    report, m = read.report, read.manifest
     counts = {k: getattr(report, k) for k in ("labels", "accepted", "replaced", "ignored", "refused")}
     with store.atomic():
         log = store.conn.execute(
             "INSERT INTO bundle_log (sha256, kind, bundle_id, project_id, signer_key_id, signer_name,"
             " file_name, imported_at, counts, details) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (bundle.sha256, m.kind, m.bundle_id, m.project_id, signer, m.producer.name, path.name,
-             now_iso(), json.dumps(counts), json.dumps({"round": m.round, "reasons": report.reasons}))).lastrowid
-        store.conn.executemany(
-            "INSERT INTO labels (project_id, item_id, question_id, annotator, revision, data, submitted_at,"
-            " source) VALUES (?,?,?,?,?,?,?,?)",
-            # in index order: the b-tree pages each insert touches are then the last one's
-            sorted((*row, f"bundle:{log}") for row in rows))
-    return report
+            (report.sha256, m.kind, m.bundle_id, m.project_id, m.producer.key_id, m.producer.name,
+             read.path.name, now_iso(), json.dumps(counts),
+             json.dumps({"round": m.round, "reasons": report.reasons}))).lastrowid
+        if data:
+            store.conn.execute(INSERT_LABELS, {"labels": "[" + ",".join(data) + "]", "source": f"bundle:{log}"})
 
 
-def _submitted_at(data: str) -> str:
-    """The label's submitted_at as its JSON states it (ISO 8601). `data` is a Label as pydantic
-    writes it: the key comes once, at the top level (a quote inside a string is escaped, so the
-    pattern cannot start there), and cutting it out costs a tenth of formatting the datetime."""
-    start = data.index('"submitted_at":"') + 16
-    return data[start:data.index('"', start)]
+def _merge_read(store: Store, read: _Read, info: ProjectInfo, skeletons: dict[str, Item]) -> list[str] | None:
+    """The labels to write for a bundle read, or None when it was merged before."""
+    if read.report.already_merged or store.one(
+            "SELECT 1 FROM bundle_log WHERE sha256=? AND project_id=?", (read.report.sha256, info.id)):
+        read.report.already_merged = True
+        return None
+    return _check(store, read, info, skeletons)
+
+
+def merge_bundle(store: Store, *, path: str | Path, items: _Items | None = None,
+                 info: ProjectInfo | None = None) -> MergeReport:
+    """Merge one result bundle in one transaction; AnnotaryError (nothing stored) if it is refused."""
+    info = info or project_info(store)
+    read = _read(Path(path), _Trust(store, info))
+    data = _merge_read(store, read, info, (items or _Items(store, info.id)).all())
+    if data is not None:
+        _write(store, read, data)
+    return read.report
+
+
+class _Writer:
+    """Writes one bundle while the next is read, on a second thread.
+
+    The write is one SQL statement per table (INSERT_LABELS), and Python's sqlite3 releases the
+    GIL while SQLite runs a statement: the write and the next bundle's parsing use both cores. The
+    main thread uses the database only when no write is in flight (finish() first)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="annotary-merge")
+        self.pending: tuple[int, Future] | None = None
+
+    def submit(self, at: int, read: _Read, data: list[str]) -> None:
+        self.pending = (at, self.pool.submit(_write, self.store, read, data))
+
+    def finish(self, out: list[MergeReport]) -> None:
+        """Wait for the write in flight; if it was refused, its report (out[at]) becomes a refusal."""
+        if self.pending is None:
+            return
+        (at, future), self.pending = self.pending, None
+        try:
+            future.result()
+        except AnnotaryError as err:
+            out[at] = MergeReport(out[at].file, refusal=str(err).removeprefix(f"{Path(out[at].file).name}: "))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        self.pool.shutdown(wait=True)  # never leave the transaction while a write runs in it
 
 
 def _note(report: MergeReport, reason: str) -> None:
@@ -189,24 +276,33 @@ def merge_results(store: Store, *, paths: list[str | Path],
     items = _Items(store, info.id)  # shared by the bundles
     out: list[MergeReport] = []
     stopped = False
-    with _gc_paused(), store.atomic():
+    trust = _Trust(store, info)
+    with _gc_paused(), store.atomic(), _Writer(store) as writer:
         for n, path in enumerate(paths, 1):
             if cancelled and cancelled():
                 stopped = True
                 break
+            path = Path(path)
             try:
                 if _declared_kind(path) == "decisions":
                     from annotary.ops.adjudication import (
                         merge_decisions,  # it builds on this module
                     )
 
+                    writer.finish(out)
                     out.append(merge_decisions(store, path=path))
                 else:
-                    out.append(merge_bundle(store, path=path, items=items, info=info))
+                    read = _read(path, trust)  # while the previous bundle is written
+                    writer.finish(out)
+                    data = _merge_read(store, read, info, items.all())
+                    out.append(read.report)
+                    if data is not None:
+                        writer.submit(len(out) - 1, read, data)
             except AnnotaryError as err:
-                out.append(MergeReport(str(path), refusal=str(err).removeprefix(f"{Path(path).name}: ")))
+                out.append(MergeReport(str(path), refusal=str(err).removeprefix(f"{path.name}: ")))
             if progress:
                 progress(n, len(paths))
+        writer.finish(out)
     if stopped:
         merged = [Path(r.file).name for r in out if not (r.refusal or r.already_merged)]
         raise Cancelled(f"merge cancelled after {len(out)} of {len(paths)} bundles"
