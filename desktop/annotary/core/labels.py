@@ -153,9 +153,9 @@ def label_problem(label: Label, spec: Spec, item: Item) -> str | None:
         q = spec.question(label.question_id)
     except KeyError:
         return "question_id: not in the spec"
-    responses = item.responses
+    ids = [r.id for r in item.responses]
     shown = label.shown_order
-    if len(shown) != len(responses) or sorted(shown) != sorted(r.id for r in responses):
+    if shown != ids and (len(shown) != len(ids) or sorted(shown) != sorted(ids)):
         return "shown_order: does not list the item's responses"
     if label.flags and not set(label.flags) <= set(spec.flags):
         return f"flags: {sorted(set(label.flags) - set(spec.flags))[0]!r} is not a flag of the spec"

@@ -176,11 +176,11 @@ def _check(store: Store, read: _Read, info: ProjectInfo, skeletons: dict[str, It
 
 
 # One statement for a bundle's labels: SQLite runs it in one step, during which Python's sqlite3
-# lets other threads run (see _Writer). The label's own JSON gives the columns.
+# lets other threads run (see _Writer). The label's own JSON gives the columns (its project and
+# annotator were checked to be the bundle's).
 INSERT_LABELS = """
     INSERT INTO labels (project_id, item_id, question_id, annotator, revision, data, submitted_at, source)
-    SELECT json_extract(value, '$.project_id'), json_extract(value, '$.item_id'),
-           json_extract(value, '$.question_id'), json_extract(value, '$.annotator'),
+    SELECT :project, json_extract(value, '$.item_id'), json_extract(value, '$.question_id'), :annotator,
            json_extract(value, '$.revision'), value, json_extract(value, '$.submitted_at'), :source
     FROM json_each(:labels)
 """
@@ -198,7 +198,8 @@ def _write(store: Store, read: _Read, data: list[str]) -> None:
              read.path.name, now_iso(), json.dumps(counts),
              json.dumps({"round": m.round, "reasons": report.reasons}))).lastrowid
         if data:
-            store.conn.execute(INSERT_LABELS, {"labels": "[" + ",".join(data) + "]", "source": f"bundle:{log}"})
+            store.conn.execute(INSERT_LABELS, {"labels": "[" + ",".join(data) + "]", "source": f"bundle:{log}",
+                                               "project": m.project_id, "annotator": m.producer.key_id})
 
 
 def _merge_read(store: Store, read: _Read, info: ProjectInfo, skeletons: dict[str, Item]) -> list[str] | None:
