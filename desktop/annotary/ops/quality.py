@@ -813,7 +813,7 @@ def quality_report(store: Store, *, question: str | None = None, options: Option
     """Every agreement, consensus and per-annotator figure the project's labels support.
 
     `light` computes only what a dataset export needs (agreement per question and consensus):
-    no per-annotator, competence, outside-rater or per-round figures."""
+    no annotator-pair, per-annotator, competence, outside-rater or per-round figures."""
     opt = options or Options()
     info = project_info(store)
     spec = info.spec
@@ -832,7 +832,7 @@ def quality_report(store: Store, *, question: str | None = None, options: Option
     normal = [r for r in ratings if items[r.item_id].kind == "normal"]
     variables = build_variables(spec, items, normal, question)
     matrix_humans = [a for a in humans if any(var.values.get(a) for var in variables)]
-    stats = [variable_stats(v, matrix_humans) for v in variables]
+    stats = [variable_stats(v, matrix_humans, pairs=not light) for v in variables]
     comp = competence(variables, matrix_humans) if not light or opt.weighted else []
     weights = {f"{c.question_id}.{c.variable}": c.reliability for c in comp} if opt.weighted else None
     units = unit_consensus(variables, matrix_humans, opt, weights)
