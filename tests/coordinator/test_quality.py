@@ -297,3 +297,47 @@ def test_unit_consensus_of_identical_ratings_is_what_the_statistics_give(level, 
         ws = [w[var.key][a] for a in raters[:len(values)]] if w else None
         expected = (*_unit(var, values, ws, opt, f"i{u}"), len(values))
         assert got[(f"i{u}",)] == expected and type(got[(f"i{u}",)][0]) is type(expected[0])
+
+
+ABC = [["a"], ["b"], ["c"]]
+
+
+@pytest.mark.parametrize(("answers", "expected"), [
+    # a majority finds no response acceptable: that is the consensus, whatever the others ranked
+    ({"x": ([], True), "y": ([], True), "z": (ABC, False)}, ({"order": [], "all_unacceptable": True}, 2 / 3, True)),
+    # everyone: agreed, though the (empty) rankings alone would have no Borda support
+    ({"x": ([], True), "y": ([], True)}, ({"order": [], "all_unacceptable": True}, 1.0, True)),
+    # those who reject may still rank: their order goes with the verdict
+    ({"x": ([["c"], ["b"]], True), "y": ([["c"]], True)},
+     ({"order": [["c"], ["b"], ["a"]], "all_unacceptable": True}, 1.0, True)),
+    # half and half: no consensus
+    ({"x": ([], True), "y": (ABC, False)}, (None, 0.5, False)),
+    # a minority rejects: the others' ranking, supported by their share
+    ({"x": ([], True), "y": (ABC, False), "z": (ABC, False)}, ({"order": ABC, "all_unacceptable": False}, 2 / 3, True)),
+    # nobody rejects: Borda as before
+    ({"y": (ABC, False), "z": (ABC, False)}, ({"order": ABC, "all_unacceptable": False}, 1.0, True)),
+])
+def test_ranking_consensus_decides_all_unacceptable_first(answers, expected):
+    var = Variable("rank", "order", "ranking")
+    var.responses["i"] = ["a", "b", "c"]
+    for who, (order, rejected) in answers.items():
+        var.values[who][("i",)] = order
+        if rejected:
+            var.unacceptable.setdefault("i", set()).add(who)
+    value, support, agreed, n = unit_consensus([var], list(answers), Options())[var.key][("i",)]
+    assert (value, agreed, n) == (expected[0], expected[2], len(answers))
+    assert support == pytest.approx(expected[1])
+
+
+def test_a_majority_finding_nothing_acceptable_is_the_final_answer(tmp_path, coordinator):
+    from annotary.ops.final import final_answers
+    from tests.exports.conftest import build, rk
+
+    store = build(tmp_path, {"project_id": "rj", "name": "Rejects", "questions": [RANKING_Q]},
+                  [{"id": "q1", "prompt": "p", "responses": [{"id": r, "text": r} for r in ("a", "b", "c")]}],
+                  {"x": [("q1", "rank", rk(bad=True))], "y": [("q1", "rank", rk(bad=True))],
+                   "z": [("q1", "rank", rk("a", "b", "c"))]}, coordinator)
+    (final,) = final_answers(store)
+    assert final.provenance == "majority" and final.answer["all_unacceptable"] and final.answer["order"] == []
+    assert final.support == pytest.approx(2 / 3)
+    store.close()

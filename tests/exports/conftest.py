@@ -215,7 +215,6 @@ def ranks_master(tmp_path_factory, coordinator_dir) -> Path:
     rank = [("rank-0", "rank", rk("m0", "m1", "m2", "m3")), ("rank-1", "rank", rk("m2", ("m0", "m1"), "m3")),
             ("rank-2", "rank", rk(bad=True)), ("rank-3", "rank", rk("m3", "m2", "m1", "m0")),
             ("rank-0", "scores", scores(m0=4, m1=0)), ("rank-1", "scores", scores(m0=2, m1=3))]
-    # two raters' alike all-unacceptable rankings reach no consensus (an empty order): one rater here
     labels = {"r1": [*rank, ("rank-0", "top2", rk("m1", "m0"))], "r2": [r for r in rank if r[0] != "rank-2"]}
     store = build(root, spec_of(RANKING_Q, TOP2_Q, SCORING_Q, project_id="ranks"), ranking_items(4, 4), labels,
                   load_identity(coordinator_dir))

@@ -130,6 +130,7 @@ class Variable:
     categories: list = field(default_factory=list)  # in scale order; codes are positions
     values: dict[str, dict[tuple, Any]] = field(default_factory=lambda: defaultdict(dict))
     responses: dict[str, list[str]] = field(default_factory=dict)  # ranking: item -> response ids
+    unacceptable: dict[str, set[str]] = field(default_factory=dict)  # ranking: item -> who found none acceptable
 
     @property
     def key(self) -> str:
@@ -184,6 +185,8 @@ def build_variables(spec: Spec, items: dict[str, Item], ratings: Iterable[Rating
             var = found[(q.id, "order")]
             var.values[who][(iid,)] = a["order"]
             var.responses[iid] = [x.id for x in item.responses]
+            if a.get("all_unacceptable"):
+                var.unacceptable.setdefault(iid, set()).add(who)
         elif isinstance(q, ScoringQuestion):
             for rid, axes in a["scores"].items():
                 for axis, v in axes.items():
@@ -220,6 +223,12 @@ def _matrix(var: Variable, raters: list[str]) -> tuple[list[tuple], np.ndarray]:
 
 def _canon(order) -> tuple:
     return tuple(tuple(sorted(g)) for g in order if g)
+
+
+def _same_ranking(a: dict, b: dict) -> bool:
+    """Two ranking answers agree: both find no response acceptable, or both rank them alike."""
+    rejected = bool(a.get("all_unacceptable"))
+    return rejected == bool(b.get("all_unacceptable")) and (rejected or _canon(a["order"]) == _canon(b["order"]))
 
 
 def _rank_arrays(var: Variable, raters: list[str]) -> list[tuple[list[str], np.ndarray]]:
@@ -394,10 +403,35 @@ def _unit(var: Variable, values: list, weights: list | None, opt: Options, item_
     elif var.level == "interval":
         c = mean_interval(values, opt.interval_tolerance)
     else:
-        c = borda(values, var.responses[item_id])
+        raise ValueError("rankings: _ranking_unit")
+    return c.value, c.support, _enough(c.value, c.support, opt)
+
+
+def _enough(value, support: float, opt: Options) -> bool:
     # the central value always supports itself, so two ratings reach one half: ask for more
-    agreed = c.value is not None and c.support > 0.5 + EPS and c.support >= opt.min_share - EPS
-    return c.value, c.support, agreed
+    return value is not None and support > 0.5 + EPS and support >= opt.min_share - EPS
+
+
+def _ranking_unit(var: Variable, orders: list, who: list[str], opt: Options, item_id: str):
+    """(value, support, agreed) of one item's rankings; the value is {"order", "all_unacceptable"}.
+
+    Finding every response unacceptable is decided first, as a yes / no majority: a majority that
+    says so is the consensus (ordered by the rankings they gave, if any); otherwise, where most
+    rank, the Borda order of their rankings, supported by the smaller of their share and the
+    share of pairwise preferences it keeps. Half and half is a conflict."""
+    flagged = var.unacceptable.get(item_id, ())
+    rejecting = [o for o, a in zip(orders, who, strict=True) if a in flagged]
+    share = len(rejecting) / len(orders)
+    if _enough(True, share, opt):
+        given = [o for o in rejecting if o]
+        order = borda(given, var.responses[item_id]).value if given else []
+        return {"order": order, "all_unacceptable": True}, share, True
+    if rejecting and 1 - share <= 0.5 + EPS:
+        return None, max(share, 1 - share), False
+    c = borda([o for o, a in zip(orders, who, strict=True) if a not in flagged], var.responses[item_id])
+    support = min(c.support, 1 - share)
+    value = None if c.value is None else {"order": c.value, "all_unacceptable": False}
+    return value, support, _enough(value, support, opt)
 
 
 def _answer(q, parts: dict[tuple[str, tuple], Any], item: Item) -> dict:
@@ -415,7 +449,7 @@ def _answer(q, parts: dict[tuple[str, tuple], Any], item: Item) -> dict:
             out["preferred"] = item.responses[0 if out["choice"] == "A" else 1].id
         return out
     if q.mode == "ranking":
-        return {"mode": "ranking", "order": parts[("order", (item.id,))]}
+        return {"mode": "ranking", **parts[("order", (item.id,))]}
     if q.mode == "scoring":
         scores: dict[str, dict] = defaultdict(dict)
         for (axis, unit), v in parts.items():
@@ -449,8 +483,9 @@ def unit_consensus(variables: list[Variable], humans: list[str], opt: Options,
         for u, values in by_unit.items():
             ws = [w.get(a, 0.0) for a in raters[u]] if w else None
             first = values[0]
-            if same and values.count(first) == len(values) and not is_missing(first) \
-                    and (ws is None or sum(ws) > 0):
+            if not same:
+                found[u] = (*_ranking_unit(var, values, raters[u], opt, u[0]), len(values))
+            elif values.count(first) == len(values) and not is_missing(first) and (ws is None or sum(ws) > 0):
                 # identical ratings: what majority, median and mean make of them, without the work
                 found[u] = (float(first) if number else first, 1.0, True, len(values))
             else:
@@ -494,14 +529,15 @@ def consensus(spec: Spec, items: dict[str, Item], variables: list[Variable],
     return out
 
 
-def _matches(var: Variable, value, agreed, opt: Options) -> bool:
+def _matches(var: Variable, value, agreed, opt: Options, rejected: bool = False) -> bool:
+    """Does a rating match an agreed unit value? `rejected`: the rating found no response acceptable."""
     if var.level == "nominal":
         return value == agreed
     if var.level == "ordinal":
         return abs(value - agreed) <= opt.ordinal_tolerance + EPS
     if var.level == "interval":
         return abs(value - agreed) <= opt.interval_tolerance + EPS
-    return _canon(value) == _canon(agreed)
+    return agreed["all_unacceptable"] == rejected and (rejected or _canon(value) == _canon(agreed["order"]))
 
 
 # --- competence ---------------------------------------------------------------------------------
@@ -544,7 +580,7 @@ def answer_score(q, given: dict | None, gold: dict) -> float | None:
     if q.mode == "pairwise":
         return float(given["choice"] == gold["choice"])
     if q.mode == "ranking":
-        return float(_canon(given["order"]) == _canon(gold["order"]))
+        return float(_same_ranking(given, gold))
     if q.mode == "scoring":
         cells = [(rid, ax, v) for rid, axes in gold["scores"].items() for ax, v in axes.items()]
         hits = sum(given["scores"].get(rid, {}).get(ax) == v for rid, ax, v in cells)
@@ -562,7 +598,7 @@ def _gold(item: Item) -> dict[str, dict]:
 
 def _with_consensus(who: str, variables: list[Variable], units: Units, opt: Options) -> float | None:
     """Share of someone's ratings that match an agreed consensus of at least two people."""
-    hits = [_matches(var, v, units[var.key][u][0], opt)
+    hits = [_matches(var, v, units[var.key][u][0], opt, who in var.unacceptable.get(u[0], ()))
             for var in variables for u, v in var.values.get(who, {}).items()
             if u in units[var.key] and units[var.key][u][2] and units[var.key][u][3] >= 2]
     return sum(hits) / len(hits) if hits else None
@@ -915,7 +951,7 @@ def _differs(agreed: dict, answer: dict, opt: Options) -> bool:
     if mode == "pairwise":
         return agreed["choice"] != answer["choice"]
     if mode == "ranking":
-        return _canon(agreed["order"]) != _canon(answer["order"])
+        return not _same_ranking(agreed, answer)
     if mode == "scoring":
         return any(abs(v - answer["scores"].get(rid, {}).get(ax, v)) > opt.ordinal_tolerance + EPS
                    for rid, axes in agreed["scores"].items() for ax, v in axes.items())
