@@ -19,6 +19,7 @@ from annotary.core.errors import AnnotaryError
 SQLITE_MAGIC = b"SQLite format 3\x00"
 ZIP_MAGIC = b"PK\x03\x04"
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256)
+BACKUP_EVERY_MS = 30 * 60 * 1000  # while the app stays open, when the store changed
 
 
 def file_kind(path: str | Path) -> str:
@@ -225,6 +226,12 @@ def run_gui(*, file: str | None = None, demo: bool = False, project: str | None 
         if not store.read_only:
             window.closing_hooks.append(
                 lambda: backup.auto_backup(store_file, conn=store.conn, at_exit=True))
+            bar = window.statusBar()
+            window.repeat_in_background(
+                lambda: backup.periodic_backup(store_file), BACKUP_EVERY_MS,
+                done=lambda made: made and bar.showMessage(f"Backed up ({made.path.name})", 8000),
+                failed=lambda err: bar.showMessage(f"Backup failed: {one_line(err)}", 30000))
+        window.close_on_signals()
         if notice:
             add_banner(window, notice)
         receiver.opened.connect(lambda path: handle_handover(window, path))

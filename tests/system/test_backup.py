@@ -158,3 +158,72 @@ def test_backup_cli_refuses_while_the_app_runs(store):
         assert "running" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     finally:
         running.release()
+
+
+def test_the_periodic_backup_copies_only_a_changed_store(demo_store):
+    import os
+    import time
+
+    first = backup.periodic_backup(store_path())  # no backup yet: one is made
+    assert first is not None and items_in(first.path) == 32
+    assert backup.periodic_backup(store_path()) is None  # nothing written since
+    later = time.time() + 5  # the file clock's resolution must not hide the change
+    demo_store.conn.execute("DELETE FROM items WHERE seq > 30")
+    for path in (store_path(), store_path().with_name(store_path().name + "-wal")):
+        if path.exists():
+            os.utime(path, (later, later))
+    second = backup.periodic_backup(store_path())
+    assert second is not None and items_in(second.path) == 30
+    # it replaces the day's automatic backup instead of piling up
+    assert [b.path for b in backup.list_backups(store_path())] == [second.path]
+
+
+def test_a_periodic_job_runs_off_the_gui_thread_and_is_not_doubled(qtbot, store, identity):
+    import threading
+
+    from annotary.ui.main_window import MainWindow
+    from annotary.ui.runner import Runner
+    from tests.ui.conftest import FakeAsker
+
+    window = MainWindow(store, identity, runner=Runner(), asker=FakeAsker())
+    qtbot.addWidget(window)
+    release, threads, results, errors = threading.Event(), [], [], []
+
+    def slow():
+        threads.append(threading.current_thread())
+        release.wait(10)
+        return len(threads)
+
+    timer = window.repeat_in_background(slow, 60_000, results.append, errors.append)
+    timer.timeout.emit()
+    qtbot.waitUntil(lambda: bool(threads), timeout=5000)
+    timer.timeout.emit()  # due again while the first run goes on: skipped
+    release.set()
+    qtbot.waitUntil(lambda: bool(results), timeout=5000)
+    assert results == [1] and errors == [] and threads[0] is not threading.main_thread()
+    timer.timeout.emit()
+    qtbot.waitUntil(lambda: len(results) == 2, timeout=5000)
+    window.runner.wait()
+
+
+def test_sigterm_closes_the_window_as_its_close_button_does(qtbot, store, identity):
+    import os
+    import signal
+
+    from annotary.ui.main_window import MainWindow
+    from annotary.ui.runner import Runner
+    from tests.ui.conftest import FakeAsker
+
+    window = MainWindow(store, identity, runner=Runner(synchronous=True), asker=FakeAsker())
+    qtbot.addWidget(window)
+    closed = []
+    window.closing_hooks.append(lambda: closed.append(True))
+    window.show()
+    previous = window.close_on_signals((signal.SIGTERM,))
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        qtbot.waitUntil(lambda: bool(closed), timeout=5000)
+        assert not window.isVisible()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

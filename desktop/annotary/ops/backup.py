@@ -156,6 +156,26 @@ def auto_backup(store_file: str | Path, *, conn: sqlite3.Connection | None = Non
     return made
 
 
+def changed_since_backup(store_file: str | Path) -> bool:
+    """Was the store (or its write-ahead log) written after its newest backup was made?"""
+    store_file = Path(store_file)
+    backups = list_backups(store_file)
+    if not backups:
+        return True
+    wal = Path(f"{store_file}-wal")
+    written = max(p.stat().st_mtime for p in (store_file, wal) if p.exists())
+    return written > backups[0].path.stat().st_mtime
+
+
+def periodic_backup(store_file: str | Path) -> Backup | None:
+    """The backup made now and then while Annotary stays open (over a long day of labeling): when
+    the store changed since its newest backup, a fresh copy replaces today's automatic one. It
+    reads the store through a connection of its own, so it can run off the GUI thread."""
+    if not changed_since_backup(store_file):
+        return None
+    return auto_backup(store_file, at_exit=True)
+
+
 def _keep_as_is(store_file: Path, kind: str) -> Backup:
     """A byte copy of a store the backup API cannot read (a damaged one)."""
     made = datetime.now().replace(microsecond=0)

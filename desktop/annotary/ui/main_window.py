@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QApplication, QMainWindow, QProgressDialog, QStackedWidget
 
@@ -24,6 +26,9 @@ from annotary.ui.settings_dialog import SettingsDialog
 from annotary.ui.shortcuts import effective
 from annotary.ui.theme import apply_theme
 from annotary.ui.workspace import WorkspaceScreen
+
+# what a logout, a shutdown or `kill` sends (Windows has no SIGHUP)
+CLOSING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 DEFAULT_TEXT_SIZE = 12
 
@@ -322,6 +327,41 @@ class MainWindow(QMainWindow):
             fn()
         except AnnotaryError as err:
             self.ask.error("Annotary", one_line(err))
+
+    def repeat_in_background(self, fn: Callable[[], object], every_ms: int, done: Callable[[object], None],
+                             failed: Callable[[BaseException], None]) -> QTimer:
+        """Run fn off the GUI thread every every_ms (the periodic backup); a run still going when
+        the next is due is not doubled."""
+        timer = QTimer(self)
+        running: list = []
+
+        def tick() -> None:
+            if running:
+                return
+            running.append(True)
+
+            def finish(callback, value) -> None:
+                running.clear()
+                callback(value)
+
+            self.runner.start(lambda progress, cancelled: fn(), lambda r: finish(done, r),
+                              lambda err: finish(failed, err))
+
+        timer.timeout.connect(tick)
+        timer.start(every_ms)
+        return timer
+
+    def close_on_signals(self, signals=CLOSING_SIGNALS) -> dict:
+        """A logout, a shutdown or `kill` (SIGTERM, SIGHUP) closes the window as its close button
+        does: the draft saved, the exit backup made. Returns the handlers it replaced."""
+        previous = {}
+        for sig in signals:
+            previous[sig] = signal.signal(sig, lambda *_: QTimer.singleShot(0, self.close))
+        # Python runs signal handlers between bytecodes: a timer lets it while Qt waits for events
+        self._signal_tick = QTimer(self)
+        self._signal_tick.timeout.connect(lambda: None)
+        self._signal_tick.start(250)
+        return previous
 
     def closeEvent(self, event):  # noqa: N802 - Qt override
         if self.labeling is not None:
