@@ -295,7 +295,7 @@ def test_unit_consensus_of_identical_ratings_is_what_the_statistics_give(level, 
     for u, row in enumerate(ratings):
         values = row[:len(raters)]
         ws = [w[var.key][a] for a in raters[:len(values)]] if w else None
-        expected = (*_unit(var, values, ws, opt, f"i{u}"), len(values))
+        expected = (*_unit(var, values, ws, opt), len(values))
         assert got[(f"i{u}",)] == expected and type(got[(f"i{u}",)][0]) is type(expected[0])
 
 

@@ -299,7 +299,7 @@ def _preference_lines(store: Store, project_id: str, q, shape: Shape, kept: list
             plan = preference_plan(f.answer, q, shape, dropped)
             if plan is None:
                 continue
-            if whole is None and second is not None:
+            if whole is None:  # a pairwise item has two responses (checked when it came in)
                 lines.append(preference_line(prompt, bool(conversation), (first, second), plan, shape))
             else:
                 lines.append(jsonl_bytes(preference_rows(json.loads(whole), f.answer, q, shape, Counter()))

@@ -393,17 +393,15 @@ class ItemConsensus:
     score: float | None = None  # rubric: mean score
 
 
-def _unit(var: Variable, values: list, weights: list | None, opt: Options, item_id: str):
-    """(value, support, agreed) of one unit's human ratings."""
+def _unit(var: Variable, values: list, weights: list | None, opt: Options):
+    """(value, support, agreed) of one unit's human ratings (rankings: _ranking_unit)."""
     if var.level == "nominal":
         c = majority(values, opt.min_share, weights)
         return c.value, c.support, c.value is not None
     if var.level == "ordinal":
         c = median_ordinal(values, opt.ordinal_tolerance)
-    elif var.level == "interval":
-        c = mean_interval(values, opt.interval_tolerance)
     else:
-        raise ValueError("rankings: _ranking_unit")
+        c = mean_interval(values, opt.interval_tolerance)
     return c.value, c.support, _enough(c.value, c.support, opt)
 
 
@@ -489,7 +487,7 @@ def unit_consensus(variables: list[Variable], humans: list[str], opt: Options,
                 # identical ratings: what majority, median and mean make of them, without the work
                 found[u] = (float(first) if number else first, 1.0, True, len(values))
             else:
-                found[u] = (*_unit(var, values, ws, opt, u[0]), len(values))
+                found[u] = (*_unit(var, values, ws, opt), len(values))
     return out
 
 
