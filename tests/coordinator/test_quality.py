@@ -261,6 +261,7 @@ def test_item_skeletons_hold_what_checks_need(tmp_path, coordinator):
              {"id": "plain", "prompt": "p", "responses": [{"id": "x", "text": "t"}]},
              {"id": "same", "prompt": [{"role": "user", "content": "q"}], "responses": [{"id": "x", "text": "u"}]},
              {"id": "nine", "prompt": "p", "responses": [{"id": f"n{j}", "text": "t"} for j in range(9)]},
+             {"id": "ten", "prompt": "p", "responses": [{"id": f"t{j}", "text": "t"} for j in range(10)]},
              {"id": "gold", "prompt": "p", "kind": "gold", "responses": [{"id": "x", "text": "t"}],
               "gold": {"rubric": {"mode": "rubric", "marks": {"safe": "met"}}}}]
     write_rows(tmp_path / "items.jsonl", items)

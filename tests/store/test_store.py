@@ -206,10 +206,10 @@ def test_items_stored_before_the_skeleton_index_get_their_skeletons(tmp_path, mo
     store = open_store(path)
     try:
         rows = dict(store.query("SELECT id, skeleton FROM items ORDER BY seq"))
-        assert rows == {"chat": '[["a",null,null,null,null,null,null,null,null],null,null,1]', "gold": None}
+        # ten response ids, rubric, chosen criteria, the first turn's role (a conversation)
+        assert rows == {"chat": '["a",' + "null," * 11 + '"user"]', "gold": None}
         # a changed item's skeleton follows its data
         store.conn.execute("UPDATE items SET data=? WHERE id='chat'", ('{"prompt": "p", "responses": []}',))
-        assert store.one("SELECT skeleton FROM items WHERE id='chat'")[0] == \
-            '[[null,null,null,null,null,null,null,null,null],null,null,0]'
+        assert store.one("SELECT skeleton FROM items WHERE id='chat'")[0] == "[" + ",".join(["null"] * 13) + "]"
     finally:
         store.close()

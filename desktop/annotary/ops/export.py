@@ -35,7 +35,7 @@ from annotary.datasets.exports import (
     preference_rows,
 )
 from annotary.ops.final import FinalAnswer, final_answers, rank
-from annotary.ops.project import project_info
+from annotary.ops.project import SKELETON_CONVERSATIONS, project_info
 from annotary.ops.quality import Options, QualityReport, load_raters, quality_report
 from annotary.store import Store
 
@@ -260,8 +260,7 @@ def _counts(c) -> str:
 def _conversations(store: Store, project_id: str) -> set[str]:
     """Items whose prompt is a conversation: from the skeleton index, reading whole only the items
     without a skeleton."""
-    found = {r[0] for r in store.conn.execute(
-        "SELECT id FROM items WHERE project_id=? AND json_extract(skeleton, '$[3]')=1", (project_id,))}
+    found = {r[0] for r in store.conn.execute(SKELETON_CONVERSATIONS, (project_id,))}
     return found | {r[0] for r in store.conn.execute(
         "SELECT id FROM items WHERE project_id=? AND skeleton IS NULL AND json_type(data, '$.prompt')='array'",
         (project_id,))}

@@ -25,6 +25,7 @@ from annotary.ops import queries
 from annotary.ops.queries import ProjectInfo
 from annotary.store import Store, open_store
 from annotary.store.db import now_iso
+from annotary.store.migrations import SKELETON_PATHS, SKELETON_RESPONSES
 
 MARK = "coordinator_project"  # settings key naming the project a coordinator's file holds
 ANSWER = TypeAdapter(Answer)
@@ -52,7 +53,12 @@ def load_items(store: Store, project_id: str) -> dict[str, Item]:
 
 
 SKELETONS = "SELECT id, skeleton FROM items WHERE project_id=? ORDER BY seq"  # from an index (0005)
-WHOLE = "SELECT id, data FROM items WHERE project_id=? AND skeleton IS NULL"
+_RUBRIC, _CHOSEN, _FIRST_TURN = (SKELETON_PATHS.index(p) for p in ("$.rubric", "$.rubric_criteria", "$.prompt[0].role"))
+# read whole: gold and calibration items, and items with more responses than a skeleton holds
+WHOLE = ("SELECT id, data FROM items WHERE project_id=? AND (skeleton IS NULL"
+         f" OR json_extract(skeleton, '$[{SKELETON_RESPONSES}]') IS NOT NULL)")
+# conversations, as far as the skeletons tell (items without one are read whole by the caller)
+SKELETON_CONVERSATIONS = f"SELECT id FROM items WHERE project_id=? AND json_extract(skeleton, '$[{_FIRST_TURN}]') IS NOT NULL"
 
 
 def item_skeletons(store: Store, project_id: str) -> dict[str, Item]:
@@ -60,19 +66,20 @@ def item_skeletons(store: Store, project_id: str) -> dict[str, Item]:
     calibration items whole). Enough to check labels and compute figures, in a fraction of the time
     parsing every item takes: the skeletons come from an index, and items of one shape share it."""
     out: dict[str, Item | None] = {}
-    shapes: dict[str, Item] = {}
+    shapes: dict[str, Item | None] = {}
     whole = False
     for iid, skeleton in store.tuples(SKELETONS, (project_id,)):
-        if skeleton is None:
-            out[iid], whole = None, True  # filled below, keeping the items' order
-            continue
-        base = shapes.get(skeleton)
-        if base is None:  # most datasets have a handful of shapes
-            responses, rubric, chosen, _ = json.loads(skeleton)
-            base = shapes[skeleton] = Item.model_validate({
+        base = None if skeleton is None else shapes.get(skeleton, False)
+        if base is False:  # a shape not seen yet: most datasets have a handful
+            parts = json.loads(skeleton)
+            responses = parts[:SKELETON_RESPONSES]
+            base = shapes[skeleton] = None if parts[SKELETON_RESPONSES] is not None else Item.model_validate({
                 "id": iid, "prompt": "", "responses": [{"id": r, "text": ""} for r in responses if r is not None],
-                "rubric": rubric, "rubric_criteria": chosen})
-        out[iid] = _renamed(base, iid)
+                "rubric": parts[_RUBRIC], "rubric_criteria": parts[_CHOSEN]})
+        if base is None:
+            out[iid], whole = None, True  # filled below, keeping the items' order
+        else:
+            out[iid] = _renamed(base, iid)
     if whole:
         for iid, data in store.conn.execute(WHOLE, (project_id,)):
             out[iid] = Item.model_validate_json(data)

@@ -187,24 +187,23 @@ def _0004_adjudication(db: sqlite_utils.Database) -> None:
     )
 
 
-SKELETON_RESPONSES = 9  # items with more responses (rare) have no skeleton: they are read whole
-_RESPONSE_IDS = ", ".join(f"'$.responses[{i}].id'" for i in range(SKELETON_RESPONSES))
+SKELETON_RESPONSES = 9  # items with more responses (rare) are read whole
+# [the ids of the first ten responses (null-padded), rubric, rubric_criteria, the first turn's role
+# (null unless the prompt is a conversation)]: one json_extract, so one parse of the item per write
+SKELETON_PATHS = [*(f"$.responses[{i}].id" for i in range(SKELETON_RESPONSES + 1)),
+                  "$.rubric", "$.rubric_criteria", "$.prompt[0].role"]
 
 
 def _0005_item_skeletons(db: sqlite_utils.Database) -> None:
-    """What figures and checks need of an item without its texts, kept in an index: a JSON array
-    [response ids (null-padded to nine), rubric, rubric_criteria, prompt is a conversation (0/1)].
-    A generated column, so no write path can forget it; NULL for gold and calibration items and
-    items with more responses, which are read whole. Reading the index instead of every item's
-    text makes loading 100k items' skeletons several times faster."""
+    """What figures and checks need of an item without its texts, kept in an index (SKELETON_PATHS).
+    A generated column, so no write path can forget it; NULL for gold and calibration items,
+    which are read whole (as are items with a tenth response). Reading the index instead of every
+    item's text makes loading 100k items' skeletons several times faster."""
+    paths = ", ".join(f"'{p}'" for p in SKELETON_PATHS)
     db.executescript(
         f"""
         ALTER TABLE items ADD COLUMN skeleton TEXT AS (
-            CASE WHEN kind='normal'
-                      AND coalesce(json_array_length(data, '$.responses'), 0) <= {SKELETON_RESPONSES}
-                 THEN json_array(json_extract(data, {_RESPONSE_IDS}), json_extract(data, '$.rubric'),
-                                 json_extract(data, '$.rubric_criteria'), json_type(data, '$.prompt')='array')
-            END) VIRTUAL;
+            CASE WHEN kind='normal' THEN json_extract(data, {paths}) END) VIRTUAL;
         CREATE INDEX items_skeleton ON items(project_id, seq, id, skeleton);
         """
     )
