@@ -7,6 +7,7 @@ import json
 import pytest
 
 from annotary.core.errors import Cancelled
+from annotary.ops import export as export_ops
 from annotary.ops.export import export_choices, export_dataset
 
 
@@ -55,13 +56,20 @@ def test_an_item_everyone_skipped_is_never_exported(pairs, where):
         assert "p6 " not in (out / "train.jsonl").read_text()
 
 
-def test_progress_and_cancel(pairs, where):
+def test_progress_and_cancel(pairs, where, monkeypatch):
     seen = []
     export_dataset(pairs, out=where / "ok", fmt="trl-kto", question="overall",
                    progress=lambda done, total: seen.append((done, total)))
     assert seen and seen[-1] == (8, 8)  # eight final answers of overall
     with pytest.raises(Cancelled):
         export_dataset(pairs, out=where / "no", fmt="trl-kto", question="overall", cancelled=lambda: True)
+    # a cancel while the figures are computed stops there: no row is built
+    asked, built = [], []
+    monkeypatch.setattr(export_ops, "final_answers", lambda *a, **k: built.append(1) or [])
+    with pytest.raises(Cancelled):
+        export_dataset(pairs, out=where / "no", fmt="trl-kto", question="overall",
+                       cancelled=lambda: asked.append(1) or True)
+    assert asked == [1] and built == []
     assert sorted(p.name for p in where.iterdir()) == ["ok"]
 
 

@@ -104,6 +104,8 @@ def export_dataset(store: Store, *, out: str | Path, fmt: str, question: str | N
     q = _question(info.spec, fmt, question)
     qid = q.id if q is not None else None
     report = quality_report(store, question=qid, options=options, light=True)
+    if cancelled and cancelled():  # the figures of a large project take seconds: ask before going on
+        raise Cancelled()
     finals = final_answers(store, question=qid, options=options, report=report)
     flagged = _flagged(store, info.id) if exclude_flagged else set()
     kept, dropped = _select(finals, floor, min_provenance, min_agreement, flagged)
