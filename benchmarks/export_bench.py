@@ -15,6 +15,7 @@ import json
 import pstats
 import random
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -119,15 +120,20 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=200_000)
     ap.add_argument("--profile", action="store_true", help="cProfile the JSON Lines export")
     ap.add_argument("--keep", type=Path, help="Build the project in this folder once and reuse it")
+    ap.add_argument("--build-only", type=Path, help=argparse.SUPPRESS)  # the child that builds
     args = ap.parse_args()
+    if args.build_only:
+        build(args.build_only, args.pairs)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         t = time.perf_counter()
-        if args.keep and (args.keep / "project.db").exists():
-            db = args.keep / "project.db"
-        else:
-            (args.keep or tmp).mkdir(parents=True, exist_ok=True)
-            db = build(args.keep or tmp, args.pairs)
+        db = (args.keep or tmp) / "project.db"
+        if not db.exists():
+            # built in a child process, so the peak memory printed below is the exports' own
+            db.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run([sys.executable, __file__, "--pairs", str(args.pairs), "--build-only", str(db.parent)],
+                           check=True)
         print(f"setup: {args.pairs:,} items, 2 raters, {db.stat().st_size / 2**20:.0f} MiB project "
               f"in {time.perf_counter() - t:.1f} s")
         store = open_project(db)
