@@ -227,3 +227,33 @@ def test_sigterm_closes_the_window_as_its_close_button_does(qtbot, store, identi
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def test_sigterm_during_a_dialog_closes_the_dialog_then_the_window(qtbot, store, identity):
+    import os
+    import signal
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QMessageBox
+
+    from annotary.ui.main_window import MainWindow
+    from annotary.ui.runner import Runner
+    from tests.ui.conftest import FakeAsker
+
+    window = MainWindow(store, identity, runner=Runner(synchronous=True), asker=FakeAsker())
+    qtbot.addWidget(window)
+    closed = []
+    window.closing_hooks.append(lambda: closed.append(True))
+    window.show()
+    previous = window.close_on_signals((signal.SIGTERM,))
+    try:
+        box = QMessageBox(QMessageBox.Icon.Question, "Trust this coordinator?", "…", parent=window)
+        QTimer.singleShot(200, lambda: os.kill(os.getpid(), signal.SIGTERM))
+        fallback = []  # if the signal did nothing: do not hang the suite
+        QTimer.singleShot(10_000, lambda: fallback.append(box.accept()))
+        box.exec()  # a question waiting for an answer when the session ends
+        qtbot.waitUntil(lambda: bool(closed), timeout=5000)
+        assert fallback == [] and not window.isVisible() and not box.isVisible()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -354,9 +354,19 @@ class MainWindow(QMainWindow):
     def close_on_signals(self, signals=CLOSING_SIGNALS) -> dict:
         """A logout, a shutdown or `kill` (SIGTERM, SIGHUP) closes the window as its close button
         does: the draft saved, the exit backup made. Returns the handlers it replaced."""
+        def close() -> None:
+            # a dialog open at the time (a question, a progress bar) closes first: its own event
+            # loop would otherwise keep the app running after the window has gone
+            for _ in range(10):
+                modal = QApplication.activeModalWidget()
+                if modal is None or modal is self:
+                    break
+                modal.close()
+            self.close()
+
         previous = {}
         for sig in signals:
-            previous[sig] = signal.signal(sig, lambda *_: QTimer.singleShot(0, self.close))
+            previous[sig] = signal.signal(sig, lambda *_: QTimer.singleShot(0, close))
         # Python runs signal handlers between bytecodes: a timer lets it while Qt waits for events
         self._signal_tick = QTimer(self)
         self._signal_tick.timeout.connect(lambda: None)
