@@ -251,7 +251,7 @@ def test_sigterm_during_a_dialog_closes_the_dialog_then_the_window(qtbot, store,
         QTimer.singleShot(200, lambda: os.kill(os.getpid(), signal.SIGTERM))
         fallback = []  # if the signal did nothing: do not hang the suite
         QTimer.singleShot(10_000, lambda: fallback.append(box.accept()))
-        box.exec()  # a question waiting for an answer when the session ends
+        box.exec()  # a question still waiting for an answer when the user logs out
         qtbot.waitUntil(lambda: bool(closed), timeout=5000)
         assert fallback == [] and not window.isVisible() and not box.isVisible()
     finally:
