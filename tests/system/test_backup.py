@@ -245,15 +245,20 @@ def test_sigterm_during_a_dialog_closes_the_dialog_then_the_window(qtbot, store,
     closed = []
     window.closing_hooks.append(lambda: closed.append(True))
     window.show()
+    armed = [True]  # the signal is sent only while the handler is in place
     previous = window.close_on_signals((signal.SIGTERM,))
     try:
         box = QMessageBox(QMessageBox.Icon.Question, "Trust this coordinator?", "…", parent=window)
-        QTimer.singleShot(200, lambda: os.kill(os.getpid(), signal.SIGTERM))
-        fallback = []  # if the signal did nothing: do not hang the suite
-        QTimer.singleShot(10_000, lambda: fallback.append(box.accept()))
+        QTimer.singleShot(200, lambda: armed and os.kill(os.getpid(), signal.SIGTERM))
+        fallback = []  # if the signal did nothing: do not hang the suite (the timer dies with the box)
+        timer = QTimer(box)
+        timer.setSingleShot(True)
+        timer.timeout.connect(lambda: fallback.append(box.accept()))
+        timer.start(10_000)
         box.exec()  # a question still waiting for an answer when the user logs out
         qtbot.waitUntil(lambda: bool(closed), timeout=5000)
         assert fallback == [] and not window.isVisible() and not box.isVisible()
     finally:
+        armed.clear()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
