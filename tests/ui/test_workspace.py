@@ -361,3 +361,12 @@ def test_another_project_replaces_the_open_one_and_guidelines_are_the_projects(
     assert window.workspace is not first and window._scope() == "workspace"
     window.run_command("help.guidelines")
     assert len(asker.feedbacks) == 1 and asker.feedbacks[0].strip()
+
+
+def test_consensus_values_read_in_a_few_words():
+    ranking = {"mode": "ranking", "order": [["m2"], ["m0", "m1"]], "all_unacceptable": False}
+    assert wf.describe_value(ranking) == "m2 > m0 = m1"
+    assert wf.describe_value({**ranking, "order": [], "all_unacceptable": True}) == "all unacceptable"
+    assert wf.describe_value({**ranking, "all_unacceptable": True}) == "all unacceptable (m2 > m0 = m1)"
+    assert wf.describe_value({"mode": "pairwise", "choice": "A", "preferred": "r1"}) == "A → r1"
+    assert wf.describe_value(None) == "–"

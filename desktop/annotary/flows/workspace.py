@@ -273,7 +273,10 @@ def describe_value(value: dict | None) -> str:
             text += f" (point {value['strength']})"
         return text + (f" → {value['preferred']}" if value.get("preferred") else "")
     if mode == "ranking":
-        return " > ".join(" = ".join(group) for group in value["order"])
+        text = " > ".join(" = ".join(group) for group in value["order"])
+        if value.get("all_unacceptable"):
+            return f"all unacceptable ({text})" if text else "all unacceptable"
+        return text
     if mode == "scoring":
         return "; ".join(f"{rid}: " + ", ".join(f"{ax} {v}" for ax, v in axes.items())
                          for rid, axes in value["scores"].items())
