@@ -213,3 +213,11 @@ def test_items_stored_before_the_skeleton_index_get_their_skeletons(tmp_path, mo
         assert store.one("SELECT skeleton FROM items WHERE id='chat'")[0] == "[" + ",".join(["null"] * 13) + "]"
     finally:
         store.close()
+
+
+def test_an_sqlite_too_old_for_the_store_is_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_db.sqlite3, "sqlite_version_info", (3, 26, 0))
+    monkeypatch.setattr(store_db.sqlite3, "sqlite_version", "3.26.0")
+    with pytest.raises(AnnotaryError, match=r"needs SQLite 3\.31\.0 or newer; this Python has 3\.26\.0"):
+        open_store(tmp_path / "a.db")
+    assert not (tmp_path / "a.db").exists()

@@ -137,11 +137,17 @@ def connect_read_only(path: Path) -> sqlite3.Connection:
     return conn
 
 
+MIN_SQLITE = (3, 31, 0)  # generated columns (migration 0005)
+
+
 def open_store(path: str | Path | None, read_only: bool | None = None) -> Store:
     """Open (creating if needed) a store; None opens an in-memory one for tests.
 
     read_only: True opens it for reading only (writes raise AnnotaryError); None (the default)
     does so when the file or its folder is not writable."""
+    if sqlite3.sqlite_version_info < MIN_SQLITE:
+        raise AnnotaryError(f"Annotary needs SQLite {'.'.join(map(str, MIN_SQLITE))} or newer; this Python "
+                            f"has {sqlite3.sqlite_version} (the packaged app brings its own)")
     if path is None:
         read_only = False
         conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
