@@ -444,42 +444,54 @@ class WorkspaceScreen(QWidget):
         if chart:
             chart.refit()
 
-    # -- merge ------------------------------------------------------------------------------------
-    def merge(self, paths: list[str | Path]) -> None:
-        """Merge result bundles off the GUI thread, each in its own transaction, then recompute."""
-        paths = [str(p) for p in paths]
-        if not paths:
-            return
+    # -- long jobs: merge, export ----------------------------------------------------------------
+    def _run(self, label: str, name: str, fn, done, failed, steps: int = 0) -> None:
+        """fn(store, progress, cancelled) off the GUI thread on a connection of its own, with a
+        progress dialog (busy until the first step) and Cancel; done(result) or failed(err) after,
+        back on the GUI thread with the keyboard returned to the window."""
         path = self.path
-        dialog = QProgressDialog(f"Merging {len(paths)} result bundle{'s' if len(paths) > 1 else ''}…", "Cancel",
-                                 0, len(paths), self.window())
+        dialog = QProgressDialog(label, "Cancel", 0, steps, self.window())
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.setMinimumDuration(300)
-        dialog.setAccessibleName("Merge progress")
+        dialog.setAccessibleName(name)
 
         def work(progress, cancelled):
             store = open_project(path) if path and not self.runner.synchronous else self.store
             try:
-                return wf.merge_bundles(store, paths, progress=progress, cancelled=cancelled)
+                return fn(store, progress, cancelled)
             finally:
                 if store is not self.store:
                     store.close()
 
-        def done(reports):
-            dialog.reset()
-            if not self._closed:
-                self.window().activateWindow()  # the hidden progress dialog must not keep the keyboard
-                self.show_merge(reports)
+        def after(callback):
+            def run(value):
+                dialog.reset()
+                if not self._closed:
+                    self.window().activateWindow()  # the hidden progress dialog must not keep the keyboard
+                    callback(value)
+            return run
+
+        def progressed(done_, total):
+            dialog.setMaximum(total)
+            dialog.setValue(done_)
+
+        job = self.runner.start(work, after(done), after(failed), on_progress=progressed)
+        dialog.canceled.connect(job.cancel)
+
+    def merge(self, paths: list[str | Path]) -> None:
+        """Merge result bundles off the GUI thread (one transaction, a savepoint per bundle), then recompute."""
+        paths = [str(p) for p in paths]
+        if not paths:
+            return
 
         def failed(err):
-            dialog.reset()
-            if not self._closed:
-                self.window().activateWindow()
-                self._failed(err)
-                self.refresh()  # a cancelled merge keeps the bundles merged before it
+            self._failed(err)
+            self.refresh()  # a cancelled merge keeps the bundles merged before it
 
-        job = self.runner.start(work, done, failed, on_progress=lambda d, t: dialog.setValue(d))
-        dialog.canceled.connect(job.cancel)
+        self._run(f"Merging {len(paths)} result bundle{'s' if len(paths) > 1 else ''}…", "Merge progress",
+                  lambda store, progress, cancelled: wf.merge_bundles(store, paths, progress=progress,
+                                                                      cancelled=cancelled),
+                  self.show_merge, failed, steps=len(paths))
 
     def export_dataset(self) -> None:
         """A training dataset from the final answers: format, question, folder; written off the
@@ -497,42 +509,17 @@ class WorkspaceScreen(QWidget):
         out = self.ask.save_path("Export a training dataset (a folder)", f"{info.id}-{fmt}", FOLDER_FILTER)
         if not out:
             return
-        path = self.path
-        dialog = QProgressDialog(f"Exporting {Path(out).name}…", "Cancel", 0, 0, self.window())
-        dialog.setWindowModality(Qt.WindowModality.WindowModal)
-        dialog.setMinimumDuration(300)
-        dialog.setAccessibleName("Export progress")
-
-        def work(progress, cancelled):
-            store = open_project(path) if path and not self.runner.synchronous else self.store
-            try:
-                return export_dataset(store, out=out, fmt=fmt, question=question,
-                                      progress=progress, cancelled=cancelled)
-            finally:
-                if store is not self.store:
-                    store.close()
-
-        def done(report):
-            dialog.reset()
-            if not self._closed:
-                self.window().activateWindow()
-                self.ask.info("Dataset exported", report.message)
 
         def failed(err):
-            dialog.reset()
-            if not self._closed:
-                self.window().activateWindow()
-                if isinstance(err, Cancelled):
-                    self.message.emit("Export cancelled; nothing was written")
-                else:
-                    self._failed(err)
+            if isinstance(err, Cancelled):
+                self.message.emit("Export cancelled; nothing was written")
+            else:
+                self._failed(err)
 
-        def progressed(done_, total):
-            dialog.setMaximum(total)
-            dialog.setValue(done_)
-
-        job = self.runner.start(work, done, failed, on_progress=progressed)
-        dialog.canceled.connect(job.cancel)
+        self._run(f"Exporting {Path(out).name}…", "Export progress",
+                  lambda store, progress, cancelled: export_dataset(
+                      store, out=out, fmt=fmt, question=question, progress=progress, cancelled=cancelled),
+                  lambda report: self.ask.info("Dataset exported", report.message), failed)
 
     def show_merge(self, reports) -> None:
         self.last_merge = reports
