@@ -195,3 +195,26 @@ def test_labels_with_awkward_text_are_stored_exactly_and_merge_again_as_the_same
                  members={"results.jsonl": dump_jsonl(labels)})
     (second,) = merge_results(store, paths=[again])
     assert second.ignored == len(labels) and second.refused == 0
+
+
+def test_a_label_line_repeating_a_key_is_stored_as_it_was_validated(world, tmp_path):
+    from annotary.bundles.bundle import write_bundle
+
+    store = world.copy(tmp_path)
+    labels = read_bundle(world.results[0]).records("results.jsonl", Label)
+    first = labels[0]
+    other = "B" if first.answer.choice == "A" else "A"
+    line = first.model_dump_json()
+    # the same key twice: SQLite's JSON would read the first, the validation reads the last
+    twice = line[:-1] + ',"answer":' + first.answer.model_copy(
+        update={"choice": other, "preferred": None}).model_dump_json() + "}"
+    rest = "".join(lab.model_dump_json() + "\n" for lab in labels[1:])
+    path = tmp_path / "twice.annotary"
+    write_bundle(path, kind="results", project_id=PID, project_name="x", identity=world.people[0],
+                 members={"results.jsonl": (twice + "\n" + rest).encode()})
+    (merged,) = merge_results(store, paths=[path])
+    assert merged.refusal is None and merged.accepted == len(labels)
+    stored = store.one("SELECT data, json_extract(data, '$.answer.choice') FROM labels WHERE item_id=?"
+                       " AND question_id=?", (first.item_id, first.question_id))
+    assert stored[1] == other == Label.model_validate_json(stored[0]).answer.choice
+    assert stored[0].count('"answer"') == 1
