@@ -206,8 +206,10 @@ def test_a_periodic_job_runs_off_the_gui_thread_and_is_not_doubled(qtbot, store,
     window.runner.wait()
 
 
-def test_sigterm_closes_the_window_as_its_close_button_does(qtbot, store, identity):
-    import os
+@pytest.fixture
+def on_sigterm(qtbot, store, identity):
+    """A shown window that closes on SIGTERM: (window, closing hooks run, a flag that keeps the
+    signal from being sent once the test's handler is gone)."""
     import signal
 
     from annotary.ui.main_window import MainWindow
@@ -216,49 +218,41 @@ def test_sigterm_closes_the_window_as_its_close_button_does(qtbot, store, identi
 
     window = MainWindow(store, identity, runner=Runner(synchronous=True), asker=FakeAsker())
     qtbot.addWidget(window)
-    closed = []
+    closed, armed = [], [True]
     window.closing_hooks.append(lambda: closed.append(True))
     window.show()
     previous = window.close_on_signals((signal.SIGTERM,))
-    try:
-        os.kill(os.getpid(), signal.SIGTERM)
-        qtbot.waitUntil(lambda: bool(closed), timeout=5000)
-        assert not window.isVisible()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    yield window, closed, armed
+    armed.clear()
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
 
 
-def test_sigterm_during_a_dialog_closes_the_dialog_then_the_window(qtbot, store, identity):
+def test_sigterm_closes_the_window_as_its_close_button_does(qtbot, on_sigterm):
+    import os
+    import signal
+
+    window, closed, _ = on_sigterm
+    os.kill(os.getpid(), signal.SIGTERM)
+    qtbot.waitUntil(lambda: bool(closed), timeout=5000)
+    assert not window.isVisible()
+
+
+def test_sigterm_during_a_dialog_closes_the_dialog_then_the_window(qtbot, on_sigterm):
     import os
     import signal
 
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QMessageBox
 
-    from annotary.ui.main_window import MainWindow
-    from annotary.ui.runner import Runner
-    from tests.ui.conftest import FakeAsker
-
-    window = MainWindow(store, identity, runner=Runner(synchronous=True), asker=FakeAsker())
-    qtbot.addWidget(window)
-    closed = []
-    window.closing_hooks.append(lambda: closed.append(True))
-    window.show()
-    armed = [True]  # the signal is sent only while the handler is in place
-    previous = window.close_on_signals((signal.SIGTERM,))
-    try:
-        box = QMessageBox(QMessageBox.Icon.Question, "Trust this coordinator?", "…", parent=window)
-        QTimer.singleShot(200, lambda: armed and os.kill(os.getpid(), signal.SIGTERM))
-        fallback = []  # if the signal did nothing: do not hang the suite (the timer dies with the box)
-        timer = QTimer(box)
-        timer.setSingleShot(True)
-        timer.timeout.connect(lambda: fallback.append(box.accept()))
-        timer.start(10_000)
-        box.exec()  # a question still waiting for an answer when the user logs out
-        qtbot.waitUntil(lambda: bool(closed), timeout=5000)
-        assert fallback == [] and not window.isVisible() and not box.isVisible()
-    finally:
-        armed.clear()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    window, closed, armed = on_sigterm
+    box = QMessageBox(QMessageBox.Icon.Question, "Trust this coordinator?", "…", parent=window)
+    QTimer.singleShot(200, lambda: armed and os.kill(os.getpid(), signal.SIGTERM))
+    fallback = []  # if the signal did nothing: do not hang the suite (the timer dies with the box)
+    timer = QTimer(box)
+    timer.setSingleShot(True)
+    timer.timeout.connect(lambda: fallback.append(box.accept()))
+    timer.start(10_000)
+    box.exec()  # a question still waiting for an answer when the user logs out
+    qtbot.waitUntil(lambda: bool(closed), timeout=5000)
+    assert fallback == [] and not window.isVisible() and not box.isVisible()
