@@ -93,7 +93,7 @@ def build(tmp: Path, pairs: int) -> Path:
 def phases(fn) -> dict[str, float]:
     """Wall seconds inside the export's steps, by wrapping the functions it calls."""
     spent: dict[str, float] = {}
-    wrapped = {"quality report (agreement, consensus)": "quality_report", "final answers": "final_answers"}
+    wrapped = {"agreement, consensus, final answers": "export_answers"}
     originals = {name: getattr(export_ops, name) for name in wrapped.values()}
 
     def timer(label, original):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 
-from annotary.core.errors import Cancelled
+from annotary.core.errors import AnnotaryError, Cancelled
 from annotary.ops import export as export_ops
 from annotary.ops.export import export_choices, export_dataset
 
@@ -65,7 +66,7 @@ def test_progress_and_cancel(pairs, where, monkeypatch):
         export_dataset(pairs, out=where / "no", fmt="trl-kto", question="overall", cancelled=lambda: True)
     # a cancel while the figures are computed stops there: no row is built
     asked, built = [], []
-    monkeypatch.setattr(export_ops, "final_answers", lambda *a, **k: built.append(1) or [])
+    monkeypatch.setattr(export_ops, "_select", lambda *a, **k: built.append(1) or ([], Counter()))
     with pytest.raises(Cancelled):
         export_dataset(pairs, out=where / "no", fmt="trl-kto", question="overall",
                        cancelled=lambda: asked.append(1) or True)
@@ -78,3 +79,37 @@ def test_export_choices(pairs, care):
     assert export_choices(pairs)["rubric"] == []
     choices = export_choices(care)
     assert choices["rubric"] == ["rubric"] and choices["sft"] == ["ideal"] and choices["attributes"] == []
+
+
+def _readers() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "export-read"]
+
+
+def test_a_cancel_while_lines_are_written_stops_the_reading_thread(pairs, where, monkeypatch):
+    monkeypatch.setattr(export_ops, "CHUNK", 1)  # a cancel check after every answer
+    monkeypatch.setattr(export_ops, "PREFETCH_ITEMS", 1)  # and the items read one by one
+    asked = []
+    with pytest.raises(Cancelled):
+        export_dataset(pairs, out=where / "no", fmt="trl-preference", question="overall",
+                       cancelled=lambda: asked.append(1) or len(asked) > 2)
+    assert len(asked) == 3 and _readers() == []
+    assert list(where.iterdir()) == []
+
+
+def test_an_item_missing_from_the_texts_read_refuses_the_export(pairs, where, monkeypatch):
+    """The texts are read on a second connection: an item it did not see (added in between) stops
+    the export rather than leaving a row out unsaid."""
+    read = export_ops._preference_chunks
+
+    def without_p1(project_id):
+        def go(conn):
+            for chunk in read(project_id)(conn):
+                yield b"\x1e".join(e for e in chunk.split(b"\x1e") if b"\x1fp1\x1f" not in e)
+        return go
+
+    monkeypatch.setattr(export_ops, "_preference_chunks", without_p1)
+    with pytest.raises(AnnotaryError, match="changed while it was exported"):
+        export_dataset(pairs, out=where / "no", fmt="trl-preference", question="overall")
+    assert list(where.iterdir()) == [] and _readers() == []

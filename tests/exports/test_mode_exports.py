@@ -6,16 +6,19 @@ import json
 from collections import Counter
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from annotary.datasets.exports import (
+    PREFERENCE_PATHS,
     Shape,
     dataset_score,
+    parts_item,
     preference_line,
     preference_plan,
     preference_rows,
     ranking_pair_rows,
+    split_preference_parts,
     strength_margin,
 )
 from annotary.ops.export import export_dataset
@@ -82,27 +85,56 @@ def test_preference_lines_spliced_from_stored_json_equal_the_built_rows(pairs, l
     assert spliced.to_list() == load(rows_of(pairs, tmp_path, "p", parquet=True, **kw)).to_list()
 
 
-@pytest.mark.parametrize("conversational", [False, True])
-def test_a_spliced_preference_line_is_the_row_built_from_the_item(conversational):
+def _parts(item: dict) -> bytes:
+    """The item's PREFERENCE_PATHS array, as SQLite hands it to the export."""
     import sqlite3
 
-    tricky = 'quotes " and \\ backslash, tab\t, newline\n, é 日本 🙂, </script>, \u2028 and \x7f'
-    prompt = ([{"role": "system", "content": "Be brief."}, {"role": "user", "content": tricky}]
-              if conversational else tricky)
-    item = {"id": "x", "prompt": prompt, "responses": [{"id": "a", "text": "first " + tricky},
+    paths = ", ".join(repr(p) for p in PREFERENCE_PATHS)
+    return sqlite3.connect(":memory:").execute(f"SELECT CAST(json_extract(?, {paths}) AS BLOB)",
+                                               (json.dumps(item),)).fetchone()[0]
+
+
+TRICKY = 'quotes " and \\ backslash, tab\t, newline\n, é 日本 🙂, </script>, \u2028 and \x7f'
+
+
+@pytest.mark.parametrize("conversational", [False, True])
+def test_a_spliced_preference_line_is_the_row_built_from_the_item(conversational):
+    prompt = ([{"role": "system", "content": "Be brief."}, {"role": "user", "content": TRICKY}]
+              if conversational else TRICKY)
+    item = {"id": "x", "prompt": prompt, "responses": [{"id": "a", "text": "first " + TRICKY},
                                                        {"id": "b", "text": "second\r\n"}]}
-    parts = sqlite3.connect(":memory:").execute(
-        "SELECT json_quote(json_extract(?1, '$.prompt')), json_quote(json_extract(?1, '$.responses[0].text')),"
-        " json_quote(json_extract(?1, '$.responses[1].text'))", (json.dumps(item),)).fetchone()
+    cut = split_preference_parts(_parts(item))
     for shape in (Shape(conversational=True, ties="keep"), Shape(conversational=conversational, margin=True)):
         for answer in ({"choice": "A"}, {"choice": "B", "strength": 7}, {"choice": "tie"}):
             plan = preference_plan(answer, type("Q", (), {"points": 7}), shape, Counter())
             if plan is None:
                 continue
-            line = preference_line(parts[0], conversational, parts[1:], plan, shape)
-            assert line.endswith("\n") and "\n" not in line[:-1]
+            line = preference_line(cut[0], cut[1:], plan, shape)
+            assert line.endswith(b"\n") and b"\n" not in line[:-1]
             assert json.loads(line) == preference_rows(item, answer, type("Q", (), {"points": 7}), shape,
                                                        Counter())[0]
+
+
+# texts made of the characters that could confuse the cut: quotes, backslashes, commas, brackets
+AWKWARD = st.lists(st.sampled_from(list('",\\[]{}: a\n') + ["é", "🙂", '","', '],"', '\\"']),
+                   max_size=12).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(prompt=st.one_of(AWKWARD, st.lists(st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant"]),
+                                                                 "content": AWKWARD}), min_size=1, max_size=3)),
+       first=AWKWARD, second=AWKWARD, context=st.sampled_from([None, "", "Use metric units."]))
+def test_the_parts_are_cut_where_json_puts_them(prompt, first, second, context):
+    item = {"prompt": prompt, "responses": [{"text": first}, {"text": second}],
+            **({"context": context} if context is not None else {})}
+    parts = _parts(item)
+    cut = split_preference_parts(parts)
+    if context:
+        assert cut is None  # built from the decoded parts instead
+        assert parts_item(parts) == {"prompt": prompt, "context": context,
+                                     "responses": [{"text": first}, {"text": second}]}
+    else:
+        assert [json.loads(c) for c in cut] == [prompt, first, second]
 
 
 def test_strength_margin_counts_steps_from_the_middle():

@@ -126,21 +126,67 @@ def preference_rows(item, answer, q, shape, tally) -> list[dict]:
              "rejected": completion(texts[other]["text"], shape), **extra}]
 
 
-def preference_line(prompt: str, conversation: bool, texts: tuple[str, str], plan: tuple[int, int, dict],
-                    shape: Shape) -> str:
-    """preference_rows' row as a JSON line, made of JSON text taken from the stored item (its
-    prompt, and its two responses' texts) without decoding it: the same row, a fifth of the work.
-    For items without a context, whose prompt is a conversation exactly when the shape is."""
+# what a preference row needs of an item, as one JSON array from one parse of the item:
+# [context, prompt, first response's text, second response's text]
+PREFERENCE_PATHS = ("$.context", "$.prompt", "$.responses[0].text", "$.responses[1].text")
+
+
+def split_preference_parts(parts: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """(prompt, first text, second text) as JSON text, cut out of a PREFERENCE_PATHS array as
+    SQLite writes it (compact, UTF-8) without decoding it; None when the item has a context (or is
+    not shaped as expected): such a row is built from the decoded parts.
+
+    The texts are the array's last two strings: each starts at the last quote before its closing
+    one that no backslash escapes (inside a JSON string every quote is escaped)."""
+    if parts.startswith(b"[null,"):
+        start = 6
+    elif parts.startswith(b'["",'):
+        start = 4  # an empty context is no context
+    else:
+        return None
+    if not parts.endswith(b'"]'):
+        return None
+    second = _string_start(parts, len(parts) - 2)
+    if second <= start + 1 or parts[second - 2:second] != b'",':
+        return None
+    first = _string_start(parts, second - 2)
+    if first <= start or parts[first - 1:first] != b",":
+        return None
+    return parts[start:first - 1], parts[first:second - 1], parts[second:-1]
+
+
+def _string_start(text: bytes, end: int) -> int:
+    """The opening quote of the JSON string whose closing quote is at `end` (-1 if none)."""
+    at = end
+    while (at := text.rfind(b'"', 0, at)) > 0:
+        before = at - 1
+        while text[before] == 92:  # a backslash: the quote is escaped if an odd number precede it
+            before -= 1
+        if (at - before) % 2:
+            return at
+    return at
+
+
+def parts_item(parts: bytes) -> dict:
+    """The item as far as a preference row needs it, decoded from a PREFERENCE_PATHS array."""
+    context, prompt, first, second = json.loads(parts)
+    return {"prompt": prompt, "context": context, "responses": [{"text": first}, {"text": second}]}
+
+
+def preference_line(prompt: bytes, texts: tuple[bytes, bytes], plan: tuple[int, int, dict],
+                    shape: Shape) -> bytes:
+    """preference_rows' row as a JSON line, made of the JSON text split_preference_parts cut out
+    of the stored item: the same row, a fraction of the work. For items without a context."""
     best, other, extra = plan
     if shape.conversational:
-        if not conversation:
-            prompt = '[{"role":"user","content":' + prompt + "}]"
-        chosen = '[{"role":"assistant","content":' + texts[best] + "}]"
-        rejected = '[{"role":"assistant","content":' + texts[other] + "}]"
+        if prompt[:1] != b"[":
+            prompt = b'[{"role":"user","content":' + prompt + b"}]"
+        chosen = b'[{"role":"assistant","content":' + texts[best] + b"}]"
+        rejected = b'[{"role":"assistant","content":' + texts[other] + b"}]"
     else:
         chosen, rejected = texts[best], texts[other]
-    tail = "".join(f',"{k}":{json.dumps(v)}' for k, v in extra.items())
-    return '{"prompt":' + prompt + ',"chosen":' + chosen + ',"rejected":' + rejected + tail + "}\n"
+    tail = "".join(f',"{k}":{json.dumps(v)}' for k, v in extra.items()).encode() if extra else b""
+    return b'{"prompt":' + prompt + b',"chosen":' + chosen + b',"rejected":' + rejected + tail + b"}\n"
 
 
 def _unranked(item: dict, answer: dict) -> list[str]:

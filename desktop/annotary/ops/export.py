@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import queue
 import shutil
+import sqlite3
 import tempfile
+import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +24,7 @@ from annotary.core.errors import AnnotaryError, Cancelled
 from annotary.datasets.exports import (
     DATASET_FORMAT,
     FORMATS,
+    PREFERENCE_PATHS,
     ROWS,
     TIES,
     CardFacts,
@@ -30,14 +35,17 @@ from annotary.datasets.exports import (
     dataset_score,
     jsonl_bytes,
     label_row,
+    parts_item,
     preference_line,
     preference_plan,
     preference_rows,
+    split_preference_parts,
 )
-from annotary.ops.final import FinalAnswer, final_answers, rank
+from annotary.ops.final import FinalAnswer, export_answers, rank
 from annotary.ops.project import SKELETON_CONVERSATIONS, project_info
-from annotary.ops.quality import Options, QualityReport, load_raters, quality_report
+from annotary.ops.quality import Options, QualityReport, load_raters
 from annotary.store import Store
+from annotary.store.db import connect_read_only
 
 Progress = Callable[[int, int], None]
 CancelCheck = Callable[[], bool]
@@ -103,82 +111,84 @@ def export_dataset(store: Store, *, out: str | Path, fmt: str, question: str | N
     info = project_info(store)
     q = _question(info.spec, fmt, question)
     qid = q.id if q is not None else None
-    report = quality_report(store, question=qid, options=options, light=True)
-    if cancelled and cancelled():  # the figures of a large project take seconds: ask before going on
-        raise Cancelled()
-    finals = final_answers(store, question=qid, options=options, report=report)
-    flagged = _flagged(store, info.id) if exclude_flagged else set()
-    kept, dropped = _select(finals, floor, min_provenance, min_agreement, flagged)
-    filtered = floor is not None or min_agreement is not None or bool(flagged)
-    if fmt != "labels-long" and not kept:
-        raise AnnotaryError(f"nothing to export: {_why_empty(finals, dropped, report, qid)}")
-    if fmt == "labels-long":
-        rows_total, chunks, shape = _label_rows(store, info.id, qid, kept, filtered, flagged)
-        if not rows_total:
-            raise AnnotaryError(f"nothing to export: no labels{' pass the filters' if filtered else ''}")
-    else:
-        chats = _conversations(store, info.id)
-        shape = Shape(conversational=any(f.item_id in chats for f in kept), ties=ties,
-                      margin=fmt == "trl-preference" and q.scale == "strength")
-        rows_total = len(kept)
-        chunks = (_preference_lines(store, info.id, q, shape, kept, dropped) if fmt == "trl-preference"
-                  and not parquet else _answer_rows(store, info.id, fmt, q, shape, kept, dropped))
-    cols = columns(fmt, shape, q)
-    data_name = "train.parquet" if parquet else "train.jsonl"
-    try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    except OSError as err:
-        raise AnnotaryError(f"{out.parent}: cannot write here ({err.strerror or err})") from None
-    try:
-        sink = _Sink(tmp / data_name, arrow_schema(cols) if parquet else None)
-        summary, done = _Summary(fmt), 0
-        with sink:
-            for n, rows in chunks:
-                if cancelled and cancelled():
-                    raise Cancelled()
-                sink.add(rows)
-                summary.add(rows)
-                done += n
-                if progress:
-                    progress(done, rows_total)
-        if not sink.rows:
-            raise AnnotaryError(f"nothing to export: every answer was left out ({_counts(dropped)})")
-        summary = summary.figures()
-        created = datetime.now(UTC).isoformat(timespec="seconds")
-        opts = {"format": fmt, "question": qid, "min_provenance": min_provenance,
-                "min_agreement": min_agreement, "exclude_flagged": exclude_flagged, "ties": ties,
-                "parquet": parquet}
-        counted = Counter(f.provenance for f in kept)
-        by_prov = {p: counted[p] for p in PROVENANCE if counted[p]}
-        facts = CardFacts(
-            title=f"{info.name}: {fmt}{f' ({qid})' if qid else ''}", project_id=info.id,
-            project_name=info.name, fmt=fmt, question=qid, mode=q.mode if q else None, data_file=data_name,
-            sha256=sink.sha256, rows=sink.rows, columns=cols, answers=len(kept), by_provenance=by_prov,
-            dropped=dict(dropped), conflicts=len(report.conflicts), agreement=_agreement(report),
-            spec_version=info.spec.version(), guidelines_version=info.guidelines_version,
-            label_guidelines=_label_guidelines(store, report, qid), annotators=len(report.humans),
-            raters=len(report.raters), options=opts, created_at=created, version=__version__,
-            summary=summary, notes=_notes(fmt, shape, q))
-        card = dataset_card(facts).encode("utf-8")
-        _write_file(tmp / CARD, card)
-        files = {data_name: {"sha256": sink.sha256, "bytes": sink.size},
-                 CARD: {"sha256": hashlib.sha256(card).hexdigest(), "bytes": len(card)}}
-        manifest = {"format": DATASET_FORMAT, "annotary": __version__, "created_at": created,
-                    "project": {"id": info.id, "name": info.name}, "spec_version": facts.spec_version,
-                    "guidelines_version": info.guidelines_version, "export": opts,
-                    "mode": facts.mode, "data_file": data_name, "rows": sink.rows, "answers": len(kept),
-                    "columns": cols, "by_provenance": by_prov, "dropped": dict(dropped),
-                    "conflicts": facts.conflicts, "summary": summary, "files": files}
-        _write_file(tmp / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
-        _fsync_dir(tmp)
-        _swap(tmp, out, force)
-    except OSError as err:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise AnnotaryError(f"{out}: cannot write the export ({err.strerror or err}); nothing was written") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return ExportReport(str(out), fmt, qid, sink.rows, len(kept), files, by_prov, dict(dropped), summary)
+    # the items' texts are read on a second connection while the answers are worked out
+    spliced = fmt == "trl-preference" and not parquet
+    with (_Prefetch(store, _preference_chunks(info.id)) if spliced else contextlib.nullcontext()) as parts:
+        report, finals = export_answers(store, question=qid, options=options)
+        if cancelled and cancelled():  # the figures of a large project take seconds: ask before going on
+            raise Cancelled()
+        flagged = _flagged(store, info.id) if exclude_flagged else set()
+        kept, dropped = _select(finals, floor, min_provenance, min_agreement, flagged)
+        filtered = floor is not None or min_agreement is not None or bool(flagged)
+        if fmt != "labels-long" and not kept:
+            raise AnnotaryError(f"nothing to export: {_why_empty(finals, dropped, report, qid)}")
+        if fmt == "labels-long":
+            rows_total, chunks, shape = _label_rows(store, info.id, qid, kept, filtered, flagged)
+            if not rows_total:
+                raise AnnotaryError(f"nothing to export: no labels{' pass the filters' if filtered else ''}")
+        else:
+            chats = _conversations(store, info.id)
+            shape = Shape(conversational=any(f.item_id in chats for f in kept), ties=ties,
+                          margin=fmt == "trl-preference" and q.scale == "strength")
+            rows_total = len(kept)
+            chunks = (_preference_lines(parts, q, shape, kept, dropped) if parts is not None
+                      else _answer_rows(store, info.id, fmt, q, shape, kept, dropped))
+        cols = columns(fmt, shape, q)
+        data_name = "train.parquet" if parquet else "train.jsonl"
+        try:
+            tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+        except OSError as err:
+            raise AnnotaryError(f"{out.parent}: cannot write here ({err.strerror or err})") from None
+        try:
+            sink = _Sink(tmp / data_name, arrow_schema(cols) if parquet else None)
+            summary, done = _Summary(fmt), 0
+            with sink:
+                for n, rows in chunks:
+                    if cancelled and cancelled():
+                        raise Cancelled()
+                    sink.add(rows)
+                    summary.add(rows)
+                    done += n
+                    if progress:
+                        progress(done, rows_total)
+            if not sink.rows:
+                raise AnnotaryError(f"nothing to export: every answer was left out ({_counts(dropped)})")
+            summary = summary.figures()
+            created = datetime.now(UTC).isoformat(timespec="seconds")
+            opts = {"format": fmt, "question": qid, "min_provenance": min_provenance,
+                    "min_agreement": min_agreement, "exclude_flagged": exclude_flagged, "ties": ties,
+                    "parquet": parquet}
+            counted = Counter(f.provenance for f in kept)
+            by_prov = {p: counted[p] for p in PROVENANCE if counted[p]}
+            facts = CardFacts(
+                title=f"{info.name}: {fmt}{f' ({qid})' if qid else ''}", project_id=info.id,
+                project_name=info.name, fmt=fmt, question=qid, mode=q.mode if q else None, data_file=data_name,
+                sha256=sink.sha256, rows=sink.rows, columns=cols, answers=len(kept), by_provenance=by_prov,
+                dropped=dict(dropped), conflicts=len(report.conflicts), agreement=_agreement(report),
+                spec_version=info.spec.version(), guidelines_version=info.guidelines_version,
+                label_guidelines=_label_guidelines(store, report, qid), annotators=len(report.humans),
+                raters=len(report.raters), options=opts, created_at=created, version=__version__,
+                summary=summary, notes=_notes(fmt, shape, q))
+            card = dataset_card(facts).encode("utf-8")
+            _write_file(tmp / CARD, card)
+            files = {data_name: {"sha256": sink.sha256, "bytes": sink.size},
+                     CARD: {"sha256": hashlib.sha256(card).hexdigest(), "bytes": len(card)}}
+            manifest = {"format": DATASET_FORMAT, "annotary": __version__, "created_at": created,
+                        "project": {"id": info.id, "name": info.name}, "spec_version": facts.spec_version,
+                        "guidelines_version": info.guidelines_version, "export": opts,
+                        "mode": facts.mode, "data_file": data_name, "rows": sink.rows, "answers": len(kept),
+                        "columns": cols, "by_provenance": by_prov, "dropped": dict(dropped),
+                        "conflicts": facts.conflicts, "summary": summary, "files": files}
+            _write_file(tmp / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
+            _fsync_dir(tmp)
+            _swap(tmp, out, force)
+        except OSError as err:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise AnnotaryError(f"{out}: cannot write the export ({err.strerror or err}); nothing was written") from None
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return ExportReport(str(out), fmt, qid, sink.rows, len(kept), files, by_prov, dict(dropped), summary)
 
 
 # --- choosing -------------------------------------------------------------------------------------
@@ -270,48 +280,141 @@ def _conversations(store: Store, project_id: str) -> set[str]:
 
 @dataclass
 class _Lines:
-    """Rows already encoded as JSON Lines."""
+    """Rows already encoded as JSON Lines (UTF-8)."""
 
-    text: str
+    data: bytes
     count: int
 
 
-# what a preference row takes from an item, as JSON text; the whole item only where it has a context
-PREFERENCE_PARTS = """
-    SELECT id, json_quote(json_extract(data, '$.prompt')), json_type(data, '$.prompt')='array',
-           json_quote(json_extract(data, '$.responses[0].text')),
-           json_quote(json_extract(data, '$.responses[1].text')),
-           CASE WHEN coalesce(json_extract(data, '$.context'), '') != '' THEN data END
-    FROM items WHERE project_id=? ORDER BY seq
+# the parts of the next items a preference row takes (PREFERENCE_PATHS), from the item after
+# seq ? on: one row of `seq \x1f id \x1f parts` joined by \x1e (JSON text and item ids hold no
+# control character), so the reading thread hands Python one value per chunk, not one per item
+PREFERENCE_CHUNK = f"""
+    SELECT CAST(group_concat(seq || char(31) || id || char(31) || parts, char(30)) AS BLOB), max(seq), count(*)
+    FROM (SELECT seq, id, json_extract(data, {', '.join(repr(p) for p in PREFERENCE_PATHS)}) AS parts
+          FROM items WHERE project_id=? AND seq > ? ORDER BY seq LIMIT ?)
 """
+PREFETCH_ITEMS = 1000
+CHANGED = ("the project changed while it was exported (an item with a final answer was not read); "
+           "nothing was written: export again")
 
 
-def _preference_lines(store: Store, project_id: str, q, shape: Shape, kept: list[FinalAnswer],
-                      dropped: Counter):
-    """(answers, _Lines) chunks of trl-preference JSON Lines: rows spliced from the items' stored
-    JSON text (preference_line) where they can be, built from the decoded item where not."""
-    by_item = _by_item(kept)
-    done, lines, count = 0, [], 0
-    for iid, prompt, conversation, first, second, whole in store.tuples(PREFERENCE_PARTS, (project_id,)):
-        finals = by_item.get(iid)
-        if finals is None:
-            continue
-        for f in finals:
-            plan = preference_plan(f.answer, q, shape, dropped)
-            if plan is None:
+def _preference_chunks(project_id: str) -> Callable[[sqlite3.Connection], Iterator[bytes]]:
+    def read(conn: sqlite3.Connection) -> Iterator[bytes]:
+        last = -(2**63)
+        while True:
+            chunk, last, count = conn.execute(PREFERENCE_CHUNK, (project_id, last, PREFETCH_ITEMS)).fetchone()
+            if not count:
+                return
+            yield chunk
+    return read
+
+
+def _parts(chunk: bytes) -> list[list[bytes]]:
+    """[seq, id, parts] of each item of a PREFERENCE_CHUNK, in the items' order."""
+    found = [e.split(b"\x1f", 2) for e in chunk.split(b"\x1e")]
+    seqs = [int(e[0]) for e in found]
+    if any(a > b for a, b in zip(seqs, seqs[1:], strict=False)):  # group_concat keeps the order it is given
+        found.sort(key=lambda e: int(e[0]))
+    return found
+
+
+class _Prefetch:
+    """What `read` takes from the store, read on a connection and thread of its own while the
+    caller works on something else: SQLite reads without holding Python's lock, so both cores
+    work (each value should be a large chunk: the thread takes Python's lock once per value). At
+    most `ahead` values wait in memory. For a file store (an in-memory one is read in line, on its
+    own connection). Iterate for the values; close() stops the reader."""
+
+    def __init__(self, store: Store, read: Callable[[sqlite3.Connection], Iterator], ahead: int = 128):
+        self.store, self.read = store, read
+        self.queue: queue.Queue = queue.Queue(maxsize=ahead)
+        self.stopped = threading.Event()
+        self.thread = None
+        if store.path is not None:
+            self.thread = threading.Thread(target=self._run, name="export-read", daemon=True)
+            self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            conn = connect_read_only(self.store.path)
+            try:
+                for value in self.read(conn):
+                    if self.stopped.is_set():
+                        return
+                    self._put(value)
+            finally:
+                conn.close()
+            self._put(_END)
+        except BaseException as err:  # handed to the reading side
+            self._put(err)
+
+    def _put(self, value) -> None:
+        while not self.stopped.is_set():
+            try:
+                self.queue.put(value, timeout=0.1)
+                return
+            except queue.Full:
                 continue
-            if whole is None:  # a pairwise item has two responses (checked when it came in)
-                lines.append(preference_line(prompt, bool(conversation), (first, second), plan, shape))
-            else:
-                lines.append(jsonl_bytes(preference_rows(json.loads(whole), f.answer, q, shape, Counter()))
-                             .decode("utf-8"))
-            count += 1
-        done += len(finals)
+
+    def __iter__(self):
+        if self.thread is None:
+            yield from self.read(self.store.conn)
+            return
+        while (value := self.queue.get()) is not _END:
+            if isinstance(value, BaseException):
+                raise value
+            yield value
+
+    def close(self) -> None:
+        self.stopped.set()
+        if self.thread is not None:
+            while self.thread.is_alive():
+                try:
+                    self.queue.get(timeout=0.1)
+                except queue.Empty:
+                    pass
+            self.thread.join()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        self.close()
+
+
+_END = object()
+
+
+def _preference_lines(parts: _Prefetch, q, shape: Shape, kept: list[FinalAnswer], dropped: Counter):
+    """(answers, _Lines) chunks of trl-preference JSON Lines: rows spliced from the JSON text of
+    the items' parts (preference_line) where they can be, built from the decoded parts where not.
+    Final answers come in the items' order: one pass over both."""
+    done, lines, count, k, n = 0, [], 0, 0, len(kept)
+    for chunk in parts:
+        for _, iid, raw in _parts(chunk):
+            if k == n or kept[k].item_id != iid.decode():
+                continue
+            while k < n and kept[k].item_id == iid.decode():
+                answer = kept[k].answer
+                k += 1
+                done += 1
+                plan = preference_plan(answer, q, shape, dropped)
+                if plan is None:
+                    continue
+                cut = split_preference_parts(raw)
+                if cut is None:
+                    lines.append(jsonl_bytes(preference_rows(parts_item(raw), answer, q, shape, Counter())))
+                else:
+                    lines.append(preference_line(cut[0], cut[1:], plan, shape))
+                count += 1
         if done >= CHUNK:
-            yield done, _Lines("".join(lines), count)
+            yield done, _Lines(b"".join(lines), count)
             done, lines, count = 0, [], 0
+    if k < n:
+        raise AnnotaryError(CHANGED)
     if done:
-        yield done, _Lines("".join(lines), count)
+        yield done, _Lines(b"".join(lines), count)
 
 
 def _by_item(kept: list[FinalAnswer]) -> dict[str, list[FinalAnswer]]:
@@ -484,7 +587,7 @@ class _Sink:
         if isinstance(rows, _Lines):
             if rows.count:
                 self.rows += rows.count
-                self.write(rows.text.encode("utf-8"))
+                self.write(rows.data)
             return
         if not rows:
             return

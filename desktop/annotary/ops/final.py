@@ -5,10 +5,24 @@ from __future__ import annotations
 import json
 from typing import NamedTuple
 
+import numpy as np
+
 from annotary.core.adjudication import PROVENANCE
 from annotary.core.errors import AnnotaryError
-from annotary.ops.project import item_skeletons, project_info
-from annotary.ops.quality import Options, QualityReport, load_raters, load_ratings, quality_report
+from annotary.core.items import Item
+from annotary.ops.project import SKELETONS, WHOLE, item_skeletons, project_info
+from annotary.ops.quality import (
+    ItemConsensus,
+    Options,
+    QualityReport,
+    declare_variables,
+    load_raters,
+    load_ratings,
+    matrix_stats,
+    pairwise_answer,
+    quality_report,
+    unit_value,
+)
 from annotary.store import Store
 
 
@@ -92,3 +106,147 @@ def final_answers(store: Store, *, question: str | None = None, options: Options
                 out.append(FinalAnswer(item_id, q.id, c.value, "majority", support=c.support,
                                        ratings=len(rated)))
     return out
+
+
+def export_answers(store: Store, *, question: str | None = None,
+                   options: Options | None = None) -> tuple[QualityReport, list[FinalAnswer]]:
+    """The light quality report and the final answers an export is made from. One pairwise
+    question of a project without machine raters (the common case of a preference dataset) takes
+    a path of its own that reads only that question's current answers and builds no per-rating
+    objects; tests hold it to the same report and answers as quality_report + final_answers."""
+    opt = options or Options()
+    info = project_info(store)
+    q = None if question is None else next((x for x in info.spec.questions if x.id == question), None)
+    if q is not None and q.mode == "pairwise" and not opt.weighted:
+        raters = load_raters(store, info.id)
+        if not raters.machines:
+            return _pairwise(store, info, q, opt, raters)
+    report = quality_report(store, question=question, options=opt, light=True)
+    return report, final_answers(store, question=question, options=opt, report=report)
+
+
+# the current answers to one question, from the label index (migration 0006): facts is
+# [answer, shown first, confidence, guidelines version]
+CURRENT_ONE = """
+    SELECT item_id, annotator, max(revision), json_extract(facts, '$[0]'), json_extract(facts, '$[3]')
+    FROM labels INDEXED BY labels_current
+    WHERE project_id=? AND retracted=0 AND question_id=? GROUP BY annotator, item_id, question_id
+"""
+
+
+def _pairwise(store: Store, info, q, opt: Options, raters) -> tuple[QualityReport, list[FinalAnswer]]:
+    """export_answers for one pairwise question: per item, the answers in the report's
+    annotator order; consensus and final answer as quality_report and final_answers make them.
+    Items whose answers are all the same (the common case) share one worked-out result per
+    answer and item shape."""
+    order: list[tuple[str, str | None]] = list(store.tuples(SKELETONS, (info.id,)))  # items' order
+    whole = {}  # gold and calibration items (no skeleton), read whole
+    if any(sk is None for _, sk in order):
+        whole = {iid: Item.model_validate_json(data) for iid, data in store.tuples(WHOLE, (info.id,))}
+    texts: dict[str, list] = {}  # item -> [annotator, answer text, annotator, answer text, ...]
+    versions: set[str] = set()
+    distinct = set()
+    for iid, who, _, text, version in store.tuples(CURRENT_ONE, (info.id, q.id)):
+        found = texts.get(iid)
+        if found is None:
+            texts[iid] = [who, text]
+        else:
+            found += (who, text)
+        distinct.add(text)
+        versions.add(version or "")
+    normal = {iid for iid, sk in order if sk is not None}
+    known = normal | whole.keys()
+    if len(known) < len(texts):
+        texts = {iid: t for iid, t in texts.items() if iid in known}  # labels of items no longer there
+    if whole:  # the guidelines versions of labels on normal items only
+        versions = {v or "" for iid, who, _, t, v in store.tuples(CURRENT_ONE, (info.id, q.id)) if iid in normal}
+    parsed: dict[str | None, dict | None] = {None: None}
+
+    def answer_of(text):
+        found = parsed.get(text, False)
+        if found is False:
+            found = parsed[text] = json.loads(text)
+        return found
+
+    labeled = {who for found in texts.values() for who in found[::2]}
+    ordered = [*raters.names, *sorted(labeled - set(raters.names))]
+    name = "strength" if q.scale == "strength" else "choice"
+    var = declare_variables(info.spec, q.id)[(q.id, name)]
+    valid = {t for t in distinct if t is not None and answer_of(t).get("mode") == q.mode}  # count
+    valued = labeled if not whole and valid == distinct else {
+        who for iid, found in texts.items() if iid in normal
+        for who, t in zip(found[::2], found[1::2], strict=True) if t in valid}
+    humans = [a for a in ordered if a in valued]
+    rank = {a: n for n, a in enumerate(humans)}
+    code = {c: float(n) for n, c in enumerate(var.categories)}.get
+    decisions = latest_decisions(store, info.id)
+    rows: dict[tuple, int] = {}  # each unit's codes -> how many units have them
+    consensus: list[ItemConsensus] = []
+    finals: list[FinalAnswer] = []
+    same: dict[tuple, tuple] = {}  # (answer text, ratings, skeleton) -> what all-same answers make
+    qid = q.id
+    for iid, sk in order:
+        found = texts.get(iid)
+        if found is None:
+            if whole or decisions:
+                found = []  # a gold answer or a decision needs no label
+            else:
+                continue
+        first = found[1] if found else None
+        n = len(found) // 2
+        if first in valid and found.count(first) == n and not whole and not decisions and sk is not None:
+            done = same.get((first, n, sk))
+            if done is None:
+                answer = answer_of(first)
+                value, support, ok, _ = unit_value(var, [answer.get(name)] * n, None, opt)
+                status = "single" if n < 2 else "agreed" if ok else "conflict"
+                cvalue = None if status == "conflict" else pairwise_answer(q, value, json.loads(sk)[:2])
+                done = same[(first, n, sk)] = (status, cvalue, support, answer, (code(answer.get(name)),) * n)
+            status, cvalue, support, answer, codes = done
+            consensus.append(ItemConsensus(iid, qid, status, cvalue, support, n))
+            rows[codes] = rows.get(codes, 0) + 1
+            # positional: a named tuple made with keywords takes several times as long
+            finals.append(FinalAnswer(iid, qid, answer, "single", None, None, 1, found[0]) if n == 1 else
+                          FinalAnswer(iid, qid, answer, "unanimous", None, 1.0, n, None))
+            continue
+        pairs = list(zip(found[::2], found[1::2], strict=True))
+        c = None
+        if sk is not None:
+            values = [answer_of(t).get(name) for _, w, t in sorted((rank[w], w, t) for w, t in pairs if t in valid)]
+            if values:
+                rows[codes] = rows.get(codes := tuple(code(v) for v in values), 0) + 1
+                value, support, ok, m = unit_value(var, values, None, opt)
+                status = "single" if m < 2 else "agreed" if ok else "conflict"
+                cvalue = None if status == "conflict" else pairwise_answer(q, value, json.loads(sk)[:2])
+                c = ItemConsensus(iid, qid, status, cvalue, support, m)
+                consensus.append(c)
+        answers = [(w, answer_of(t)) for w, t in pairs if t is not None]
+        item = whole.get(iid)
+        key = (iid, qid)
+        if item is not None and item.kind == "gold" and item.gold and qid in item.gold:
+            finals.append(FinalAnswer(iid, qid, item.gold[qid], "gold", ratings=len(answers)))
+        elif key in decisions:
+            d = decisions[key]
+            finals.append(FinalAnswer(iid, qid, d["answer"], "adjudicated", d.get("reason"),
+                                      ratings=len(answers), rater=d["reviewer"]))
+        elif len(answers) == 1:
+            finals.append(FinalAnswer(iid, qid, answers[0][1], "single", ratings=1, rater=answers[0][0]))
+        elif answers and all(a == answers[0][1] for _, a in answers):
+            finals.append(FinalAnswer(iid, qid, answers[0][1], "unanimous", support=1.0, ratings=len(answers)))
+        elif c is not None and c.status == "agreed" and c.value:
+            finals.append(FinalAnswer(iid, qid, c.value, "majority", support=c.support, ratings=len(answers)))
+    width = max((len(r) for r in rows), default=0)
+    x = np.full((sum(rows.values()), width), np.nan)
+    at = 0
+    for codes, count in rows.items():
+        x[at:at + count, :len(codes)] = [np.nan if c is None else c for c in codes]
+        at += count
+    kinds = {"normal": len(normal), "gold": 0, "calibration": 0}
+    for item in whole.values():
+        kinds[item.kind] += 1
+    report = QualityReport(
+        project_id=info.id, project_name=info.name, question=q.id, humans=humans,
+        names={a: raters.names.get(a, a) for a in ordered}, items=kinds, variables=[matrix_stats(var, x)],
+        consensus=consensus, annotators=[], raters=[], competence=[], by_round=[], by_guidelines=[],
+        options=opt, guidelines_versions=sorted(versions))
+    return report, finals

@@ -73,11 +73,11 @@ class Rating(NamedTuple):
     guidelines_version: str
 
 
-# max() makes SQLite take the bare columns from the row of the newest revision
+# max() makes SQLite take the bare columns from the row of the newest revision; the facts
+# (LABEL_FACTS) and the grouping come from the index, in its order (migration 0006)
 CURRENT_ALL = """
-    SELECT annotator, item_id, question_id, max(revision),
-           json_extract(data, '$.answer', '$.shown_order[0]', '$.confidence', '$.guidelines_version')
-    FROM labels WHERE project_id=? AND retracted=0 GROUP BY item_id, question_id, annotator
+    SELECT annotator, item_id, question_id, max(revision), facts FROM labels INDEXED BY labels_current
+    WHERE project_id=? AND retracted=0 GROUP BY annotator, item_id, question_id
 """
 
 
@@ -310,6 +310,24 @@ def variable_stats(var: Variable, raters: list[str], *, pairs: bool = True) -> V
     if var.level == "ranking":
         return _ranking_stats(var, raters, pairs)
     _, x = _matrix(var, raters)
+    s = matrix_stats(var, x)
+    if pairs and var.level != "interval":
+        cats = list(range(len(var.categories)))
+        plain = pairwise_cohen(x, raters, None, cats)
+        weighted = {w: pairwise_cohen(x, raters, w, cats) for w in ("linear", "quadratic")} \
+            if var.level == "ordinal" else {}
+        for (a, b), pk in plain.items():
+            p = PairStat(a, b, pk.n, _num(pk.kappa))
+            if weighted:
+                p.kappa_linear = _num(weighted["linear"][(a, b)].kappa)
+                p.kappa_quadratic = _num(weighted["quadratic"][(a, b)].kappa)
+            s.pairs.append(p)
+    return s
+
+
+def matrix_stats(var: Variable, x: np.ndarray) -> VariableStats:
+    """The figures of a units x raters matrix (_matrix) that do not depend on who rated what:
+    each unit's ratings as a set are enough (a row may hold them in any columns)."""
     rated = np.count_nonzero(~np.isnan(x), axis=1)
     s = VariableStats(var.question_id, var.name, var.level, int(np.count_nonzero(rated)),
                       int(np.count_nonzero(rated >= 2)), int(rated.sum()))
@@ -325,17 +343,6 @@ def variable_stats(var: Variable, raters: list[str], *, pairs: bool = True) -> V
     s.fleiss_kappa = _num(fleiss_from_matrix(x))
     counts = np.bincount(x[~np.isnan(x)].astype(int), minlength=len(var.categories))
     s.distribution = {str(c): int(n) for c, n in zip(var.categories, counts, strict=True)}
-    if pairs:
-        cats = list(range(len(var.categories)))
-        plain = pairwise_cohen(x, raters, None, cats)
-        weighted = {w: pairwise_cohen(x, raters, w, cats) for w in ("linear", "quadratic")} \
-            if var.level == "ordinal" else {}
-        for (a, b), pk in plain.items():
-            p = PairStat(a, b, pk.n, _num(pk.kappa))
-            if weighted:
-                p.kappa_linear = _num(weighted["linear"][(a, b)].kappa)
-                p.kappa_quadratic = _num(weighted["quadratic"][(a, b)].kappa)
-            s.pairs.append(p)
     return s
 
 
@@ -435,17 +442,8 @@ def _ranking_unit(var: Variable, orders: list, who: list[str], opt: Options, ite
 def _answer(q, parts: dict[tuple[str, tuple], Any], item: Item) -> dict:
     """The answer-shaped consensus value from its agreed parts (variable name, unit) -> value."""
     if q.mode == "pairwise":
-        if q.scale == "strength":
-            point = int(parts[("strength", (item.id,))])
-            n = q.points
-            choice = "tie" if n % 2 and point == (n + 1) // 2 else ("A" if point <= n // 2 else "B")
-            out = {"mode": "pairwise", "choice": choice, "strength": point}
-        else:
-            choice = parts[("choice", (item.id,))]
-            out = {"mode": "pairwise", "choice": choice}
-        if out["choice"] in ("A", "B"):
-            out["preferred"] = item.responses[0 if out["choice"] == "A" else 1].id
-        return out
+        name = "strength" if q.scale == "strength" else "choice"
+        return pairwise_answer(q, parts[(name, (item.id,))], [r.id for r in item.responses[:2]])
     if q.mode == "ranking":
         return {"mode": "ranking", **parts[("order", (item.id,))]}
     if q.mode == "scoring":
@@ -456,6 +454,20 @@ def _answer(q, parts: dict[tuple[str, tuple], Any], item: Item) -> dict:
     marks = {(unit[1] if name == ITEM_CRITERIA else name): v
              for (name, unit), v in parts.items() if name != "score"}
     return {"mode": "rubric", "marks": marks}
+
+
+def pairwise_answer(q, value, response_ids: list[str]) -> dict:
+    """The answer a pairwise consensus value (a choice, or a point of the strength scale) stands for."""
+    if q.scale == "strength":
+        point = int(value)
+        n = q.points
+        choice = "tie" if n % 2 and point == (n + 1) // 2 else ("A" if point <= n // 2 else "B")
+        out = {"mode": "pairwise", "choice": choice, "strength": point}
+    else:
+        out = {"mode": "pairwise", "choice": value}
+    if out["choice"] in ("A", "B"):
+        out["preferred"] = response_ids[0 if out["choice"] == "A" else 1]
+    return out
 
 
 Units = dict[str, dict[tuple, tuple]]  # variable key -> unit -> (value, support, agreed, ratings)
@@ -476,19 +488,22 @@ def unit_consensus(variables: list[Variable], humans: list[str], opt: Options,
                     by_unit[u], raters[u] = [v], [a]
         w = (weights or {}).get(var.key) if var.level == "nominal" else None
         found = out[var.key] = {}
-        same = var.level != "ranking"  # Borda has its own support even for identical rankings
-        number = var.level != "nominal"
         for u, values in by_unit.items():
-            ws = [w.get(a, 0.0) for a in raters[u]] if w else None
-            first = values[0]
-            if not same:
+            if var.level == "ranking":
                 found[u] = (*_ranking_unit(var, values, raters[u], opt, u[0]), len(values))
-            elif values.count(first) == len(values) and not is_missing(first) and (ws is None or sum(ws) > 0):
-                # identical ratings: what majority, median and mean make of them, without the work
-                found[u] = (float(first) if number else first, 1.0, True, len(values))
             else:
-                found[u] = (*_unit(var, values, ws, opt), len(values))
+                found[u] = unit_value(var, values, [w.get(a, 0.0) for a in raters[u]] if w else None, opt)
     return out
+
+
+def unit_value(var: Variable, values: list, weights: list | None, opt: Options) -> tuple:
+    """(value, support, agreed, ratings) of one unit of a categorical or numeric variable, from
+    its human ratings in the order of the report's annotators."""
+    first = values[0]
+    if values.count(first) == len(values) and not is_missing(first) and (weights is None or sum(weights) > 0):
+        # identical ratings: what majority, median and mean make of them, without the work
+        return (first if var.level == "nominal" else float(first), 1.0, True, len(values))
+    return (*_unit(var, values, weights, opt), len(values))
 
 
 def consensus(spec: Spec, items: dict[str, Item], variables: list[Variable],
