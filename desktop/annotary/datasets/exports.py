@@ -146,11 +146,16 @@ def split_preference_parts(parts: bytes) -> tuple[bytes, bytes, bytes] | None:
         return None
     if not parts.endswith(b'"]'):
         return None
-    second = _string_start(parts, len(parts) - 2)
+    end = len(parts) - 2
+    second = parts.rfind(b'"', start, end)
+    if parts[second - 1] == 92:  # a backslash: look closer (most texts end without an escaped quote)
+        second = _string_start(parts, end)
     if second <= start + 1 or parts[second - 2:second] != b'",':
         return None
-    first = _string_start(parts, second - 2)
-    if first <= start or parts[first - 1:first] != b",":
+    first = parts.rfind(b'"', start, second - 2)
+    if parts[first - 1] == 92:
+        first = _string_start(parts, second - 2)
+    if first <= start or parts[first - 1] != 44:  # a comma
         return None
     return parts[start:first - 1], parts[first:second - 1], parts[second:-1]
 
