@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import hashlib
 import json
 import os
@@ -42,6 +41,7 @@ from annotary.datasets.exports import (
     preference_rows,
     split_preference_parts,
 )
+from annotary.ops import paused_gc
 from annotary.ops.final import FinalAnswer, export_answers, rank
 from annotary.ops.project import SKELETON_CONVERSATIONS, project_info
 from annotary.ops.quality import Options, QualityReport, load_raters
@@ -90,24 +90,10 @@ def export_choices(store: Store) -> dict[str, list[str]]:
 def export_dataset(store: Store, *, out: str | Path, fmt: str, **choices) -> ExportReport:
     """Write the folder OUT (train.jsonl or train.parquet, README.md, manifest.json) whole, or
     nothing: it is built beside OUT and renamed into place. AnnotaryError (one line) for bad input;
-    Cancelled when `cancelled()` says so between chunks.
-
-    Python's cycle collector is paused meanwhile: an export of a large project makes hundreds of
-    thousands of small objects, none in a cycle, and each full collection would walk them all
-    (a quarter of the time of working out the answers)."""
+    Cancelled when `cancelled()` says so between chunks. The cycle collector is paused meanwhile
+    (an export of a large project makes hundreds of thousands of acyclic objects)."""
     with paused_gc():
         return _export(store, out=out, fmt=fmt, **choices)
-
-
-@contextlib.contextmanager
-def paused_gc():
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _export(store: Store, *, out: str | Path, fmt: str, question: str | None = None,

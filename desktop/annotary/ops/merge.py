@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 import zipfile
 from collections.abc import Callable
@@ -16,6 +14,7 @@ from annotary.core.errors import AnnotaryError, Cancelled, TrustError
 from annotary.core.formats import Manifest
 from annotary.core.items import Item
 from annotary.core.labels import Label, label_problem
+from annotary.ops import paused_gc
 from annotary.ops.project import item_skeletons, project_info
 from annotary.ops.queries import ProjectInfo
 from annotary.store import Store
@@ -278,7 +277,7 @@ def merge_results(store: Store, *, paths: list[str | Path],
     out: list[MergeReport] = []
     stopped = False
     trust = _Trust(store, info)
-    with _gc_paused(), store.atomic(), _Writer(store) as writer:
+    with paused_gc(), store.atomic(), _Writer(store) as writer:
         for n, path in enumerate(paths, 1):
             if cancelled and cancelled():
                 stopped = True
@@ -321,16 +320,3 @@ def _declared_kind(path: str | Path) -> str | None:
             return json.loads(z.read(info)).get("kind")
     except (OSError, zipfile.BadZipFile, KeyError, ValueError, AttributeError):
         return None
-
-
-@contextlib.contextmanager
-def _gc_paused():
-    """Parsing a bundle makes many objects at once, none of them cyclic garbage; the collector's
-    passes over them cost a sixth of a merge."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
