@@ -194,7 +194,8 @@ def _pairwise(store: Store, info, q, opt: Options, raters) -> tuple[QualityRepor
                 continue
         first = found[1] if found else None
         n = len(found) // 2
-        if first in valid and found.count(first) == n and not whole and not decisions and sk is not None:
+        if (first in valid and found.count(first) == n and sk is not None
+                and (not decisions or (iid, qid) not in decisions)):
             done = same.get((first, n, sk))
             if done is None:
                 answer = answer_of(first)
