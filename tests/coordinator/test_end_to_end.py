@@ -26,7 +26,7 @@ def test_assignment_is_balanced_blind_and_hides_gold(world):
     assert world.assignment.added == {"gold": 3, "calibration": 1}
     loads = [b.normal for b in bundles]
     assert sum(loads) == 64 and max(loads) - min(loads) <= 1  # 32 items x overlap 2, balanced
-    seen = Counter()
+    seen, gold_places = Counter(), []
     for b in bundles:
         bundle = read_bundle(b.path, expect_kind="tasks")
         assert bundle.manifest.producer.key_id == world.coordinator.key_id
@@ -40,7 +40,11 @@ def test_assignment_is_balanced_blind_and_hides_gold(world):
             assert set(r) <= {"id", "prompt", "context", "responses", "rubric", "rubric_criteria"}
             seen[r["id"]] += 1
         gold_at = [n for n, r in enumerate(rest) if r["id"].startswith("gold-")]
-        assert len(gold_at) == 3 and gold_at != [0, 1, 2]  # shuffled in, not put first
+        assert len(gold_at) == 3
+        gold_places.append(gold_at)
+    # shuffled in, not put first (a shuffle seeded by the annotator's key may put them first in
+    # one bundle, about once in two thousand; in all three, never in practice)
+    assert any(places != [0, 1, 2] for places in gold_places)
     normal = {k: v for k, v in seen.items() if not k.startswith("gold-")}
     assert set(normal.values()) == {2} and len(normal) == 32
     pairs = Counter(frozenset(k for k, b in enumerate(bundles) if iid in {r["id"] for r in bundle_items(b.path)})
