@@ -131,9 +131,11 @@ def preference_rows(item, answer, q, shape, tally) -> list[dict]:
 PREFERENCE_PATHS = ("$.context", "$.prompt", "$.responses[0].text", "$.responses[1].text")
 
 
-def split_preference_parts(parts: bytes) -> tuple[bytes, bytes, bytes] | None:
-    """(prompt, first text, second text) as JSON text, cut out of a PREFERENCE_PATHS array as
-    SQLite writes it (compact, UTF-8) without decoding it; None when the item has a context (or is
+def preference_cuts(parts: bytes) -> tuple[int, int, int] | None:
+    """Where the prompt and the two texts are in a PREFERENCE_PATHS array as SQLite writes it
+    (compact, UTF-8): (prompt start, first text's opening quote, second text's opening quote), so
+    the prompt is parts[start:first - 1], the texts parts[first:second - 1] and parts[second:-1],
+    each as JSON text, found without decoding the array. None when the item has a context (or is
     not shaped as expected): such a row is built from the decoded parts.
 
     The texts are the array's last two strings: each starts at the last quote before its closing
@@ -157,6 +159,15 @@ def split_preference_parts(parts: bytes) -> tuple[bytes, bytes, bytes] | None:
         first = _string_start(parts, second - 2)
     if first <= start or parts[first - 1] != 44:  # a comma
         return None
+    return start, first, second
+
+
+def split_preference_parts(parts: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """(prompt, first text, second text) as JSON text (preference_cuts), or None."""
+    cuts = preference_cuts(parts)
+    if cuts is None:
+        return None
+    start, first, second = cuts
     return parts[start:first - 1], parts[first:second - 1], parts[second:-1]
 
 
@@ -178,20 +189,28 @@ def parts_item(parts: bytes) -> dict:
     return {"prompt": prompt, "context": context, "responses": [{"text": first}, {"text": second}]}
 
 
+def preference_tail(extra: dict) -> bytes:
+    """A preference row's columns after `rejected` (margin, tie), as JSON text."""
+    return "".join(f',"{k}":{json.dumps(v)}' for k, v in extra.items()).encode()
+
+
+def preference_pieces(prompt, conversation: bool, chosen, rejected, tail: bytes, shape: Shape) -> tuple:
+    """preference_rows' row as the pieces of a JSON line (bytes, or memoryviews into the parts
+    preference_cuts found), to be joined with the other lines of a chunk: the same row, without
+    decoding the item or copying its texts more than once. For items without a context."""
+    if not shape.conversational:
+        return b'{"prompt":', prompt, b',"chosen":', chosen, b',"rejected":', rejected, tail, b"}\n"
+    return (b'{"prompt":', *((prompt,) if conversation else (b'[{"role":"user","content":', prompt, b"}]")),
+            b',"chosen":[{"role":"assistant","content":', chosen, b'}],"rejected":[{"role":"assistant","content":',
+            rejected, b"}]", tail, b"}\n")
+
+
 def preference_line(prompt: bytes, texts: tuple[bytes, bytes], plan: tuple[int, int, dict],
                     shape: Shape) -> bytes:
-    """preference_rows' row as a JSON line, made of the JSON text split_preference_parts cut out
-    of the stored item: the same row, a fraction of the work. For items without a context."""
+    """One row's preference_pieces joined (the JSON text split_preference_parts cut out)."""
     best, other, extra = plan
-    if shape.conversational:
-        if prompt[:1] != b"[":
-            prompt = b'[{"role":"user","content":' + prompt + b"}]"
-        chosen = b'[{"role":"assistant","content":' + texts[best] + b"}]"
-        rejected = b'[{"role":"assistant","content":' + texts[other] + b"}]"
-    else:
-        chosen, rejected = texts[best], texts[other]
-    tail = "".join(f',"{k}":{json.dumps(v)}' for k, v in extra.items()).encode() if extra else b""
-    return b'{"prompt":' + prompt + b',"chosen":' + chosen + b',"rejected":' + rejected + tail + b"}\n"
+    return b"".join(preference_pieces(prompt, prompt[:1] == b"[", texts[best], texts[other],
+                                      preference_tail(extra), shape))
 
 
 def _unranked(item: dict, answer: dict) -> list[str]:

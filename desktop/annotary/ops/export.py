@@ -36,10 +36,11 @@ from annotary.datasets.exports import (
     jsonl_bytes,
     label_row,
     parts_item,
-    preference_line,
+    preference_cuts,
+    preference_pieces,
     preference_plan,
     preference_rows,
-    split_preference_parts,
+    preference_tail,
 )
 from annotary.ops import paused_gc
 from annotary.ops.final import FinalAnswer, export_answers, rank
@@ -396,9 +397,10 @@ _END = object()
 
 def _preference_lines(parts: _Prefetch, q, shape: Shape, kept: list[FinalAnswer], dropped: Counter):
     """(answers, _Lines) chunks of trl-preference JSON Lines: rows spliced from the JSON text of
-    the items' parts (preference_line) where they can be, built from the decoded parts where not.
-    Final answers come in the items' order: one pass over both."""
-    done, lines, count, k, n = 0, [], 0, 0, len(kept)
+    the items' parts (preference_pieces) where they can be, built from the decoded parts where
+    not. Final answers come in the items' order: one pass over both."""
+    done, pieces, count, k, n = 0, [], 0, 0, len(kept)
+    plans: dict[int, tuple] = {}  # answers are shared between items: one plan each
     for chunk in parts:
         for iid, raw in _parts(chunk):
             if k == n or kept[k].item_id != iid:
@@ -407,22 +409,29 @@ def _preference_lines(parts: _Prefetch, q, shape: Shape, kept: list[FinalAnswer]
                 answer = kept[k].answer
                 k += 1
                 done += 1
-                plan = preference_plan(answer, q, shape, dropped)
+                plan = plans.get(id(answer))
                 if plan is None:
-                    continue
-                cut = split_preference_parts(raw)
-                if cut is None:
-                    lines.append(jsonl_bytes(preference_rows(parts_item(raw), answer, q, shape, Counter())))
+                    found = preference_plan(answer, q, shape, dropped)  # counts what gives no row
+                    if found is None:
+                        continue
+                    plan = plans[id(answer)] = (found[0], found[1], preference_tail(found[2]))
+                cuts = preference_cuts(raw)
+                if cuts is None:
+                    pieces.append(jsonl_bytes(preference_rows(parts_item(raw), answer, q, shape, Counter())))
                 else:
-                    lines.append(preference_line(cut[0], cut[1:], plan, shape))
+                    start, first, second = cuts
+                    view = memoryview(raw)
+                    texts = (view[first:second - 1], view[second:-1])
+                    pieces += preference_pieces(view[start:first - 1], raw[start] == 91, texts[plan[0]],
+                                                texts[plan[1]], plan[2], shape)
                 count += 1
         if done >= CHUNK:
-            yield done, _Lines(b"".join(lines), count)
-            done, lines, count = 0, [], 0
+            yield done, _Lines(b"".join(pieces), count)
+            done, pieces, count = 0, [], 0
     if k < n:
         raise AnnotaryError(CHANGED)
     if done:
-        yield done, _Lines(b"".join(lines), count)
+        yield done, _Lines(b"".join(pieces), count)
 
 
 def _by_item(kept: list[FinalAnswer]) -> dict[str, list[FinalAnswer]]:

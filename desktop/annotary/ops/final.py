@@ -119,101 +119,119 @@ def export_answers(store: Store, *, question: str | None = None,
     q = None if question is None else next((x for x in info.spec.questions if x.id == question), None)
     if q is not None and q.mode == "pairwise" and not opt.weighted:
         raters = load_raters(store, info.id)
-        if not raters.machines:
-            return _pairwise(store, info, q, opt, raters)
+        found = None if raters.machines else _pairwise(store, info, q, opt, raters)
+        if found is not None:
+            return found
     report = quality_report(store, question=question, options=opt, light=True)
     return report, final_answers(store, question=question, options=opt, report=report)
 
 
-# the current answers to one question, from the label index (migration 0006): facts is
-# [answer, shown first, confidence, guidelines version]
-CURRENT_ONE = """
-    SELECT item_id, annotator, max(revision), json_extract(facts, '$[0]'), json_extract(facts, '$[3]')
-    FROM labels INDEXED BY labels_current
-    WHERE project_id=? AND retracted=0 AND question_id=? GROUP BY annotator, item_id, question_id
+# the current answers to one question (from the label index, migration 0006: facts is [answer,
+# shown first, confidence, guidelines version]) as columns, each joined by \x1e into one text
+# (JSON text holds no control character; an empty text is a label without an answer): one row,
+# so no Python object per label
+CURRENT_COLUMNS = """
+    SELECT count(*), group_concat(item_id, char(30)), group_concat(annotator, char(30)),
+           group_concat(ifnull(answer, ''), char(30)), group_concat(ifnull(version, ''), char(30))
+    FROM (SELECT item_id, annotator, max(revision), json_extract(facts, '$[0]') AS answer,
+                 json_extract(facts, '$[3]') AS version
+          FROM labels INDEXED BY labels_current
+          WHERE project_id=? AND retracted=0 AND question_id=? GROUP BY annotator, item_id, question_id)
 """
 
 
-def _pairwise(store: Store, info, q, opt: Options, raters) -> tuple[QualityReport, list[FinalAnswer]]:
+def _columns(store: Store, project_id: str, qid: str) -> tuple[list[str], ...] | None:
+    """(item ids, annotators, answer texts, guidelines versions) of the current labels; None if an
+    id holds the separator (the caller then takes the general path)."""
+    count, *joined = store.tuples(CURRENT_COLUMNS, (project_id, qid)).fetchone()
+    if not count:
+        return [], [], [], []
+    columns = tuple(c.split("\x1e") for c in joined)
+    return columns if all(len(c) == count for c in columns) else None
+
+
+def _pairwise(store: Store, info, q, opt: Options, raters) -> tuple[QualityReport, list[FinalAnswer]] | None:
     """export_answers for one pairwise question: per item, the answers in the report's
     annotator order; consensus and final answer as quality_report and final_answers make them.
-    Items whose answers are all the same (the common case) share one worked-out result per
-    answer and item shape."""
+    The labels come as columns and are grouped by item with numpy; items whose answers are all
+    the same (the common case) share one worked-out result per answer and item shape."""
     order: list[tuple[str, str | None]] = list(store.tuples(SKELETONS, (info.id,)))  # items' order
     whole = {}  # gold and calibration items (no skeleton), read whole
     if any(sk is None for _, sk in order):
         whole = {iid: Item.model_validate_json(data) for iid, data in store.tuples(WHOLE, (info.id,))}
-    texts: dict[str, list] = {}  # item -> [annotator, answer text, annotator, answer text, ...]
-    versions: set[str] = set()
-    distinct = set()
-    for iid, who, _, text, version in store.tuples(CURRENT_ONE, (info.id, q.id)):
-        found = texts.get(iid)
-        if found is None:
-            texts[iid] = [who, text]
-        else:
-            found += (who, text)
-        distinct.add(text)
-        versions.add(version or "")
-    normal = {iid for iid, sk in order if sk is not None}
-    known = normal | whole.keys()
-    if len(known) < len(texts):
-        texts = {iid: t for iid, t in texts.items() if iid in known}  # labels of items no longer there
+    columns = _columns(store, info.id, q.id)
+    if columns is None:
+        return None
+    ids, whos, texts, versions_of = columns
+    at = {iid: k for k, (iid, _) in enumerate(order)}
+    pos = [at.get(i, -1) for i in ids]
+    if -1 in pos:  # labels of items no longer in the project
+        keep = [k for k, p in enumerate(pos) if p >= 0]
+        pos, whos, texts, versions_of = ([c[k] for k in keep] for c in (pos, whos, texts, versions_of))
     if whole:  # the guidelines versions of labels on normal items only
-        versions = {v or "" for iid, who, _, t, v in store.tuples(CURRENT_ONE, (info.id, q.id)) if iid in normal}
-    parsed: dict[str | None, dict | None] = {None: None}
-
-    def answer_of(text):
-        found = parsed.get(text, False)
-        if found is False:
-            found = parsed[text] = json.loads(text)
-        return found
-
-    labeled = {who for found in texts.values() for who in found[::2]}
+        versions = {v for p, v in zip(pos, versions_of, strict=True) if order[p][1] is not None}
+    else:
+        versions = set(versions_of)
+    labeled = set(whos)
     ordered = [*raters.names, *sorted(labeled - set(raters.names))]
     name = "strength" if q.scale == "strength" else "choice"
     var = declare_variables(info.spec, q.id)[(q.id, name)]
-    valid = {t for t in distinct if t is not None and answer_of(t).get("mode") == q.mode}  # count
-    valued = labeled if not whole and valid == distinct else {
-        who for iid, found in texts.items() if iid in normal
-        for who, t in zip(found[::2], found[1::2], strict=True) if t in valid}
+    distinct = list(dict.fromkeys(texts))
+    parsed = {t: json.loads(t) if t else None for t in distinct}
+    valid = {t for t, a in parsed.items() if a is not None and a.get("mode") == q.mode}  # count
+    valued = labeled if not whole and len(valid) == len(distinct) else {
+        w for p, w, t in zip(pos, whos, texts, strict=True) if t in valid and order[p][1] is not None}
     humans = [a for a in ordered if a in valued]
-    rank = {a: n for n, a in enumerate(humans)}
     code = {c: float(n) for n, c in enumerate(var.categories)}.get
+
+    # group the labels by item (in the items' order), each group in the report's annotator order
+    place = {a: n for n, a in enumerate(ordered)}
+    item_at = np.array(pos, dtype=np.int64)
+    text_at = np.fromiter(map({t: n for n, t in enumerate(distinct)}.__getitem__, texts), np.int64, len(texts))
+    who_at = np.fromiter(map(place.__getitem__, whos), np.int64, len(whos))
+    by = np.lexsort((who_at, item_at))
+    item_at, text_at, who_at = item_at[by], text_at[by], who_at[by]
+    starts = np.flatnonzero(np.r_[True, item_at[1:] != item_at[:-1]]) if len(item_at) else item_at
+    counts = np.diff(np.r_[starts, len(item_at)]).tolist()
+    same = (np.minimum.reduceat(text_at, starts) == np.maximum.reduceat(text_at, starts)).tolist() \
+        if len(starts) else []
+    group = np.full(len(order), -1, dtype=np.int64)
+    group[item_at[starts]] = np.arange(len(starts))
+    group, starts, text_at, who_at = group.tolist(), starts.tolist(), text_at.tolist(), who_at.tolist()
+
     decisions = latest_decisions(store, info.id)
     rows: dict[tuple, int] = {}  # each unit's codes -> how many units have them
     consensus: list[ItemConsensus] = []
     finals: list[FinalAnswer] = []
-    same: dict[tuple, tuple] = {}  # (answer text, ratings, skeleton) -> what all-same answers make
+    shared: dict[tuple, tuple] = {}  # (answer text, ratings, skeleton) -> what all-same answers make
     qid = q.id
-    for iid, sk in order:
-        found = texts.get(iid)
-        if found is None:
-            if whole or decisions:
-                found = []  # a gold answer or a decision needs no label
-            else:
+    for (iid, sk), g in zip(order, group, strict=True):
+        if g < 0:
+            if not (whole or decisions):
                 continue
-        first = found[1] if found else None
-        n = len(found) // 2
-        if (first in valid and found.count(first) == n and sk is not None
-                and (not decisions or (iid, qid) not in decisions)):
-            done = same.get((first, n, sk))
-            if done is None:
-                answer = answer_of(first)
-                value, support, ok, _ = unit_value(var, [answer.get(name)] * n, None, opt)
-                status = "single" if n < 2 else "agreed" if ok else "conflict"
-                cvalue = None if status == "conflict" else pairwise_answer(q, value, json.loads(sk)[:2])
-                done = same[(first, n, sk)] = (status, cvalue, support, answer, (code(answer.get(name)),) * n)
-            status, cvalue, support, answer, codes = done
-            consensus.append(ItemConsensus(iid, qid, status, cvalue, support, n))
-            rows[codes] = rows.get(codes, 0) + 1
-            # positional: a named tuple made with keywords takes several times as long
-            finals.append(FinalAnswer(iid, qid, answer, "single", None, None, 1, found[0]) if n == 1 else
-                          FinalAnswer(iid, qid, answer, "unanimous", None, 1.0, n, None))
-            continue
-        pairs = list(zip(found[::2], found[1::2], strict=True))
+            pairs = []  # a gold answer or a decision needs no label
+        else:
+            first, n = starts[g], counts[g]
+            text = distinct[text_at[first]]
+            if same[g] and text in valid and sk is not None and (not decisions or (iid, qid) not in decisions):
+                done = shared.get((text, n, sk))
+                if done is None:
+                    answer = parsed[text]
+                    value, support, ok, _ = unit_value(var, [answer.get(name)] * n, None, opt)
+                    status = "single" if n < 2 else "agreed" if ok else "conflict"
+                    cvalue = None if status == "conflict" else pairwise_answer(q, value, json.loads(sk)[:2])
+                    done = shared[(text, n, sk)] = (status, cvalue, support, answer, (code(answer.get(name)),) * n)
+                status, cvalue, support, answer, codes = done
+                consensus.append(ItemConsensus(iid, qid, status, cvalue, support, n))
+                rows[codes] = rows.get(codes, 0) + 1
+                # positional: a named tuple made with keywords takes several times as long
+                finals.append(FinalAnswer(iid, qid, answer, "single", None, None, 1, ordered[who_at[first]])
+                              if n == 1 else FinalAnswer(iid, qid, answer, "unanimous", None, 1.0, n, None))
+                continue
+            pairs = [(ordered[who_at[j]], distinct[text_at[j]]) for j in range(first, first + n)]
         c = None
         if sk is not None:
-            values = [answer_of(t).get(name) for _, w, t in sorted((rank[w], w, t) for w, t in pairs if t in valid)]
+            values = [parsed[t].get(name) for w, t in pairs if t in valid]  # in the report's order
             if values:
                 rows[codes] = rows.get(codes := tuple(code(v) for v in values), 0) + 1
                 value, support, ok, m = unit_value(var, values, None, opt)
@@ -221,7 +239,7 @@ def _pairwise(store: Store, info, q, opt: Options, raters) -> tuple[QualityRepor
                 cvalue = None if status == "conflict" else pairwise_answer(q, value, json.loads(sk)[:2])
                 c = ItemConsensus(iid, qid, status, cvalue, support, m)
                 consensus.append(c)
-        answers = [(w, answer_of(t)) for w, t in pairs if t is not None]
+        answers = [(w, parsed[t]) for w, t in pairs if t]
         item = whole.get(iid)
         key = (iid, qid)
         if item is not None and item.kind == "gold" and item.gold and qid in item.gold:
@@ -238,11 +256,11 @@ def _pairwise(store: Store, info, q, opt: Options, raters) -> tuple[QualityRepor
             finals.append(FinalAnswer(iid, qid, c.value, "majority", support=c.support, ratings=len(answers)))
     width = max((len(r) for r in rows), default=0)
     x = np.full((sum(rows.values()), width), np.nan)
-    at = 0
+    at_row = 0
     for codes, count in rows.items():
-        x[at:at + count, :len(codes)] = [np.nan if c is None else c for c in codes]
-        at += count
-    kinds = {"normal": len(normal), "gold": 0, "calibration": 0}
+        x[at_row:at_row + count, :len(codes)] = [np.nan if c is None else c for c in codes]
+        at_row += count
+    kinds = {"normal": len(order) - len(whole), "gold": 0, "calibration": 0}
     for item in whole.values():
         kinds[item.kind] += 1
     report = QualityReport(
