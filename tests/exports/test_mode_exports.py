@@ -14,6 +14,7 @@ from annotary.datasets.exports import (
     Shape,
     dataset_score,
     parts_item,
+    preference_cuts,
     preference_line,
     preference_plan,
     preference_rows,
@@ -135,6 +136,14 @@ def test_the_parts_are_cut_where_json_puts_them(prompt, first, second, context):
                                      "responses": [{"text": first}, {"text": second}]}
     else:
         assert [json.loads(c) for c in cut] == [prompt, first, second]
+    # the same cuts inside a chunk of items joined by \x1e, as the export reads them
+    joined = b'["",' + b'"x"]\x1e' + parts + b'\x1e[null,"a\\""]'
+    lo, hi = joined.index(b"\x1e") + 1, joined.rindex(b"\x1e")
+    cuts = preference_cuts(joined, lo, hi)
+    assert (cuts is None) == (cut is None)
+    if cuts:
+        start, one, two = cuts
+        assert (joined[start:one - 1], joined[one:two - 1], joined[two:hi - 1]) == cut
 
 
 def test_strength_margin_counts_steps_from_the_middle():

@@ -221,3 +221,22 @@ def test_an_sqlite_too_old_for_the_store_is_named(tmp_path, monkeypatch):
     with pytest.raises(AnnotaryError, match=r"needs SQLite 3\.31\.0 or newer; this Python has 3\.26\.0"):
         open_store(tmp_path / "a.db")
     assert not (tmp_path / "a.db").exists()
+
+
+def test_a_new_store_has_large_pages_and_an_older_one_keeps_its_own(tmp_path):
+    """Items of a few KiB fill 16 KiB pages (a 4 KiB page holds one, half empty); a store made
+    with 4 KiB pages opens, migrates and is written as it is."""
+    store = open_store(tmp_path / "new.db")
+    assert store.one("PRAGMA page_size")[0] == store_db.PAGE_SIZE == 16384
+    store.close()
+    old = tmp_path / "old.db"
+    conn = sqlite3.connect(old)
+    conn.execute("PRAGMA page_size=4096")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE _migrations (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
+                 " applied_at TEXT NOT NULL)")
+    conn.close()
+    store = open_store(old)
+    assert store.one("PRAGMA page_size")[0] == 4096
+    assert store.applied_migrations() == NAMES and store.integrity_ok()
+    store.close()

@@ -131,32 +131,34 @@ def preference_rows(item, answer, q, shape, tally) -> list[dict]:
 PREFERENCE_PATHS = ("$.context", "$.prompt", "$.responses[0].text", "$.responses[1].text")
 
 
-def preference_cuts(parts: bytes) -> tuple[int, int, int] | None:
+def preference_cuts(parts: bytes, lo: int = 0, hi: int | None = None) -> tuple[int, int, int] | None:
     """Where the prompt and the two texts are in a PREFERENCE_PATHS array as SQLite writes it
-    (compact, UTF-8): (prompt start, first text's opening quote, second text's opening quote), so
-    the prompt is parts[start:first - 1], the texts parts[first:second - 1] and parts[second:-1],
-    each as JSON text, found without decoding the array. None when the item has a context (or is
-    not shaped as expected): such a row is built from the decoded parts.
+    (compact, UTF-8), the array being parts[lo:hi]: (prompt start, first text's opening quote,
+    second text's opening quote), so the prompt is parts[start:first - 1], the texts
+    parts[first:second - 1] and parts[second:hi - 1], each as JSON text, found without decoding
+    the array. None when the item has a context (or is not shaped as expected): such a row is
+    built from the decoded parts.
 
     The texts are the array's last two strings: each starts at the last quote before its closing
     one that no backslash escapes (inside a JSON string every quote is escaped)."""
-    if parts.startswith(b"[null,"):
-        start = 6
-    elif parts.startswith(b'["",'):
-        start = 4  # an empty context is no context
+    hi = len(parts) if hi is None else hi
+    if parts.startswith(b"[null,", lo):
+        start = lo + 6
+    elif parts.startswith(b'["",', lo):
+        start = lo + 4  # an empty context is no context
     else:
         return None
-    if not parts.endswith(b'"]'):
+    end = hi - 2
+    if end < start or parts[end] != 34 or parts[hi - 1] != 93:  # the array ends with '"]'
         return None
-    end = len(parts) - 2
     second = parts.rfind(b'"', start, end)
     if parts[second - 1] == 92:  # a backslash: look closer (most texts end without an escaped quote)
-        second = _string_start(parts, end)
-    if second <= start + 1 or parts[second - 2:second] != b'",':
+        second = _string_start(parts, end, start)
+    if second <= start + 1 or parts[second - 1] != 44 or parts[second - 2] != 34:  # '",' before it
         return None
     first = parts.rfind(b'"', start, second - 2)
     if parts[first - 1] == 92:
-        first = _string_start(parts, second - 2)
+        first = _string_start(parts, second - 2, start)
     if first <= start or parts[first - 1] != 44:  # a comma
         return None
     return start, first, second
@@ -171,16 +173,16 @@ def split_preference_parts(parts: bytes) -> tuple[bytes, bytes, bytes] | None:
     return parts[start:first - 1], parts[first:second - 1], parts[second:-1]
 
 
-def _string_start(text: bytes, end: int) -> int:
-    """The opening quote of the JSON string whose closing quote is at `end` (-1 if none)."""
+def _string_start(text: bytes, end: int, lo: int = 0) -> int:
+    """The opening quote of the JSON string whose closing quote is at `end` (-1 if none after lo)."""
     at = end
-    while (at := text.rfind(b'"', 0, at)) > 0:
+    while (at := text.rfind(b'"', lo, at)) > lo:
         before = at - 1
         while text[before] == 92:  # a backslash: the quote is escaped if an odd number precede it
             before -= 1
         if (at - before) % 2:
             return at
-    return at
+    return -1
 
 
 def parts_item(parts: bytes) -> dict:

@@ -122,7 +122,8 @@ def _export(store: Store, *, out: str | Path, fmt: str, question: str | None = N
     # the items' texts are read on a second connection while the answers are worked out
     spliced = fmt == "trl-preference" and not parquet
     with (_Prefetch(store, _preference_chunks(info.id)) if spliced else contextlib.nullcontext()) as parts:
-        report, finals = export_answers(store, question=qid, options=options)
+        report, finals = export_answers(store, question=qid, options=options,
+                                        read=parts.start if parts is not None else None)
         if cancelled and cancelled():  # the figures of a large project take seconds: ask before going on
             raise Cancelled()
         flagged = _flagged(store, info.id) if exclude_flagged else set()
@@ -318,29 +319,39 @@ def _preference_chunks(project_id: str) -> Callable[[sqlite3.Connection], Iterat
     return read
 
 
-def _parts(chunk: tuple) -> Iterator[tuple[str, bytes]]:
-    """(id, parts) of each item of a PREFERENCE_CHUNK row, in the items' order."""
-    seqs, ids, parts = chunk
-    pairs = zip(ids.split("\x1e"), parts.split(b"\x1e"), strict=True)
+def _parts(chunk: tuple) -> tuple[bytes, list[tuple[str, int, int]]]:
+    """The joined parts of a PREFERENCE_CHUNK row, and (id, start, end) of each item's parts in
+    them, in the items' order (the parts are not copied)."""
+    seqs, ids, joined = chunk
+    spans, start = [], 0
+    for iid in ids.split("\x1e"):
+        end = joined.find(b"\x1e", start)
+        end = len(joined) if end < 0 else end
+        spans.append((iid, start, end))
+        start = end + 1
     order = [int(x) for x in seqs.split(",")]
     if any(a > b for a, b in zip(order, order[1:], strict=False)):  # group_concat keeps the order it is given
-        return (pair for _, pair in sorted(zip(order, pairs, strict=True)))
-    return pairs
+        spans = [span for _, span in sorted(zip(order, spans, strict=True))]
+    return joined, spans
 
 
 class _Prefetch:
-    """What `read` takes from the store, read on a connection and thread of its own while the
-    caller works on something else: SQLite reads without holding Python's lock, so both cores
-    work (each value should be a large chunk: the thread takes Python's lock once per value). At
-    most `ahead` values wait in memory. For a file store (an in-memory one is read in line, on its
-    own connection). Iterate for the values; close() stops the reader."""
+    """What `read` takes from the store, read on a connection and thread of its own from start()
+    on, while the caller works on something else: SQLite reads without holding Python's lock, so
+    both cores work (each value should be a large chunk: the thread takes Python's lock once per
+    value). Start it when the caller is done with its own reading: two SQLite readers in one
+    process slow each other down. At most `ahead` values wait in memory. A file store only (an
+    in-memory one is read in line, on the store's connection). Iterate for the values (which
+    starts the reader if need be); close() stops it."""
 
     def __init__(self, store: Store, read: Callable[[sqlite3.Connection], Iterator], ahead: int = 128):
         self.store, self.read = store, read
         self.queue: queue.Queue = queue.Queue(maxsize=ahead)
         self.stopped = threading.Event()
-        self.thread = None
-        if store.path is not None:
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.thread is None and self.store.path is not None:
             self.thread = threading.Thread(target=self._run, name="export-read", daemon=True)
             self.thread.start()
 
@@ -367,6 +378,7 @@ class _Prefetch:
                 continue
 
     def __iter__(self):
+        self.start()
         if self.thread is None:
             yield from self.read(self.store.conn)
             return
@@ -397,12 +409,14 @@ _END = object()
 
 def _preference_lines(parts: _Prefetch, q, shape: Shape, kept: list[FinalAnswer], dropped: Counter):
     """(answers, _Lines) chunks of trl-preference JSON Lines: rows spliced from the JSON text of
-    the items' parts (preference_pieces) where they can be, built from the decoded parts where
-    not. Final answers come in the items' order: one pass over both."""
+    the items' parts (preference_pieces, memoryviews into the chunk read) where they can be, built
+    from the decoded parts where not. Final answers come in the items' order: one pass over both."""
     done, pieces, count, k, n = 0, [], 0, 0, len(kept)
     plans: dict[int, tuple] = {}  # answers are shared between items: one plan each
     for chunk in parts:
-        for iid, raw in _parts(chunk):
+        joined, spans = _parts(chunk)
+        view = memoryview(joined)
+        for iid, lo, hi in spans:
             if k == n or kept[k].item_id != iid:
                 continue
             while k < n and kept[k].item_id == iid:
@@ -415,14 +429,14 @@ def _preference_lines(parts: _Prefetch, q, shape: Shape, kept: list[FinalAnswer]
                     if found is None:
                         continue
                     plan = plans[id(answer)] = (found[0], found[1], preference_tail(found[2]))
-                cuts = preference_cuts(raw)
+                cuts = preference_cuts(joined, lo, hi)
                 if cuts is None:
-                    pieces.append(jsonl_bytes(preference_rows(parts_item(raw), answer, q, shape, Counter())))
+                    pieces.append(jsonl_bytes(preference_rows(parts_item(joined[lo:hi]), answer, q, shape,
+                                                              Counter())))
                 else:
                     start, first, second = cuts
-                    view = memoryview(raw)
-                    texts = (view[first:second - 1], view[second:-1])
-                    pieces += preference_pieces(view[start:first - 1], raw[start] == 91, texts[plan[0]],
+                    texts = (view[first:second - 1], view[second:hi - 1])
+                    pieces += preference_pieces(view[start:first - 1], joined[start] == 91, texts[plan[0]],
                                                 texts[plan[1]], plan[2], shape)
                 count += 1
         if done >= CHUNK:
@@ -572,7 +586,7 @@ def _put(f, data: bytes) -> None:
 
 
 class _Sink:
-    """The data file: rows in, bytes hashed and written on a thread of its own (both without
+    """The data file: rows in, bytes hashed and written on two threads of their own (both without
     Python's lock, so the next rows are built meanwhile), fsynced at the end. A write that fails
     there is raised here, at the next write or on leaving."""
 
@@ -581,10 +595,13 @@ class _Sink:
         self.hash, self.size, self.rows = hashlib.sha256(), 0, 0
         self.schema, self.writer = schema, None
         self.closed = False  # read by pyarrow's file wrapper
-        self.pending: queue.Queue = queue.Queue(maxsize=8)
+        self.pending: queue.Queue = queue.Queue(maxsize=8)  # to write
+        self.unhashed: queue.Queue = queue.Queue(maxsize=8)
         self.failed: BaseException | None = None
-        self.thread = threading.Thread(target=self._drain, name="export-write", daemon=True)
-        self.thread.start()
+        self.threads = [threading.Thread(target=self._drain, name="export-write", daemon=True),
+                        threading.Thread(target=self._hash, name="export-hash", daemon=True)]
+        for thread in self.threads:
+            thread.start()
         if schema is not None:
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -596,10 +613,13 @@ class _Sink:
         while (data := self.pending.get()) is not None:
             if self.failed is None:
                 try:
-                    self.hash.update(data)
                     _put(self.f, data)
                 except BaseException as err:  # raised on the exporting side
                     self.failed = err
+
+    def _hash(self) -> None:
+        while (data := self.unhashed.get()) is not None:
+            self.hash.update(data)
 
     # the file interface pyarrow writes through
     def write(self, data) -> int:
@@ -608,6 +628,7 @@ class _Sink:
         data = bytes(data)
         self.size += len(data)
         self.pending.put(data)
+        self.unhashed.put(data)
         return len(data)
 
     def tell(self) -> int:
@@ -644,7 +665,9 @@ class _Sink:
                     self.writer.close()
             finally:
                 self.pending.put(None)
-                self.thread.join()
+                self.unhashed.put(None)
+                for thread in self.threads:
+                    thread.join()
             if kind is None:
                 if self.failed is not None:
                     raise self.failed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -108,20 +109,25 @@ def final_answers(store: Store, *, question: str | None = None, options: Options
     return out
 
 
-def export_answers(store: Store, *, question: str | None = None,
-                   options: Options | None = None) -> tuple[QualityReport, list[FinalAnswer]]:
+def export_answers(store: Store, *, question: str | None = None, options: Options | None = None,
+                   read: Callable[[], None] | None = None) -> tuple[QualityReport, list[FinalAnswer]]:
     """The light quality report and the final answers an export is made from. One pairwise
     question of a project without machine raters (the common case of a preference dataset) takes
     a path of its own that reads only that question's current answers and builds no per-rating
-    objects; tests hold it to the same report and answers as quality_report + final_answers."""
+    objects; tests hold it to the same report and answers as quality_report + final_answers.
+
+    `read` is called once this is done reading the store (the export then starts reading the
+    items' texts on another connection)."""
     opt = options or Options()
     info = project_info(store)
     q = None if question is None else next((x for x in info.spec.questions if x.id == question), None)
     if q is not None and q.mode == "pairwise" and not opt.weighted:
         raters = load_raters(store, info.id)
-        found = None if raters.machines else _pairwise(store, info, q, opt, raters)
+        found = None if raters.machines else _pairwise(store, info, q, opt, raters, read)
         if found is not None:
             return found
+    if read is not None:
+        read()
     report = quality_report(store, question=question, options=opt, light=True)
     return report, final_answers(store, question=question, options=opt, report=report)
 
@@ -150,7 +156,8 @@ def _columns(store: Store, project_id: str, qid: str) -> tuple[list[str], ...] |
     return columns if all(len(c) == count for c in columns) else None
 
 
-def _pairwise(store: Store, info, q, opt: Options, raters) -> tuple[QualityReport, list[FinalAnswer]] | None:
+def _pairwise(store: Store, info, q, opt: Options, raters,
+              read: Callable[[], None] | None = None) -> tuple[QualityReport, list[FinalAnswer]] | None:
     """export_answers for one pairwise question: per item, the answers in the report's
     annotator order; consensus and final answer as quality_report and final_answers make them.
     The labels come as columns and are grouped by item with numpy; items whose answers are all
@@ -200,6 +207,8 @@ def _pairwise(store: Store, info, q, opt: Options, raters) -> tuple[QualityRepor
     group, starts, text_at, who_at = group.tolist(), starts.tolist(), text_at.tolist(), who_at.tolist()
 
     decisions = latest_decisions(store, info.id)
+    if read is not None:
+        read()  # done with the store
     rows: dict[tuple, int] = {}  # each unit's codes -> how many units have them
     consensus: list[ItemConsensus] = []
     finals: list[FinalAnswer] = []
