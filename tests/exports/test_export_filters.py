@@ -125,3 +125,17 @@ def test_a_chunk_of_texts_is_put_in_the_items_order():
 
     assert parts(("3,1,2", "c\x1ea\x1eb", b"C\x1eAA\x1eB")) == [("a", b"AA"), ("b", b"B"), ("c", b"C")]
     assert parts(("1,2", "a\x1eb", b"A\x1eB")) == [("a", b"A"), ("b", b"B")]
+
+
+def test_an_export_leaves_the_collector_and_thread_switching_as_it_found_them(pairs, where):
+    import gc
+    import sys
+
+    before = sys.getswitchinterval()
+    seen = []
+    export_dataset(pairs, out=where / "ok", fmt="trl-preference", question="overall",
+                   progress=lambda *_: seen.append((gc.isenabled(), sys.getswitchinterval())))
+    assert seen and all(not enabled and interval <= export_ops.SWITCH_S for enabled, interval in seen)
+    with pytest.raises(AnnotaryError):
+        export_dataset(pairs, out=where / "ok", fmt="trl-preference", question="overall")  # exists
+    assert gc.isenabled() and sys.getswitchinterval() == before

@@ -9,6 +9,7 @@ import os
 import queue
 import shutil
 import sqlite3
+import sys
 import tempfile
 import threading
 import uuid
@@ -92,9 +93,17 @@ def export_dataset(store: Store, *, out: str | Path, fmt: str, **choices) -> Exp
     """Write the folder OUT (train.jsonl or train.parquet, README.md, manifest.json) whole, or
     nothing: it is built beside OUT and renamed into place. AnnotaryError (one line) for bad input;
     Cancelled when `cancelled()` says so between chunks. The cycle collector is paused meanwhile
-    (an export of a large project makes hundreds of thousands of acyclic objects)."""
-    with paused_gc():
-        return _export(store, out=out, fmt=fmt, **choices)
+    (an export of a large project makes hundreds of thousands of acyclic objects), and Python
+    hands its lock between threads more often (SWITCH_S): the threads that read texts and write
+    the file take it briefly between long stretches without it, and each wait for it would
+    otherwise last up to 5 ms."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, SWITCH_S))
+    try:
+        with paused_gc():
+            return _export(store, out=out, fmt=fmt, **choices)
+    finally:
+        sys.setswitchinterval(interval)
 
 
 def _export(store: Store, *, out: str | Path, fmt: str, question: str | None = None,
@@ -304,6 +313,7 @@ PREFERENCE_CHUNK = f"""
           FROM items WHERE project_id=? AND seq > ? ORDER BY seq LIMIT ?)
 """
 PREFETCH_ITEMS = 1000
+SWITCH_S = 0.0005  # Python's thread switch interval during an export (the default is 5 ms)
 CHANGED = ("the project changed while it was exported (an item with a final answer was not read); "
            "nothing was written: export again")
 
