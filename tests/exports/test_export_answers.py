@@ -123,3 +123,19 @@ def test_the_general_path_is_taken_where_the_pairwise_one_does_not_apply(project
     report, finals = export_answers(project, question="four", options=Options(weighted=True))
     assert [f.provenance for f in finals if f.item_id in ITEMS[:6]] == ["majority"] * 6
     assert asdict(report.options)["weighted"] is True
+
+
+def test_a_label_of_an_item_no_longer_there_is_left_out_by_both_paths(project):
+    rows = [(i, w, 1, False, pw("A"), "1") for i in ITEMS[:3] for w in WHO[:2]]
+    _store_labels(project, "four", rows, [])
+    project.conn.execute("PRAGMA foreign_keys=OFF")
+    try:
+        _store_labels(project, "four", [*rows, ("ghost", "human:a", 1, False, pw("B"), "1")], [])
+        report, finals = export_answers(project, question="four")
+        general = quality_report(project, question="four", light=True)
+        assert finals == final_answers(project, question="four", report=general)
+        assert _rounded(report.as_dict()) == _rounded(general.as_dict())
+        assert "ghost" not in {f.item_id for f in finals} and len(finals) == 4  # 3 unanimous + gold
+    finally:
+        _store_labels(project, "four", [], [])
+        project.conn.execute("PRAGMA foreign_keys=ON")

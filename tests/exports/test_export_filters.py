@@ -105,10 +105,11 @@ def test_an_item_missing_from_the_texts_read_refuses_the_export(pairs, where, mo
 
     def without_p1(project_id):
         def go(conn):
-            for seqs, ids, parts in read(project_id)(conn):
+            for seqs, ids, parts, sizes in read(project_id)(conn):
                 keep = [i for i, iid in enumerate(ids.split("\x1e")) if iid != "p1"]
                 yield (",".join(seqs.split(",")[i] for i in keep), "\x1e".join(ids.split("\x1e")[i] for i in keep),
-                       b"\x1e".join(parts.split(b"\x1e")[i] for i in keep))
+                       b"\x1e".join(parts.split(b"\x1e")[i] for i in keep),
+                       ",".join(sizes.split(",")[i] for i in keep))
         return go
 
     monkeypatch.setattr(export_ops, "_preference_chunks", without_p1)
@@ -123,8 +124,8 @@ def test_a_chunk_of_texts_is_put_in_the_items_order():
         joined, spans = export_ops._parts(chunk)
         return [(iid, joined[lo:hi]) for iid, lo, hi in spans]
 
-    assert parts(("3,1,2", "c\x1ea\x1eb", b"C\x1eAA\x1eB")) == [("a", b"AA"), ("b", b"B"), ("c", b"C")]
-    assert parts(("1,2", "a\x1eb", b"A\x1eB")) == [("a", b"A"), ("b", b"B")]
+    assert parts(("3,1,2", "c\x1ea\x1eb", b"C\x1eAA\x1eB", "1,2,1")) == [("a", b"AA"), ("b", b"B"), ("c", b"C")]
+    assert parts(("1,2", "a\x1eb", "é\x1eB".encode(), "2,1")) == [("a", "é".encode()), ("b", b"B")]
 
 
 def test_an_export_leaves_the_collector_and_thread_switching_as_it_found_them(pairs, where):

@@ -196,15 +196,22 @@ def preference_tail(extra: dict) -> bytes:
     return "".join(f',"{k}":{json.dumps(v)}' for k, v in extra.items()).encode()
 
 
+def preference_frame(shape: Shape, conversation: bool, tail: bytes) -> tuple[bytes, bytes, bytes, bytes]:
+    """What goes around a preference row's three JSON texts: the line is frame[0], prompt,
+    frame[1], chosen, frame[2], rejected, frame[3] (`tail`: the columns after rejected)."""
+    if not shape.conversational:
+        return b'{"prompt":', b',"chosen":', b',"rejected":', tail + b"}\n"
+    opening, closing = (b'{"prompt":', b"") if conversation else (b'{"prompt":[{"role":"user","content":', b"}]")
+    return (opening, closing + b',"chosen":[{"role":"assistant","content":',
+            b'}],"rejected":[{"role":"assistant","content":', b"}]" + tail + b"}\n")
+
+
 def preference_pieces(prompt, conversation: bool, chosen, rejected, tail: bytes, shape: Shape) -> tuple:
     """preference_rows' row as the pieces of a JSON line (bytes, or memoryviews into the parts
     preference_cuts found), to be joined with the other lines of a chunk: the same row, without
     decoding the item or copying its texts more than once. For items without a context."""
-    if not shape.conversational:
-        return b'{"prompt":', prompt, b',"chosen":', chosen, b',"rejected":', rejected, tail, b"}\n"
-    return (b'{"prompt":', *((prompt,) if conversation else (b'[{"role":"user","content":', prompt, b"}]")),
-            b',"chosen":[{"role":"assistant","content":', chosen, b'}],"rejected":[{"role":"assistant","content":',
-            rejected, b"}]", tail, b"}\n")
+    a, b, c, d = preference_frame(shape, conversation, tail)
+    return a, prompt, b, chosen, c, rejected, d
 
 
 def preference_line(prompt: bytes, texts: tuple[bytes, bytes], plan: tuple[int, int, dict],

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from annotary import __version__
 from annotary.core.adjudication import PROVENANCE
 from annotary.core.errors import AnnotaryError, Cancelled
@@ -38,7 +40,7 @@ from annotary.datasets.exports import (
     label_row,
     parts_item,
     preference_cuts,
-    preference_pieces,
+    preference_frame,
     preference_plan,
     preference_rows,
     preference_tail,
@@ -130,6 +132,8 @@ def _export(store: Store, *, out: str | Path, fmt: str, question: str | None = N
     qid = q.id if q is not None else None
     # the items' texts are read on a second connection while the answers are worked out
     spliced = fmt == "trl-preference" and not parquet
+    # read before the texts' reader starts (two SQLite readers in one process slow each other)
+    chats = _conversations(store, info.id) if fmt != "labels-long" else set()
     with (_Prefetch(store, _preference_chunks(info.id)) if spliced else contextlib.nullcontext()) as parts:
         report, finals = export_answers(store, question=qid, options=options,
                                         read=parts.start if parts is not None else None)
@@ -145,7 +149,6 @@ def _export(store: Store, *, out: str | Path, fmt: str, question: str | None = N
             if not rows_total:
                 raise AnnotaryError(f"nothing to export: no labels{' pass the filters' if filtered else ''}")
         else:
-            chats = _conversations(store, info.id)
             shape = Shape(conversational=any(f.item_id in chats for f in kept), ties=ties,
                           margin=fmt == "trl-preference" and q.scale == "strength")
             rows_total = len(kept)
@@ -308,7 +311,8 @@ class _Lines:
 # seq ? on, a chunk of items as one row: their seqs, ids and parts each joined by \x1e (JSON text
 # and item ids hold no control character), so the reading thread hands Python one row per chunk
 PREFERENCE_CHUNK = f"""
-    SELECT group_concat(seq), group_concat(id, char(30)), CAST(group_concat(parts, char(30)) AS BLOB), max(seq)
+    SELECT group_concat(seq), group_concat(id, char(30)), CAST(group_concat(parts, char(30)) AS BLOB), max(seq),
+           group_concat(length(CAST(parts AS BLOB)))
     FROM (SELECT seq, id, json_extract(data, {', '.join(repr(p) for p in PREFERENCE_PATHS)}) AS parts
           FROM items WHERE project_id=? AND seq > ? ORDER BY seq LIMIT ?)
 """
@@ -322,23 +326,21 @@ def _preference_chunks(project_id: str) -> Callable[[sqlite3.Connection], Iterat
     def read(conn: sqlite3.Connection) -> Iterator[tuple]:
         last = -(2**63)
         while True:
-            seqs, ids, parts, last = conn.execute(PREFERENCE_CHUNK, (project_id, last, PREFETCH_ITEMS)).fetchone()
+            seqs, ids, parts, last, sizes = conn.execute(PREFERENCE_CHUNK,
+                                                         (project_id, last, PREFETCH_ITEMS)).fetchone()
             if seqs is None:
                 return
-            yield seqs, ids, parts
+            yield seqs, ids, parts, sizes
     return read
 
 
 def _parts(chunk: tuple) -> tuple[bytes, list[tuple[str, int, int]]]:
     """The joined parts of a PREFERENCE_CHUNK row, and (id, start, end) of each item's parts in
     them, in the items' order (the parts are not copied)."""
-    seqs, ids, joined = chunk
-    spans, start = [], 0
-    for iid in ids.split("\x1e"):
-        end = joined.find(b"\x1e", start)
-        end = len(joined) if end < 0 else end
-        spans.append((iid, start, end))
-        start = end + 1
+    seqs, ids, joined, sizes = chunk
+    size = np.array(sizes.split(","), dtype=np.int64)
+    ends = np.cumsum(size + 1) - 1  # each part is followed by a separator
+    spans = list(zip(ids.split("\x1e"), (ends - size).tolist(), ends.tolist(), strict=True))
     order = [int(x) for x in seqs.split(",")]
     if any(a > b for a, b in zip(order, order[1:], strict=False)):  # group_concat keeps the order it is given
         spans = [span for _, span in sorted(zip(order, spans, strict=True))]
@@ -419,10 +421,12 @@ _END = object()
 
 def _preference_lines(parts: _Prefetch, q, shape: Shape, kept: list[FinalAnswer], dropped: Counter):
     """(answers, _Lines) chunks of trl-preference JSON Lines: rows spliced from the JSON text of
-    the items' parts (preference_pieces, memoryviews into the chunk read) where they can be, built
-    from the decoded parts where not. Final answers come in the items' order: one pass over both."""
+    the items' parts (preference_frame around memoryviews into the chunk read) where they can be,
+    built from the decoded parts where not. Final answers come in the items' order: one pass over
+    both."""
     done, pieces, count, k, n = 0, [], 0, 0, len(kept)
-    plans: dict[int, tuple] = {}  # answers are shared between items: one plan each
+    frames: dict[tuple[int, bool], tuple] = {}  # answers are shared between items: one frame each
+    cuts_of = preference_cuts
     for chunk in parts:
         joined, spans = _parts(chunk)
         view = memoryview(joined)
@@ -433,21 +437,24 @@ def _preference_lines(parts: _Prefetch, q, shape: Shape, kept: list[FinalAnswer]
                 answer = kept[k].answer
                 k += 1
                 done += 1
-                plan = plans.get(id(answer))
-                if plan is None:
-                    found = preference_plan(answer, q, shape, dropped)  # counts what gives no row
-                    if found is None:
+                cuts = cuts_of(joined, lo, hi)
+                conversation = cuts is not None and joined[cuts[0]] == 91  # the prompt is a list
+                frame = frames.get((id(answer), conversation))
+                if frame is None:
+                    plan = preference_plan(answer, q, shape, dropped)  # counts what gives no row
+                    if plan is None:
                         continue
-                    plan = plans[id(answer)] = (found[0], found[1], preference_tail(found[2]))
-                cuts = preference_cuts(joined, lo, hi)
+                    frame = frames[(id(answer), conversation)] = (
+                        plan[0], *preference_frame(shape, conversation, preference_tail(plan[2])))
                 if cuts is None:
                     pieces.append(jsonl_bytes(preference_rows(parts_item(joined[lo:hi]), answer, q, shape,
                                                               Counter())))
                 else:
                     start, first, second = cuts
-                    texts = (view[first:second - 1], view[second:hi - 1])
-                    pieces += preference_pieces(view[start:first - 1], joined[start] == 91, texts[plan[0]],
-                                                texts[plan[1]], plan[2], shape)
+                    one, two = view[first:second - 1], view[second:hi - 1]
+                    best, a, b, c, d = frame
+                    pieces += (a, view[start:first - 1], b, two, c, one, d) if best else \
+                        (a, view[start:first - 1], b, one, c, two, d)
                 count += 1
         if done >= CHUNK:
             yield done, _Lines(b"".join(pieces), count)

@@ -171,8 +171,10 @@ def _pairwise(store: Store, info, q, opt: Options, raters,
         return None
     ids, whos, texts, versions_of = columns
     at = {iid: k for k, (iid, _) in enumerate(order)}
-    pos = [at.get(i, -1) for i in ids]
-    if -1 in pos:  # labels of items no longer in the project
+    try:
+        pos = list(map(at.__getitem__, ids))
+    except KeyError:  # labels of items no longer in the project
+        pos = [at.get(i, -1) for i in ids]
         keep = [k for k, p in enumerate(pos) if p >= 0]
         pos, whos, texts, versions_of = ([c[k] for k in keep] for c in (pos, whos, texts, versions_of))
     if whole:  # the guidelines versions of labels on normal items only
