@@ -132,26 +132,25 @@ def export_answers(store: Store, *, question: str | None = None, options: Option
     return report, final_answers(store, question=question, options=opt, report=report)
 
 
-# the current answers to one question (from the label index, migration 0006: facts is [answer,
-# shown first, confidence, guidelines version]) as columns, each joined by \x1e into one text
-# (JSON text holds no control character; an empty text is a label without an answer): one row,
-# so no Python object per label
+# the current verdicts of one question's labels ([answer, guidelines version], one json_extract
+# of the facts kept in the label index, migration 0006), with their items and annotators, as
+# columns joined by \x1e into one text each (JSON text holds no control character): one row, so
+# no Python object per label; equal verdicts are equal answers
 CURRENT_COLUMNS = """
     SELECT count(*), group_concat(item_id, char(30)), group_concat(annotator, char(30)),
-           group_concat(ifnull(answer, ''), char(30)), group_concat(ifnull(version, ''), char(30))
-    FROM (SELECT item_id, annotator, max(revision), json_extract(facts, '$[0]') AS answer,
-                 json_extract(facts, '$[3]') AS version
+           group_concat(verdict, char(30))
+    FROM (SELECT item_id, annotator, max(revision), json_extract(facts, '$[0]', '$[3]') AS verdict
           FROM labels INDEXED BY labels_current
           WHERE project_id=? AND retracted=0 AND question_id=? GROUP BY annotator, item_id, question_id)
 """
 
 
 def _columns(store: Store, project_id: str, qid: str) -> tuple[list[str], ...] | None:
-    """(item ids, annotators, answer texts, guidelines versions) of the current labels; None if an
-    id holds the separator (the caller then takes the general path)."""
+    """(item ids, annotators, verdicts) of the current labels; None if an id holds the separator
+    (the caller then takes the general path)."""
     count, *joined = store.tuples(CURRENT_COLUMNS, (project_id, qid)).fetchone()
     if not count:
-        return [], [], [], []
+        return [], [], []
     columns = tuple(c.split("\x1e") for c in joined)
     return columns if all(len(c) == count for c in columns) else None
 
@@ -169,24 +168,24 @@ def _pairwise(store: Store, info, q, opt: Options, raters,
     columns = _columns(store, info.id, q.id)
     if columns is None:
         return None
-    ids, whos, texts, versions_of = columns
+    ids, whos, texts = columns  # texts: the verdicts, [answer, guidelines version]
     at = {iid: k for k, (iid, _) in enumerate(order)}
     try:
         pos = list(map(at.__getitem__, ids))
     except KeyError:  # labels of items no longer in the project
         pos = [at.get(i, -1) for i in ids]
         keep = [k for k, p in enumerate(pos) if p >= 0]
-        pos, whos, texts, versions_of = ([c[k] for k in keep] for c in (pos, whos, texts, versions_of))
-    if whole:  # the guidelines versions of labels on normal items only
-        versions = {v for p, v in zip(pos, versions_of, strict=True) if order[p][1] is not None}
-    else:
-        versions = set(versions_of)
+        pos, whos, texts = ([c[k] for k in keep] for c in (pos, whos, texts))
+    distinct = list(dict.fromkeys(texts))
+    verdicts = {t: json.loads(t) for t in distinct}
+    parsed = {t: v[0] for t, v in verdicts.items()}  # the answers
+    # the guidelines versions of the labels on normal items
+    on_normal = distinct if not whole else {t for p, t in zip(pos, texts, strict=True) if order[p][1] is not None}
+    versions = {verdicts[t][1] or "" for t in on_normal}
     labeled = set(whos)
     ordered = [*raters.names, *sorted(labeled - set(raters.names))]
     name = "strength" if q.scale == "strength" else "choice"
     var = declare_variables(info.spec, q.id)[(q.id, name)]
-    distinct = list(dict.fromkeys(texts))
-    parsed = {t: json.loads(t) if t else None for t in distinct}
     valid = {t for t, a in parsed.items() if a is not None and a.get("mode") == q.mode}  # count
     valued = labeled if not whole and len(valid) == len(distinct) else {
         w for p, w, t in zip(pos, whos, texts, strict=True) if t in valid and order[p][1] is not None}
@@ -250,7 +249,7 @@ def _pairwise(store: Store, info, q, opt: Options, raters,
                 cvalue = None if status == "conflict" else pairwise_answer(q, value, json.loads(sk)[:2])
                 c = ItemConsensus(iid, qid, status, cvalue, support, m)
                 consensus.append(c)
-        answers = [(w, parsed[t]) for w, t in pairs if t]
+        answers = [(w, parsed[t]) for w, t in pairs if parsed[t] is not None]
         item = whole.get(iid)
         key = (iid, qid)
         if item is not None and item.kind == "gold" and item.gold and qid in item.gold:
