@@ -139,3 +139,14 @@ def test_a_label_of_an_item_no_longer_there_is_left_out_by_both_paths(project):
     finally:
         _store_labels(project, "four", [], [])
         project.conn.execute("PRAGMA foreign_keys=ON")
+
+
+def test_items_read_as_columns_are_put_in_their_order():
+    """SQLite documents no order for group_concat: the items are put in seq order after it."""
+    from annotary.ops.final import _items
+
+    class Rows:
+        def tuples(self, *_):
+            return type("Cursor", (), {"fetchone": lambda _: ("3,1,2", "c\x1ea\x1eb", '["x"]\x1e\x1e["y"]')})()
+
+    assert _items(Rows(), "p") == (["a", "b", "c"], [None, '["y"]', '["x"]'])

@@ -11,7 +11,7 @@ import numpy as np
 from annotary.core.adjudication import PROVENANCE
 from annotary.core.errors import AnnotaryError
 from annotary.core.items import Item
-from annotary.ops.project import SKELETONS, WHOLE, item_skeletons, project_info
+from annotary.ops.project import WHOLE, item_skeletons, project_info
 from annotary.ops.quality import (
     ItemConsensus,
     Options,
@@ -132,27 +132,55 @@ def export_answers(store: Store, *, question: str | None = None, options: Option
     return report, final_answers(store, question=question, options=opt, report=report)
 
 
-# the current verdicts of one question's labels ([answer, guidelines version], one json_extract
-# of the facts kept in the label index, migration 0006), with their items and annotators, as
-# columns joined by \x1e into one text each (JSON text holds no control character): one row, so
-# no Python object per label; equal verdicts are equal answers
+# the verdicts ([answer, guidelines version], kept in the label index, migration 0006) of one
+# question's labels, with their items, annotators and revisions, as columns joined into one
+# text each (\x1e: JSON text holds no control character): one row, so no Python object per label,
+# and no grouping in SQLite (it takes longer than the scan): the newest revision of each item
+# and annotator is picked with numpy. Equal verdicts are equal answers.
 CURRENT_COLUMNS = """
     SELECT count(*), group_concat(item_id, char(30)), group_concat(annotator, char(30)),
-           group_concat(verdict, char(30))
-    FROM (SELECT item_id, annotator, max(revision), json_extract(facts, '$[0]', '$[3]') AS verdict
-          FROM labels INDEXED BY labels_current
-          WHERE project_id=? AND retracted=0 AND question_id=? GROUP BY annotator, item_id, question_id)
+           group_concat(verdict, char(30)), group_concat(revision)
+    FROM labels INDEXED BY labels_current WHERE project_id=? AND retracted=0 AND question_id=?
 """
 
 
+# the items' seqs, ids and skeletons (migration 0005; '' for none), joined by \x1e into one text each
+ITEM_COLUMNS = """
+    SELECT group_concat(seq), group_concat(id, char(30)), group_concat(ifnull(skeleton, ''), char(30))
+    FROM (SELECT seq, id, skeleton FROM items INDEXED BY items_skeleton WHERE project_id=? ORDER BY seq)
+"""
+
+
+def _items(store: Store, project_id: str) -> tuple[list[str], list[str | None]]:
+    """The items' ids and skeletons (None for a gold or calibration item), in the items' order."""
+    seqs, ids, skeletons = store.tuples(ITEM_COLUMNS, (project_id,)).fetchone()
+    if seqs is None:
+        return [], []
+    ids, skeletons = ids.split("\x1e"), [sk or None for sk in skeletons.split("\x1e")]
+    order = np.fromstring(seqs, dtype=np.int64, sep=",")
+    if (order[1:] < order[:-1]).any():  # group_concat keeps the order it is given
+        by = np.argsort(order, kind="stable").tolist()
+        ids, skeletons = [ids[k] for k in by], [skeletons[k] for k in by]
+    return ids, skeletons
+
+
 def _columns(store: Store, project_id: str, qid: str) -> tuple[list[str], ...] | None:
-    """(item ids, annotators, verdicts) of the current labels; None if an id holds the separator
-    (the caller then takes the general path)."""
+    """(item ids, annotators, verdicts, revisions) of the labels not retracted; None if an id holds
+    the separator (the caller then takes the general path)."""
     count, *joined = store.tuples(CURRENT_COLUMNS, (project_id, qid)).fetchone()
     if not count:
-        return [], [], []
-    columns = tuple(c.split("\x1e") for c in joined)
+        return [], [], [], []
+    columns = tuple(c.split(sep) for c, sep in zip(joined, ("\x1e", "\x1e", "\x1e", ","), strict=True))
     return columns if all(len(c) == count for c in columns) else None
+
+
+def _newest(pos: list[int], whos: list[str], revisions: list[str]) -> list[int]:
+    """The positions of the labels that are their item and annotator's newest revision."""
+    who = np.unique(np.array(whos, dtype=object), return_inverse=True)[1]
+    item, rev = np.array(pos, dtype=np.int64), np.array(revisions, dtype=np.int64)
+    by = np.lexsort((rev, who, item))
+    last = np.r_[(item[by][1:] != item[by][:-1]) | (who[by][1:] != who[by][:-1]), True]
+    return np.sort(by[last]).tolist()
 
 
 def _pairwise(store: Store, info, q, opt: Options, raters,
@@ -161,21 +189,25 @@ def _pairwise(store: Store, info, q, opt: Options, raters,
     annotator order; consensus and final answer as quality_report and final_answers make them.
     The labels come as columns and are grouped by item with numpy; items whose answers are all
     the same (the common case) share one worked-out result per answer and item shape."""
-    order: list[tuple[str, str | None]] = list(store.tuples(SKELETONS, (info.id,)))  # items' order
+    item_ids, skeletons = _items(store, info.id)
+    order = list(zip(item_ids, skeletons, strict=True))
     whole = {}  # gold and calibration items (no skeleton), read whole
-    if any(sk is None for _, sk in order):
+    if None in skeletons:
         whole = {iid: Item.model_validate_json(data) for iid, data in store.tuples(WHOLE, (info.id,))}
     columns = _columns(store, info.id, q.id)
     if columns is None:
         return None
-    ids, whos, texts = columns  # texts: the verdicts, [answer, guidelines version]
-    at = {iid: k for k, (iid, _) in enumerate(order)}
+    ids, whos, texts, revisions = columns  # texts: the verdicts, [answer, guidelines version]
+    at = dict(zip(item_ids, range(len(item_ids)), strict=True))
     try:
         pos = list(map(at.__getitem__, ids))
     except KeyError:  # labels of items no longer in the project
         pos = [at.get(i, -1) for i in ids]
         keep = [k for k, p in enumerate(pos) if p >= 0]
-        pos, whos, texts = ([c[k] for k in keep] for c in (pos, whos, texts))
+        pos, whos, texts, revisions = ([c[k] for k in keep] for c in (pos, whos, texts, revisions))
+    if revisions.count("1") < len(revisions):  # keep each item and annotator's newest revision only
+        current = _newest(pos, whos, revisions)
+        pos, whos, texts = ([c[k] for k in current] for c in (pos, whos, texts))
     distinct = list(dict.fromkeys(texts))
     verdicts = {t: json.loads(t) for t in distinct}
     parsed = {t: v[0] for t, v in verdicts.items()}  # the answers

@@ -73,24 +73,25 @@ class Rating(NamedTuple):
     guidelines_version: str
 
 
-# max() makes SQLite take the bare columns from the row of the newest revision; the facts
-# (LABEL_FACTS) and the grouping come from the index, in its order (migration 0006)
+# max() makes SQLite take the bare columns from the row of the newest revision; the verdict
+# ([answer, guidelines version]), the facts ([shown first, confidence]) and the grouping come
+# from the index, in its order (migration 0006)
 CURRENT_ALL = """
-    SELECT annotator, item_id, question_id, max(revision), facts FROM labels INDEXED BY labels_current
+    SELECT annotator, item_id, question_id, max(revision), verdict, facts FROM labels INDEXED BY labels_current
     WHERE project_id=? AND retracted=0 GROUP BY annotator, item_id, question_id
 """
 
 
 def load_ratings(store: Store, project_id: str) -> list[Rating]:
-    parsed: dict[str, list] = {}  # few distinct (answer, shown first, confidence, version): parse each once
+    parsed: dict[tuple, tuple] = {}  # few distinct (answer, version, shown first, confidence): parse each once
     out = []
     make = Rating._make
-    for who, iid, qid, revision, text in store.tuples(CURRENT_ALL, (project_id,)):
-        facts = parsed.get(text)
-        if facts is None:
-            answer, first, confidence, version = json.loads(text)
-            facts = parsed[text] = (answer, first, confidence, version or "")
-        out.append(make((who, iid, qid, revision, *facts)))
+    for who, iid, qid, revision, verdict, facts in store.tuples(CURRENT_ALL, (project_id,)):
+        found = parsed.get((verdict, facts))
+        if found is None:
+            (answer, version), (first, confidence) = json.loads(verdict), json.loads(facts)
+            found = parsed[(verdict, facts)] = (answer, first, confidence, version or "")
+        out.append(make((who, iid, qid, revision, *found)))
     return out
 
 

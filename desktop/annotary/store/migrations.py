@@ -209,22 +209,25 @@ def _0005_item_skeletons(db: sqlite_utils.Database) -> None:
     )
 
 
-# [answer, the response shown first, confidence, guidelines version]: what figures need of a label
-LABEL_FACTS = ("$.answer", "$.shown_order[0]", "$.confidence", "$.guidelines_version")
+# what figures need of a label: its verdict, [answer, guidelines version] (equal verdicts are
+# equal answers), and its facts, [the response shown first, confidence]
+LABEL_VERDICT = ("$.answer", "$.guidelines_version")
+LABEL_FACTS = ("$.shown_order[0]", "$.confidence")
 
 
 def _0006_label_facts(db: sqlite_utils.Database) -> None:
-    """What figures need of a label (LABEL_FACTS), kept in the index labels are looked up by
-    annotator with. A generated column, taken with one json_extract when a label is written; the
-    current labels of a project (newest revision per item, question and annotator) are then read
-    from the index in its order, without parsing any label's JSON."""
-    paths = ", ".join(f"'{p}'" for p in LABEL_FACTS)
+    """What figures need of a label (LABEL_VERDICT, LABEL_FACTS), kept in the index labels are
+    looked up by annotator with. Generated columns, taken with json_extract when a label is
+    written; the current labels of a project (newest revision per item, question and annotator)
+    are then read from the index in its order, without parsing any label's JSON."""
+    verdict, facts = (", ".join(f"'{p}'" for p in paths) for paths in (LABEL_VERDICT, LABEL_FACTS))
     db.executescript(
         f"""
-        ALTER TABLE labels ADD COLUMN facts TEXT AS (json_extract(data, {paths})) VIRTUAL;
+        ALTER TABLE labels ADD COLUMN verdict TEXT AS (json_extract(data, {verdict})) VIRTUAL;
+        ALTER TABLE labels ADD COLUMN facts TEXT AS (json_extract(data, {facts})) VIRTUAL;
         DROP INDEX labels_annotator;
         CREATE INDEX labels_current ON labels(project_id, annotator, item_id, question_id, revision,
-                                              retracted, facts);
+                                              retracted, verdict, facts);
         """
     )
 
