@@ -427,14 +427,14 @@ def _preference_lines(parts: _Prefetch, q, shape: Shape, kept: list[FinalAnswer]
     done, pieces, count, k, n = 0, [], 0, 0, len(kept)
     frames: dict[tuple[int, bool], tuple] = {}  # answers are shared between items: one frame each
     cuts_of = preference_cuts
+    wanted = [f.item_id for f in kept] + [None]  # None: past the last answer
+    answers = [f.answer for f in kept]
     for chunk in parts:
         joined, spans = _parts(chunk)
         view = memoryview(joined)
         for iid, lo, hi in spans:
-            if k == n or kept[k].item_id != iid:
-                continue
-            while k < n and kept[k].item_id == iid:
-                answer = kept[k].answer
+            while wanted[k] == iid:
+                answer = answers[k]
                 k += 1
                 done += 1
                 cuts = cuts_of(joined, lo, hi)
