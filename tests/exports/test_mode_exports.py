@@ -15,11 +15,11 @@ from annotary.datasets.exports import (
     dataset_score,
     parts_item,
     preference_cuts,
-    preference_line,
+    preference_frame,
     preference_plan,
     preference_rows,
+    preference_tail,
     ranking_pair_rows,
-    split_preference_parts,
     strength_margin,
 )
 from annotary.ops.export import export_dataset
@@ -84,6 +84,22 @@ def test_preference_lines_spliced_from_stored_json_equal_the_built_rows(pairs, l
     spliced = load(rows_of(pairs, tmp_path, "j", **kw))
     assert spliced.num_rows > 0
     assert spliced.to_list() == load(rows_of(pairs, tmp_path, "p", parquet=True, **kw)).to_list()
+
+
+def split_preference_parts(parts: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """(prompt, first text, second text) as the JSON text preference_cuts finds, or None."""
+    cuts = preference_cuts(parts)
+    if cuts is None:
+        return None
+    start, first, second = cuts
+    return parts[start:first - 1], parts[first:second - 1], parts[second:-1]
+
+
+def preference_line(prompt: bytes, texts: tuple[bytes, bytes], plan: tuple[int, int, dict], shape: Shape) -> bytes:
+    """One row spliced as the export splices it: its frame around the cut JSON texts."""
+    best, other, extra = plan
+    a, b, c, d = preference_frame(shape, prompt[:1] == b"[", preference_tail(extra))
+    return a + prompt + b + texts[best] + c + texts[other] + d
 
 
 def _parts(item: dict) -> bytes:

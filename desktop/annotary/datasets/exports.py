@@ -164,15 +164,6 @@ def preference_cuts(parts: bytes, lo: int = 0, hi: int | None = None) -> tuple[i
     return start, first, second
 
 
-def split_preference_parts(parts: bytes) -> tuple[bytes, bytes, bytes] | None:
-    """(prompt, first text, second text) as JSON text (preference_cuts), or None."""
-    cuts = preference_cuts(parts)
-    if cuts is None:
-        return None
-    start, first, second = cuts
-    return parts[start:first - 1], parts[first:second - 1], parts[second:-1]
-
-
 def _string_start(text: bytes, end: int, lo: int = 0) -> int:
     """The opening quote of the JSON string whose closing quote is at `end` (-1 if none after lo)."""
     at = end
@@ -204,22 +195,6 @@ def preference_frame(shape: Shape, conversation: bool, tail: bytes) -> tuple[byt
     opening, closing = (b'{"prompt":', b"") if conversation else (b'{"prompt":[{"role":"user","content":', b"}]")
     return (opening, closing + b',"chosen":[{"role":"assistant","content":',
             b'}],"rejected":[{"role":"assistant","content":', b"}]" + tail + b"}\n")
-
-
-def preference_pieces(prompt, conversation: bool, chosen, rejected, tail: bytes, shape: Shape) -> tuple:
-    """preference_rows' row as the pieces of a JSON line (bytes, or memoryviews into the parts
-    preference_cuts found), to be joined with the other lines of a chunk: the same row, without
-    decoding the item or copying its texts more than once. For items without a context."""
-    a, b, c, d = preference_frame(shape, conversation, tail)
-    return a, prompt, b, chosen, c, rejected, d
-
-
-def preference_line(prompt: bytes, texts: tuple[bytes, bytes], plan: tuple[int, int, dict],
-                    shape: Shape) -> bytes:
-    """One row's preference_pieces joined (the JSON text split_preference_parts cut out)."""
-    best, other, extra = plan
-    return b"".join(preference_pieces(prompt, prompt[:1] == b"[", texts[best], texts[other],
-                                      preference_tail(extra), shape))
 
 
 def _unranked(item: dict, answer: dict) -> list[str]:
