@@ -130,9 +130,10 @@ def _export(store: Store, *, out: str | Path, fmt: str, question: str | None = N
     info = project_info(store)
     q = _question(info.spec, fmt, question)
     qid = q.id if q is not None else None
-    # the items' texts are read on a second connection while the answers are worked out
+    # trl-preference JSON Lines: the items' texts are read on a second connection and thread from
+    # when the answers are read on; what else is needed is read first (two SQLite readers in one
+    # process slow each other down)
     spliced = fmt == "trl-preference" and not parquet
-    # read before the texts' reader starts (two SQLite readers in one process slow each other)
     chats = _conversations(store, info.id) if fmt != "labels-long" else set()
     with (_Prefetch(store, _preference_chunks(info.id)) if spliced else contextlib.nullcontext()) as parts:
         report, finals = export_answers(store, question=qid, options=options,
@@ -307,9 +308,10 @@ class _Lines:
     count: int
 
 
-# the parts of the next items a preference row takes (PREFERENCE_PATHS), from the item after
-# seq ? on, a chunk of items as one row: their seqs, ids and parts each joined by \x1e (JSON text
-# and item ids hold no control character), so the reading thread hands Python one row per chunk
+# the parts a preference row takes (PREFERENCE_PATHS) of the next items from the one after seq ?
+# on, as one row: their ids and parts joined by \x1e (JSON text and item ids hold no control
+# character), their seqs and the parts' sizes in bytes joined by commas; so the reading thread
+# hands Python one row per chunk of items
 PREFERENCE_CHUNK = f"""
     SELECT group_concat(seq), group_concat(id, char(30)), CAST(group_concat(parts, char(30)) AS BLOB), max(seq),
            group_concat(length(CAST(parts AS BLOB)))
@@ -338,12 +340,12 @@ def _parts(chunk: tuple) -> tuple[bytes, list[tuple[str, int, int]]]:
     """The joined parts of a PREFERENCE_CHUNK row, and (id, start, end) of each item's parts in
     them, in the items' order (the parts are not copied)."""
     seqs, ids, joined, sizes = chunk
-    size = np.array(sizes.split(","), dtype=np.int64)
+    size = np.fromstring(sizes, dtype=np.int64, sep=",")
     ends = np.cumsum(size + 1) - 1  # each part is followed by a separator
     spans = list(zip(ids.split("\x1e"), (ends - size).tolist(), ends.tolist(), strict=True))
-    order = [int(x) for x in seqs.split(",")]
-    if any(a > b for a, b in zip(order, order[1:], strict=False)):  # group_concat keeps the order it is given
-        spans = [span for _, span in sorted(zip(order, spans, strict=True))]
+    order = np.fromstring(seqs, dtype=np.int64, sep=",")
+    if (order[1:] < order[:-1]).any():  # group_concat keeps the order it is given
+        spans = [spans[k] for k in np.argsort(order, kind="stable").tolist()]
     return joined, spans
 
 
