@@ -15,7 +15,6 @@ import contextlib
 import cProfile
 import gc
 import hashlib
-import importlib.util
 import inspect
 import io
 import json
@@ -33,10 +32,7 @@ import time
 import zipfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-SOURCE_TREE = importlib.util.find_spec("annotary") is None
-if SOURCE_TREE:  # not installed: use the source tree, in the child processes too
-    sys.path.insert(0, str(REPO / "desktop"))
+from common import REPO, SOURCE_TREE, MiB, peak_rss_mb, proc_status  # noqa: E402  (puts the source tree on the path)
 
 PROJECT_ID = "bench-pairwise"
 GOAL_IMPORT_RATIO = 2.0
@@ -44,8 +40,6 @@ GOAL_LATENCY_MS = 50.0  # next item, every mode, 100k items
 GOAL_LONG_MS = 100.0  # next / previous between two items of nine ~2,000-word responses
 GOAL_RSS_MB = 300.0
 GOAL_COLD_S = 1.5
-MiB = 1024 * 1024
-
 SPEC_TOML = f"""\
 # Benchmark project: the two pairwise questions of the demo.
 format = "annotary.spec/1"
@@ -366,27 +360,6 @@ def data_key(case: str, n: int) -> str:
 
 
 # --- small helpers --------------------------------------------------------------------------
-
-def proc_status(field: str) -> float | None:
-    """A /proc/self/status memory field in MiB (Linux), or None."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def peak_rss_mb() -> float:
-    hwm = proc_status("VmHWM")
-    if hwm is not None:
-        return hwm
-    import resource
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / MiB if sys.platform == "darwin" else peak / 1024
-
 
 def pct(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100)."""
@@ -798,23 +771,28 @@ class Gui:
         self.store.close()
 
 
-def child_gui(cfg: dict) -> dict:
-    gui = Gui(cfg["project"])
-    flow, n, step, expect = gui.flow, gui.n, gui.step, gui.expect
-    runs: dict[str, list] = {"next": [], "previous": [], "jump": [], "answer": [], "submit": []}
-    for _ in range(5):  # warm-up (first layouts, font caches), not counted
-        step("item.next")
+def time_next(gui: Gui, wanted: int, runs: dict[str, list]) -> tuple[int, float, int, int]:
+    """After 5 warm-up steps (first layouts, font caches), time up to `wanted` `item.next` into
+    runs["next"]: (steps, paints of the prompt per step, references to None before and after)."""
+    for _ in range(5):
+        gui.step("item.next")
     paints0 = gui.paints.count
     # a health check: some PySide6 builds on Python < 3.12 (where None is not immortal) drop a
     # reference to None on every void call, and the process aborts once the count reaches zero
     none_refs0 = sys.getrefcount(None)
-    start = flow.current.position
-    steps = min(cfg["steps"], n - 1 - start)
+    start = gui.flow.current.position
+    steps = min(wanted, gui.n - 1 - start)
     for k in range(steps):
-        runs["next"].append(step("item.next"))
-        expect(start + k + 1, "item.next")
-    next_paints = (gui.paints.count - paints0) / max(steps, 1)
-    none_refs1 = sys.getrefcount(None)
+        runs["next"].append(gui.step("item.next"))
+        gui.expect(start + k + 1, "item.next")
+    return steps, (gui.paints.count - paints0) / max(steps, 1), none_refs0, sys.getrefcount(None)
+
+
+def child_gui(cfg: dict) -> dict:
+    gui = Gui(cfg["project"])
+    flow, n, step, expect = gui.flow, gui.n, gui.step, gui.expect
+    runs: dict[str, list] = {"next": [], "previous": [], "jump": [], "answer": [], "submit": []}
+    steps, next_paints, none_refs0, none_refs1 = time_next(gui, cfg["steps"], runs)
     here = flow.current.position
     for k in range(min(30, here)):
         runs["previous"].append(step("item.previous"))
@@ -870,17 +848,7 @@ def child_gui_mode(cfg: dict) -> dict:
     gui = Gui(cfg["project"])
     flow, n, step, expect = gui.flow, gui.n, gui.step, gui.expect
     runs: dict[str, list] = {"next": [], "answer": [], "submit": []}
-    for _ in range(5):  # warm-up, not counted
-        step("item.next")
-    paints0 = gui.paints.count
-    none_refs0 = sys.getrefcount(None)
-    start = flow.current.position
-    steps = min(cfg["steps"], n - 1 - start)
-    for k in range(steps):
-        runs["next"].append(step("item.next"))
-        expect(start + k + 1, "item.next")
-    next_paints = (gui.paints.count - paints0) / max(steps, 1)
-    none_refs1 = sys.getrefcount(None)
+    steps, next_paints, none_refs0, none_refs1 = time_next(gui, cfg["steps"], runs)
 
     middle = n // 2
     gui.jump(middle)

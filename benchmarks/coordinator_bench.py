@@ -9,21 +9,16 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import importlib.util
 import json
 import pstats
 import random
-import resource
 import shutil
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-if importlib.util.find_spec("annotary") is None:  # not installed: use the source tree
-    sys.path.insert(0, str(REPO / "desktop"))
+from common import pairwise_spec, peak_rss_mb  # noqa: E402  (puts the source tree on the path)
 
 from annotary.analysis.agreement import benchmark_alpha  # noqa: E402
 from annotary.bundles.bundle import write_bundle  # noqa: E402
@@ -37,20 +32,7 @@ from annotary.ops.quality import quality_report  # noqa: E402
 from annotary.ops.roster import add_members, export_card  # noqa: E402
 
 GOAL_MERGE_S = 5.0
-SPEC = """\
-project_id = "bench-coordinator"
-name = "Coordinator benchmark"
-
-[[questions]]
-id = "helpful"
-mode = "pairwise"
-text = "Which response is more helpful?"
-scale = "fourway"
-"""
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+SPEC = pairwise_spec("bench-coordinator", "Coordinator benchmark")
 
 
 def timed(label: str, fn):

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import importlib.util
 import json
 import pstats
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -23,9 +21,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-if importlib.util.find_spec("annotary") is None:  # not installed: use the source tree
-    sys.path.insert(0, str(REPO / "desktop"))
+from common import pairwise_spec, peak_rss_mb  # noqa: E402  (puts the source tree on the path)
 
 from annotary.bundles.identity import create_identity  # noqa: E402
 from annotary.ops import export as export_ops  # noqa: E402
@@ -33,16 +29,7 @@ from annotary.ops.export import export_dataset  # noqa: E402
 from annotary.ops.project import create_project, open_project, project_info  # noqa: E402
 
 GOAL_JSONL_S = 3.0
-SPEC = """\
-project_id = "bench-export"
-name = "Export benchmark"
-
-[[questions]]
-id = "helpful"
-mode = "pairwise"
-text = "Which response is more helpful?"
-scale = "fourway"
-"""
+SPEC = pairwise_spec("bench-export", "Export benchmark")
 WORDS = ("the model answer explains why each step follows from the last and where the user should "
          "check units, données, edge cases and the limits of the method before relying on it").split()
 
@@ -50,10 +37,6 @@ WORDS = ("the model answer explains why each step follows from the last and wher
 def text(rng: random.Random, low: int, high: int) -> str:
     n = rng.randint(low, high) // 6
     return " ".join(rng.choice(WORDS) for _ in range(n))
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def build(tmp: Path, pairs: int) -> Path:
