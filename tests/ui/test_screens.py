@@ -21,6 +21,15 @@ def test_conflict_check_catches_a_clash():
     assert any(k == "T" for k, *_ in conflicts(global_clash))
 
 
+def test_shift_tab_and_backtab_are_one_key():
+    """A real keyboard sends Shift+Tab as Backtab: one action holding both is ambiguous in Qt
+    (it prints a warning and does nothing), and two actions holding one each clash."""
+    both = with_keys("question.previous", ("Shift+Tab", "Backtab"))
+    assert ("Shift+Tab", "question.previous", "question.previous") in conflicts(both)
+    other = with_keys("item.jump", ("Backtab",))
+    assert ("Shift+Tab", "item.jump", "question.previous") in conflicts(other)
+
+
 def test_key_sheet_lists_every_key_of_the_screen():
     rows = key_sheet_rows("labeling")
     listed = {r[1] for r in rows}

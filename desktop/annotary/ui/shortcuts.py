@@ -48,7 +48,7 @@ def _workspace() -> list[Command]:
         Command("workspace.export_dataset", "workspace", ("Ctrl+Shift+X",),
                 "Export a training dataset…", "&Workspace"),
         Command("workspace.next_tab", "workspace", ("Ctrl+Tab",), "Next tab", autorepeat=True),
-        Command("workspace.previous_tab", "workspace", ("Ctrl+Shift+Tab", "Ctrl+Backtab"), "Previous tab",
+        Command("workspace.previous_tab", "workspace", ("Ctrl+Shift+Tab",), "Previous tab",
                 autorepeat=True),
         *tabs,
     ]
@@ -75,7 +75,7 @@ COMMANDS: tuple[Command, ...] = (
             "Write the response (demonstration); edit the decision (reviewing)", "&Item"),
     Command("item.leave_text", "labeling", ("Escape",), "Leave the text box"),
     Command("question.next", "labeling", ("Tab",), "Next question", "&Item"),
-    Command("question.previous", "labeling", ("Shift+Tab", "Backtab"), "Previous question", "&Item"),
+    Command("question.previous", "labeling", ("Shift+Tab",), "Previous question", "&Item"),
     Command("answer.A", "labeling", ("A",), "A is better", modes=("pairwise",)),
     Command("answer.B", "labeling", ("B",), "B is better", modes=("pairwise",)),
     Command("answer.tie", "labeling", ("T",), "Tie", modes=("pairwise",)),
@@ -133,8 +133,14 @@ def effective(keymap: dict[str, list[str]] | None) -> tuple[Command, ...]:
 
 
 def normalized(key: str) -> str:
-    """Portable text of a key sequence, so 'ctrl+z' and 'Ctrl+Z' compare equal."""
-    return QKeySequence(key).toString(QKeySequence.SequenceFormat.PortableText)
+    """Portable text of a key sequence, so 'ctrl+z' and 'Ctrl+Z' compare equal. A real keyboard
+    sends Shift+Tab as Backtab and Qt matches a binding of either to it, so they are one key."""
+    text = QKeySequence(key).toString(QKeySequence.SequenceFormat.PortableText)
+    if text.endswith("Backtab"):
+        mods = [m for m in text.removesuffix("Backtab").split("+") if m and m != "Shift"]
+        text = QKeySequence("+".join([*mods, "Shift", "Tab"])).toString(
+            QKeySequence.SequenceFormat.PortableText)
+    return text
 
 
 def conflicts(commands=COMMANDS) -> list[tuple[str, str, str]]:
@@ -142,8 +148,10 @@ def conflicts(commands=COMMANDS) -> list[tuple[str, str, str]]:
     seen: dict[tuple[str, str], str] = {}
     out = []
     for c in commands:
-        for key in c.keys:
-            k = normalized(key)
+        mine = [normalized(key) for key in c.keys]
+        # one action bound twice to the same key is an ambiguous shortcut: Qt then runs neither
+        out.extend((k, c.id, c.id) for k in {k for k in mine if mine.count(k) > 1})
+        for k in dict.fromkeys(mine):
             scopes = SCOPES if c.scope == "global" else ("global", c.scope)
             for s in scopes:
                 other = seen.get((s, k))
