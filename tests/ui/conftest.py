@@ -16,6 +16,31 @@ class FakeAsker:
         self.errors: list[str] = []
         self.infos: list[str] = []
         self.feedbacks: list[str] = []
+        self.forms: list[dict | None] = []  # each answers one form: its values over the defaults
+        self.forms_shown: list[tuple[str, list]] = []  # (title, fields) of every form asked
+        self.fill_new_project = None  # called with the real new-project dialog, to fill and create
+
+    def open_paths(self, title, filter=None):
+        if not self.paths:
+            return []
+        got = self.paths.pop(0)
+        return list(got) if isinstance(got, list | tuple) else [got]
+
+    def form(self, title, fields, intro="", ok="OK"):
+        self.forms_shown.append((title, fields))
+        if not self.forms:
+            return None
+        answer = self.forms.pop(0)
+        return None if answer is None else {f.key: f.default for f in fields} | answer
+
+    def new_project(self, identity, runner):
+        from annotary.ui.new_project import NewProjectDialog
+
+        dialog = NewProjectDialog(identity, runner, self)
+        self.new_project_dialog = dialog
+        if self.fill_new_project is not None:
+            self.fill_new_project(dialog)
+        return str(dialog.created) if dialog.created else None
 
     def open_path(self, title, filter=None):
         return self.paths.pop(0) if self.paths else None

@@ -180,16 +180,16 @@ def test_export_csv_writes_the_reports_tables(qtbot, merged, window, asker, tmp_
 def test_export_a_training_dataset_from_the_workspace(qtbot, merged, window, asker, tmp_path):
     import json
 
-    asker.choices += ["trl-preference", "helpful"]
-    asker.paths.append(str(tmp_path / "prefs"))
+    asker.choices += ["trl-preference"]
+    asker.forms.append({"question": "helpful", "out": str(tmp_path / "prefs")})
     press(qtbot, window, Qt.Key.Key_X, CTRL | SHIFT)
     assert asker.errors == [] and asker.infos, asker.errors
     rows = [json.loads(line) for line in (tmp_path / "prefs" / "train.jsonl").read_text().splitlines()]
     assert rows and set(rows[0]) >= {"prompt", "chosen", "rejected"}
     assert (tmp_path / "prefs" / "README.md").exists() and (tmp_path / "prefs" / "manifest.json").exists()
     # a second export to the same folder is refused in one line; the first stays whole
-    asker.choices += ["trl-preference", "helpful"]
-    asker.paths.append(str(tmp_path / "prefs"))
+    asker.choices += ["trl-preference"]
+    asker.forms.append({"question": "helpful", "out": str(tmp_path / "prefs")})
     window.run_command("workspace.export_dataset")
     assert len(asker.errors) == 1 and "\n" not in asker.errors[0]
     assert len((tmp_path / "prefs" / "train.jsonl").read_text().splitlines()) == len(rows)

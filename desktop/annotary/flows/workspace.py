@@ -6,9 +6,16 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from annotary.core.changes import Change
+from annotary.core.errors import AnnotaryError
 from annotary.ops import Store
+from annotary.ops.adjudication import create_adjudication
+from annotary.ops.assign import AssignReport, assign_round
+from annotary.ops.export import export_choices
 from annotary.ops.merge import MergeReport, merge_results
+from annotary.ops.project import project_info
 from annotary.ops.quality import (
     Options,
     QualityReport,
@@ -21,6 +28,7 @@ from annotary.ops.quality import (
     status_csv,
     to_csv,
 )
+from annotary.ops.roster import add_members, members, parse_rate
 
 BAND_RULE = "κ/α ≥ 0.70 good · 0.40–0.70 watch · below 0.40 flagged"
 STATUS_TEXT = {"agreed": "agreed", "conflict": "conflict", "single": "one rating"}
@@ -402,3 +410,202 @@ def gold_groups(r: QualityReport) -> list[BarGroup]:
             BarGroup(f"Calibration accuracy · {calibration} calibration item{'s' if calibration != 1 else ''} "
                      "(shown with feedback)",
                      [bar(a.name, a.calibration_accuracy, a.calibration_items) for a in r.annotators], 1.0)]
+
+
+# --- the coordinator's actions: roster, rounds, adjudication, datasets ----------------------------
+
+@dataclass
+class Field:
+    """One input of an action's form; the screen draws it, tests answer it by key."""
+
+    key: str
+    label: str
+    kind: str  # int, share, bool, choice, files, folder, save (a file to write), text
+    default: Any = None
+    choices: list[tuple[Any, str]] = field(default_factory=list)  # (value, the words shown)
+    tip: str = ""
+    minimum: float = 0
+    maximum: float = 1
+    filter: str = ""  # file dialogs: which files
+
+
+def project_folder(store: Store) -> Path:
+    return Path(store.path).parent if store.path else Path.cwd()
+
+
+def free_path(path: Path) -> Path:
+    """`path`, or path-2, path-3 … if it is taken."""
+    out, n = path, 2
+    while out.exists():
+        out, n = path.with_name(f"{path.stem}-{n}{path.suffix}"), n + 1
+    return out
+
+
+CARD_FILES = "Identity cards (*.json);;All files (*)"
+ITEM_FILES = "Data files (*.jsonl *.ndjson *.json *.jsonl.gz *.json.gz);;All files (*)"
+BUNDLE_FILES = "Annotary bundles (*.annotary);;All files (*)"
+
+
+def roster_fields() -> list[Field]:
+    return [Field("cards", "&Cards", "files", [], filter=CARD_FILES,
+                  tip="Each person writes theirs with `annotary identity export`; a card whose signature "
+                      "does not hold is refused, and then nobody is added"),
+            Field("rate", "Cost per &hour", "text", "",
+                  tip="Optional, for the cost figures: 60, 60/h or 1/min")]
+
+
+def add_to_roster(store: Store, values: dict) -> Change:
+    cards = [p for p in values["cards"] if str(p).strip()]
+    if not cards:
+        raise AnnotaryError("choose at least one identity card (.json)")
+    rate = (values.get("rate") or "").strip()
+    return add_members(store, cards=cards, rate_per_hour=parse_rate(rate) if rate else None)
+
+
+def roster_line(store: Store) -> str:
+    people = members(store, active_only=True)
+    if not people:
+        return "Roster: nobody yet. Add annotators' and reviewers' cards to assign a round."
+    by_role: dict[str, list[str]] = {}
+    for m in people:
+        by_role.setdefault(m.role, []).append(m.name)
+    return "Roster: " + " · ".join(f"{len(v)} {role}{'s' if len(v) != 1 else ''} ({', '.join(v)})"
+                                   for role, v in by_role.items())
+
+
+def next_round(store: Store) -> int:
+    info = project_info(store)
+    row = store.one("SELECT max(round) FROM rounds WHERE project_id=?", (info.id,))
+    return (row[0] or 0) + 1
+
+
+def assign_fields(store: Store) -> list[Field]:
+    n = len(members(store, active_only=True, role="annotator"))
+    if not n:
+        raise AnnotaryError("no annotators in the roster yet: add their cards first")
+    r = next_round(store)
+    return [
+        Field("overlap", "&Annotators per item", "int", min(2, n), minimum=1, maximum=n,
+              tip="Each item goes to this many distinct annotators, least loaded first (adaptive: at most)"),
+        Field("gold_fraction", "&Gold share of each load", "share", 0.0, maximum=0.5,
+              tip="0: every gold item to everyone; otherwise about this share of each annotator's items"),
+        Field("gold", "Gold &items (with answers)", "files", [], filter=ITEM_FILES,
+              tip="Items with the expert's answers, hidden among the others; optional"),
+        Field("calibration", "&Calibration items", "files", [], filter=ITEM_FILES,
+              tip="Items whose answer and explanation are shown after submitting; optional"),
+        Field("adaptive", "Send only &disputed items, each to one more annotator", "bool", False,
+              tip="An adaptive round: needs the labels of an earlier round"),
+        Field("feedback", "Also send each annotator the items a reviewer &decided against them", "bool",
+              False),
+        Field("out", "&Folder for the task bundles", "folder", str(free_path(project_folder(store) / f"round-{r}")),
+              tip="Made if missing; one signed bundle per annotator"),
+    ]
+
+
+def assign(store: Store, identity, values: dict) -> AssignReport:
+    out = Path(values["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    fraction = values.get("gold_fraction") or None
+    return assign_round(store, identity=identity, out_dir=out, overlap=int(values["overlap"]),
+                        gold_paths=list(values.get("gold") or []), gold_fraction=fraction,
+                        calibration_paths=list(values.get("calibration") or []),
+                        adaptive=bool(values.get("adaptive")), feedback=bool(values.get("feedback")))
+
+
+def assign_message(r: AssignReport) -> str:
+    """What `annotary project assign` prints: the round, each bundle, the notes."""
+    per = [f"{b.name}: {b.normal} items, {b.gold} gold, {b.calibration} calibration → {b.path.name}"
+           for b in r.bundles]
+    folder = r.bundles[0].path.parent if r.bundles else ""
+    return "\n".join([f"Round {r.round}: {r.items} items to {len(r.bundles)} annotators, written to {folder}.",
+                      *per, *(f"Note: {n}" for n in r.notes),
+                      "Send each annotator their bundle; drop their result bundles here to merge them."])
+
+
+INCLUDE_WORDS = [("conflicts", "Conflicts only"), ("all", "Every case, agreed ones too")]
+
+
+def adjudication_fields(store: Store) -> list[Field]:
+    reviewers = members(store, active_only=True, role="reviewer")
+    if not reviewers:
+        raise AnnotaryError("no reviewer in the roster yet: add a reviewer's card first")
+    info = project_info(store)
+    folder = project_folder(store) / "adjudication"
+    return [
+        Field("reviewer", "&Reviewer", "choice", reviewers[0].key_id,
+              [(m.key_id, f"{m.name} (key {m.key_id[:8]})") for m in reviewers]),
+        Field("include", "&Send", "choice", "conflicts", INCLUDE_WORDS),
+        Field("audit", "&Audit share of agreed cases", "share", 0.0,
+              tip="A share of the agreed cases sent too, to check the agreement"),
+        Field("out", "Adjudication &bundle", "save", str(free_path(folder / f"{info.id}-round{info.round}-review.annotary")),
+              filter=BUNDLE_FILES),
+    ]
+
+
+def adjudicate(store: Store, identity, values: dict) -> Change:
+    out = Path(values["out"])
+    if out.suffix.lower() != ".annotary":
+        out = out.with_name(out.name + ".annotary")
+    if out.exists():
+        raise AnnotaryError(f"{out.name}: already exists; choose another file")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return create_adjudication(store, identity=identity, reviewer=values["reviewer"], out=out,
+                               include=values.get("include") or "conflicts",
+                               audit_sample=float(values.get("audit") or 0.0))
+
+
+FORMAT_WORDS = {
+    "trl-preference": "prompt / chosen / rejected (DPO and reward models)",
+    "trl-kto": "prompt / completion / desirable or not (KTO)",
+    "ranking-pairs": "every ordered pair of each ranking",
+    "sft": "chat messages ending with the ideal response (SFT)",
+    "alpaca": "instruction / input / output (Alpaca)",
+    "attributes": "one row per response, a column per scoring axis",
+    "rubric": "each criterion with its mark and points, the item score",
+    "labels-long": "one row per label, for analysts",
+}
+PROVENANCE_WORDS = [("", "Any answer"), ("majority", "Majority or stronger"),
+                    ("unanimous", "Unanimous, adjudicated or gold"), ("adjudicated", "Adjudicated or gold"),
+                    ("gold", "Gold only")]
+TIES_WORDS = [("drop", "Leave ties out"), ("keep", "Keep ties, marked as ties")]
+
+
+def export_formats(store: Store) -> list[tuple[str, str]]:
+    """(format, words) for the formats this project's questions can fill."""
+    return [(fmt, f"{fmt}: {FORMAT_WORDS.get(fmt, '')}") for fmt, qids in export_choices(store).items() if qids]
+
+
+def question_words(store: Store) -> dict[str, str]:
+    return {q.id: " ".join(q.text.split()) for q in project_info(store).spec.questions}
+
+
+def export_fields(store: Store, fmt: str) -> list[Field]:
+    info = project_info(store)
+    words = question_words(store)
+    qids = export_choices(store).get(fmt, [])
+    fields = []
+    if fmt != "labels-long" and len(qids) > 1:
+        fields.append(Field("question", "&Question", "choice", qids[0], [(q, words.get(q, q)) for q in qids]))
+    fields += [
+        Field("min_provenance", "Keep &answers", "choice", "", PROVENANCE_WORDS,
+              tip="gold > adjudicated > unanimous > majority > single rating"),
+        Field("min_agreement", "Minimum a&greement", "share", 0.0,
+              tip="Share of annotators behind the consensus an answer needs (0: no minimum; gold and "
+                  "adjudicated answers pass)"),
+        Field("exclude_flagged", "Leave out items anyone &flagged", "bool", False),
+        Field("ties", "&Ties", "choice", "drop", TIES_WORDS),
+        Field("parquet", "Write &Parquet instead of JSON Lines", "bool", False),
+        Field("out", "&Folder to write", "folder",
+              str(free_path(project_folder(store) / "exports" / f"{info.id}-{fmt}")),
+              tip="A new folder (train data, README card, manifest), inside exports/ beside the project"),
+    ]
+    return fields
+
+
+def export_options(fmt: str, values: dict) -> dict:
+    """The keyword arguments of ops.export.export_dataset from the form's values."""
+    share = values.get("min_agreement") or None
+    return {"fmt": fmt, "out": str(values["out"]), "question": values.get("question") or None,
+            "min_provenance": values.get("min_provenance") or None, "min_agreement": share,
+            "exclude_flagged": bool(values.get("exclude_flagged")), "ties": values.get("ties") or "drop",
+            "parquet": bool(values.get("parquet"))}

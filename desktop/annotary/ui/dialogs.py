@@ -5,18 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QHBoxLayout,
     QInputDialog,
     QLabel,
     QLineEdit,
     QMessageBox,
+    QPushButton,
+    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
+    QWidget,
 )
 
 from annotary.ui.shortcuts import COMMANDS, normalized
@@ -39,9 +45,25 @@ class Asker:
         path, _ = QFileDialog.getOpenFileName(self.parent, title, str(Path.home()), filter)
         return path or None
 
+    def open_paths(self, title: str, filter: str = BUNDLE_FILTER) -> list[str]:
+        paths, _ = QFileDialog.getOpenFileNames(self.parent, title, str(Path.home()), filter)
+        return paths
+
     def save_path(self, title: str, suggested: str, filter: str = BUNDLE_FILTER) -> str | None:
         path, _ = QFileDialog.getSaveFileName(self.parent, title, str(Path.home() / suggested), filter)
         return path or None
+
+    def form(self, title: str, fields: list, intro: str = "", ok: str = "OK") -> dict | None:
+        """The values of a form of flows.workspace.Field inputs, or None if cancelled."""
+        dialog = FormDialog(title, fields, intro=intro, ok=ok, parent=self.parent)
+        return dialog.values() if dialog.exec() == QDialog.DialogCode.Accepted else None
+
+    def new_project(self, identity, runner) -> str | None:
+        """The new-project dialog: the path of the project it created, or None."""
+        from annotary.ui.new_project import NewProjectDialog
+
+        dialog = NewProjectDialog(identity, runner, self, parent=self.parent)
+        return str(dialog.created) if dialog.exec() == QDialog.DialogCode.Accepted and dialog.created else None
 
     def text(self, title: str, label: str) -> str | None:
         text, ok = QInputDialog.getText(self.parent, title, label)
@@ -122,6 +144,129 @@ class IdentityDialog(QDialog):
 
     def values(self) -> tuple[str, str]:
         return self.name.text().strip(), self.role.currentText()
+
+
+class PathEdit(QWidget):
+    """A path typed or chosen with Browse… (Alt+B): one file to open, several, a folder, a file to write."""
+
+    def __init__(self, kind: str, value, title: str, filter: str = "", parent=None):
+        super().__init__(parent)
+        self.kind, self.title, self.filter = kind, title, filter or "All files (*)"
+        self.edit = QLineEdit(self.text_of(value))
+        self.edit.setAccessibleName(title)
+        if kind == "files":
+            self.edit.setPlaceholderText("None; several files are separated by ;")
+        browse = QPushButton("&Browse…")
+        browse.setAccessibleName(f"Choose: {title}")
+        browse.clicked.connect(self.browse)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.edit, 1)
+        lay.addWidget(browse)
+        self.setFocusProxy(self.edit)
+
+    @staticmethod
+    def text_of(value) -> str:
+        return "; ".join(map(str, value)) if isinstance(value, list | tuple) else str(value or "")
+
+    def value(self):
+        text = self.edit.text().strip()
+        return [p.strip() for p in text.split(";") if p.strip()] if self.kind == "files" else text
+
+    def browse(self) -> None:
+        start = self.edit.text().split(";")[0].strip() or str(Path.home())
+        if self.kind == "files":
+            got, _ = QFileDialog.getOpenFileNames(self, self.title, start, self.filter)
+            got = "; ".join(got)
+        elif self.kind == "folder":
+            got = QFileDialog.getExistingDirectory(self, self.title, str(Path(start).parent))
+            got = str(Path(got) / Path(start).name) if got and not Path(start).exists() else got
+        elif self.kind == "save":
+            got, _ = QFileDialog.getSaveFileName(self, self.title, start, self.filter)
+        else:
+            got, _ = QFileDialog.getOpenFileName(self, self.title, start, self.filter)
+        if got:
+            self.edit.setText(got)
+
+
+class FormDialog(QDialog):
+    """A form built from flows.workspace.Field inputs; every input has a label with an Alt key."""
+
+    def __init__(self, title: str, fields: list, intro: str = "", ok: str = "OK", parent=None):
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.fields = fields
+        self.inputs: dict[str, QWidget] = {}
+        form = QFormLayout()
+        for f in fields:
+            w = self._input(f)
+            w.setToolTip(f.tip)
+            w.setAccessibleName(f.label.replace("&", ""))
+            if f.kind == "bool":
+                form.addRow(w)
+            else:
+                label = QLabel(f.label + ":")
+                label.setBuddy(w)
+                label.setToolTip(f.tip)
+                form.addRow(label, w)
+            self.inputs[f.key] = w
+        layout = QVBoxLayout(self)
+        if intro:
+            text = QLabel(intro)
+            text.setObjectName("hint")
+            text.setWordWrap(True)
+            layout.addWidget(text)
+        layout.addLayout(form)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok_button.setText(ok)
+        ok_button.setProperty("primary", True)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.resize(640, self.sizeHint().height())
+
+    def _input(self, f) -> QWidget:
+        if f.kind == "int":
+            w = QSpinBox()
+            w.setRange(int(f.minimum), int(f.maximum))
+            w.setValue(int(f.default))
+        elif f.kind == "share":
+            w = QDoubleSpinBox()
+            w.setRange(f.minimum, f.maximum)
+            w.setSingleStep(0.05)
+            w.setDecimals(2)
+            w.setValue(float(f.default or 0))
+        elif f.kind == "bool":
+            w = QCheckBox(f.label)
+            w.setChecked(bool(f.default))
+        elif f.kind == "choice":
+            w = QComboBox()
+            for value, words in f.choices:
+                w.addItem(words, value)
+            w.setCurrentIndex(max(0, [v for v, _ in f.choices].index(f.default)) if f.default in
+                              [v for v, _ in f.choices] else 0)
+        elif f.kind in ("files", "folder", "save", "file"):
+            w = PathEdit(f.kind, f.default, f.label.replace("&", ""), f.filter)
+        else:
+            w = QLineEdit(str(f.default or ""))
+        return w
+
+    def values(self) -> dict:
+        out = {}
+        for f in self.fields:
+            w = self.inputs[f.key]
+            if isinstance(w, QSpinBox | QDoubleSpinBox):
+                out[f.key] = w.value()
+            elif isinstance(w, QCheckBox):
+                out[f.key] = w.isChecked()
+            elif isinstance(w, QComboBox):
+                out[f.key] = w.currentData()
+            elif isinstance(w, PathEdit):
+                out[f.key] = w.value()
+            else:
+                out[f.key] = w.text().strip()
+        return out
 
 
 def key_sheet_rows(scope: str, modes: set[str] | None = None,

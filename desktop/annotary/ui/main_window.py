@@ -135,6 +135,11 @@ class MainWindow(QMainWindow):
             self.show_home()
         elif command == "file.demo":
             self.open_demo()
+        elif command == "home.new_project":
+            path = self.ask.new_project(self.identity, self.runner)
+            if path:
+                self.open_workspace(path)
+                self.statusBar().showMessage(f"Created {Path(path).name}", 8000)
         elif command == "file.quit":
             self.close()
         elif command == "home.open_selected":
@@ -210,7 +215,8 @@ class MainWindow(QMainWindow):
 
     def open_workspace(self, path: str | Path) -> None:
         """Open a coordinator project file in the workspace (it replaces an open one)."""
-        screen = WorkspaceScreen.open(path, runner=self.runner, asker=self.ask, commands=self.commands)
+        screen = WorkspaceScreen.open(path, runner=self.runner, asker=self.ask, commands=self.commands,
+                                      identity=self.identity)
         if self.workspace is not None:
             self.workspace.closing()
             self.stack.removeWidget(self.workspace)

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from annotary.core.errors import AnnotaryError, Cancelled
 from annotary.flows import workspace as wf
-from annotary.ops.export import export_choices, export_dataset
+from annotary.ops.export import export_dataset
 from annotary.ops.project import open_project, project_info
 from annotary.ops.quality import Options
 from annotary.ui.charts import BAND_COLORS, CELL_INK, BarChart, Chart, HeatmapChart
@@ -166,9 +166,10 @@ class WorkspaceScreen(QWidget):
     title_changed = Signal(str)
     message = Signal(str)  # for the status bar
 
-    def __init__(self, store, *, runner, asker, commands=COMMANDS, parent=None):
+    def __init__(self, store, *, runner, asker, commands=COMMANDS, identity=None, parent=None):
         super().__init__(parent)
         self.store, self.runner, self.ask = store, runner, asker
+        self.identity = identity  # signs task and adjudication bundles
         self.commands = commands
         self.snapshot: wf.Snapshot | None = None
         self.options = Options()
@@ -184,6 +185,10 @@ class WorkspaceScreen(QWidget):
         self.facts.setWordWrap(True)
         self.facts.setAccessibleName("Project facts")
         self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.roster = QLabel()
+        self.roster.setWordWrap(True)
+        self.roster.setAccessibleName("Roster")
+        self.roster.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.hint = QLabel()
         self.hint.setObjectName("hint")
         self.hint.setWordWrap(True)
@@ -205,6 +210,7 @@ class WorkspaceScreen(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.heading)
         layout.addWidget(self.facts)
+        layout.addWidget(self.roster)
         layout.addWidget(self.hint)
         layout.addWidget(self.busy)
         layout.addWidget(self.merge_title)
@@ -213,6 +219,7 @@ class WorkspaceScreen(QWidget):
         self.merge_title.hide()
         self.merges.hide()
         self._show_hint()
+        self._show_roster()
 
     @classmethod
     def open(cls, path: str | Path, **kw) -> WorkspaceScreen:
@@ -316,7 +323,15 @@ class WorkspaceScreen(QWidget):
             f"Drop result bundles (.annotary) on this window to merge them, or press {k('workspace.merge')}. "
             f"{k('workspace.refresh')} recomputes; {k('workspace.tab1')} … {k('workspace.tab8')} switch tabs; "
             f"{k('workspace.export_csv')} exports the focused table as CSV, {k('workspace.export_png')} the "
-            f"chart as PNG; {k('help.keys')} lists every key.")
+            f"chart as PNG; {k('help.keys')} lists every key. "
+            f"Roster {k('workspace.roster_add')} · assign a round {k('workspace.assign')} · "
+            f"conflicts to a reviewer {k('workspace.adjudicate')} · training dataset {k('workspace.export_dataset')}.")
+
+    def _show_roster(self) -> None:
+        try:
+            self.roster.setText(wf.roster_line(self.store))
+        except AnnotaryError as err:
+            self.roster.setText(one_line(err))
 
     # -- commands ---------------------------------------------------------------------------------
     def handle(self, command: str) -> bool:
@@ -341,6 +356,12 @@ class WorkspaceScreen(QWidget):
             self.export_png()
         elif command == "workspace.export_dataset":
             self.export_dataset()
+        elif command == "workspace.roster_add":
+            self.add_to_roster()
+        elif command == "workspace.assign":
+            self.assign_round()
+        elif command == "workspace.adjudicate":
+            self.adjudicate()
         elif command == "help.guidelines":  # the project's own guidelines, not an annotator's
             info = project_info(self.store)
             self.ask.feedback(f"Guidelines v{info.guidelines_version} — {info.name}",
@@ -395,6 +416,7 @@ class WorkspaceScreen(QWidget):
         self.snapshot = snapshot
         r, s = snapshot.report, snapshot.status
         self.busy.hide()
+        self._show_roster()
         self.heading.setText(f"<h2>{html.escape(s.project_name)} — coordinator workspace</h2>")
         self.facts.setText(wf.headline(r, s))
         self.title_changed.emit(f"{s.project_name} — workspace — Annotary")
@@ -494,21 +516,29 @@ class WorkspaceScreen(QWidget):
                   self.show_merge, failed, steps=len(paths))
 
     def export_dataset(self) -> None:
-        """A training dataset from the final answers: format, question, folder; written off the
-        GUI thread with a progress bar and Cancel (a cancelled export leaves nothing)."""
-        choices = {fmt: qids for fmt, qids in export_choices(self.store).items() if qids}
-        fmt = self.ask.choose("Export a training dataset", "Format:", list(choices))
-        if not fmt:
+        """A training dataset from the final answers: format, question and filters, into a new folder
+        under exports/ beside the project; written off the GUI thread with a progress bar and Cancel
+        (a cancelled export leaves nothing)."""
+        formats = wf.export_formats(self.store)
+        if not formats:
+            raise AnnotaryError("this project has no question a dataset format can export")
+        words = [w for _, w in formats]
+        chosen = self.ask.choose("Export a training dataset", "Format:", words)
+        if not chosen:
             return
-        question = None
-        if fmt != "labels-long" and len(choices[fmt]) > 1:
-            question = self.ask.choose("Export a training dataset", "Question:", choices[fmt])
-            if not question:
-                return
-        info = project_info(self.store)
-        out = self.ask.save_path("Export a training dataset (a folder)", f"{info.id}-{fmt}", FOLDER_FILTER)
-        if not out:
+        fmt = next((f for f, w in formats if chosen in (f, w)), chosen)
+        values = self.ask.form("Export a training dataset", wf.export_fields(self.store, fmt),
+                               intro=f"{fmt}: {wf.FORMAT_WORDS.get(fmt, '')}. Only final answers are written "
+                                     "(gold, adjudicated, unanimous, majority, single); conflicts nobody "
+                                     "decided are left out.", ok="Export")
+        if not values:
             return
+        kw = wf.export_options(fmt, values)
+        out = Path(kw.pop("out"))
+
+        def work(store, progress, cancelled):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            return export_dataset(store, out=out, progress=progress, cancelled=cancelled, **kw)
 
         def failed(err):
             if isinstance(err, Cancelled):
@@ -516,10 +546,66 @@ class WorkspaceScreen(QWidget):
             else:
                 self._failed(err)
 
-        self._run(f"Exporting {Path(out).name}…", "Export progress",
-                  lambda store, progress, cancelled: export_dataset(
-                      store, out=out, fmt=fmt, question=question, progress=progress, cancelled=cancelled),
+        self._run(f"Exporting {out.name}…", "Export progress", work,
                   lambda report: self.ask.info("Dataset exported", report.message), failed)
+
+    # -- roster, rounds, adjudication ---------------------------------------------------------------
+    def _signer(self):
+        if self.identity is None:
+            raise AnnotaryError("no identity to sign with: restart Annotary and make one")
+        return self.identity
+
+    def add_to_roster(self) -> None:
+        """People from their signed cards (every card checked before any is added)."""
+        values = self.ask.form("Add people to the roster", wf.roster_fields(),
+                               intro="Annotators and reviewers send you their identity card (Annotary writes "
+                                     "it with `annotary identity export`). Their role is on the card.",
+                               ok="Add")
+        if not values:
+            return
+
+        def done(change):
+            self._show_roster()
+            self.ask.info("Roster", change.message)
+            self.refresh()
+
+        self._run("Adding to the roster…", "Roster progress",
+                  lambda store, progress, cancelled: wf.add_to_roster(store, values), done, self._failed)
+
+    def assign_round(self) -> None:
+        """Assign the next round and write one signed task bundle per annotator, off the GUI thread."""
+        identity = self._signer()
+        values = self.ask.form(f"Assign round {wf.next_round(self.store)}", wf.assign_fields(self.store),
+                               intro="Each annotator gets a signed task bundle to open in Annotary. Items keep "
+                                     "their annotators of earlier rounds; gold items look like any other.",
+                               ok="Assign and write the bundles")
+        if not values:
+            return
+
+        def done(report):
+            self.ask.info(f"Round {report.round} assigned", wf.assign_message(report))
+            self.refresh()
+
+        self._run("Assigning the round and signing the bundles…", "Assign progress",
+                  lambda store, progress, cancelled: wf.assign(store, identity, values), done, self._failed)
+
+    def adjudicate(self) -> None:
+        """A signed bundle of the conflicts (and an audit sample) for one reviewer of the roster."""
+        identity = self._signer()
+        values = self.ask.form("Send the conflicts to a reviewer", wf.adjudication_fields(self.store),
+                               intro="The reviewer sees every annotator's answer, rationale and confidence, and "
+                                     "decides; drop their decisions bundle here to merge it.",
+                               ok="Write the bundle")
+        if not values:
+            return
+
+        def done(change):
+            self.ask.info("Adjudication bundle written",
+                          f"{change.message}\nSend it to the reviewer; their decisions come back as a bundle "
+                          "to drop here.")
+
+        self._run("Writing the adjudication bundle…", "Adjudication progress",
+                  lambda store, progress, cancelled: wf.adjudicate(store, identity, values), done, self._failed)
 
     def show_merge(self, reports) -> None:
         self.last_merge = reports
