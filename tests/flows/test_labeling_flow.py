@@ -61,7 +61,7 @@ def test_submit_refused_while_required_answer_missing(flow, demo_store, identity
     flow.choose("B")
     outcome = flow.submit()
     assert not outcome.ok
-    assert outcome.missing == ("harmless: choose an answer",)
+    assert outcome.missing == ("“Which response is safer?”: choose an answer",)  # its words, not its id
     assert flow.current.position == 0
     assert queries.current_labels(demo_store, PID, identity.key_id) == []
 
@@ -113,13 +113,13 @@ def test_undo_answer_then_submit_then_redo(flow, demo_store, identity):
     assert flow.current.item.id != item_id
     # nothing pending on the new item: undo takes back the submit
     msg = flow.undo()
-    assert "undone" in msg
+    assert msg == "Submit of item 1 taken back: its answers are here again, not submitted (moved here)"
     assert flow.current.item.id == item_id
     assert current(demo_store, identity.key_id, item_id) == {}
     assert flow.current.pending["helpful"].value == {"key": "A"}  # the answer comes back, unsubmitted
     assert item_id not in flow.labeled
     msg = flow.redo()
-    assert "redone" in msg
+    assert msg == "Submit of item 1 made again"
     assert set(current(demo_store, identity.key_id, item_id)) == {"helpful", "harmless"}
     assert item_id in flow.labeled
 
@@ -204,7 +204,7 @@ def test_required_rationale_and_confidence(store, identity, make_bundle):
     f = LabelingFlow(store, "test-project", identity.key_id)
     f.start()
     f.choose("A")
-    assert f.missing() == ["overall: write a rationale", "overall: give a confidence"]
+    assert f.missing() == ["“Which is better?”: write a rationale", "“Which is better?”: give a confidence"]
     with pytest.raises(LabelError, match="confidence is 1 to 3"):
         f.set_confidence(4)
     f.set_confidence(2)

@@ -45,7 +45,7 @@ def test_ranking_typed_in_order_with_tie_and_backspace(open_flow):
     flow.digit(2)
     flow.rank_tie()
     flow.digit(1)  # ties with response 2
-    assert flow.missing() == ["rank: rank 1 more response"]
+    assert flow.missing() == ["“Order best first”: rank 1 more response"]
     flow.digit(4)
     assert flow.missing() == []
     item_id = flow.current.item.id
@@ -106,7 +106,7 @@ def test_scoring_moves_axis_then_response(open_flow):
     for n in (4, 3, 4, 1, 2):  # response A, five axes
         flow.digit(n)
     assert flow.cursor("scores") == (1, 0)  # on to response B
-    assert flow.missing() == ["scores: response B: Helpfulness, Correctness, Coherence, Complexity, Verbosity"]
+    assert flow.missing() == ["“Rate each response”: response B: Helpfulness, Correctness, Coherence, Complexity, Verbosity"]
     with pytest.raises(LabelError, match="Helpfulness takes 0 to 4"):
         flow.digit(7)
     for n in (0, 0, 2, 1, 0):
@@ -116,7 +116,7 @@ def test_scoring_moves_axis_then_response(open_flow):
     flow.move(rows=1)
     assert flow.cursor("scores") == (1, 4)
     flow.backspace()
-    assert flow.missing() == ["scores: response B: Verbosity"]
+    assert flow.missing() == ["“Rate each response”: response B: Verbosity"]
     flow.digit(3)
     item_id = flow.current.item.id
     assert flow.submit().ok
@@ -150,7 +150,7 @@ def test_rubric_marks_score_and_required(open_flow):
     flow.mark("not_met")   # dose
     assert flow.cursor("rubric") == (2,)
     flow.move(rows=1)      # skip the optional 'fluids'
-    assert flow.missing() == ["rubric: decide 1 more criterion"]
+    assert flow.missing() == ["“Which criteria does the response meet?”: decide 1 more criterion"]
     flow.toggle_mark()     # own -> met
     assert flow.missing() == []
     value = flow.current.pending["rubric"].value
@@ -189,9 +189,9 @@ def test_demonstration_edits_draft_and_keeps_it(open_flow):
     assert value["draft"].startswith("Number 0") and value["text"] == value["draft"]
     assert flow.missing() == []  # the untouched draft already has words; started = False
     flow.set_text("")
-    assert flow.missing() == ["ideal: write the response"]
+    assert flow.missing() == ["“Write the ideal response”: write the response"]
     flow.set_text("Zero")
-    assert flow.missing() == ["ideal: write at least 3 words (1 so far)"]
+    assert flow.missing() == ["“Write the ideal response”: write at least 3 words (1 so far)"]
     flow.set_text("Zero holds its breath / the empty bowl of numbers / waits to be counted")
     item_id = flow.current.item.id
     assert flow.submit().ok
@@ -218,7 +218,7 @@ def test_several_questions_of_different_modes(open_flow):
     assert flow.focus == 1  # the scoring question is complete: the rubric owns the keys now
     with pytest.raises(LabelError, match="digits do nothing"):
         flow.digit(3)
-    assert flow.missing() == ["rubric: decide 3 more criteria"]
+    assert flow.missing() == ["“Which criteria does the response meet?”: decide 3 more criteria"]
     flow.mark("met")
     flow.mark("not_met")
     flow.mark("met")
@@ -239,9 +239,14 @@ def test_calibration_feedback_after_submit(open_flow):
     shown = flow.current.shown_order
     flow.digit(shown.index("m0") + 1)
     flow.digit(shown.index("m1") + 1)
-    outcome = flow.submit()
-    assert "expert:" in outcome.feedback and "✗ different" in outcome.feedback
+    outcome = flow.submit(stay_on_feedback=True)
+    # in the question's words, on its own item: the screen stays until the annotator moves on
+    assert "**Order best first**" in outcome.feedback and "rank" not in outcome.feedback
+    assert "Expert: " in outcome.feedback and "✗ different" in outcome.feedback
     assert "m1 cites its source." in outcome.feedback
+    assert flow.current.item.id == "rank-0" and flow.feedback == outcome.feedback
+    assert flow.submitted_unchanged()
+    assert flow.next() and flow.feedback == ""
     flow.digit(1)
     flow.digit(2)
     assert flow.submit(advance=False).feedback == ""  # gold items stay hidden

@@ -21,6 +21,8 @@ from annotary.flows.modes import (
     Scoring,
     Value,
     describe,
+    letter,
+    named,
     parse_answer,
 )
 from annotary.ops import Store, annotate, queries
@@ -93,11 +95,11 @@ def calibration_feedback(spec, state: ItemState, answers: dict) -> str:
             continue
         mine = answers.get(q.id)
         same = mine is not None and mine == expert
-        lines.append(f"**{q.id}** — expert: {describe(q, expert, item, state.shown_order)}; "
+        lines.append(f"**{q.text}**\n\n"
+                     f"Expert: {describe(q, expert, item, state.shown_order)} · "
                      f"you: {describe(q, mine, item, state.shown_order) if mine else 'no answer'}"
-                     f" {'✓ same' if same else '✗ different'}")
+                     f" · {'✓ the same' if same else '✗ different'}")
     if item.explanation:
-        lines.append("")
         lines.append(item.explanation)
     return "\n\n".join(lines)
 
@@ -142,6 +144,8 @@ class LabelingFlow:
         self._session_start = clock()
         self._session_submits = 0
         self._draft_dirty = False
+        self._typing: tuple[str, str] | None = None  # (question, field) of the text being typed
+        self.feedback = ""  # calibration feedback of the item in front of the annotator
         self.listeners: list[Callable[[str], None]] = []
         annotate.mark_opened(store, project_id=project_id)
 
@@ -220,6 +224,8 @@ class LabelingFlow:
         self._shown_at = self.clock()
         self._undo.clear()
         self._redo.clear()
+        self._typing = None
+        self.feedback = ""
         self._cursors.clear()
         self.focus = 0
         self.editing = False
@@ -296,6 +302,7 @@ class LabelingFlow:
             raise LabelError("no item is open")
         self._undo.append(state.snapshot())
         self._redo.clear()
+        self._typing = None
         for k, v in kwargs.items():
             setattr(state, k, v)
         state.modified = True
@@ -326,7 +333,7 @@ class LabelingFlow:
     def _need(self, mode: str, what: str):
         q = self.focused_question
         if q.mode != mode:
-            raise LabelError(f"{q.id}: {what} works on {mode} questions; this one is {q.mode}")
+            raise LabelError(f"{named(q)}: {what} works on {mode} questions; this one is {q.mode}")
         return q
 
     def choose(self, key: str) -> None:
@@ -350,12 +357,12 @@ class LabelingFlow:
         q = self.focused_question
         case = self.case(q.id)
         if case is None:
-            raise LabelError(f"{q.id}: nothing to decide on this question")
+            raise LabelError(f"{named(q)}: nothing to decide on this question")
         if not 1 <= n <= len(case.answers):
-            raise LabelError(f"{q.id}: there are answers 1 to {len(case.answers)}")
+            raise LabelError(f"{named(q)}: there are answers 1 to {len(case.answers)}")
         given = case.answers[n - 1]
         if given.answer is None:
-            raise LabelError(f"{q.id}: {given.who} skipped this item ({given.skip_reason})")
+            raise LabelError(f"{named(q)}: {given.who} skipped this item ({given.skip_reason})")
         state = self.current
         self._mode_change(q, MODES[q.mode].from_answer(q, given.answer, state.item, state.shown_order))
 
@@ -377,8 +384,9 @@ class LabelingFlow:
         mine = MODES[q.mode].to_answer(q, value, state.item, state.shown_order)
         return mine != case.answers[case.majority].answer
 
-    def digit(self, n: int) -> None:
-        """A digit means what the focused question makes of it (reviewing: adopt answer N)."""
+    def digit(self, n: int) -> str | None:
+        """A digit means what the focused question makes of it (reviewing: adopt answer N).
+        Returns a note worth showing (a score replaced, every score given)."""
         q = self.focused_question
         state = self.current
         value = state.pending[q.id].value
@@ -390,10 +398,16 @@ class LabelingFlow:
             self._mode_change(q, RANKING.press(q, value, state.item, state.shown_order, n))
         elif q.mode == "scoring":
             pos, axis = self.cursor(q.id)
-            self._mode_change(q, Scoring.score(q, value, state.shown_order[pos], axis, n))
-            self._scoring_step()
+            rid, ax = state.shown_order[pos], q.axes[axis]
+            before = (value or {}).get("scores", {}).get(rid, {}).get(ax.id)
+            self._mode_change(q, Scoring.score(q, value, rid, axis, n))
+            done = not self._scoring_step(q)
+            note = f"{ax.name} of response {letter(pos)}: {before} → {n}" if before not in (None, n) else ""
+            if done:
+                note = (note + " · " if note else "") + "every score given — Ctrl+Enter submits"
+            return note or None
         else:
-            raise LabelError(f"{q.id}: digits do nothing on a {q.mode} question")
+            raise LabelError(f"{named(q)}: digits do nothing on a {q.mode} question")
 
     def rank_tie(self) -> None:
         q = self._need("ranking", "'=' (tie)")
@@ -411,7 +425,7 @@ class LabelingFlow:
         elif q.mode == "rubric":
             self._set_pending(q.id, value=Rubric.mark(q, value, self._criterion(q).id, None))
         else:
-            raise LabelError(f"{q.id}: Backspace does nothing on a {q.mode} question")
+            raise LabelError(f"{named(q)}: Backspace does nothing on a {q.mode} question")
 
     def toggle_all_unacceptable(self) -> None:
         q = self._need("ranking", "'all unacceptable'")
@@ -435,25 +449,31 @@ class LabelingFlow:
         if q.mode == "scoring":
             pos, axis = self.cursor(q.id)
             n = len(self.current.shown_order)
-            self._cursors[q.id] = ((pos + columns) % n, (axis + rows) % len(q.axes))
+            # the ends stop the cursor: wrapping round would land on a score already given
+            self._cursors[q.id] = (min(max(pos + columns, 0), n - 1),
+                                   min(max(axis + rows, 0), len(q.axes) - 1))
         elif q.mode == "rubric":
             n = len(criteria_for(q, self.current.item))
-            self._cursors[q.id] = ((self.cursor(q.id)[0] + rows) % n,)
+            self._cursors[q.id] = (min(max(self.cursor(q.id)[0] + rows, 0), n - 1),)
         else:
-            raise LabelError(f"{q.id}: moving works on scoring and rubric questions")
+            raise LabelError(f"{named(q)}: moving works on scoring and rubric questions")
         self._emit("cursor")
 
-    def _scoring_step(self) -> None:
-        """After a score, go to the next axis, then to the next response."""
-        q = self.focused_question
-        if q.mode != "scoring":
-            return
+    def _scoring_step(self, q) -> bool:
+        """After a score, go to the next cell still without one: down the axes of this response,
+        then on to the next response's. False (the cursor stays) when every cell has a score, so
+        a digit never silently moves on to overwrite an earlier score."""
         pos, axis = self.cursor(q.id)
-        if axis + 1 < len(q.axes):
-            self._cursors[q.id] = (pos, axis + 1)
-        elif pos + 1 < len(self.current.shown_order):
-            self._cursors[q.id] = (pos + 1, 0)
-        self._emit("cursor")
+        shown = self.current.shown_order
+        scores = self.current.pending[q.id].value["scores"]
+        cells = [(p, a) for p in range(len(shown)) for a in range(len(q.axes))]
+        start = cells.index((pos, axis)) + 1
+        for p, a in cells[start:] + cells[:start]:
+            if q.axes[a].id not in scores.get(shown[p], {}):
+                self._cursors[q.id] = (p, a)
+                self._emit("cursor")
+                return True
+        return False
 
     def criteria(self, question_id: str | None = None):
         q = self._question(question_id) if question_id else self.focused_question
@@ -484,13 +504,22 @@ class LabelingFlow:
         """Demonstration text as typed; saved as a draft by flush_draft like a rationale."""
         q = self._question(question_id) if question_id else self.focused_question
         if q.mode != "demonstration":
-            raise LabelError(f"{q.id}: not a demonstration question")
+            raise LabelError(f"{named(q)}: not a demonstration question")
         state = self.current
+        self._typed(q.id, "text")
         pending = dict(state.pending)
         pending[q.id] = replace(pending[q.id], value={**pending[q.id].value, "text": text})
         state.pending = pending
         state.modified = True
         self._draft_dirty = True
+
+    def _typed(self, question_id: str, what: str) -> None:
+        """A run of typing in one box is one undo step: Ctrl+Z after editing a text takes the
+        edit back, on this item, before it reaches any earlier submit."""
+        if self._typing != (question_id, what):
+            self._undo.append(self.current.snapshot())
+            self._redo.clear()
+            self._typing = (question_id, what)
 
     def _advance_focus(self) -> None:
         qs = self.spec.questions
@@ -506,9 +535,10 @@ class LabelingFlow:
         """Typed text; saved as a draft by flush_draft (screens call it when typing pauses)."""
         q = self._question(question_id) if question_id else self.focused_question
         if q.rationale is Requirement.off:
-            raise LabelError(f"{q.id}: this question takes no rationale")
+            raise LabelError(f"{named(q)}: this question takes no rationale")
         qid = q.id
         state = self.current
+        self._typed(qid, "rationale")
         pending = dict(state.pending)
         pending[qid] = replace(pending[qid], rationale=text)
         state.pending = pending
@@ -518,9 +548,9 @@ class LabelingFlow:
     def set_confidence(self, value: int | None, question_id: str | None = None) -> None:
         q = self._question(question_id) if question_id else self.focused_question
         if q.confidence is Requirement.off:
-            raise LabelError(f"{q.id}: this question asks no confidence")
+            raise LabelError(f"{named(q)}: this question asks no confidence")
         if value is not None and not 1 <= value <= q.confidence_scale:
-            raise LabelError(f"{q.id}: confidence is 1 to {q.confidence_scale}")
+            raise LabelError(f"{named(q)}: confidence is 1 to {q.confidence_scale}")
         self._set_pending(q.id, confidence=value)
 
     def toggle_flag(self, flag: str) -> None:
@@ -565,18 +595,18 @@ class LabelingFlow:
                 if self.case(q.id) is None:
                     continue  # only the cases are decided
                 if p.value is not None and not p.rationale.strip() and self._overrides(q):
-                    out.append(f"{q.id}: give a reason: your decision overrides the majority")
+                    out.append(f"{named(q)}: give a reason: your decision overrides the majority")
             elif not (q.required or self._started(q)):
                 continue  # an optional question left alone
             if p.value is None:
-                out.append(f"{q.id}: choose an answer")
+                out.append(f"{named(q)}: choose an answer")
             else:
-                out += [f"{q.id}: {m}" for m in
+                out += [f"{named(q)}: {m}" for m in
                         MODES[q.mode].problems(q, p.value, state.item, state.shown_order)]
             if q.rationale is Requirement.required and not p.rationale.strip():
-                out.append(f"{q.id}: write a rationale")
+                out.append(f"{named(q)}: write a rationale")
             if q.confidence is Requirement.required and p.confidence is None:
-                out.append(f"{q.id}: give a confidence")
+                out.append(f"{named(q)}: give a confidence")
         return out
 
     def _overrides(self, q) -> bool:
@@ -585,8 +615,10 @@ class LabelingFlow:
         except (LabelError, ValueError):
             return False  # an incomplete answer: "missing" already says what it needs
 
-    def submit(self, advance: bool = True) -> SubmitOutcome:
-        """Commit the item's answers (a new revision if it was submitted before), then move on."""
+    def submit(self, advance: bool = True, stay_on_feedback: bool = False) -> SubmitOutcome:
+        """Commit the item's answers (a new revision if it was submitted before), then move on.
+        With stay_on_feedback, a calibration item stays in front of the annotator with the
+        expert's answer beside theirs (the screen's way); the next step moves on."""
         state = self.current
         missing = self.missing()
         if missing:
@@ -619,10 +651,18 @@ class LabelingFlow:
         state.revision = change.counts["revision"]
         state.modified = False
         feedback = calibration_feedback(self.spec, state, answers)
+        self._undo.clear()
+        self._redo.clear()
+        self._typing = None
         self._emit("submitted")
-        if not (advance and self.next()):
+        if (feedback and stay_on_feedback) or not (advance and self.next()):
+            self.feedback = feedback
             self._emit("item")
         return SubmitOutcome(True, (), change.message, feedback)
+
+    def submitted_unchanged(self) -> bool:
+        state = self.current
+        return bool(state and state.revision and not state.modified)
 
     # -- undo ---------------------------------------------------------------------------------
     def undo(self) -> str | None:
@@ -634,8 +674,7 @@ class LabelingFlow:
         change = annotate.undo(self.store, project_id=self.project_id)
         if change is None:
             return None
-        self._after_journal(change)
-        return change.message
+        return self._after_journal(change)
 
     def redo(self) -> str | None:
         if self._redo and self.current:
@@ -645,19 +684,21 @@ class LabelingFlow:
         change = annotate.redo(self.store, project_id=self.project_id)
         if change is None:
             return None
-        self._after_journal(change)
-        return change.message
+        return self._after_journal(change)
 
     def _restore(self, snap: Snapshot) -> None:
         state = self.current
         state.pending, state.flags, state.skip_reason = dict(snap.pending), snap.flags, snap.skip_reason
         state.modified = True
         self._draft_dirty = True
+        self._typing = None
         self.flush_draft()
         self._emit("answer")
 
-    def _after_journal(self, change) -> None:
+    def _after_journal(self, change) -> str:
+        """Show the item whose submit was undone or redone, and say which one it is."""
         item_id = change.item_ids[0]
+        here = self.current.item.id if self.current else None
         self.flush_draft()
         if change.op == "redo":
             annotate.save_draft(self.store, project_id=self.project_id, item_id=item_id,
@@ -679,6 +720,10 @@ class LabelingFlow:
                 self._draft_dirty = True
                 self.flush_draft()
                 self._emit("answer")
+        what = "taken back: its answers are here again, not submitted" if change.op == "undo" \
+            else "made again"
+        moved = "" if item_id == here else " (moved here)"
+        return f"Submit of item {self.index_of[item_id] + 1} {what}{moved}"
 
     def guideline_images(self) -> dict[str, bytes]:
         return queries.assets(self.store, self.project_id, prefix="guidelines/")

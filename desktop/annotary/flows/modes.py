@@ -44,6 +44,18 @@ def word_count(text: str) -> int:
 Value = dict[str, Any] | None
 
 
+def named(q) -> str:
+    """A question as the expert knows it: its own words (the first sentence, kept short), never
+    its internal id."""
+    text = " ".join(q.text.split())
+    cut = re.search(r"[?.!:](\s|$)", text)
+    if cut and cut.end() >= 12:
+        text = text[:cut.end()].strip()
+    if len(text) > 60:
+        text = text[:57].rsplit(" ", 1)[0] + "…"
+    return f"“{text}”"
+
+
 def letter(position: int) -> str:
     return chr(ord("A") + position)
 
@@ -83,15 +95,15 @@ class Pairwise(Mode):
     def choose(q: PairwiseQuestion, key: str) -> Value:
         if key not in PAIRWISE_KEYS[q.scale]:
             allowed = ", ".join(PAIRWISE_KEYS[q.scale]) or f"the digits 1 to {q.points}"
-            raise LabelError(f"{q.id}: {key!r} is not an answer here (use {allowed})")
+            raise LabelError(f"{named(q)}: {key!r} is not an answer here (use {allowed})")
         return {"key": key}
 
     @staticmethod
     def point(q: PairwiseQuestion, n: int) -> Value:
         if q.scale != "strength":
-            raise LabelError(f"{q.id}: digits pick a point of a strength scale; use the letters")
+            raise LabelError(f"{named(q)}: digits pick a point of a strength scale; use the letters")
         if not 1 <= n <= q.points:
-            raise LabelError(f"{q.id}: the scale has points 1 to {q.points}")
+            raise LabelError(f"{named(q)}: the scale has points 1 to {q.points}")
         return {"point": n}
 
 
@@ -127,13 +139,13 @@ class Ranking(Mode):
 
     def press(self, q: RankingQuestion, value, item: Item, shown: list[str], n: int) -> Value:
         if not 1 <= n <= len(shown):
-            raise LabelError(f"{q.id}: there are responses 1 to {len(shown)}")
+            raise LabelError(f"{named(q)}: there are responses 1 to {len(shown)}")
         rid = shown[n - 1]
         order = [list(g) for g in value["order"]]
         if any(rid in g for g in order):
-            raise LabelError(f"{q.id}: response {n} is already ranked (Backspace takes back the last)")
+            raise LabelError(f"{named(q)}: response {n} is already ranked (Backspace takes back the last)")
         if sum(len(g) for g in order) >= self.need(q, item):
-            raise LabelError(f"{q.id}: only the best {self.need(q, item)} are ranked here")
+            raise LabelError(f"{named(q)}: only the best {self.need(q, item)} are ranked here")
         if value["tie_next"] and order:
             order[-1].append(rid)
         else:
@@ -142,9 +154,9 @@ class Ranking(Mode):
 
     def tie(self, q: RankingQuestion, value) -> Value:
         if not q.allow_ties:
-            raise LabelError(f"{q.id}: this ranking does not allow ties")
+            raise LabelError(f"{named(q)}: this ranking does not allow ties")
         if not value["order"]:
-            raise LabelError(f"{q.id}: rank a response first, then '=' ties the next one with it")
+            raise LabelError(f"{named(q)}: rank a response first, then '=' ties the next one with it")
         return {**value, "tie_next": True}
 
     def backspace(self, q, value) -> Value:
@@ -152,7 +164,7 @@ class Ranking(Mode):
             return {**value, "tie_next": False}
         order = [list(g) for g in value["order"]]
         if not order:
-            raise LabelError(f"{q.id}: nothing ranked yet")
+            raise LabelError(f"{named(q)}: nothing ranked yet")
         order[-1].pop()
         if not order[-1]:
             order.pop()
@@ -197,7 +209,7 @@ class Scoring(Mode):
         axis = q.axes[axis_index]
         allowed = [p.value for p in axis.scale]
         if n not in allowed:
-            raise LabelError(f"{q.id}: {axis.name} takes {min(allowed)} to {max(allowed)}")
+            raise LabelError(f"{named(q)}: {axis.name} takes {min(allowed)} to {max(allowed)}")
         scores = {r: dict(v) for r, v in value["scores"].items()}
         scores.setdefault(rid, {})[axis.id] = n
         return {"scores": scores}
@@ -233,7 +245,7 @@ class Rubric(Mode):
     @staticmethod
     def mark(q: RubricQuestion, value, cid: str, mark: str | None) -> Value:
         if mark == "partly" and not q.allow_partial:
-            raise LabelError(f"{q.id}: this rubric has no 'partly'")
+            raise LabelError(f"{named(q)}: this rubric has no 'partly'")
         marks = dict(value["marks"])
         if mark is None:
             marks.pop(cid, None)
@@ -305,7 +317,8 @@ def describe(q, answer, item: Item, shown: list[str]) -> str:
         text = " > ".join(" = ".join(pos.get(r, r) for r in g) for g in answer.order)
         return (text + " (all unacceptable)") if answer.all_unacceptable else text
     if isinstance(answer, ScoringAnswer):
-        return "; ".join(f"{pos.get(rid, rid)}: " + ", ".join(f"{k} {v}" for k, v in axes.items())
+        names = {a.id: a.name for a in q.axes}
+        return "; ".join(f"{pos.get(rid, rid)}: " + ", ".join(f"{names.get(k, k)} {v}" for k, v in axes.items())
                          for rid, axes in answer.scores.items())
     if isinstance(answer, RubricAnswer):
         earned, positive, _ = rubric_score(criteria_for(q, item), answer.marks)
