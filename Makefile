@@ -8,7 +8,7 @@ PKGSTAMP := $(VENV)/.installed-package
 APP := dist/annotary/annotary
 
 .PHONY: run test lint bench schemas clean package test-package install-desktop uninstall-desktop \
-	icons bench-package
+	icons bench-package test-realwindow screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,19 @@ lint: $(STAMP)
 
 test: lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+# only the real-window layer: the app under Xvfb (Qt's xcb platform), keys pressed by xdotool
+test-realwindow: $(STAMP)
+	ANNOTARY_REALWINDOW=required QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest tests/realwindow
+
+# the real-window walkthrough of every screen, then the README's pictures from its screenshots
+SHOWN := pairwise rubric scoring workspace
+screenshots: $(STAMP)
+	rm -f tests/screenshots/realwindow/*.png
+	ANNOTARY_REALWINDOW=required QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest \
+		tests/realwindow/test_walkthrough.py
+	mkdir -p docs/screenshots
+	cp $(SHOWN:%=tests/screenshots/realwindow/%.png) docs/screenshots/
 
 # labeling (import, latency per mode, memory, cold start), then the coordinator's merge and
 # agreement, then dataset export: figures and ratios, never pass/fail
