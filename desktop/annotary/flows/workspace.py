@@ -40,6 +40,7 @@ class Snapshot:
 
     report: QualityReport
     status: StatusReport
+    questions: dict[str, str] = field(default_factory=dict)  # question id -> its words
 
     def tables(self) -> dict[str, str]:
         """Every CSV the workspace can write, by file name."""
@@ -52,7 +53,22 @@ class Snapshot:
 
 
 def compute(store: Store, options: Options | None = None) -> Snapshot:
-    return Snapshot(quality_report(store, options=options), project_status(store))
+    return Snapshot(quality_report(store, options=options), project_status(store), question_words(store))
+
+
+def question_cell(qid: str, words: dict[str, str] | None) -> Cell:
+    """The question in its own words (the spec's id in the tooltip and the CSV)."""
+    text = (words or {}).get(qid)
+    if not text:
+        return Cell(qid)
+    short = text if len(text) <= 60 else text[:59] + "…"
+    return Cell(short, qid, tip=f"{text} (question {qid})")
+
+
+QUESTION_TIP = "The question asked; hover a cell for all of it"
+LEGEND = ("κ kappa: agreement beyond chance (Fleiss: all annotators; Cohen: a pair) · α Krippendorff's alpha: "
+          "the same with missing ratings allowed · τ and W Kendall's tau and W: rankings · Dawid–Skene: each "
+          "annotator's reliability estimated from the pattern of answers · hover a column header for more.")
 
 
 def merge_bundles(store: Store, paths: list[str | Path], *, progress: Callable[[int, int], None] | None = None,
@@ -159,14 +175,16 @@ def attention(r: QualityReport) -> str:
     return " ".join(parts)
 
 
-def agreement_table(r: QualityReport) -> Table:
+def agreement_table(r: QualityReport, words: dict[str, str] | None = None) -> Table:
     t = Table("agreement.csv", "Agreement per question",
-              ["Question", "Variable", "Level", "Units rated twice", "Ratings", "% agreement",
+              ["Question", "Variable", "Level", "Units rated twice", "Ratings", "Percent agreement",
                "Fleiss κ", "Krippendorff α", "Kendall W", "Mean τ", "Band"],
-              tips=["", "What is rated: the choice, a scoring axis, a rubric criterion …",
+              tips=[QUESTION_TIP, "What is rated: the choice, a scoring axis, a rubric criterion …",
                     "nominal, ordinal, interval or ranking: α uses the fitting distance",
-                    "Units at least two annotators rated: only these measure agreement", "",
-                    "Share of annotator pairs giving the same answer", "Fleiss' kappa (nominal)",
+                    "Units at least two annotators rated: only these measure agreement",
+                    "Ratings given by everyone, on every unit",
+                    "Share of annotator pairs giving the same answer",
+                    "Fleiss' kappa: agreement of all annotators beyond chance (nominal)",
                     "Krippendorff's alpha, missing ratings allowed: the band is read from it",
                     "Kendall's W (rankings)", "Mean Kendall τ between pairs (rankings)", BAND_RULE],
               empty="No labels merged yet. Drop the annotators' result bundles (.annotary) on this "
@@ -176,24 +194,28 @@ def agreement_table(r: QualityReport) -> Table:
     for s in r.variables:
         alpha = _n(s.alpha)
         alpha.band = s.band
-        t.rows.append([Cell(s.question_id), Cell(s.variable), Cell(s.level), _i(s.pairable), _i(s.ratings), _p(s.percent_agreement), _n(s.fleiss_kappa), alpha,
+        t.rows.append([question_cell(s.question_id, words), Cell(s.variable), Cell(s.level), _i(s.pairable), _i(s.ratings), _p(s.percent_agreement), _n(s.fleiss_kappa), alpha,
                        _n(s.kendall_w), _n(s.mean_tau), _band(s.band)])
     return t
 
 
 def annotators_table(r: QualityReport) -> Table:
     t = Table("annotators.csv", "Per annotator",
-              ["Name", "Key", "Source", "Assigned", "Labeled", "Agreement with others", "Band",
-               "With consensus", "Gold accuracy", "Calibration", "Picks A (position)", "Median time",
-               "Items / hour", "Revised", "Cost", "Competence (DS)"],
-              tips=["", "Key id of the signer", "roster: signed result bundles; outside: imported labels", "",
+              ["Name", "Key id", "Source", "Assigned", "Labeled", "Agreement with others", "Band",
+               "Agreement with consensus", "Gold accuracy", "Calibration accuracy", "Share of picks for A",
+               "Median time per item", "Items per hour", "Revised", "Cost", "Competence (Dawid–Skene)"],
+              tips=["The annotator's name, from their card", "Key id of the signer",
+                    "roster: signed result bundles; outside: imported labels",
+                    "Items given to them in every round so far",
                     "Items with a current label", "Mean pairwise κ with the others, weighted by shared items "
                     "(quadratic κ on ordinal scales, τ on rankings)", BAND_RULE,
                     "Share of their ratings that match an agreed consensus of at least two people",
                     "Share of gold items answered as the expert did", "Share of calibration items right",
                     "Share of A/B picks that went to the response shown on the left (50% = no position bias)",
-                    "Time on task per item", "", "Share of items submitted more than once",
-                    "Hours × rate", "Dawid–Skene estimate of reliability (mean over categorical variables)"],
+                    "Median time on task per item", "Items labeled per hour on task",
+                    "Share of items submitted more than once", "Hours on task × the rate per hour of the roster",
+                    "Dawid–Skene estimate of reliability from the pattern of answers (mean over categorical "
+                    "variables; 1 = always right)"],
               empty="No annotators in the roster yet (annotary roster add).")
     for a in r.annotators:
         agree = _n(a.agreement_others)
@@ -211,13 +233,16 @@ def annotators_table(r: QualityReport) -> Table:
     return t
 
 
-def competence_table(r: QualityReport) -> Table:
+def competence_table(r: QualityReport, words: dict[str, str] | None = None) -> Table:
     names = [r.names.get(a, a) for a in r.humans]
     t = Table("competence.csv", "Competence per variable (Dawid–Skene reliability)",
               ["Question", "Variable", *names, "Converged"],
+              tips=[QUESTION_TIP, "What is rated: the choice, a scoring axis …",
+                    *[f"{n}'s estimated reliability on this variable (1 = always right)" for n in names],
+                    "Whether the Dawid–Skene estimate settled within its iterations"],
               empty="Competence needs a categorical question that two annotators rated.")
     for c in r.competence:
-        t.rows.append([Cell(c.question_id), Cell(c.variable),
+        t.rows.append([question_cell(c.question_id, words), Cell(c.variable),
                        *[_n(c.reliability.get(a)) for a in r.humans],
                        Cell("yes" if c.converged else f"no ({c.iterations} iterations)")])
     return t
@@ -226,7 +251,8 @@ def competence_table(r: QualityReport) -> Table:
 def raters_table(r: QualityReport) -> Table:
     t = Table("raters.csv", "Non-human raters (LLM judges, reward models): never counted in consensus",
               ["Rater", "Labels", "Items", "Agreement with humans", "With human consensus", "Unsure"],
-              tips=["", "", "", "Mean pairwise figure with each human, weighted by shared items",
+              tips=["The rater's name given at import", "Labels imported", "Items it labeled",
+                    "Mean pairwise figure with each human, weighted by shared items",
                     "Share of its ratings matching an agreed human consensus",
                     "Labels with a confidence below the middle of the scale"],
               empty="No non-human raters. Add an LLM judge's labels with "
@@ -297,17 +323,21 @@ CONSENSUS_FILTERS = {"All items": None, "Conflicts": "conflict", "Agreed": "agre
                      "One rating so far": "single"}
 
 
-def consensus_table(r: QualityReport, status: str | None = None) -> Table:
+def consensus_table(r: QualityReport, status: str | None = None, words: dict[str, str] | None = None) -> Table:
     t = Table("consensus.csv", "Consensus per item and question",
               ["Item", "Question", "Status", "Consensus", "Support", "Ratings", "Rubric score"],
-              tips=["", "", "conflict: no consensus, a reviewer should decide",
+              tips=["The item's id in the dataset", QUESTION_TIP,
+                    "agreed; conflict: no consensus, a reviewer should decide; one rating so far",
                     "Majority, median, mean or Borda, by the question's scale",
-                    "Share of the ratings behind the weakest part of the value", "", ""],
-              empty="No item has labels yet." if status is None else "None.")
+                    "Share of the ratings behind the weakest part of the value",
+                    "How many people rated the item on this question",
+                    "Met points ÷ positive points of the consensus marks (rubric questions)"],
+              empty="No item has labels yet." if status is None
+              else f"No item is in the state “{STATUS_TEXT.get(status, status)}” now.")
     for c in r.consensus:
         if status is not None and c.status != status:
             continue
-        t.rows.append([Cell(c.item_id), Cell(c.question_id),
+        t.rows.append([Cell(c.item_id), question_cell(c.question_id, words),
                        Cell(STATUS_TEXT.get(c.status, c.status), c.status,
                             band={"agreed": "good", "conflict": "flagged"}.get(c.status)),
                        Cell(describe_value(c.value)), _p(c.support), _i(c.ratings), _n(c.score)])

@@ -113,11 +113,15 @@ class TableBox(QWidget):
         self.table.setWordWrap(False)
         self.table.setTabKeyNavigation(False)  # Tab leaves the table: keyboard users reach the next control
         self.table.verticalHeader().setVisible(False)
+        # the labels never take the height a short table leaves: it stays below the table
+        for label in (self.title, self.empty):
+            label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 4)
         layout.addWidget(self.title)
         layout.addWidget(self.empty)
         layout.addWidget(self.table, 1)
+        layout.addStretch(0)
 
     def show_table(self, t: wf.Table) -> None:
         self.csv = t.csv
@@ -249,8 +253,12 @@ class WorkspaceScreen(QWidget):
         self.annotators = TableBox("Per annotator")
         self.competence = TableBox("Competence")
         self.raters = TableBox("Non-human raters")
+        self.legend = QLabel(wf.LEGEND)
+        self.legend.setObjectName("hint")
+        self.legend.setWordWrap(True)
+        self.legend.setAccessibleName("What the figures mean")
         lay = QVBoxLayout(people)
-        for box in (self.annotators, self.competence, self.raters):
+        for box in (self.annotators, self.legend, self.competence, self.raters):
             lay.addWidget(box)
         lay.addStretch(1)
 
@@ -421,14 +429,15 @@ class WorkspaceScreen(QWidget):
         self.facts.setText(wf.headline(r, s))
         self.title_changed.emit(f"{s.project_name} — workspace — Annotary")
         self.consensus_line.setText(wf.consensus_line(r))
-        self.agreement.show_table(wf.agreement_table(r))
+        words = snapshot.questions
+        self.agreement.show_table(wf.agreement_table(r, words))
         look = wf.attention(r)
         if look and "good band." not in look:
             look += (f" The Heatmap ({self.key('workspace.tab5')}) shows which pairs disagree; Consensus "
                      f"({self.key('workspace.tab4')}) lists the items in conflict.")
         self.attention.setText(look)
         self.annotators.show_table(wf.annotators_table(r))
-        self.competence.show_table(wf.competence_table(r))
+        self.competence.show_table(wf.competence_table(r, words))
         self.raters.show_table(wf.raters_table(r))
         self.groups.show_table(wf.groups_table(r))
         self._show_consensus()
@@ -451,7 +460,7 @@ class WorkspaceScreen(QWidget):
     def _show_consensus(self) -> None:
         if self.snapshot:
             status = wf.CONSENSUS_FILTERS[self.filter.currentText()]
-            self.consensus.show_table(wf.consensus_table(self.snapshot.report, status))
+            self.consensus.show_table(wf.consensus_table(self.snapshot.report, status, self.snapshot.questions))
 
     def _show_heatmap(self) -> None:
         if not self.snapshot:
