@@ -5,11 +5,15 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QLabel,
     QProgressBar,
+    QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -17,11 +21,74 @@ from PySide6.QtWidgets import (
 
 from annotary.core.errors import AnnotaryError
 from annotary.flows.labeling import LabelingFlow
-from annotary.flows.modes import MODES, describe
+from annotary.flows.modes import MODES, describe, named
+from annotary.ops import annotate, queries
 from annotary.ui.panels import PANELS, DemonstrationPanel, QuestionPanel
+from annotary.ui.theme import tokens
 from annotary.ui.widgets import ResponsesView, SafeBrowser, prompt_markdown
 
 NARROW = 900  # below this width the responses stack
+LAYOUT_KEY = "layout:{}"  # per project: the splitter sizes the annotator chose
+
+# the buttons under the item: command id, words (the key comes from the shortcut table)
+ACTIONS = (("item.previous", "◀ Previous"), ("item.next", "Next ▶"), ("item.skip", "Skip…"),
+           ("item.flag", "Flag…"))
+
+
+def key_text(keys) -> str:
+    """The first key of a command as the platform writes it (Ctrl+Return, Alt+Left …)."""
+    return QKeySequence(keys[0]).toString(QKeySequence.SequenceFormat.NativeText) if keys else ""
+
+
+class FitButton(QPushButton):
+    """A button that says it all where there is room (words and key) and only its words, or
+    only its mark, where the window is narrow: the window never has to grow to fit it."""
+
+    def __init__(self, *texts: str):
+        super().__init__(texts[0])
+        self.texts = texts
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+
+    def _width(self, text: str) -> int:
+        return self.fontMetrics().horizontalAdvance(text) + 34  # padding and frame
+
+    def sizeHint(self):  # noqa: N802 - Qt override
+        hint = super().sizeHint()
+        hint.setWidth(self._width(self.texts[0]))
+        return hint
+
+    def minimumSizeHint(self):  # noqa: N802 - Qt override
+        hint = super().minimumSizeHint()
+        hint.setWidth(self._width(self.texts[-1]))
+        return hint
+
+    def set_texts(self, *texts: str) -> None:
+        self.texts = texts
+        self._fit()
+        self.updateGeometry()
+
+    def _fit(self) -> None:
+        fits = [t for t in self.texts if self._width(t) <= self.width()]
+        self.setText(fits[0] if fits else self.texts[-1])
+
+    def resizeEvent(self, event):  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._fit()
+
+
+def card(name: str, *widgets, margins=(12, 10, 12, 10), title: str = "") -> QFrame:
+    frame = QFrame()
+    frame.setObjectName(name)
+    layout = QVBoxLayout(frame)
+    layout.setContentsMargins(*margins)
+    layout.setSpacing(6)
+    if title:
+        label = QLabel(title)
+        label.setObjectName("sectionLabel")
+        layout.addWidget(label)
+    for w in widgets:
+        layout.addWidget(w, 1 if isinstance(w, SafeBrowser) else 0)
+    return frame
 
 # keys whose meaning depends on the focused question's mode
 MOVES = {"key.up": (-1, 0), "key.down": (1, 0), "key.left": (0, -1), "key.right": (0, 1),
@@ -35,17 +102,53 @@ class LabelingScreen(QWidget):
     title_changed = Signal(str)
     feedback = Signal(str)  # calibration feedback after a submit (Markdown)
 
-    def __init__(self, flow: LabelingFlow, asker, parent=None):
+    def __init__(self, flow: LabelingFlow, asker, parent=None, commands=()):
         super().__init__(parent)
         self.flow = flow
         self.ask = asker
+        self.keys = {c.id: key_text(c.keys) for c in commands}
+        self.setObjectName("labelingScreen")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAccessibleName("Labeling screen")
 
+        # the header: project, item, progress and pace, in one band across the top
+        self.project_title = QLabel(html.escape(flow.info.name))
+        self.project_title.setObjectName("headerTitle")
+        self.project_title.setMinimumWidth(80)
+        self.project_title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.header = QLabel()
         self.header.setObjectName("itemHeader")
+        self.header.setMinimumWidth(60)
+        self.header.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.header.setAccessibleName("Item")
+        self.progress = QProgressBar()
+        self.progress.setAccessibleName("Progress")
+        self.progress.setTextVisible(False)
+        self.progress.setMaximumWidth(220)
+        self.progress.setMinimumWidth(60)
+        self.done_text = QLabel()
+        self.done_text.setAccessibleName("Items done")
+        self.pace = QLabel()
+        self.pace.setObjectName("hint")
+        self.pace.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.pace.setMinimumWidth(0)
+        self.pace.setAccessibleName("Pace and time left")
+        bar = QFrame()
+        bar.setObjectName("headerBar")
+        top = QHBoxLayout(bar)
+        top.setContentsMargins(16, 10, 16, 10)
+        top.setSpacing(14)
+        top.addWidget(self.project_title, 2)
+        top.addWidget(self.header, 3)
+        top.addWidget(self.done_text)
+        top.addWidget(self.progress, 2)
+        top.addWidget(self.pace, 2)
+        self.header_bar = bar
+
         self.prompt = SafeBrowser("Prompt")
-        self.prompt.setMinimumHeight(60)
+        self.prompt.setMinimumHeight(48)
+        self.prompt_card = card("promptCard", self.prompt, title="Prompt")
         self.responses = ResponsesView()
 
         self.panels: list[QuestionPanel] = []
@@ -66,6 +169,7 @@ class LabelingScreen(QWidget):
             qlayout.addWidget(panel, 1 if panel.expanding else 0)
         if not any(p.expanding for p in self.panels):
             qlayout.addStretch(1)
+        qlayout.setSpacing(10)
         self.questions = QScrollArea()
         self.questions.setWidget(qbox)
         self.questions.setWidgetResizable(True)
@@ -74,47 +178,96 @@ class LabelingScreen(QWidget):
 
         # a reviewer sees every annotator's answer to the focused question
         self.case_view = SafeBrowser("Annotators' answers")
-        self.case_view.setVisible(flow.review)
-        top = QSplitter(Qt.Orientation.Vertical)
-        top.addWidget(self.prompt)
-        top.addWidget(self.responses)
-        top.addWidget(self.case_view)
-        top.setStretchFactor(0, 1)
-        top.setStretchFactor(1, 3)
-        top.setChildrenCollapsible(False)
+        self.case_card = card("card", self.case_view, title="Annotators' answers")
+        self.case_card.setVisible(flow.review)
+        self.top = QSplitter(Qt.Orientation.Vertical)
+        self.top.addWidget(self.prompt_card)
+        self.top.addWidget(self.responses)
+        self.top.addWidget(self.case_card)
+        self.top.setChildrenCollapsible(False)
+        self.top.setHandleWidth(8)
         self.split = QSplitter(Qt.Orientation.Vertical)
-        self.split.addWidget(top)
+        self.split.addWidget(self.top)
         self.split.addWidget(self.questions)
         self.split.setChildrenCollapsible(False)
+        self.split.setHandleWidth(8)
+        self._sizing = False
+        self._chosen = queries.setting(flow.store, LAYOUT_KEY.format(flow.project_id), None)
+        for sp in (self.top, self.split):
+            sp.splitterMoved.connect(self._splitter_moved)
+
+        # calibration feedback, shown on its own item after the submit
+        self.feedback_view = SafeBrowser("Expert's answer")
+        self.feedback_card = card("feedbackCard", self.feedback_view, title="Calibration: the expert's answer")
+        self.feedback_card.setVisible(False)
+        # the end of the work: what to do next
+        self.done_label = QLabel()
+        self.done_label.setWordWrap(True)
+        self.done_label.setAccessibleName("All done")
+        self.done_card = card("doneCard", self.done_label)
+        self.done_card.setVisible(False)
 
         self.status = QLabel()
         self.status.setObjectName("statusLine")
         self.status.setWordWrap(True)
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self.status.setMinimumWidth(40)
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.status.setAccessibleName("Item status")
-        self.progress = QProgressBar()
-        self.progress.setAccessibleName("Progress")
-        self.pace = QLabel()
-        self.pace.setAccessibleName("Pace and time left")
-        foot = QHBoxLayout()
-        foot.addWidget(self.progress, 2)
-        foot.addWidget(self.pace, 1)
+        self.buttons: dict[str, FitButton] = {}
+        actions = QHBoxLayout()
+        actions.setSpacing(8)
+        for cid, words in ACTIONS:
+            actions.addWidget(self._button(cid, words))
+        actions.addWidget(self.status, 1)
+        submit = self._button("item.submit", "Submit and next")
+        submit.setProperty("primary", True)
+        actions.addWidget(submit)
+        action_bar = QFrame()
+        action_bar.setObjectName("actionBar")
+        action_bar.setLayout(actions)
+        actions.setContentsMargins(16, 8, 16, 8)
 
+        body = QVBoxLayout()
+        body.setContentsMargins(16, 12, 16, 8)
+        body.setSpacing(8)
+        body.addWidget(self.done_card)
+        body.addWidget(self.split, 1)
+        body.addWidget(self.feedback_card)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.header)
-        layout.addWidget(self.split, 1)
-        layout.addWidget(self.status)
-        layout.addLayout(foot)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(bar)
+        layout.addLayout(body, 1)
+        layout.addWidget(action_bar)
 
         self._draft_timer = QTimer(self)
         self._draft_timer.setSingleShot(True)
         self._draft_timer.setInterval(800)
         self._draft_timer.timeout.connect(flow.flush_draft)
+        self._layout_timer = QTimer(self)
+        self._layout_timer.setSingleShot(True)
+        self._layout_timer.setInterval(500)
+        self._layout_timer.timeout.connect(self._store_layout)
         self._last_message = ""
         flow.listeners.append(self._on_flow)
         if flow.current is None:
             flow.start()
         else:
             self.redraw_item()
+
+    def _texts(self, command: str, words: str) -> tuple[str, ...]:
+        key = self.keys.get(command, "")
+        mark = words.split()[0] if words[0] in "◀▶" else words.split()[-1] if words[-1] in "◀▶" else words
+        return tuple(dict.fromkeys((f"{words}   {key}" if key else words, words, mark)))
+
+    def _button(self, command: str, words: str) -> QPushButton:
+        b = FitButton(*self._texts(command, words))
+        b.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the keys stay with the questions
+        b.setAccessibleName(words.strip("◀▶ …"))
+        b.clicked.connect(lambda _=False, c=command: self.handle(c))
+        self.buttons[command] = b
+        return b
 
     # -- flow events --------------------------------------------------------------------------
     def _on_flow(self, what: str) -> None:
@@ -132,20 +285,53 @@ class LabelingScreen(QWidget):
         self.prompt.show_markdown(prompt_markdown(state.item))
         self.redraw_state()
         self.responses.to_top()
+        self._size_panes()
         # in a conversation the turn being answered is the last one
         bar = self.prompt.verticalScrollBar()
         bar.setValue(bar.maximum() if len(state.item.turns) > 1 else 0)
-        self._size_questions()
 
-    def _size_questions(self) -> None:
-        total = max(self.split.height(), 400)
-        if not self.responses.visible_count():
-            share = total * 3 // 4
-        elif any(p.expanding for p in self.panels):
-            share = total // 2
-        else:
-            share = min(self.questions.widget().sizeHint().height() + 6, total * 2 // 5)
-        self.split.setSizes([total - share, share])
+    def _size_panes(self) -> None:
+        """Give each pane the room its content asks for, within the window: the prompt as tall
+        as its text (up to 40 %), the questions as tall as their cards (up to half), the
+        responses the rest. Sizes the annotator chose by dragging are kept for the project."""
+        total = self.split.height()
+        if total < 200:
+            return
+        self._sizing = True
+        try:
+            if self._chosen:
+                self.split.setSizes(self._chosen[0])
+                self.top.setSizes(self._chosen[1])
+                return
+            responses = self.responses.visible_count()
+            expanding = any(p.expanding for p in self.panels)
+            wanted = self.questions.widget().sizeHint().height() + 4
+            cap = total // 2 if responses else total * 3 // 4
+            share = min(max(wanted, total // 3 if expanding else 0), cap)
+            top = total - share
+            self.split.setSizes([top, share])
+            doc = self.prompt.document()
+            doc.setTextWidth(max(self.prompt.viewport().width(), 200))
+            prompt = int(doc.size().height()) + 48  # the card's title and margins
+            case = top // 3 if self.flow.review else 0
+            if responses:
+                prompt = min(max(prompt, 90), (top - case) * 2 // 5)
+            else:
+                prompt = top - case
+            self.top.setSizes([prompt, max(top - prompt - case, 0), case])
+        finally:
+            self._sizing = False
+
+    def _splitter_moved(self, *_):
+        if self._sizing:
+            return
+        self._chosen = [self.split.sizes(), self.top.sizes()]
+        self._layout_timer.start()  # a drag moves the splitter many times: store it once
+
+    def _store_layout(self) -> None:
+        if self._chosen:
+            annotate.set_setting(self.flow.store, key=LAYOUT_KEY.format(self.flow.project_id),
+                                 value=self._chosen)
 
     def redraw_state(self) -> None:
         flow, state = self.flow, self.flow.current
@@ -163,7 +349,8 @@ class LabelingScreen(QWidget):
             self.case_view.setHtml(case_html(flow))
         rev = ""
         if state.revision:
-            rev = f" · submitted (revision {state.revision})" + (" · changed, not saved" if state.modified else "")
+            rev = " · ✓ submitted" + (f" (revision {state.revision})" if state.revision > 1 else "")
+            rev += " · changed, not submitted" if state.modified else ""
         elif state.modified:
             rev = " · draft"
         kind = " · calibration item" if state.item.kind == "calibration" else ""
@@ -171,28 +358,54 @@ class LabelingScreen(QWidget):
             kind += " · reviewing"
         filt = "" if flow.filter == "all" else f" · showing {flow.filter} only"
         self.header.setText(
-            f"<b>Item {state.position + 1} of {len(flow.ids)}</b> · {state.item.id}{kind}{rev}{filt}")
-        bits = []
-        if state.flags:
-            bits.append("Flagged: " + ", ".join(sorted(state.flags)))
-        if state.skip_reason:
-            bits.append(f"Skipped: {state.skip_reason}")
-        missing = flow.missing()
-        if missing and state.modified:
-            bits.append("To submit: " + "; ".join(missing))
-        if self._last_message:
-            bits.append(self._last_message)
-        self.status.setText(" · ".join(bits))
+            f"<b>Item {state.position + 1} of {len(flow.ids)}</b>{kind}{rev}{filt}"
+            f"<span style='font-size:small'> &nbsp; {html.escape(state.item.id)}</span>")
+        self.status.setText(" · ".join(self._status_bits()))
+        self.feedback_card.setVisible(bool(flow.feedback))
+        if flow.feedback:
+            nxt = self.keys.get("item.submit") or "Submit"
+            self.feedback_view.show_markdown(
+                flow.feedback + f"\n\n*{nxt} or {self.keys.get('item.next', 'Next')}: the next item.*")
         prog = flow.progress()
         self.progress.setMaximum(max(prog.total, 1))
         self.progress.setValue(prog.done)
-        self.progress.setFormat(f"{prog.done} / {prog.total} done")
-        pace = f"{prog.per_hour:.0f} items/h" if prog.per_hour else "pace: after a few items"
+        self.done_text.setText(f"<b>{prog.done}</b> of {prog.total} done")
+        pace = f"{prog.per_hour:.0f} items/h" if prog.per_hour else "pace after a few items"
         if prog.seconds_left is not None:
             mins = prog.seconds_left / 60
             pace += f" · about {mins / 60:.1f} h left" if mins >= 90 else f" · about {mins:.0f} min left"
         self.pace.setText(pace)
+        all_done = prog.total > 0 and prog.done == prog.total and not flow.review
+        self.done_card.setVisible(all_done)
+        if all_done:
+            export = self.keys.get("file.export", "Ctrl+E")
+            self.done_label.setText(
+                f"<b>All {prog.total} items are done.</b> {export} exports your results as a signed "
+                "file for your coordinator. You can still go back and change any answer.")
+        words = ("Next item" if flow.feedback and not state.modified else
+                 "Submit again" if state.revision and state.modified else "Submit and next")
+        self.buttons["item.submit"].set_texts(*self._texts("item.submit", words))
         self.title_changed.emit(flow.title())
+
+    def _status_bits(self) -> list[str]:
+        """What the item needs or just did, said once, in the questions' words."""
+        flow, state = self.flow, self.flow.current
+        bits = []
+        if state.flags:
+            bits.append("Flagged: " + ", ".join(sorted(state.flags)))
+        if state.skip_reason:
+            if state.revision and not state.modified:
+                bits.append(f"Skipped: {state.skip_reason}")
+            else:
+                submit = self.keys.get("item.submit", "Submit")
+                bits.append(f"Skip reason chosen: {state.skip_reason} — {submit} submits the skip")
+        message = self._last_message
+        missing = flow.missing()
+        if missing and state.modified and not message.startswith("Cannot submit"):
+            bits.append("To submit: " + "; ".join(missing))
+        if message:
+            bits.append(message)
+        return bits
 
     def say(self, text: str) -> None:
         self._last_message = text
@@ -255,7 +468,12 @@ class LabelingScreen(QWidget):
         q = flow.focused_question if flow.current else None
         if command == "item.submit":
             self._draft_timer.stop()
-            outcome = flow.submit()
+            if flow.feedback and flow.submitted_unchanged():
+                # the expert's answer has been read: the same key goes on
+                if not flow.next():
+                    self.say("This was the last item")
+                return True
+            outcome = flow.submit(stay_on_feedback=True)
             if outcome.ok:
                 self.say(outcome.message)
                 self.focus_screen()
@@ -300,7 +518,7 @@ class LabelingScreen(QWidget):
             if isinstance(panel, DemonstrationPanel):
                 self._focus_text(panel.editor)
             else:
-                self.say(f"{panel.q.id}: E writes the response on demonstration questions")
+                self.say(f"{named(panel.q)}: E writes the response on demonstration questions")
         elif command == "item.leave_text":
             flow.flush_draft()
             self.focus_screen()
@@ -309,7 +527,12 @@ class LabelingScreen(QWidget):
             self.focus_screen()
             self._enter_editor()
         elif command.startswith("key.digit"):
-            self._act(flow.digit, int(command.removeprefix("key.digit")))
+            try:
+                note = flow.digit(int(command.removeprefix("key.digit")))
+            except AnnotaryError as err:
+                note = str(err)
+            if note:
+                self.say(note)
         elif command.startswith("answer."):
             self._act(flow.choose, command.removeprefix("answer."))
         elif command.startswith("confidence."):
@@ -386,10 +609,13 @@ class LabelingScreen(QWidget):
 
     def showEvent(self, event):  # noqa: N802 - Qt override
         super().showEvent(event)
-        self._size_questions()
+        self._size_panes()
 
     def closing(self) -> None:
         self._draft_timer.stop()
+        if self._layout_timer.isActive():
+            self._layout_timer.stop()
+            self._store_layout()
         self.flow.flush_draft()
         if self._on_flow in self.flow.listeners:
             self.flow.listeners.remove(self._on_flow)
@@ -397,7 +623,7 @@ class LabelingScreen(QWidget):
 
 def case_html(flow: LabelingFlow) -> str:
     """The annotators' answers to the focused question, side by side, the disagreement marked
-    (in words and marks, not colour alone)."""
+    (in words and marks, not colour alone), with this item's own facts."""
     q = flow.focused_question
     case = flow.case(q.id)
     if case is None:
@@ -409,6 +635,7 @@ def case_html(flow: LabelingFlow) -> str:
     except (AnnotaryError, ValueError):
         mine = None
     majority = case.answers[case.majority].answer if case.majority is not None else None
+    warn = tokens()["warn_soft"]
     rows = []
     for n, a in enumerate(case.answers, 1):
         said = describe(q, a.answer, state.item, state.shown_order) if a.answer else f"skipped: {a.skip_reason}"
@@ -417,7 +644,7 @@ def case_html(flow: LabelingFlow) -> str:
             mark = "majority" if a.answer == majority else "≠ majority"
         if mine is not None and a.answer == mine:
             mark += " · ✓ your decision"
-        bg = "" if majority is None or a.answer == majority else ' bgcolor="#ffe0b3"'
+        bg = "" if majority is None or a.answer == majority else f' bgcolor="{warn}"'
         extra = []
         if a.confidence is not None:
             extra.append(f"confidence {a.confidence}")
@@ -429,13 +656,21 @@ def case_html(flow: LabelingFlow) -> str:
         rows.append(f"<tr{bg}><td><b>[{n}]</b></td><td><b>{html.escape(a.who)}</b></td>"
                     f"<td>{html.escape(said)}{why}</td><td>{html.escape(' · '.join(extra))}</td>"
                     f"<td><b>{html.escape(mark.strip(' ·'))}</b></td></tr>")
+    answered = [a.answer for a in case.answers if a.answer is not None]
+    distinct = {repr(a) for a in answered}
+    if majority is not None:
+        behind = sum(1 for a in answered if a == majority)
+        facts = f"{behind} of {len(case.answers)} annotators gave the majority answer"
+    elif answered:
+        facts = f"{len(case.answers)} annotators, {len(distinct)} different answers, no majority"
+    else:
+        facts = "every annotator skipped"
     tried = (describe(q, case.consensus, state.item, state.shown_order)
-             if case.consensus is not None else "none")
-    figures = ", ".join(f"{k} {v:.2f}" for k, v in case.agreement.items() if v is not None)
+             if case.consensus is not None else "none reached")
     mode = "digits edit your decision" if flow.editing else "digits adopt an answer, E to edit"
-    head = (f"<p><b>{q.id}</b> — {'conflict' if case.reason == 'conflict' else 'audit of an agreed case'}"
-            f" · consensus attempt: {html.escape(tried)}" + (f" · {html.escape(figures)}" if figures else "")
-            + f" · <i>{mode}</i></p>")
+    kind = "Conflict" if case.reason == "conflict" else "Audit of an agreed case"
+    head = (f"<p><b>{html.escape(q.text)}</b><br>{kind} · {html.escape(facts)}"
+            f" · consensus: {html.escape(tried)} · <i>{mode}</i></p>")
     override = ""
     if flow.overrides_majority(q.id):
         override = "<p><b>Your decision overrides the majority: give a reason (R).</b></p>"

@@ -8,7 +8,13 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QApplication, QMainWindow, QProgressDialog, QStackedWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QMainWindow,
+    QProgressDialog,
+    QSizePolicy,
+    QStackedWidget,
+)
 
 from annotary.core.errors import AnnotaryError, Cancelled, TrustError
 from annotary.flows.labeling import LabelingFlow
@@ -47,6 +53,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.resize(1280, 860)
         self.stack = QStackedWidget()
+        self.stack.currentChanged.connect(self._only_current_page_sized)
         self.setCentralWidget(self.stack)
         self.home = HomeScreen(store, identity.key_id, who=(
             f"You are {identity.name} ({identity.role}) · key fingerprint {identity.fingerprint}"))
@@ -183,6 +190,17 @@ class MainWindow(QMainWindow):
         self.actions["view.dark"].setChecked(self.shown_theme == "dark")
 
     # -- screens ------------------------------------------------------------------------------
+    def _only_current_page_sized(self, _index: int = 0) -> None:
+        """A stacked widget is as wide as its widest page: a hidden screen must not keep the
+        window from narrowing (the labeling screen stacks its responses there)."""
+        Policy = QSizePolicy.Policy
+        for i in range(self.stack.count()):
+            page = self.stack.widget(i)
+            shown = page is self.stack.currentWidget()
+            page.setSizePolicy(Policy.Preferred if shown else Policy.Ignored,
+                               Policy.Preferred if shown else Policy.Ignored)
+        self.stack.updateGeometry()
+
     def show_home(self) -> None:
         self.home.refresh()
         self.stack.setCurrentWidget(self.home)
@@ -195,9 +213,8 @@ class MainWindow(QMainWindow):
             self.stack.removeWidget(self.labeling)
             self.labeling.deleteLater()
         flow = LabelingFlow(self.store, project_id, self.identity.key_id)
-        self.labeling = LabelingScreen(flow, self.ask)
+        self.labeling = LabelingScreen(flow, self.ask, commands=self.commands)
         self.labeling.title_changed.connect(self.setWindowTitle)
-        self.labeling.feedback.connect(lambda text: self.ask.feedback("Calibration feedback", text))
         flow.listeners.append(lambda what: what in ("focus", "item") and self._guidelines_follow())
         self.stack.addWidget(self.labeling)
         self.stack.setCurrentWidget(self.labeling)

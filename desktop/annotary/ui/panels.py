@@ -23,6 +23,7 @@ from annotary.core.spec import Requirement
 from annotary.flows.diff import word_ops
 from annotary.flows.labeling import LabelingFlow, Pending
 from annotary.flows.modes import PAIRWISE_KEYS, Ranking, Rubric, letter, word_count
+from annotary.ui.theme import tokens
 from annotary.ui.widgets import SafeBrowser
 
 CHOICE_TEXT = {"A": "A is better", "B": "B is better", "tie": "Tie", "both_bad": "Both bad"}
@@ -62,12 +63,13 @@ class QuestionPanel(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setAccessibleName(f"Question {number}: {question.text}")
         self.title = QLabel()
+        self.title.setObjectName("cardTitle")
         self.title.setWordWrap(True)
         self.hint = QLabel()
         self.hint.setObjectName("hint")
-        self.hint.setWordWrap(True)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 6, 8, 6)
+        layout.setContentsMargins(14, 10, 14, 12)
+        layout.setSpacing(8)
         head = QHBoxLayout()
         head.addWidget(self.title, 1)
         head.addWidget(self.hint)
@@ -89,7 +91,8 @@ class QuestionPanel(QFrame):
         if question.confidence is not Requirement.off:
             row = QHBoxLayout()
             need = "required" if question.confidence is Requirement.required else "optional"
-            row.addWidget(QLabel(f"Confidence ({need}, Alt+digit):"))
+            top = question.confidence_scale
+            row.addWidget(QLabel(f"Confidence 1–{top} ({need}, Alt+1…Alt+{top}):"))
             for n in range(1, question.confidence_scale + 1):
                 b = button(str(n), f"Confidence {n} for {question.id}",
                            lambda _=False, n=n: self.action.emit(self.q.id, "confidence", n))
@@ -100,13 +103,15 @@ class QuestionPanel(QFrame):
             layout.addLayout(row)
 
     def render(self, flow: LabelingFlow, pending: Pending, focused: bool) -> None:
+        # one focus, shown twice in one place: the card's accent frame and the ▶ beside its title
         marker = "▶ " if focused else ""
-        req = "" if self.q.required else " (optional)"
+        req = "" if self.q.required else " <i>(optional)</i>"
         self.title.setText(f"<b>{marker}{self.number}. {html.escape(self.q.text)}</b>{req}")
         if self.property("focused") != focused:
             self.setProperty("focused", focused)
             self.style().unpolish(self)
             self.style().polish(self)
+            self.update()  # a real window repaints only what is marked dirty
         for n, b in self.conf_buttons.items():
             set_checked(b, pending.confidence == n)
         if self.rationale is not None and self.rationale.toPlainText() != pending.rationale:
@@ -138,8 +143,10 @@ class PairwisePanel(QuestionPanel):
             for key in PAIRWISE_KEYS[q.scale]:
                 self._add(row, key, f"{CHOICE_TEXT[key]}  [{CHOICE_KEY[key]}]", CHOICE_TEXT[key], "choose")
         self.body.addLayout(row)
-        if q.axis:
-            self.hint.setText(f"aspect: {q.axis}")
+        hint = f"aspect: {q.axis}" if q.axis else ""
+        if q.scale == "strength":
+            hint = (hint + " · " if hint else "") + f"keys 1–{q.points}"
+        self.hint.setText(hint)
 
     def _add(self, row, value, text, name, action):
         b = button(text, f"{name} for {self.q.id}",
@@ -232,7 +239,8 @@ class ScoringPanel(QuestionPanel):
         self.body.addWidget(self.anchors)
         self.cells: dict[tuple[int, int], QPushButton] = {}
         self._columns = -1
-        self.hint.setText("Up/Down axis · Left/Right response · digit scores · Backspace clears")
+        self.hint.setText("digit scores, then goes to the next empty cell · Up/Down axis · "
+                          "Left/Right response · Backspace clears")
 
     def _build(self, n: int) -> None:
         if n == self._columns:
@@ -278,7 +286,8 @@ class ScoringPanel(QuestionPanel):
         out = {}
         for rid, axes in value["scores"].items():
             if axes:
-                out[rid] = " ".join(f"{k[:4]} {v}" for k, v in axes.items())
+                names = {a.id: a.name for a in self.q.axes}
+                out[rid] = " · ".join(f"{names.get(k, k)} {v}" for k, v in axes.items())
         return out
 
 
@@ -309,9 +318,8 @@ class RubricPanel(QuestionPanel):
     def render_mode(self, flow, value, focused):
         criteria = flow.criteria(self.q.id)
         cursor = flow.cursor(self.q.id)[0]
-        palette = self.list.palette()
-        text_color = palette.text().color().name()
-        current_bg = palette.alternateBase().color().name()
+        colors = tokens()
+        text_color, current_bg = colors["text"], colors["accent_soft"]
         rows = []
         for i, c in enumerate(criteria):
             mark = value["marks"].get(c.id)
@@ -386,14 +394,15 @@ class DemonstrationPanel(QuestionPanel):
 
 def diff_html(old: str, new: str) -> str:
     """Word diff as HTML we build ourselves (escaped text; strike-through and underline, so
-    colour is not the only signal)."""
+    colour is not the only signal), in the theme's colours so it reads in dark mode too."""
+    colors = tokens()
     parts = []
     for tag, text in word_ops(old, new):
         t = html.escape(text)
         if tag == "delete":
-            parts.append(f'<s style="background:#f4b6b6">{t}</s>')
+            parts.append(f'<s style="background:{colors["bad_soft"]}; color:{colors["text"]}">{t}</s>')
         elif tag == "insert":
-            parts.append(f'<u style="background:#b9e6b9">{t}</u>')
+            parts.append(f'<u style="background:{colors["good_soft"]}; color:{colors["text"]}">{t}</u>')
         else:
             parts.append(t)
     return "<p>" + " ".join(parts) + "</p>"
