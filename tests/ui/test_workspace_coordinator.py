@@ -313,7 +313,8 @@ def test_no_gap_above_the_consensus_table(qtbot, cho_window, project, world):  #
     drop(cho_window, world.results[1:])
     ws.filter.setCurrentText("All items")
     check("long")
-    table = wf.consensus_table(ws.snapshot.report)
+    assert ws.consensus.column("Question")[0] == "Which response better does what the user asked?"
+    table = wf.consensus_table(ws.snapshot.report, None, ws.snapshot.questions)
     box.show_table(replace(table, rows=table.rows[:3]))
     check("short")
     assert box.table.height() <= box.table.content_height()

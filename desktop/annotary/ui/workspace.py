@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -183,8 +182,9 @@ class WorkspaceScreen(QWidget):
         self.setAccessibleName("Coordinator workspace")
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
-        self.heading = QLabel(f"<h2>{html.escape(Path(store.path or '').name)} — coordinator workspace</h2>")
-        self.heading.setTextFormat(Qt.TextFormat.RichText)
+        self.heading = QLabel(f"{Path(store.path or '').name} — coordinator workspace")
+        self.heading.setObjectName("heading")
+        self.heading.setTextFormat(Qt.TextFormat.PlainText)
         self.facts = QLabel()
         self.facts.setWordWrap(True)
         self.facts.setAccessibleName("Project facts")
@@ -425,7 +425,7 @@ class WorkspaceScreen(QWidget):
         r, s = snapshot.report, snapshot.status
         self.busy.hide()
         self._show_roster()
-        self.heading.setText(f"<h2>{html.escape(s.project_name)} — coordinator workspace</h2>")
+        self.heading.setText(f"{s.project_name} — coordinator workspace")
         self.facts.setText(wf.headline(r, s))
         self.title_changed.emit(f"{s.project_name} — workspace — Annotary")
         self.consensus_line.setText(wf.consensus_line(r))
