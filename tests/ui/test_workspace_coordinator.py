@@ -318,3 +318,44 @@ def test_no_gap_above_the_consensus_table(qtbot, cho_window, project, world):  #
     box.show_table(replace(table, rows=table.rows[:3]))
     check("short")
     assert box.table.height() <= box.table.content_height()
+
+
+class LaterRunner:
+    """Holds a job until the test runs it: what happens while a job is still going."""
+
+    synchronous = True
+
+    def __init__(self):
+        self.jobs = []
+
+    def start(self, fn, on_done, on_error, on_progress=None):
+        self.jobs.append((fn, on_done, on_error))
+
+    def run_all(self):
+        while self.jobs:
+            fn, on_done, on_error = self.jobs.pop(0)
+            try:
+                result = fn(progress=lambda *_: None, cancelled=lambda: False)
+            except Exception as err:  # noqa: BLE001 - handed to the callback as the runner does
+                on_error(err)
+            else:
+                on_done(result)
+
+
+def test_cancel_while_the_project_is_written_leaves_no_file(qtbot, tmp_path, identity):
+    from annotary.ui.new_project import NewProjectDialog
+
+    runner = LaterRunner()
+    dialog = NewProjectDialog(identity, runner)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.spec_path.edit.setText(str(DEMO / "spec.toml"))
+    dialog.items_path.edit.setText(str(DEMO / "items.jsonl"))
+    dialog.out.edit.setText(str(tmp_path / "p.db"))
+    runner.jobs.clear()  # previews
+    dialog.create()
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    assert dialog.isVisible() and "Cancelling" in dialog.busy.text()
+    runner.run_all()
+    assert not dialog.isVisible() and dialog.result() == dialog.DialogCode.Rejected
+    assert dialog.created is None and not (tmp_path / "p.db").exists()

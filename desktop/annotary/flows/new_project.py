@@ -120,6 +120,12 @@ def suggested_out(spec: Spec, items_path: str | Path) -> Path:
     return out
 
 
+def remove_project(path: str | Path) -> None:
+    """Remove a project file just created (a create cancelled while it ran)."""
+    for p in (Path(path), Path(f"{path}-wal"), Path(f"{path}-shm")):
+        p.unlink(missing_ok=True)
+
+
 def create(*, spec_path: str | Path, items_path: str | Path, out: str | Path, identity,
            name: str | None = None) -> Change:
     """Create the project as `annotary project create` does (every item checked; a failure writes

@@ -53,6 +53,9 @@ class NewProjectDialog(QDialog):
         self.templates = nf.templates()
         self._generation = 0
         self._out_chosen = False  # once the user types a path, it is not replaced
+        self._creating = False
+        self._cancelled = False  # Cancel while creating: the new file is removed when the job ends
+        self._closed = False  # a job that ends after the dialog closed touches nothing
         self.setWindowTitle("Create a project from a data file")
         self.setAccessibleName("Create a project")
 
@@ -197,11 +200,11 @@ class NewProjectDialog(QDialog):
         generation = self._generation
 
         def done(preview: nf.Preview) -> None:
-            if generation == self._generation:
+            if generation == self._generation and not self._closed:
                 self.show_preview(preview)
 
         def failed(err) -> None:
-            if generation == self._generation:
+            if generation == self._generation and not self._closed:
                 self.preview.setRowCount(0)
                 self.summary.setText("")
                 self.show_error(str(err) if isinstance(err, AnnotaryError) else f"{type(err).__name__}: {err}")
@@ -236,23 +239,47 @@ class NewProjectDialog(QDialog):
             return
         items, out = self.items_path.value(), self.out.value()
         self.create_button.setEnabled(False)
+        self.busy.setText("Reading and checking every item, then writing the project… (Esc cancels)")
         self.busy.show()
+        self._creating, self._cancelled = True, False
 
         def work(progress, cancelled):
             change = nf.create(spec_path=spec_path, items_path=items, out=out, identity=self.identity, name=name)
             return change, out if str(out).lower().endswith(".db") else f"{out}.db"
 
         def done(result) -> None:
+            self._creating = False
+            change, path = result
+            if self._cancelled:  # written whole by then: removed whole
+                nf.remove_project(path)
+                super(NewProjectDialog, self).reject()
+                return
             self.busy.hide()
             self.create_button.setEnabled(True)
-            change, path = result
             self.message = change.message
             self.created = Path(path)
             self.accept()
 
         def failed(err) -> None:
+            self._creating = False
+            if self._cancelled:
+                super(NewProjectDialog, self).reject()
+                return
             self.busy.hide()
             self.create_button.setEnabled(True)
             self.show_error(str(err) if isinstance(err, AnnotaryError) else f"{type(err).__name__}: {err}")
 
         self.runner.start(work, done, failed)
+
+    def reject(self) -> None:
+        """Cancel (Esc): while the project is being written, wait for it and remove it."""
+        if self._creating:
+            self._cancelled = True
+            self.busy.setText("Cancelling: the project file is removed as soon as it is written…")
+            self.buttons.setEnabled(False)
+            return
+        super().reject()
+
+    def done(self, result: int) -> None:  # Qt override: accept and reject end here
+        self._closed = True
+        super().done(result)
