@@ -136,9 +136,12 @@ def test_heatmap_is_the_ops_heatmap(merged):
     ws = merged
     ws.show_tab(4)
     r = ws.snapshot.report
-    assert [ws.variable.itemText(i) for i in range(ws.variable.count())] == ["helpful.choice", "harmless.choice"]
-    for var in ("helpful.choice", "harmless.choice"):
-        ws.variable.setCurrentText(var)
+    keys = [ws.variable.itemData(i) for i in range(ws.variable.count())]
+    assert keys == ["helpful.choice", "harmless.choice"]
+    # the question's words are shown, not its id
+    assert ws.variable.itemText(0) == "Which response better does what the user asked?"
+    for n, var in enumerate(keys):
+        ws.variable.setCurrentIndex(n)
         ids, grid = heatmap(r, var)
         assert ws.heatmap.data.ids == ids and ws.heatmap.data.grid == grid
         assert ws.heatmap.data.names == ["Ada Lee", "Bo Chen", "Cy Diaz"]

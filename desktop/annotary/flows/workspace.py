@@ -160,11 +160,22 @@ def consensus_line(r: QualityReport) -> str:
             f"{c['single']} with one rating so far · majority share {r.options.min_share:.2f}")
 
 
-def attention(r: QualityReport) -> str:
+def variable_words(key: str, words: dict[str, str] | None = None) -> str:
+    """A question variable ("helpful.choice", "quality.correctness") in the question's words."""
+    qid, _, variable = key.partition(".")
+    text = (words or {}).get(qid)
+    if not text:
+        return key
+    text = text if len(text) <= 70 else text[:69] + "…"
+    return text if variable in ("", "choice") else f"{text} · {variable}"
+
+
+def attention(r: QualityReport, words: dict[str, str] | None = None) -> str:
     """What needs a look first: questions and annotators below the good band."""
     parts = []
     for b in ("flagged", "watch"):
-        found = [f"{s.key} (α {num(s.alpha)})" for s in r.variables if s.band == b and s.ratings]
+        found = [f"“{variable_words(s.key, words)}” (α {num(s.alpha)})" if words else f"{s.key} (α {num(s.alpha)})"
+                 for s in r.variables if s.band == b and s.ratings]
         if found:
             parts.append(f"{b.capitalize()}: {', '.join(found)}.")
     low = [f"{a.name} ({num(a.agreement_others)})" for a in r.annotators if a.band == "flagged"]
@@ -202,8 +213,8 @@ def agreement_table(r: QualityReport, words: dict[str, str] | None = None) -> Ta
 def annotators_table(r: QualityReport) -> Table:
     t = Table("annotators.csv", "Per annotator",
               ["Name", "Key id", "Source", "Assigned", "Labeled", "Agreement with others", "Band",
-               "Agreement with consensus", "Gold accuracy", "Calibration accuracy", "Share of picks for A",
-               "Median time per item", "Items per hour", "Revised", "Cost", "Competence (Dawid–Skene)"],
+               "Matches consensus", "Gold accuracy", "Calibration accuracy", "Picks for A (left)",
+               "Median time", "Items per hour", "Revised", "Cost", "Competence (Dawid–Skene)"],
               tips=["The annotator's name, from their card", "Key id of the signer",
                     "roster: signed result bundles; outside: imported labels",
                     "Items given to them in every round so far",
@@ -399,14 +410,14 @@ class BarGroup:
     maximum: float | None = None  # the axis end; None: the largest value or total
 
 
-def distribution_groups(r: QualityReport) -> list[BarGroup]:
+def distribution_groups(r: QualityReport, words: dict[str, str] | None = None) -> list[BarGroup]:
     out = []
     for s in r.variables:
         total = sum(s.distribution.values())
         what = "first place per response position" if s.level == "ranking" else \
             "rubric scores in tenths" if s.level == "interval" else "answers"
         bars = [Bar(str(c), n, f"{n} ({100 * n / total:.0f}%)" if total else "0") for c, n in s.distribution.items()]
-        out.append(BarGroup(f"{s.key} · {what} · {total} ratings", bars))
+        out.append(BarGroup(f"{variable_words(s.key, words)} · {what} · {total} ratings", bars))
     return out
 
 

@@ -431,7 +431,7 @@ class WorkspaceScreen(QWidget):
         self.consensus_line.setText(wf.consensus_line(r))
         words = snapshot.questions
         self.agreement.show_table(wf.agreement_table(r, words))
-        look = wf.attention(r)
+        look = wf.attention(r, words)
         if look and "good band." not in look:
             look += (f" The Heatmap ({self.key('workspace.tab5')}) shows which pairs disagree; Consensus "
                      f"({self.key('workspace.tab4')}) lists the items in conflict.")
@@ -441,17 +441,18 @@ class WorkspaceScreen(QWidget):
         self.raters.show_table(wf.raters_table(r))
         self.groups.show_table(wf.groups_table(r))
         self._show_consensus()
-        chosen = self.variable.currentText()
+        chosen = self.variable.currentData()
         names = wf.heatmap_variables(r)
         self.variable.blockSignals(True)
         self.variable.clear()
-        self.variable.addItems(names)
+        for key in names:  # the question's words shown, its variable key kept
+            self.variable.addItem(wf.variable_words(key, words), key)
         if chosen in names:
-            self.variable.setCurrentText(chosen)
+            self.variable.setCurrentIndex(names.index(chosen))
         self.variable.blockSignals(False)
         self.variable.setEnabled(bool(names))
         self._show_heatmap()
-        self.distribution.set_groups(wf.distribution_groups(r), "No labels merged yet.")
+        self.distribution.set_groups(wf.distribution_groups(r, words), "No labels merged yet.")
         self.progress.set_groups(wf.progress_groups(s), "No annotator has items assigned yet.")
         self.gold.set_groups(wf.gold_groups(r) if r.items["gold"] or r.items["calibration"] else [],
                              "This project has no gold or calibration items "
@@ -465,7 +466,7 @@ class WorkspaceScreen(QWidget):
     def _show_heatmap(self) -> None:
         if not self.snapshot:
             return
-        var = self.variable.currentText()
+        var = self.variable.currentData()
         self.heatmap.set_data(wf.heatmap_data(self.snapshot.report, var) if var else None,
                               "No pair of annotators has rated the same items yet." if self.snapshot.report.humans
                               else "No labels merged yet.")
@@ -657,9 +658,9 @@ class WorkspaceScreen(QWidget):
             focused = [b for b in boxes if b.table.hasFocus()]
             name = (focused or boxes)[0].csv
         elif self.charts.get(i) is self.heatmap:
-            if not self.variable.currentText():
+            if not self.variable.currentData():
                 raise AnnotaryError("no heatmap yet: no pair of annotators has rated the same items")
-            name = f"heatmap-{self.variable.currentText()}.csv"
+            name = f"heatmap-{self.variable.currentData()}.csv"
         else:
             name = {5: "distribution.csv", 6: "progress.csv", 7: "gold.csv"}[i]
         return name, tables[name]
@@ -697,7 +698,7 @@ class WorkspaceScreen(QWidget):
         if chart is None:
             raise AnnotaryError(f"this tab has no chart: the charts are {', '.join(WORKSPACE_TABS[4:])} "
                                 f"({self.key('workspace.tab5')} … {self.key('workspace.tab8')})")
-        slug = {4: f"heatmap-{self.variable.currentText()}", 5: "labels", 6: "progress", 7: "gold"}[
+        slug = {4: f"heatmap-{self.variable.currentData()}", 5: "labels", 6: "progress", 7: "gold"}[
             self.tabs.currentIndex()]
         path = self.ask.save_path("Export the chart as PNG", f"{snap.report.project_id}-{slug}.png",
                                   PNG_FILTER)
