@@ -67,3 +67,25 @@ def test_forms_default_beside_the_project(tmp_path, coordinator):
         "fmt": "trl-preference", "out": fields["out"].default, "question": "helpful", "min_provenance": None,
         "min_agreement": None, "exclude_flagged": False, "ties": "drop", "parquet": False}
     store.close()
+
+
+def test_every_form_input_has_its_own_alt_key(tmp_path, coordinator):
+    from annotary.bundles.identity import create_identity
+    from annotary.ops.roster import add_members, export_card
+
+    out = tmp_path / "p.db"
+    nf.create(spec_path=DEMO / "spec.toml", items_path=DEMO / "items.jsonl", out=out, identity=coordinator)
+    store = open_project(out)
+    cards = []
+    for name, role in (("Ann", "annotator"), ("Rev", "reviewer")):
+        cards.append(tmp_path / f"{name}.json")
+        export_card(identity=create_identity(tmp_path / name, name=name, role=role), out=cards[-1])
+    add_members(store, cards=cards)
+    forms = [wf.roster_fields(), wf.assign_fields(store), wf.adjudication_fields(store),
+             wf.export_fields(store, "trl-preference"), wf.export_fields(store, "labels-long")]
+    for fields in forms:
+        keys = [f.label[f.label.index("&") + 1].lower() for f in fields]
+        if any(f.kind in ("files", "folder", "save", "file") for f in fields):
+            keys.append("b")  # Browse…
+        assert len(keys) == len(set(keys)), [f.label for f in fields]
+    store.close()

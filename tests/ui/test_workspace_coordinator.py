@@ -359,3 +359,17 @@ def test_cancel_while_the_project_is_written_leaves_no_file(qtbot, tmp_path, ide
     runner.run_all()
     assert not dialog.isVisible() and dialog.result() == dialog.DialogCode.Rejected
     assert dialog.created is None and not (tmp_path / "p.db").exists()
+
+
+def test_cards_dropped_with_results_join_the_roster_first(qtbot, cho_window, asker, project, world, tmp_path):  # noqa: F811
+    store = open_project(project)
+    store.conn.execute("DELETE FROM roster WHERE name='Cy Diaz'")  # Cy's card comes with the drop
+    store.conn.commit()
+    store.close()
+    drop(cho_window, [project])
+    cy = next(c for c in world.cards if json.loads(c.read_text())["card"]["name"] == "Cy Diaz")
+    drop(cho_window, [world.results[2], cy])
+    ws = cho_window.workspace
+    assert asker.errors == [], asker.errors
+    assert "Cy Diaz" in ws.roster.text()
+    assert ws.merges.item(0).text().startswith("✓ merged") and "Cy Diaz" in ws.merges.item(0).text()

@@ -536,9 +536,9 @@ def assign_fields(store: Store) -> list[Field]:
               tip="Items whose answer and explanation are shown after submitting; optional"),
         Field("adaptive", "Send only &disputed items, each to one more annotator", "bool", False,
               tip="An adaptive round: needs the labels of an earlier round"),
-        Field("feedback", "Also send each annotator the items a reviewer &decided against them", "bool",
+        Field("feedback", "Also send each annotator the items a reviewer decided against them (&feedback)", "bool",
               False),
-        Field("out", "&Folder for the task bundles", "folder", str(free_path(project_folder(store) / f"round-{r}")),
+        Field("out", "Folder &to write the task bundles", "folder", str(free_path(project_folder(store) / f"round-{r}")),
               tip="Made if missing; one signed bundle per annotator"),
     ]
 
@@ -578,7 +578,7 @@ def adjudication_fields(store: Store) -> list[Field]:
         Field("include", "&Send", "choice", "conflicts", INCLUDE_WORDS),
         Field("audit", "&Audit share of agreed cases", "share", 0.0,
               tip="A share of the agreed cases sent too, to check the agreement"),
-        Field("out", "Adjudication &bundle", "save", str(free_path(folder / f"{info.id}-round{info.round}-review.annotary")),
+        Field("out", "Adjudication bundle &file", "save", str(free_path(folder / f"{info.id}-round{info.round}-review.annotary")),
               filter=BUNDLE_FILES),
     ]
 
@@ -636,7 +636,7 @@ def export_fields(store: Store, fmt: str) -> list[Field]:
         Field("exclude_flagged", "Leave out items anyone &flagged", "bool", False),
         Field("ties", "&Ties", "choice", "drop", TIES_WORDS),
         Field("parquet", "Write &Parquet instead of JSON Lines", "bool", False),
-        Field("out", "&Folder to write", "folder",
+        Field("out", "Folder to &write", "folder",
               str(free_path(project_folder(store) / "exports" / f"{info.id}-{fmt}")),
               tip="A new folder (train data, README card, manifest), inside exports/ beside the project"),
     ]

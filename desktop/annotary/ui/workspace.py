@@ -328,7 +328,8 @@ class WorkspaceScreen(QWidget):
     def _show_hint(self) -> None:
         k = self.key
         self.hint.setText(
-            f"Drop result bundles (.annotary) on this window to merge them, or press {k('workspace.merge')}. "
+            f"Drop result bundles (.annotary) on this window to merge them, or press {k('workspace.merge')}; "
+            f"dropped identity cards (.json) join the roster. "
             f"{k('workspace.refresh')} recomputes; {k('workspace.tab1')} … {k('workspace.tab8')} switch tabs; "
             f"{k('workspace.export_csv')} exports the focused table as CSV, {k('workspace.export_png')} the "
             f"chart as PNG; {k('help.keys')} lists every key. "
@@ -511,8 +512,14 @@ class WorkspaceScreen(QWidget):
         dialog.canceled.connect(job.cancel)
 
     def merge(self, paths: list[str | Path]) -> None:
-        """Merge result bundles off the GUI thread (one transaction, a savepoint per bundle), then recompute."""
+        """Merge result bundles off the GUI thread (one transaction, a savepoint per bundle), then recompute.
+        Identity cards (.json) among them go to the roster instead."""
         paths = [str(p) for p in paths]
+        cards = [p for p in paths if p.lower().endswith(".json")]
+        if cards:  # first, so results signed by the people on them are accepted
+            rest = [p for p in paths if p not in cards]
+            self.add_cards(cards, then=(lambda: self.merge(rest)) if rest else None)
+            return
         if not paths:
             return
 
@@ -565,22 +572,30 @@ class WorkspaceScreen(QWidget):
             raise AnnotaryError("no identity to sign with: restart Annotary and make one")
         return self.identity
 
+    def add_cards(self, cards: list[str], rate: str = "", then=None) -> None:
+        """People from their signed cards (every card checked before any is added), off the GUI
+        thread; then() after, if they were added."""
+        def done(change):
+            self._show_roster()
+            self.message.emit(change.message)
+            if then is not None:
+                then()
+            else:
+                self.ask.info("Roster", change.message)
+                self.refresh()
+
+        values = {"cards": cards, "rate": rate}
+        self._run("Adding to the roster…", "Roster progress",
+                  lambda store, progress, cancelled: wf.add_to_roster(store, values), done, self._failed)
+
     def add_to_roster(self) -> None:
-        """People from their signed cards (every card checked before any is added)."""
+        """People from their signed cards, chosen in a form with a cost per hour."""
         values = self.ask.form("Add people to the roster", wf.roster_fields(),
                                intro="Annotators and reviewers send you their identity card (Annotary writes "
                                      "it with `annotary identity export`). Their role is on the card.",
                                ok="Add")
-        if not values:
-            return
-
-        def done(change):
-            self._show_roster()
-            self.ask.info("Roster", change.message)
-            self.refresh()
-
-        self._run("Adding to the roster…", "Roster progress",
-                  lambda store, progress, cancelled: wf.add_to_roster(store, values), done, self._failed)
+        if values:
+            self.add_cards(values["cards"], values.get("rate") or "")
 
     def assign_round(self) -> None:
         """Assign the next round and write one signed task bundle per annotator, off the GUI thread."""
