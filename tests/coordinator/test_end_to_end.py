@@ -100,7 +100,7 @@ def test_merge_agreement_status(world, tmp_path):
     assert report.by_round == report.by_guidelines == []  # one round, one guidelines version
     json.dumps(report.as_dict())  # JSON-ready
     tables = csv_tables(report)
-    assert tables["pairs.csv"].count("\n") == 1 + 3 * 2
+    assert tables["pairs.csv"].count("\n") == 1 + 3 * 3  # three pairs of people, three questions
 
     status = project_status(store)
     assert status.bundles == 3 and status.items == {"normal": 32, "gold": 3, "calibration": 1}

@@ -17,8 +17,11 @@ def test_demo_spec_loads():
     spec = load_spec_file(DEMO / "spec.toml")
     assert spec.project_id == "demo-pairwise"
     assert spec.name == "Demo — which answer is better?"
-    helpful, harmless = spec.questions
+    helpful, harmless, overall = spec.questions
     assert isinstance(helpful, PairwiseQuestion) and isinstance(harmless, PairwiseQuestion)
+    # the digits the README promises: an optional strength scale
+    assert (overall.scale, overall.points, overall.required) == ("strength", 5, False)
+    assert overall.strength_labels()[0] == "A much better"
     assert (helpful.id, helpful.scale, helpful.rationale, helpful.confidence) == (
         "helpful", "fourway", "optional", "optional")
     assert (harmless.id, harmless.scale, harmless.rationale) == ("harmless", "tie", "off")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QFontMetrics, QKeySequence, QTextCursor
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -28,6 +28,7 @@ from annotary.ui.theme import tokens
 from annotary.ui.widgets import ResponsesView, SafeBrowser, prompt_markdown
 
 NARROW = 900  # below this width the responses stack
+WIDE = 1100  # from this width a single response stands beside the questions
 LAYOUT_KEY = "layout:{}"  # per project: the splitter sizes the annotator chose
 
 # the buttons under the item: command id, words (the key comes from the shortcut table)
@@ -50,7 +51,9 @@ class FitButton(QPushButton):
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
 
     def _width(self, text: str) -> int:
-        return self.fontMetrics().horizontalAdvance(text) + 34  # padding and frame
+        font = self.font()
+        font.setBold(True)  # the checked and primary buttons are bold
+        return QFontMetrics(font).horizontalAdvance(text) + 48  # padding and frame
 
     def sizeHint(self):  # noqa: N802 - Qt override
         hint = super().sizeHint()
@@ -115,8 +118,7 @@ class LabelingScreen(QWidget):
         # the header: project, item, progress and pace, in one band across the top
         self.project_title = QLabel(html.escape(flow.info.name))
         self.project_title.setObjectName("headerTitle")
-        self.project_title.setMinimumWidth(80)
-        self.project_title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.project_title.setMinimumWidth(80)  # it may shrink on a narrow window, not push
         self.header = QLabel()
         self.header.setObjectName("itemHeader")
         self.header.setMinimumWidth(60)
@@ -139,8 +141,8 @@ class LabelingScreen(QWidget):
         top = QHBoxLayout(bar)
         top.setContentsMargins(16, 10, 16, 10)
         top.setSpacing(14)
-        top.addWidget(self.project_title, 2)
-        top.addWidget(self.header, 3)
+        top.addWidget(self.project_title)
+        top.addWidget(self.header, 1)
         top.addWidget(self.done_text)
         top.addWidget(self.progress, 2)
         top.addWidget(self.pace, 2)
@@ -192,7 +194,8 @@ class LabelingScreen(QWidget):
         self.split.setChildrenCollapsible(False)
         self.split.setHandleWidth(8)
         self._sizing = False
-        self._chosen = queries.setting(flow.store, LAYOUT_KEY.format(flow.project_id), None)
+        chosen = queries.setting(flow.store, LAYOUT_KEY.format(flow.project_id), None)
+        self._chosen = chosen if isinstance(chosen, dict) else None
         for sp in (self.top, self.split):
             sp.splitterMoved.connect(self._splitter_moved)
 
@@ -250,6 +253,7 @@ class LabelingScreen(QWidget):
         self._layout_timer.setInterval(500)
         self._layout_timer.timeout.connect(self._store_layout)
         self._last_message = ""
+        self._fresh_item = True
         flow.listeners.append(self._on_flow)
         if flow.current is None:
             flow.start()
@@ -283,6 +287,7 @@ class LabelingScreen(QWidget):
             self.header.setText("This project has no items.")
             return
         self.prompt.show_markdown(prompt_markdown(state.item))
+        self._fresh_item = True
         self.redraw_state()
         self.responses.to_top()
         self._size_panes()
@@ -290,28 +295,46 @@ class LabelingScreen(QWidget):
         bar = self.prompt.verticalScrollBar()
         bar.setValue(bar.maximum() if len(state.item.turns) > 1 else 0)
 
+    def _orientation(self) -> Qt.Orientation:
+        """One response (a rubric, a draft to edit) reads best beside its questions on a wide
+        window: each gets the full height. Several responses need the width themselves."""
+        if self.responses.visible_count() <= 1 and self.width() >= WIDE and not self.flow.review:
+            return Qt.Orientation.Horizontal
+        return Qt.Orientation.Vertical
+
     def _size_panes(self) -> None:
         """Give each pane the room its content asks for, within the window: the prompt as tall
         as its text (up to 40 %), the questions as tall as their cards (up to half), the
         responses the rest. Sizes the annotator chose by dragging are kept for the project."""
-        total = self.split.height()
+        orientation = self._orientation()
+        if self.split.orientation() != orientation:
+            self.split.setOrientation(orientation)
+        wide = orientation == Qt.Orientation.Horizontal
+        total = self.split.width() if wide else self.split.height()
         if total < 200:
             return
         self._sizing = True
         try:
-            if self._chosen:
-                self.split.setSizes(self._chosen[0])
-                self.top.setSizes(self._chosen[1])
+            chosen = (self._chosen or {}).get("horizontal" if wide else "vertical")
+            if chosen:
+                self.split.setSizes(chosen[0])
+                self.top.setSizes(chosen[1])
                 return
             responses = self.responses.visible_count()
-            expanding = any(p.expanding for p in self.panels)
-            wanted = self.questions.widget().sizeHint().height() + 4
-            cap = total // 2 if responses else total * 3 // 4
-            share = min(max(wanted, total // 3 if expanding else 0), cap)
-            top = total - share
-            self.split.setSizes([top, share])
+            if wide:
+                share = total * 9 // 20
+            else:
+                expanding = any(p.expanding for p in self.panels)
+                wanted = self.questions.widget().sizeHint().height() + 4
+                cap = total // 2 if responses else total * 3 // 4
+                if responses:  # short responses leave the questions room to show whole
+                    cap = max(cap, total - self._prompt_need() - self._responses_need(total))
+                share = min(max(wanted, total // 3 if expanding else 0), cap)
+            self.split.setSizes([total - share, share])
+            top = self.split.height() if wide else total - share
             doc = self.prompt.document()
-            doc.setTextWidth(max(self.prompt.viewport().width(), 200))
+            width = (total - share - 40) if wide else self.prompt.viewport().width()
+            doc.setTextWidth(max(width, 200))
             prompt = int(doc.size().height()) + 48  # the card's title and margins
             case = top // 3 if self.flow.review else 0
             if responses:
@@ -322,10 +345,22 @@ class LabelingScreen(QWidget):
         finally:
             self._sizing = False
 
+    def _prompt_need(self) -> int:
+        doc = self.prompt.document()
+        doc.setTextWidth(max(self.prompt.viewport().width(), 200))
+        return min(int(doc.size().height()) + 56, self.split.height() * 2 // 5)
+
+    def _responses_need(self, total: int) -> int:
+        tallest = max((p.browser.document().size().height() for p in self.responses.panes
+                       if not p.isHidden()), default=0)
+        return max(160, min(int(tallest) + 48, total // 2))
+
     def _splitter_moved(self, *_):
         if self._sizing:
             return
-        self._chosen = [self.split.sizes(), self.top.sizes()]
+        wide = self.split.orientation() == Qt.Orientation.Horizontal
+        self._chosen = {**(self._chosen or {}),
+                        "horizontal" if wide else "vertical": [self.split.sizes(), self.top.sizes()]}
         self._layout_timer.start()  # a drag moves the splitter many times: store it once
 
     def _store_layout(self) -> None:
@@ -366,6 +401,9 @@ class LabelingScreen(QWidget):
             nxt = self.keys.get("item.submit") or "Submit"
             self.feedback_view.show_markdown(
                 flow.feedback + f"\n\n*{nxt} or {self.keys.get('item.next', 'Next')}: the next item.*")
+            doc = self.feedback_view.document()
+            doc.setTextWidth(max(self.feedback_view.viewport().width(), 300))
+            self.feedback_view.setFixedHeight(min(int(doc.size().height()) + 8, max(self.height() // 3, 120)))
         prog = flow.progress()
         self.progress.setMaximum(max(prog.total, 1))
         self.progress.setValue(prog.done)
@@ -516,6 +554,9 @@ class LabelingScreen(QWidget):
         elif command == "item.edit":
             panel = self.panels[flow.focus]
             if isinstance(panel, DemonstrationPanel):
+                if self._fresh_item:  # a new draft: go on writing where it ends
+                    panel.editor.moveCursor(QTextCursor.MoveOperation.End)
+                    self._fresh_item = False
                 self._focus_text(panel.editor)
             else:
                 self.say(f"{named(panel.q)}: E writes the response on demonstration questions")
@@ -606,6 +647,8 @@ class LabelingScreen(QWidget):
     def resizeEvent(self, event):  # noqa: N802 - Qt override
         self.responses.set_narrow(self.width() < NARROW)
         super().resizeEvent(event)
+        if self.split.orientation() != self._orientation():
+            self._size_panes()
 
     def showEvent(self, event):  # noqa: N802 - Qt override
         super().showEvent(event)

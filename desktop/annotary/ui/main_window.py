@@ -184,6 +184,10 @@ class MainWindow(QMainWindow):
             annotate.set_setting(self.store, key="theme", value=self.theme)
             self._apply_theme()
 
+    def _key(self, command: str) -> str:
+        keys = next((c.keys for c in self.commands if c.id == command), ())
+        return QKeySequence(keys[0]).toString(QKeySequence.SequenceFormat.NativeText) if keys else ""
+
     def _apply_theme(self) -> None:
         self.shown_theme = apply_theme(QApplication.instance(), theme=self.theme,
                                        text_size=self.text_size, font=self.font_family)
@@ -319,14 +323,25 @@ class MainWindow(QMainWindow):
     def export_results(self) -> None:
         if self.labeling is None:
             raise AnnotaryError("open a project first")
-        self.labeling.flow.flush_draft()
-        info = self.labeling.flow.info
+        flow = self.labeling.flow
+        flow.flush_draft()
+        info = flow.info
+        if not flow.labeled and not self.ask.confirm(
+                "Nothing submitted yet",
+                f"You have not submitted any of the {len(flow.ids)} items of {info.name}: the file "
+                "would hold no labels. A draft counts only once it is submitted "
+                f"({self._key('item.submit')}). Export anyway?", "Export an empty file"):
+            self.statusBar().showMessage("Nothing exported", 8000)
+            return
         safe_name = "".join(ch if ch.isalnum() else "-" for ch in self.identity.name).strip("-")
         path = self.ask.save_path("Export results", f"{info.id}-{safe_name}-results.annotary")
         if not path:
             return
         change = export_results(self.store, project_id=info.id, identity=self.identity, out=path)
-        self.ask.info("Results exported", f"{change.message}\nSend this file to your coordinator.")
+        left = len(flow.ids) - len(flow.labeled)
+        more = f"\n{left} of {len(flow.ids)} items are not submitted yet." if left else ""
+        send = "" if not flow.labeled else "\nSend this file to your coordinator."
+        self.ask.info("Results exported", f"{change.message}{more}{send}")
 
     # -- drag and drop ------------------------------------------------------------------------
     def dragEnterEvent(self, event):  # noqa: N802 - Qt override

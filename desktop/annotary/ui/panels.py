@@ -70,10 +70,9 @@ class QuestionPanel(QFrame):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(14, 10, 14, 12)
         layout.setSpacing(8)
-        head = QHBoxLayout()
-        head.addWidget(self.title, 1)
-        head.addWidget(self.hint)
-        layout.addLayout(head)
+        self.hint.setWordWrap(True)
+        layout.addWidget(self.title)
+        layout.addWidget(self.hint)
         self.body = QVBoxLayout()
         layout.addLayout(self.body, 1 if self.expanding else 0)
         self.rationale: QPlainTextEdit | None = None
@@ -231,12 +230,18 @@ class ScoringPanel(QuestionPanel):
         self.grid_host = QWidget()
         self.grid = QGridLayout(self.grid_host)
         self.grid.setContentsMargins(0, 0, 0, 0)
-        self.body.addWidget(self.grid_host)
+        self.grid.setVerticalSpacing(4)
         self.anchors = QLabel()
         self.anchors.setObjectName("anchors")
         self.anchors.setWordWrap(True)
+        self.anchors.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.anchors.setAccessibleName(f"Scale anchors for {question.id}")
-        self.body.addWidget(self.anchors)
+        # the anchors of the cell in focus stand beside the grid: both in view, no scrolling
+        row = QHBoxLayout()
+        row.setSpacing(16)
+        row.addWidget(self.grid_host, 3)
+        row.addWidget(self.anchors, 2)
+        self.body.addLayout(row)
         self.cells: dict[tuple[int, int], QPushButton] = {}
         self._columns = -1
         self.hint.setText("digit scores, then goes to the next empty cell · Up/Down axis · "
@@ -324,12 +329,14 @@ class RubricPanel(QuestionPanel):
         for i, c in enumerate(criteria):
             mark = value["marks"].get(c.id)
             here = focused and i == cursor
+            shown_mark = (f"<b>{MARK_TEXT[mark]}</b>" if mark else
+                          f'<span style="color:{colors["muted"]}">{MARK_TEXT[mark]}</span>')
             req = "" if c.required else " <i>(optional)</i>"
             bg = f' bgcolor="{current_bg}"' if here else ""
             rows.append(
                 f'<tr{bg}><td width="18"><a name="row{i}"></a>{"▶" if here else ""}</td>'
                 f'<td width="120" nowrap><a href="#c{i}" style="text-decoration:none; color:{text_color}">'
-                f"<b>{MARK_TEXT[mark]}</b></a></td>"
+                f"{shown_mark}</a></td>"
                 f'<td width="44" align="right"><b>{c.points:+d}</b></td>'
                 f"<td>{html.escape(c.text)}{req}</td></tr>")
         bar = self.list.verticalScrollBar()
