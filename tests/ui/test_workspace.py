@@ -137,7 +137,7 @@ def test_heatmap_is_the_ops_heatmap(merged):
     ws.show_tab(4)
     r = ws.snapshot.report
     keys = [ws.variable.itemData(i) for i in range(ws.variable.count())]
-    assert keys == ["helpful.choice", "harmless.choice"]
+    assert keys[:2] == ["helpful.choice", "harmless.choice"]
     # the question's words are shown, not its id
     assert ws.variable.itemText(0) == "Which response better does what the user asked?"
     for n, var in enumerate(keys):
