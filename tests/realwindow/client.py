@@ -86,6 +86,7 @@ class RealWindow:
     def __init__(self, display: str, home: Path, *, args: tuple[str, ...] = ()):
         self.display, self.home, self.args = display, Path(home), args
         self.keystrokes = 0  # every chord sent by key(), for keys-per-decision figures
+        self.refocused = 0  # times the keyboard was handed back after a dialog closed
         self.replies: queue.Queue[dict | None] = queue.Queue()
         self.output: list[str] = []  # what the app printed that was no reply
         self.proc: subprocess.Popen | None = None
@@ -201,6 +202,13 @@ class RealWindow:
             raise DriverError(f"xdotool {' '.join(args)}: {done.stderr.strip()}")
         return done.stdout.strip()
 
+    def keep_focus(self) -> None:
+        """With no window manager, the X focus falls to the root window when a dialog closes;
+        a window manager would hand it back to the main window, so this does (and counts it)."""
+        if self.state()["active_window"] is None:
+            self.refocused += 1
+            self.focus()
+
     def focus(self) -> None:
         """Give the window the keyboard, as a click on it would (there is no window manager)."""
         self.xdotool("windowfocus", "--sync", str(self.wid))
@@ -209,6 +217,7 @@ class RealWindow:
     def key(self, *keys: str, until: Callable[[dict], bool] | None = None, timeout: float = 5.0) -> dict:
         """Press each chord (xdotool names: "a", "Tab", "shift+Tab", "ctrl+Return") in turn,
         then wait until the app has handled them (and until `until(state)` holds)."""
+        self.keep_focus()
         self.keystrokes += len(keys)
         self.xdotool("key", "--delay", "20", *keys)
         self.sync()
@@ -217,6 +226,7 @@ class RealWindow:
         return self.wait_until(until, timeout, what=f"the app to take {' '.join(keys)}")
 
     def type(self, text: str) -> dict:
+        self.keep_focus()
         self.keystrokes += len(text)
         self.xdotool("type", "--delay", "10", text)
         self.sync()

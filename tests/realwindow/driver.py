@@ -155,6 +155,8 @@ class Driver:
                     qid: {"value": plain(p.value), "rationale": p.rationale, "confidence": p.confidence}
                     for qid, p in state.pending.items()},
                 "complete": {} if state is None else {q.id: flow.complete(q.id) for q in flow.spec.questions},
+                "required": [q.id for q in flow.spec.questions if q.required],
+                "missing": [] if state is None else flow.missing(),  # what Ctrl+Enter would refuse for
             }
         return out
 

@@ -7,8 +7,12 @@ import pytest
 PROJECT = "demo-pairwise"
 
 
-def answers(state) -> dict:
-    return {qid: p["value"] for qid, p in state["labeling"]["pending"].items()}
+def answer(state, question: str):
+    return state["labeling"]["pending"][question]["value"]
+
+
+def submittable(state) -> bool:
+    return not state["labeling"]["missing"]
 
 
 def test_three_items_by_keys_three_keystrokes_a_decision(demo_app):
@@ -17,15 +21,17 @@ def test_three_items_by_keys_three_keystrokes_a_decision(demo_app):
     for _ in range(3):
         s = demo_app.state()
         item = s["labeling"]["item"]
+        assert s["labeling"]["questions"][:2] == ["helpful", "harmless"]
+        assert s["labeling"]["required"] == ["helpful", "harmless"]  # any other is optional
         before = demo_app.keystrokes
         s = demo_app.key("a", until=lambda s: s["labeling"]["focus"] == 1)  # no Tab needed
-        assert answers(s) == {"helpful": {"key": "A"}, "harmless": None}
-        s = demo_app.key("t", until=lambda s: answers(s)["harmless"] == {"key": "tie"})
+        assert answer(s, "helpful") == {"key": "A"} and answer(s, "harmless") is None
+        s = demo_app.key("t", until=lambda s: answer(s, "harmless") == {"key": "tie"})
+        assert submittable(s), s["labeling"]["missing"]
         s = demo_app.key("ctrl+Return", until=lambda s, item=item: s["labeling"]["item"] != item)
         assert demo_app.keystrokes - before == 3
         decided.append(item)
         labels = {lab["question"]: lab for lab in demo_app.labels(PROJECT, item)}
-        assert set(labels) == {"helpful", "harmless"}, labels
         helpful = labels["helpful"]
         assert helpful["revision"] == 1 and helpful["answer"]["preferred"] == helpful["shown_order"][0]
         assert labels["harmless"]["answer"]["choice"] == "tie"
@@ -35,8 +41,9 @@ def test_three_items_by_keys_three_keystrokes_a_decision(demo_app):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "defect: after A the focus has already moved to question 2 by itself, so Tab wraps back to "
-    "question 1 and T overwrites its answer; question 2 stays empty and Ctrl+Enter refuses"))
+    "defect: after A the focus has already moved on to question 2 by itself, so Tab moves past "
+    "it (with two questions it wraps back to question 1, and T then overwrites A); question 2 "
+    "stays empty and Ctrl+Enter refuses"))
 def test_one_key_a_question_with_tab_between_and_ctrl_enter(demo_app):
     """The keys as DESIGN.md teaches them: one per question, Tab to the next, Ctrl+Enter."""
     item = demo_app.state()["labeling"]["item"]
@@ -45,5 +52,5 @@ def test_one_key_a_question_with_tab_between_and_ctrl_enter(demo_app):
     demo_app.key("ctrl+Return")
     assert demo_app.keystrokes == 4
     labels = {lab["question"]: lab["answer"] for lab in demo_app.labels(PROJECT, item)}
-    assert labels.get("harmless", {}).get("choice") == "tie", labels
+    assert (labels.get("harmless") or {}).get("choice") == "tie", labels
     assert labels["helpful"]["choice"] != "tie"
