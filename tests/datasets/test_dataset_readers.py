@@ -280,9 +280,9 @@ def test_bad_field_names_the_line_and_field(tmp_path, record, fmt, message):
 
 
 def test_unreadable_files(tmp_path):
-    (tmp_path / "data.csv").write_text("a,b\n1,2\n")
-    assert refusal(tmp_path / "data.csv") == (
-        "data.csv: cannot read this file type; use .jsonl or .json (optionally .gz)"
+    (tmp_path / "data.xlsx").write_text("a,b\n1,2\n")
+    assert refusal(tmp_path / "data.xlsx") == (
+        "data.xlsx: cannot read this file type; use .jsonl, .json or .csv (optionally .gz), or .parquet"
     )
     (tmp_path / "cut.jsonl.gz").write_bytes(gzip.compress(HH.read_bytes())[:200])
     assert refusal(tmp_path / "cut.jsonl.gz") == "cut.jsonl.gz: not a valid gzip file"

@@ -105,7 +105,7 @@ def test_a_bad_new_project_is_one_line_and_writes_nothing(case, qtbot, window, a
         items.write_text('{"id": "a", "prompt": "x", "responses": []}\n{oops\n')
     elif case == "csv":
         items = tmp_path / "items.csv"
-        items.write_text("prompt,chosen,rejected\nhi,a,b\n")
+        items.write_text("question,answer\nhi,there\n")  # a table of no known shape
     elif case == "exists":
         out.write_text("keep me")
     state = {}

@@ -71,7 +71,7 @@ def project():
 @project.command("create")
 @click.option("--spec", "spec", required=True, type=click.Path(dir_okay=False), help="Spec (TOML or JSON).")
 @click.option("--items", "items", required=True, multiple=True, type=click.Path(dir_okay=False),
-              help="Dataset file (JSONL/JSON, optionally .gz); repeat for several.")
+              help="Dataset file (JSONL/JSON/CSV, optionally .gz, or Parquet); repeat for several.")
 @click.option("--format", "fmt", default="auto", show_default=True, help="Record shape, or auto.")
 @click.option("--guidelines", type=click.Path(dir_okay=False),
               help="Guidelines (Markdown); default: guidelines.md beside the spec.")

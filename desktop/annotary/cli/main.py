@@ -129,7 +129,7 @@ def tasks():
 @click.option("--round", "round_", default=1, show_default=True, type=click.IntRange(1))
 @click.option("--json", "as_json", is_flag=True)
 def tasks_build(spec, items, out, guidelines, fmt, round_, as_json):
-    """Sign a task bundle of ITEMS (JSONL/JSON, optionally .gz) under SPEC (TOML or JSON).
+    """Sign a task bundle of ITEMS (JSONL/JSON/CSV, optionally .gz, or Parquet) under SPEC (TOML or JSON).
 
     \b
     Example:

@@ -1,4 +1,4 @@
-"""Reading source datasets (JSON, JSON Lines, optionally gzipped) into items, one record shape per file."""
+"""Reading source datasets (JSON, JSON Lines or CSV, optionally gzipped, and Parquet) into items, one record shape per file."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from annotary.core.errors import ItemError, describe_validation
 from annotary.core.items import Item
 
 SUFFIXES = (".jsonl", ".ndjson", ".json")
+TABLE_SUFFIXES = (".csv", ".parquet")  # one record per row; a cell holding a JSON list or object is read as one
 
 
 @dataclass
@@ -541,7 +542,7 @@ def detect_shape(record: dict) -> str | None:
 
 
 def _stem(name: str) -> str:
-    for suffix in (".gz", *SUFFIXES):
+    for suffix in (".gz", *SUFFIXES, *TABLE_SUFFIXES):
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
     return name
@@ -565,11 +566,74 @@ def _load(text: str, name: str) -> Any:
         raise ItemError(f"{name}: JSON nested too deeply") from None
 
 
-def _records(path: Path) -> list[tuple[str, int, Any]]:
-    """(where kind, number, value) per record: ('line', n) for JSON Lines, ('index', i) for an array."""
+def _cell(value: Any) -> Any:
+    """A table cell: text that is a JSON list or object (a conversation, the responses) is read as it."""
+    if isinstance(value, str) and value[:1] in ("[", "{"):
+        try:
+            parsed = json.loads(value)
+        except (json.JSONDecodeError, RecursionError):
+            return value
+        return parsed if isinstance(parsed, list | dict) else value
+    return value
+
+
+def _csv_records(raw: bytes, name: str) -> list[tuple[str, int, Any]]:
+    import csv
+    import io
+
+    try:
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise ItemError(f"{name} line {line}: not valid UTF-8 (byte {err.start})") from None
+    if not text.strip():
+        raise ItemError(f"{name}: empty file")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if not reader.fieldnames or any(not (f or "").strip() for f in reader.fieldnames):
+        raise ItemError(f"{name}: the first row must name every column")
+    out = []
+    try:
+        for row in reader:
+            if None in row:
+                raise ItemError(f"{name} line {reader.line_num}: more cells than columns")
+            # empty cells are missing values, so optional fields stay optional
+            out.append(("line", reader.line_num, {k: _cell(v) for k, v in row.items() if v not in ("", None)}))
+    except csv.Error as err:
+        raise ItemError(f"{name} line {reader.line_num}: malformed CSV ({err})") from None
+    if not out:
+        raise ItemError(f"{name}: no rows under the header")
+    return out
+
+
+def _parquet_records(path: Path) -> list[tuple[str, int, Any]]:
     name = path.name
-    if not name.lower().removesuffix(".gz").endswith(SUFFIXES):
-        raise ItemError(f"{name}: cannot read this file type; use .jsonl or .json (optionally .gz)")
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ItemError(f"{name}: reading Parquet needs pyarrow: pip install 'annotary[parquet]'") from None
+    try:
+        rows = pq.read_table(path).to_pylist()
+    except OSError as err:
+        raise ItemError(f"{name}: cannot read as Parquet ({' '.join(str(err).split())})") from None
+    except Exception as err:  # noqa: BLE001 - pyarrow raises its own kinds for damaged files
+        raise ItemError(f"{name}: not a readable Parquet file ({type(err).__name__})") from None
+    if not rows:
+        raise ItemError(f"{name}: no rows")
+    return [("row", n, {k: _cell(v) for k, v in row.items() if v is not None}) for n, row in enumerate(rows, 1)]
+
+
+def _records(path: Path) -> list[tuple[str, int, Any]]:
+    """(where kind, number, value) per record: ('line', n) for JSON Lines and CSV, ('index', i) for an
+    array, ('row', n) for Parquet."""
+    name = path.name
+    lower = name.lower().removesuffix(".gz")
+    if not lower.endswith(SUFFIXES + TABLE_SUFFIXES):
+        raise ItemError(f"{name}: cannot read this file type; use .jsonl, .json or .csv (optionally .gz), "
+                        "or .parquet")
+    if lower.endswith(".parquet"):
+        if not path.is_file():
+            raise ItemError(f"{name}: cannot read (No such file or directory)")
+        return _parquet_records(path)
     try:
         raw = path.read_bytes()
     except OSError as err:
@@ -579,6 +643,8 @@ def _records(path: Path) -> list[tuple[str, int, Any]]:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error):
             raise ItemError(f"{name}: not a valid gzip file") from None
+    if lower.endswith(".csv"):
+        return _csv_records(raw, name)
     try:
         text = raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as err:

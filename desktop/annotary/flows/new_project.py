@@ -24,7 +24,8 @@ MODE_WORDS = {
     "demonstration": "Demonstration: write or edit the ideal response",
     "categorical": "Categories: pick one or several named categories",
 }
-ITEM_FILES = "Data files (*.jsonl *.ndjson *.json *.jsonl.gz *.json.gz);;All files (*)"
+ITEM_FILES = ("Data files (*.jsonl *.ndjson *.json *.csv *.parquet *.jsonl.gz *.json.gz *.csv.gz);;"
+              "All files (*)")
 SPEC_FILES = "Project specs (*.toml *.json);;All files (*)"
 PREVIEW_ROWS = 5
 

@@ -385,7 +385,7 @@ def heatmap_data(r: QualityReport, variable: str) -> HeatmapData:
 
 
 def heatmap_variables(r: QualityReport) -> list[str]:
-    return [s.key for s in r.variables if s.pairs]
+    return [s.key for s in r.variables if s.pairs and s.pairable]  # an unanswered question has no map
 
 
 def heatmap_csv(r: QualityReport, variable: str) -> str:
@@ -483,7 +483,8 @@ def free_path(path: Path) -> Path:
 
 
 CARD_FILES = "Identity cards (*.json);;All files (*)"
-ITEM_FILES = "Data files (*.jsonl *.ndjson *.json *.jsonl.gz *.json.gz);;All files (*)"
+ITEM_FILES = ("Data files (*.jsonl *.ndjson *.json *.csv *.parquet *.jsonl.gz *.json.gz *.csv.gz);;"
+              "All files (*)")
 BUNDLE_FILES = "Annotary bundles (*.annotary);;All files (*)"
 
 

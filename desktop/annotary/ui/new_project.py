@@ -92,8 +92,8 @@ class NewProjectDialog(QDialog):
         lab = QLabel("&Data file:")
         lab.setBuddy(self.items_path)
         form2.addRow(lab, self.items_path)
-        self.summary = QLabel("JSON Lines or JSON (optionally .gz); the record shape is detected "
-                              "(Annotary items, TRL preference, HH-RLHF, Alpaca, UltraFeedback …).")
+        self.summary = QLabel("JSON Lines, JSON or CSV (optionally .gz), or Parquet; the record shape is "
+                              "detected (Annotary items, TRL preference, HH-RLHF, Alpaca, UltraFeedback …).")
         self.summary.setObjectName("hint")
         self.summary.setWordWrap(True)
         form2.addRow(self.summary)
