@@ -373,3 +373,38 @@ def test_cards_dropped_with_results_join_the_roster_first(qtbot, cho_window, ask
     assert asker.errors == [], asker.errors
     assert "Cy Diaz" in ws.roster.text()
     assert ws.merges.item(0).text().startswith("✓ merged") and "Cy Diaz" in ws.merges.item(0).text()
+
+
+def test_the_forms_on_screen(qtbot, cho_window, project):
+    from annotary.ui.dialogs import FormDialog
+
+    drop(cho_window, [project])
+    store = cho_window.workspace.store
+    for name, title, fields in (("assign", "Assign round 2", wf.assign_fields(store)),
+                                ("export", "Export a training dataset", wf.export_fields(store, "trl-preference"))):
+        dialog = FormDialog(title, fields, intro="What the form is for.", ok="Go", parent=cho_window)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        qtbot.waitExposed(dialog)
+        assert dialog.values() == {f.key: f.default for f in fields}
+        screenshot(dialog, f"form-{name}")
+        dialog.close()
+
+
+def test_a_new_project_says_what_comes_next(qtbot, window, asker, tmp_path):
+    items = tmp_path / "pairs.csv"
+    items.write_text("prompt,chosen,rejected\nSay hi,Hi!,Go away\nAdd 2 and 2,4,5\n", encoding="utf-8")
+
+    def fill(dialog):
+        dialog.use_template(0)
+        dialog.name.setText("From a table")
+        dialog.items_path.edit.setText(str(items))
+        dialog.check()
+        assert "2 items read as trl-preference" in dialog.summary.text()
+        dialog.create()
+
+    asker.fill_new_project = fill
+    window.run_command("home.new_project")
+    ws = window.workspace
+    assert ws is not None and ws.path == tmp_path / "from-a-table.db"
+    assert "nobody yet" in ws.roster.text() and "Ctrl+R" in ws.roster.text()

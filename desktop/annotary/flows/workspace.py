@@ -468,6 +468,7 @@ class Field:
     minimum: float = 0
     maximum: float = 1
     filter: str = ""  # file dialogs: which files
+    zero: str = ""  # shares: the words for 0 (it means "none" or "no limit")
 
 
 def project_folder(store: Store) -> Path:
@@ -529,7 +530,7 @@ def assign_fields(store: Store) -> list[Field]:
     return [
         Field("overlap", "&Annotators per item", "int", min(2, n), minimum=1, maximum=n,
               tip="Each item goes to this many distinct annotators, least loaded first (adaptive: at most)"),
-        Field("gold_fraction", "&Gold share of each load", "share", 0.0, maximum=0.5,
+        Field("gold_fraction", "&Gold share of each load", "share", 0.0, maximum=0.5, zero="every gold item",
               tip="0: every gold item to everyone; otherwise about this share of each annotator's items"),
         Field("gold", "Gold &items (with answers)", "files", [], filter=ITEM_FILES,
               tip="Items with the expert's answers, hidden among the others; optional"),
@@ -577,7 +578,7 @@ def adjudication_fields(store: Store) -> list[Field]:
         Field("reviewer", "&Reviewer", "choice", reviewers[0].key_id,
               [(m.key_id, f"{m.name} (key {m.key_id[:8]})") for m in reviewers]),
         Field("include", "&Send", "choice", "conflicts", INCLUDE_WORDS),
-        Field("audit", "&Audit share of agreed cases", "share", 0.0,
+        Field("audit", "&Audit share of agreed cases", "share", 0.0, zero="none",
               tip="A share of the agreed cases sent too, to check the agreement"),
         Field("out", "Adjudication bundle &file", "save", str(free_path(folder / f"{info.id}-round{info.round}-review.annotary")),
               filter=BUNDLE_FILES),
@@ -631,7 +632,7 @@ def export_fields(store: Store, fmt: str) -> list[Field]:
     fields += [
         Field("min_provenance", "Keep &answers", "choice", "", PROVENANCE_WORDS,
               tip="gold > adjudicated > unanimous > majority > single rating"),
-        Field("min_agreement", "Minimum a&greement", "share", 0.0,
+        Field("min_agreement", "Minimum a&greement", "share", 0.0, zero="no minimum",
               tip="Share of annotators behind the consensus an answer needs (0: no minimum; gold and "
                   "adjudicated answers pass)"),
         Field("exclude_flagged", "Leave out items anyone &flagged", "bool", False),

@@ -237,6 +237,8 @@ class FormDialog(QDialog):
             w.setSingleStep(0.05)
             w.setDecimals(2)
             w.setValue(float(f.default or 0))
+            if getattr(f, "zero", ""):
+                w.setSpecialValueText(f.zero)
         elif f.kind == "bool":
             w = QCheckBox(f.label)
             w.setChecked(bool(f.default))

@@ -338,9 +338,12 @@ class WorkspaceScreen(QWidget):
 
     def _show_roster(self) -> None:
         try:
-            self.roster.setText(wf.roster_line(self.store))
+            line = wf.roster_line(self.store)
         except AnnotaryError as err:
-            self.roster.setText(one_line(err))
+            line = one_line(err)
+        if "nobody yet" in line:
+            line += f" Press {self.key('workspace.roster_add')} or drop their cards (.json) here."
+        self.roster.setText(line)
 
     # -- commands ---------------------------------------------------------------------------------
     def handle(self, command: str) -> bool:
