@@ -142,9 +142,9 @@ class LabelingScreen(QWidget):
         top.setContentsMargins(16, 10, 16, 10)
         top.setSpacing(14)
         top.addWidget(self.project_title)
-        top.addWidget(self.header, 1)
+        top.addWidget(self.header, 4)
         top.addWidget(self.done_text)
-        top.addWidget(self.progress, 2)
+        top.addWidget(self.progress, 1)
         top.addWidget(self.pace, 2)
         self.header_bar = bar
 
@@ -325,9 +325,11 @@ class LabelingScreen(QWidget):
                 share = total * 9 // 20
             else:
                 expanding = any(p.expanding for p in self.panels)
-                wanted = self.questions.widget().sizeHint().height() + 4
+                wanted = self.questions.widget().sizeHint().height() + 12
                 cap = total // 2 if responses else total * 3 // 4
-                if responses:  # short responses leave the questions room to show whole
+                if self.flow.review:  # the answers to decide between need the room
+                    cap = total * 2 // 5
+                elif responses:  # short responses leave the questions room to show whole
                     cap = max(cap, total - self._prompt_need() - self._responses_need(total))
                 share = min(max(wanted, total // 3 if expanding else 0), cap)
             self.split.setSizes([total - share, share])
@@ -336,7 +338,11 @@ class LabelingScreen(QWidget):
             width = (total - share - 40) if wide else self.prompt.viewport().width()
             doc.setTextWidth(max(width, 200))
             prompt = int(doc.size().height()) + 48  # the card's title and margins
-            case = top // 3 if self.flow.review else 0
+            case = 0
+            if self.flow.review:
+                doc = self.case_view.document()
+                doc.setTextWidth(max(self.case_view.viewport().width(), 300))
+                case = min(int(doc.size().height()) + 48, top // 2)
             if responses:
                 prompt = min(max(prompt, 90), (top - case) * 2 // 5)
             else:
@@ -374,6 +380,8 @@ class LabelingScreen(QWidget):
             return
         badges: dict[str, list[str]] = {}
         for i, panel in enumerate(self.panels):
+            if flow.review:  # a reviewer decides the cases of this item, nothing else
+                panel.setVisible(flow.case(panel.q.id) is not None)
             pending = state.pending[panel.q.id]
             panel.render(flow, pending, focused=(i == flow.focus))
             for rid, text in panel.badges(flow, pending.value).items():

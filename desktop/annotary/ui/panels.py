@@ -122,6 +122,10 @@ class QuestionPanel(QFrame):
     def render_mode(self, flow: LabelingFlow, value, focused: bool) -> None:
         raise NotImplementedError
 
+    def showEvent(self, event):  # noqa: N802 - Qt override
+        self.hint.setVisible(bool(self.hint.text()))  # no blank line under a title without a hint
+        super().showEvent(event)
+
     def badges(self, flow: LabelingFlow, value) -> dict[str, str]:
         """Short marks for the response headers (response id -> text)."""
         return {}
@@ -164,7 +168,7 @@ class PairwisePanel(QuestionPanel):
         key = (value or {}).get("key")
         shown = flow.current.shown_order
         if key in ("A", "B"):
-            return {shown[0 if key == "A" else 1]: f"✓ {self.q.axis or self.q.id}: better"}
+            return {shown[0 if key == "A" else 1]: f"✓ better ({self.q.axis or f'question {self.number}'})"}
         return {}
 
 
