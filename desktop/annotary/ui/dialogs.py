@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -13,6 +15,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
     QInputDialog,
     QLabel,
     QLineEdit,
@@ -237,8 +240,6 @@ class FormDialog(QDialog):
             w.setSingleStep(0.05)
             w.setDecimals(2)
             w.setValue(float(f.default or 0))
-            if getattr(f, "zero", ""):
-                w.setSpecialValueText(f.zero)
         elif f.kind == "bool":
             w = QCheckBox(f.label)
             w.setChecked(bool(f.default))
@@ -273,8 +274,8 @@ class FormDialog(QDialog):
 
 def key_sheet_rows(scope: str, modes: set[str] | None = None,
                    commands=COMMANDS) -> list[tuple[str, str, str]]:
-    """(keys, action, where) for every command active on a screen: the F1 sheet's content.
-    With `modes` (the question modes of the open project), mode keys of other modes are left out."""
+    """(keys, action, where) for every command active on a screen, as one flat list. With
+    `modes` (the question modes of the open project), mode keys of other modes are left out."""
     rows = []
     for c in commands:
         if c.modes and modes is not None and not set(c.modes) & modes:
@@ -285,23 +286,217 @@ def key_sheet_rows(scope: str, modes: set[str] | None = None,
     return rows
 
 
+# global commands that belong with the item being read rather than with files and windows
+_READING = ("view.zoom_in", "view.zoom_out", "view.zoom_reset", "help.guidelines")
+# the keys of every item, in the order they are learnt
+_FIRST = ("item.submit", "item.next", "item.previous", "item.jump", "item.flag", "item.skip",
+          "edit.undo", "edit.redo", "item.rationale", "question.next")
+
+
+class _Keys:
+    """The keys of commands as the user has bound them (the table is remappable)."""
+
+    def __init__(self, commands):
+        self.by_id = {c.id: c for c in commands}
+
+    def __call__(self, *ids: str, sep: str = " / ") -> str:
+        texts = [", ".join(dict.fromkeys(normalized(k) for k in self.by_id[i].keys))
+                 for i in ids if i in self.by_id]
+        return sep.join(t for t in texts if t)
+
+    def range(self, prefix: str, low: int, high: int) -> str:
+        """'1 … 5' for the commands prefix1 … prefix5 while bound to keys that count up by one
+        (the defaults); each key otherwise."""
+        texts = [t for t in (self(f"{prefix}{n}") for n in range(low, high + 1)) if t]
+        stem = texts[0][:-1] if texts else ""
+        counting = all(t[:-1] == stem and t[-1:].isdigit() for t in texts) and \
+            [int(t[-1]) for t in texts] == list(range(int(texts[0][-1]), int(texts[0][-1]) + len(texts)))
+        return f"{texts[0]} … {texts[-1]}" if len(texts) > 2 and counting else ", ".join(texts)
+
+
+def _question_rows(q, keys: _Keys) -> list[tuple[str, str]]:
+    """What each key does for one question, in that question's terms."""
+    rows: list[tuple[str, str]] = []
+    if q.mode == "pairwise":
+        aspect = f" ({q.axis})" if q.axis else ""
+        if q.scale == "strength":
+            for n, label in enumerate(q.strength_labels(), 1):
+                rows.append((keys(f"key.digit{n}"), label + aspect))
+        else:
+            rows.append((keys("answer.A"), f"Response A is better{aspect}"))
+            rows.append((keys("answer.B"), f"Response B is better{aspect}"))
+            if q.scale in ("tie", "fourway"):
+                rows.append((keys("answer.tie"), "A tie: both are about as good"))
+            if q.scale == "fourway":
+                rows.append((keys("answer.both_bad"), "Both are bad"))
+    elif q.mode == "ranking":
+        best = f" (only the best {q.top_k} are ranked)" if q.top_k else ""
+        rows.append((keys.range("key.digit", 1, 9),
+                     f"Rank that response next, best first: 1 is Response A, 2 is B …{best}"))
+        if q.allow_ties:
+            rows.append((keys("key.equal"), "Tie the next response you rank with the one before"))
+        rows.append((keys("key.backspace"), "Take back the last response ranked"))
+        rows.append((keys("ranking.unacceptable"), "All responses are unacceptable"))
+    elif q.mode == "scoring":
+        names = ", ".join(a.name for a in q.axes)
+        rows.append((keys("key.up", "key.down"), f"Previous / next axis: {names}"))
+        rows.append((keys("key.left", "key.right"), "Previous / next response"))
+        scales: dict[tuple[int, ...], list[str]] = {}
+        for a in q.axes:
+            scales.setdefault(tuple(sorted(p.value for p in a.scale)), []).append(a.name)
+        for values, axes in scales.items():
+            low, high = values[0], values[-1]
+            which = "the focused axis" if len(scales) == 1 else ", ".join(axes)
+            rows.append((keys.range("key.digit", max(low, 0), min(high, 9)),
+                         f"Score {which}, {low} to {high}; then on to the next axis"))
+        rows.append((keys("key.backspace"), "Clear the focused score"))
+    elif q.mode == "rubric":
+        rows.append((keys("rubric.next", "rubric.previous"), "Next / previous criterion"))
+        marks = "met, partly met, not met" if q.allow_partial else "met, not met"
+        rows.append((keys("key.space"), f"Toggle the focused criterion: {marks}"))
+        rows.append((keys("rubric.met"), "The criterion is met"))
+        rows.append((keys("rubric.not_met"), "The criterion is not met"))
+        if q.allow_partial:
+            rows.append((keys("rubric.partly"), "The criterion is partly met"))
+        rows.append((keys("key.backspace"), "Clear the focused criterion's mark"))
+    elif q.mode == "demonstration":
+        what = "Edit the draft response" if q.edit_draft else "Write the response"
+        rows.append((keys("item.edit"), f"{what} (the text box takes every key)"))
+        rows.append((keys("item.leave_text"), "Leave the text box; the keys work again"))
+    if q.confidence != "off":
+        top = q.confidence_scale
+        rows.append((keys.range("confidence.", 1, top), f"Your confidence, 1 (unsure) to {top} (sure)"))
+    return [(k, what) for k, what in rows if k]
+
+
+def key_sheet_groups(scope: str, commands=COMMANDS, questions=None, *, modes: set[str] | None = None,
+                     reviewing: bool = False) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The F1 sheet: (title, [(keys, what they do)]) groups. On the labeling screen with the
+    project's questions (a Spec or its list of questions): one group per question in its own
+    words, then the keys of every item, then those that work anywhere. Without questions the answer keys of `modes` (or of every
+    mode) are listed with their general meaning."""
+    keys = _Keys(commands)
+    labeling = scope == "labeling"
+    spec = questions if hasattr(questions, "questions") else None
+    questions = list(spec.questions if spec else questions or [])
+    rubric = any(q.mode == "rubric" for q in questions)
+    groups: list[tuple[str, list[tuple[str, str]]]] = []
+    if labeling and questions:
+        for n, q in enumerate(questions, 1):
+            groups.append((f"{n}. {q.text}", _question_rows(q, keys)))
+        if reviewing:
+            groups.append(("Reviewing", [
+                (keys.range("key.digit", 1, 9), "Adopt that annotator's answer (1 is the first shown)"),
+                (keys("item.edit"), "Edit the decision yourself; again: digits adopt answers")]))
+    elif labeling:
+        groups.append(("Answer keys", [(keys(c.id), c.label) for c in commands if c.scope == "labeling"
+                                       and (c.id.startswith("confidence.") or c.modes and (
+                                           modes is None or set(c.modes) & modes))]))
+
+    def shown(c) -> bool:
+        if c.modes or c.id.startswith("confidence."):
+            return False  # answer keys: in the questions' groups
+        if labeling and c.id in _READING:
+            return True
+        if c.scope != scope:
+            return False
+        if not (labeling and questions):
+            return True
+        if c.id == "question.next" or c.id == "question.previous":
+            return len(questions) > 1
+        if c.id == "item.rationale":
+            return any(q.rationale != "off" for q in questions)
+        if c.id == "item.skip" and spec is not None:
+            return spec.allow_skip
+        return c.id not in ("item.edit", "item.leave_text")  # in a demonstration's group
+
+    def row(c) -> tuple[str, str]:
+        label = c.label
+        if c.id == "key.space" and questions:
+            label = "Scroll the responses down" + (" (a rubric question: toggle)" if rubric else "")
+        if c.id == "question.next" and questions:
+            return keys("question.next", "question.previous"), "Next / previous question"
+        return keys(c.id) or f"menu {(c.menu or '').strip('&')}", label
+
+    first = {cid: n for n, cid in enumerate(_FIRST)}
+    mine = sorted((c for c in commands if shown(c) and not (questions and c.id == "question.previous")),
+                  key=lambda c: first.get(c.id, len(first)))
+    if mine:
+        groups.append(("Every item" if labeling else "This screen", [row(c) for c in mine]))
+    groups.append(("Anywhere", [row(c) for c in commands if c.scope == "global" and not (
+        labeling and c.id in _READING)]))
+    return [(title, [r for r in rows if r[0]]) for title, rows in groups if rows]
+
+
 class KeySheet(QDialog):
-    def __init__(self, scope: str, modes: set[str] | None = None, commands=COMMANDS, parent=None):
+    """F1: the keys of the open project, grouped by question, in words that fit the width."""
+
+    def __init__(self, scope: str, commands=COMMANDS, questions=None, parent=None, *,
+                 reviewing: bool = False):
         super().__init__(parent)
+        modes = None
+        if commands is None or isinstance(commands, set | frozenset):
+            # the former call KeySheet(scope, modes, commands, parent=…)
+            modes, commands, questions = commands, (questions or COMMANDS), None
         self.setWindowTitle("Keyboard shortcuts")
-        rows = key_sheet_rows(scope, modes, commands)
-        table = QTableWidget(len(rows), 3)
-        table.setHorizontalHeaderLabels(["Keys", "Action", "Where"])
+        self.groups = key_sheet_groups(scope, commands, questions, modes=modes, reviewing=reviewing)
+        table = QTableWidget(0, 2)
+        table.setHorizontalHeaderLabels(["Keys", "What it does"])
         table.setAccessibleName("Keyboard shortcuts")
-        for r, row in enumerate(rows):
-            for c, text in enumerate(row):
-                table.setItem(r, c, QTableWidgetItem(text))
-        table.resizeColumnsToContents()
-        table.horizontalHeader().setStretchLastSection(True)
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        table.setWordWrap(True)
+        table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        table.setVerticalScrollMode(QTableWidget.ScrollMode.ScrollPerPixel)
         table.verticalHeader().setVisible(False)
+        table.setShowGrid(False)
+        table.setStyleSheet("QTableWidget::item { padding-top: 2px; padding-bottom: 2px; }")
+        top_left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop
+        shade = self.palette().color(QPalette.ColorRole.AlternateBase)
+        self.titles: list[int] = []  # rows that name a group
+        for title, rows in self.groups:
+            r = table.rowCount()
+            table.insertRow(r)
+            heading = QTableWidgetItem(title)
+            font = heading.font()
+            font.setBold(True)
+            heading.setFont(font)
+            heading.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            heading.setBackground(shade)
+            table.setItem(r, 0, heading)
+            table.setSpan(r, 0, 1, 2)
+            self.titles.append(r)
+            for key_text, what in rows:
+                r = table.rowCount()
+                table.insertRow(r)
+                for c, text in enumerate((key_text, what)):
+                    cell = QTableWidgetItem(text)
+                    cell.setTextAlignment(top_left)
+                    table.setItem(r, c, cell)
+        header = table.horizontalHeader()
+        # the keys column as wide as its longest keys (titles span both columns and do not count)
+        metrics = table.fontMetrics()
+        widest = max((metrics.horizontalAdvance(k) for _, rows in self.groups for k, _ in rows),
+                     default=60)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(0, min(widest + 32, 260))
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         _with_close(self, table)
         self.table = table
-        self.resize(560, 640)
+        if parent is not None and parent.window() is not None:
+            size = parent.window().size()
+            self.resize(max(480, min(820, round(size.width() * 0.6))), max(420, round(size.height() * 0.85)))
+        else:
+            self.resize(620, 720)
+
+    def rows(self) -> list[tuple[str, str]]:
+        """What the table shows, row by row: (keys, text); a group title is ("", title)."""
+        out = []
+        for r in range(self.table.rowCount()):
+            keys, what = self.table.item(r, 0), self.table.item(r, 1)
+            out.append(("", keys.text()) if r in self.titles else (keys.text(), what.text()))
+        return out
 
 
 class MarkdownDialog(QDialog):

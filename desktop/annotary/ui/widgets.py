@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QImage, QTextCharFormat, QTextCursor, QTextDocument
+from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtGui import (
+    QColor,
+    QImage,
+    QPalette,
+    QTextBlock,
+    QTextCharFormat,
+    QTextCursor,
+    QTextDocument,
+    QTextFormat,
+)
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
 from annotary.core.items import Item
+from annotary.flows.as_written import LINE_MARK, as_written_markdown
 from annotary.flows.diff import differing_spans
 
 MD_FEATURES = (QTextDocument.MarkdownFeature.MarkdownDialectGitHub
@@ -36,21 +46,93 @@ class SafeBrowser(QTextBrowser):
         return None
 
     def show_markdown(self, text: str) -> None:
+        """Markdown written for this app (guidelines, feedback): paragraphs flow as Markdown's."""
         self.document().setMarkdown(text, MD_FEATURES)
+        if LINE_MARK in text:
+            join_marked_lines(self.document())
+        # the cursor would be left at the end, and a view keeps its cursor in sight: at the top
+        self.moveCursor(QTextCursor.MoveOperation.Start)
+
+    def show_as_written(self, text: str) -> None:
+        """A text from the data (a response, a prompt): every line break kept, Markdown or not."""
+        self.show_markdown(as_written_markdown(text))
+
+
+def _is_code(block: QTextBlock) -> bool:
+    fmt = block.blockFormat()
+    return fmt.nonBreakableLines() or fmt.hasProperty(QTextFormat.Property.BlockCodeLanguage)
+
+
+def join_marked_lines(doc: QTextDocument) -> None:
+    """Qt makes a block of each line after a hard break: spaced like a paragraph, and inside a
+    list item a new bullet. Where as_written_markdown marked a line as going on in the next one,
+    the two blocks become one again, the lines parted by a line separator; the marks go."""
+    cursor = QTextCursor(doc)
+    cursor.beginEditBlock()
+    block = doc.begin()
+    while block.isValid():
+        following = block.next()
+        text = block.text()
+        if text.endswith(LINE_MARK) and following.isValid() and not _is_code(block) \
+                and not _is_code(following) and not following.blockFormat().headingLevel():
+            end = block.position() + len(text)
+            cursor.setPosition(end - 1)
+            cursor.setPosition(end + 1, QTextCursor.MoveMode.KeepAnchor)  # the mark, the break
+            cursor.insertText("\u2028")  # a line separator; the merged block may end marked too
+            continue
+        block = following
+    found = doc.find(LINE_MARK)
+    while not found.isNull():  # marks left where a line did not go on (code, a heading)
+        found.removeSelectedText()
+        found = doc.find(LINE_MARK, found)
+    cursor.endEditBlock()
 
 
 def prompt_markdown(item: Item) -> str:
-    """The prompt as Markdown: a single instruction, or the conversation turn by turn."""
+    """The prompt as Markdown: a single instruction, or the conversation turn by turn; each text
+    as written (its line breaks kept, an unclosed code fence closed within its own turn)."""
     parts = []
     turns = item.turns
     if len(turns) == 1 and turns[0].role == "user":
-        parts.append(turns[0].content)
+        parts.append(as_written_markdown(turns[0].content))
     else:
         for turn in turns:
-            parts.append(f"**{turn.role.capitalize()}:**\n\n{turn.content}")
+            parts.append(f"**{turn.role.capitalize()}:**\n\n{as_written_markdown(turn.content)}")
     if item.context:
-        parts.append(f"**Input:**\n\n{item.context}")
+        parts.append(f"**Input:**\n\n{as_written_markdown(item.context)}")
     return "\n\n---\n\n".join(parts)
+
+
+def _luminance(color: QColor) -> float:
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    return (0.2126 * channel(color.redF()) + 0.7152 * channel(color.greenF())
+            + 0.0722 * channel(color.blueF()))
+
+
+def contrast(a: QColor, b: QColor) -> float:
+    """WCAG contrast ratio of two colours (1 to 21)."""
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def mixed(base: QColor, tint: QColor, share: float) -> QColor:
+    return QColor.fromRgbF(*(b + (t - b) * share for b, t in
+                             zip(base.getRgbF()[:3], tint.getRgbF()[:3], strict=True)))
+
+
+def diff_background(palette: QPalette) -> QColor:
+    """The word-difference highlight: the theme's accent laid over the text background, as
+    strong as it can be while the theme's own text colour keeps a contrast of 4.5:1 on it
+    (7:1 in a high-contrast theme)."""
+    base, text = palette.color(QPalette.ColorRole.Base), palette.color(QPalette.ColorRole.Text)
+    accent = palette.color(QPalette.ColorRole.Highlight)
+    wanted = 7.0 if contrast(base, text) >= 15 else 4.5
+    for share in (0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1):
+        color = mixed(base, accent, share)
+        if contrast(color, text) >= wanted:
+            return color
+    return QColor(base)
 
 
 class ResponsePane(QWidget):
@@ -71,7 +153,7 @@ class ResponsePane(QWidget):
         self.header.setText(f"Response {self.letter}" + (f"   {badge}" if badge else ""))
         if self.browser.property("source_text") != text:
             self.browser.setProperty("source_text", text)
-            self.browser.show_markdown(text)
+            self.browser.show_as_written(text)
 
 
 class ResponsesView(QWidget):
@@ -87,12 +169,14 @@ class ResponsesView(QWidget):
         self.diff = False
         self._syncing = False
         self._columns = 0
+        self._restyle_pending = False
 
     def set_count(self, n: int) -> None:
         while len(self.panes) < n:
             pane = ResponsePane(chr(ord("A") + len(self.panes)), self)
             pane.browser.verticalScrollBar().valueChanged.connect(
                 lambda _v, p=pane: self._scrolled(p))
+            pane.browser.installEventFilter(self)
             self.panes.append(pane)
         self._place(n)
 
@@ -130,6 +214,8 @@ class ResponsesView(QWidget):
         a, b = (p.browser.toPlainText() for p in shown)
         for pane, spans in zip(shown, differing_spans(a, b), strict=True):
             selections = []
+            background = diff_background(pane.browser.palette())
+            underline = pane.browser.palette().color(QPalette.ColorRole.Text)
             for start, end in spans:
                 sel = QTextBrowser.ExtraSelection()
                 cur = QTextCursor(pane.browser.document())
@@ -137,11 +223,35 @@ class ResponsesView(QWidget):
                 cur.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
                 sel.cursor = cur
                 fmt = QTextCharFormat()
-                fmt.setBackground(QColor(255, 214, 102, 150))
+                fmt.setBackground(background)  # the text keeps the theme's colour
                 fmt.setFontUnderline(True)  # not colour alone
+                fmt.setUnderlineColor(underline)
                 sel.format = fmt
                 selections.append(sel)
             pane.browser.setExtraSelections(selections)
+
+    RESTYLED = (QEvent.Type.PaletteChange, QEvent.Type.StyleChange)
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().changeEvent(event)
+        if event.type() in self.RESTYLED:
+            self._restyle_soon()
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
+        if event.type() in self.RESTYLED:
+            self._restyle_soon()
+        return False
+
+    def _restyle_soon(self) -> None:
+        """A new theme: the highlight follows its colours, once the style sheet has given the
+        panes theirs (palette and style sheet arrive one after the other)."""
+        if self.diff and not self._restyle_pending:
+            self._restyle_pending = True
+            QTimer.singleShot(0, self, self._restyle)  # dropped if the view is gone
+
+    def _restyle(self) -> None:
+        self._restyle_pending = False
+        self.apply_diff()
 
     def _scrolled(self, source: ResponsePane) -> None:
         if not self.sync or self._syncing:
