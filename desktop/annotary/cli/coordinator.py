@@ -305,7 +305,11 @@ def agreement_text(r) -> str:
              "revised", "cost", "DS", "band"],
             [[a.name, a.annotator[:12], a.labeled, a.agreement_others, a.agreement_consensus, a.gold_accuracy,
               a.calibration_accuracy, a.position_a_share, a.median_seconds, a.items_per_hour, a.revision_rate,
-              a.cost, a.competence, a.band] for a in r.annotators])]
+              a.cost, a.competence, a.band] for a in r.annotators]),
+            "  agree: mean pairwise kappa with the others · w/cons: share matching an agreed consensus · "
+            "calib: calibration accuracy · A-share: share of A/B picks for the left response (0.5 = no "
+            "position bias) · med s: median seconds per item · revised: share submitted more than once · "
+            "DS: Dawid-Skene reliability"]
     counts = {s: sum(1 for c in r.consensus if c.status == s) for s in ("agreed", "conflict", "single")}
     out += ["", f"consensus: {counts['agreed']} agreed, {counts['conflict']} conflicts, "
                 f"{counts['single']} with one rating so far"]
