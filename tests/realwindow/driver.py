@@ -211,8 +211,15 @@ def prepare(args) -> None:
     from annotary.paths import store_path
     from annotary.store import open_store
 
-    if identity_ops.current_identity() is None:
-        identity_ops.make_identity(name=args.name, role=args.role)
+    ident = identity_ops.current_identity() or identity_ops.make_identity(name=args.name, role=args.role)
+    if args.project and not args.imports:  # a demo project opened by name: as on a later run
+        from annotary.ops.demo import ensure_demos
+
+        store = open_store(store_path())
+        try:
+            ensure_demos(store, ident)
+        finally:
+            store.close()
     for bundle in args.imports:
         store = open_store(store_path())
         try:
