@@ -408,3 +408,36 @@ def test_a_new_project_says_what_comes_next(qtbot, window, asker, tmp_path):
     ws = window.workspace
     assert ws is not None and ws.path == tmp_path / "from-a-table.db"
     assert "nobody yet" in ws.roster.text() and "Ctrl+R" in ws.roster.text()
+
+
+def test_with_worker_threads(qtbot, store, asker, project, world, tmp_path):  # noqa: F811
+    """The same actions with a real runner: the jobs run on worker threads, on connections of their own."""
+    from annotary.ui.main_window import MainWindow
+    from annotary.ui.new_project import NewProjectDialog
+
+    window = MainWindow(store, world.coordinator, asker=asker)
+    qtbot.addWidget(window)
+    window.show()
+    dialog = NewProjectDialog(world.coordinator, window.runner, parent=window)
+    qtbot.addWidget(dialog)
+    dialog.spec_path.edit.setText(str(DEMO / "spec.toml"))
+    dialog.items_path.edit.setText(str(DEMO / "items.jsonl"))
+    dialog.check()
+    qtbot.waitUntil(lambda: dialog.preview.rowCount() == 5, timeout=10000)
+    dialog.out.edit.setText(str(tmp_path / "threads.db"))
+    dialog.create()
+    qtbot.waitUntil(lambda: dialog.created is not None, timeout=10000)
+    assert (tmp_path / "threads.db").exists()
+    drop(window, [project])
+    ws = window.workspace
+    qtbot.waitUntil(lambda: ws.snapshot is not None, timeout=10000)
+    _, reviewer_card = card(tmp_path, "Rae Vu", "reviewer")
+    asker.forms.append({"cards": [str(reviewer_card)]})
+    window.run_command("workspace.roster_add")
+    qtbot.waitUntil(lambda: "Rae Vu" in ws.roster.text(), timeout=10000)
+    asker.forms.append({"overlap": 3})
+    window.run_command("workspace.assign")
+    qtbot.waitUntil(lambda: any("Round 2" in i for i in asker.infos), timeout=10000)
+    assert asker.errors == [] and len(list((project.parent / "round-2").glob("*.annotary"))) == 3
+    qtbot.waitUntil(lambda: not window.runner.busy(), timeout=10000)
+    window.close()
