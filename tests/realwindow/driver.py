@@ -129,6 +129,8 @@ class Driver:
             return out
         out["screen"] = w._scope()
         out["status_bar"] = w.statusBar().currentMessage()
+        out["text_size"], out["theme"] = w.text_size, w.shown_theme
+        out["guidelines_open"] = w.guidelines.isVisible()
         if out["screen"] == "home":
             out["projects"] = [w.home.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(w.home.list.count())]
             out["selected"] = w.home.selected()
@@ -144,6 +146,7 @@ class Driver:
                 "modes": [q.mode for q in flow.spec.questions],
                 "questions": [q.id for q in flow.spec.questions],
                 "focus": flow.focus, "total": len(flow.ids), "labeled": len(flow.labeled),
+                "filter": flow.filter, "flags": [] if state is None else sorted(state.flags),
                 "cursor": None if state is None or flow.focused_question.mode not in ("scoring", "rubric")
                 else list(flow.cursor(flow.focused_question.id)),
                 "status": w.labeling.status.text(),

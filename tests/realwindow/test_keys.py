@@ -28,6 +28,26 @@ def test_dialogs_navigation_and_undo_by_keys(demo_app):
     demo_app.key("ctrl+g")
 
 
+def test_keys_with_modifiers_as_a_keyboard_types_them(demo_app):
+    """Ctrl with = + - 0, Ctrl+Shift with a letter, Alt with a digit: what the X keymap makes of them."""
+    size = demo_app.state()["text_size"]
+    demo_app.key("ctrl+equal", until=lambda s: s["text_size"] == size + 1)
+    demo_app.key("ctrl+plus", until=lambda s: s["text_size"] == size + 2)  # Shift is held for +
+    demo_app.key("ctrl+minus", until=lambda s: s["text_size"] == size + 1)
+    demo_app.key("ctrl+0", until=lambda s: s["text_size"] == size)
+    theme = demo_app.state()["theme"]
+    demo_app.key("ctrl+shift+d", until=lambda s: s["theme"] != theme)
+    demo_app.key("ctrl+shift+d", until=lambda s: s["theme"] == theme)
+    demo_app.key("alt+3", until=lambda s: labeling(s)["pending"]["helpful"]["confidence"] == 3)
+    demo_app.key("ctrl+shift+u", until=lambda s: labeling(s)["filter"] == "unlabeled")
+    demo_app.key("ctrl+shift+a", until=lambda s: labeling(s)["filter"] == "all")
+    demo_app.key("a")
+    demo_app.key("ctrl+z", until=lambda s: labeling(s)["pending"]["helpful"]["value"] is None)
+    demo_app.key("ctrl+shift+z", until=lambda s: labeling(s)["pending"]["helpful"]["value"] == {"key": "A"})
+    demo_app.key("ctrl+f", until=lambda s: (s["modal"] or {}).get("title") == "Flag item")
+    demo_app.key("Return", until=lambda s: s["modal"] is None and labeling(s)["flags"])
+
+
 def test_ctrl_enter_submits_from_inside_the_rationale_box(demo_app):
     item = labeling(demo_app.state())["item"]
     demo_app.key("a")
