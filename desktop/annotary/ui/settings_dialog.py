@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QFontComboBox,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
     QKeySequenceEdit,
     QLabel,
     QPushButton,
@@ -63,17 +64,27 @@ class SettingsDialog(QDialog):
         row = QHBoxLayout()
         row.addWidget(self.font, 1)
         row.addWidget(self.default_font)
-        form.addRow("&Font:", row)
+        # a row of several widgets gets no buddy from the form, and a label without one shows
+        # its '&' as typed: the label names the font box itself, so Alt+F still goes there
+        font_label = QLabel("&Font:")
+        font_label.setBuddy(self.font)
+        form.addRow(font_label, row)
         form.addRow("Text &size:", self.size)
 
         self.table = QTableWidget(len(commands), 2)
         self.table.setHorizontalHeaderLabels(["Action", "Keys"])
         self.table.setAccessibleName("Key bindings")
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setWordWrap(True)
         self._fill()
+        # action names in full: the name column takes the room the keys leave, wrapping only
+        # when the dialog is narrower than a name
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.key_edit = QKeySequenceEdit()
         self.key_edit.setAccessibleName("New key for the selected action")
         assign = QPushButton("&Assign key")
@@ -82,7 +93,9 @@ class SettingsDialog(QDialog):
         self.message.setWordWrap(True)
         self.message.setAccessibleName("Settings message")
         keys_row = QHBoxLayout()
-        keys_row.addWidget(QLabel("New key:"))
+        key_label = QLabel("&New key:")
+        key_label.setBuddy(self.key_edit)
+        keys_row.addWidget(key_label)
         keys_row.addWidget(self.key_edit, 1)
         keys_row.addWidget(assign)
 
@@ -94,12 +107,28 @@ class SettingsDialog(QDialog):
         buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults).clicked.connect(self._defaults)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addWidget(QLabel("Keys (select an action, press the new key, then Assign):"))
+        table_label = QLabel("&Keys (select an action, press the new key, then Assign):")
+        table_label.setBuddy(self.table)
+        table_label.setWordWrap(True)
+        layout.addWidget(table_label)
         layout.addWidget(self.table, 1)
         layout.addLayout(keys_row)
         layout.addWidget(self.message)
         layout.addWidget(buttons)
-        self.resize(640, 720)
+        self.resize(self.fitting_width(), 720)
+
+    def fitting_width(self) -> int:
+        """Wide enough for the longest action name beside the widest keys (within a screen)."""
+        metrics = self.table.fontMetrics()
+        names = max(metrics.horizontalAdvance(c.label) for c in self.commands) + 24
+        keys = self.table.horizontalHeader().sectionSizeHint(1)
+        keys = max(keys, max(metrics.horizontalAdvance(self.table.item(r, 1).text())
+                             for r in range(self.table.rowCount())) + 24)
+        frame = 2 * self.table.frameWidth() + self.table.verticalScrollBar().sizeHint().width()
+        margins = self.layout().contentsMargins()
+        wanted = names + keys + frame + margins.left() + margins.right() + 8
+        screen = self.screen().availableGeometry().width() if self.screen() else 1280
+        return max(640, min(wanted, screen - 80))
 
     def _fill(self) -> None:
         for r, c in enumerate(self.commands):
