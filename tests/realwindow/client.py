@@ -183,8 +183,9 @@ class RealWindow:
         assert s["screen"] == "labeling", s
         return s["labeling"]
 
-    def shot(self, name: str) -> Path:
-        return Path(self.command(f"shot {name}")["path"])
+    def shot(self, name: str, screen: bool = False) -> Path:
+        """The window as it draws itself; screen=True: the whole X screen, open dialogs too."""
+        return Path(self.command(f"shot {name}" + (" screen" if screen else ""))["path"])
 
     def messages(self) -> list[dict]:
         """Qt's messages so far, asked of the running app."""

@@ -7,7 +7,7 @@
 # REPLY followed by JSON. Anything else the app prints is left alone. Commands:
 #   state                 the screen, item, focused question and pending answers (JSON)
 #   sync                  empty Qt's queues and round-trip to the X server (keys sent are handled)
-#   shot NAME             save window.grab() as NAME.png in the screenshot folder
+#   shot NAME [screen]    save window.grab() (or the whole screen) as NAME.png in the screenshot folder
 #   open PROJECT          open a project by id, by index in the projects list, or by name
 #   workspace PATH        open a coordinator project file in the workspace
 #   warnings              every Qt message recorded so far
@@ -164,12 +164,15 @@ class Driver:
         return out
 
     def do_shot(self, arg: str) -> dict:
-        if not arg:
-            raise ValueError("shot NAME")
+        name, _, where = arg.partition(" ")
+        if not name:
+            raise ValueError("shot NAME [screen]")
         self.shots.mkdir(parents=True, exist_ok=True)
-        path = self.shots / f"{arg}.png"
+        path = self.shots / f"{name}.png"
         self.app.processEvents()
-        if not self.window.grab().save(str(path)):
+        # the window as it draws itself, or the whole X screen: dialogs and all, as seen
+        image = self.app.primaryScreen().grabWindow(0) if where == "screen" else self.window.grab()
+        if not image.save(str(path)):
             raise OSError(f"could not write {path}")
         return {"path": str(path)}
 

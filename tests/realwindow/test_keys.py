@@ -13,7 +13,7 @@ def labeling(s) -> dict:
 
 def test_dialogs_navigation_and_undo_by_keys(demo_app):
     s = demo_app.key("F1", until=lambda s: (s["modal"] or {}).get("class") == "KeySheet")
-    demo_app.shot("key-sheet")
+    demo_app.shot("key-sheet", screen=True)
     demo_app.key("Escape", until=lambda s: s["modal"] is None)
     s = demo_app.key("ctrl+j", until=lambda s: (s["modal"] or {}).get("title") == "Jump to item")
     assert s["focus_widget"]["class"] == "QLineEdit"  # the number can be typed at once
