@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
-from tests.realwindow.client import HARMLESS, RealWindow, unexplained
+from tests.realwindow.client import HARMLESS, SHOTS, RealWindow, unexplained
 
 # demo project id -> screenshot name, in the order walked
 DEMOS = {"demo-pairwise": "pairwise", "demo-ranking": "ranking", "demo-scoring": "scoring",
@@ -66,6 +67,7 @@ def test_walk_every_screen_by_keys(launch, review, tmp_path):
     app = launch()
     s = app.state()
     assert s["labeling"]["project"] == "demo-pairwise"
+    keys = {}  # keystrokes of one decision per project, answer keys and the submit
     for project, name in DEMOS.items():
         if project != "demo-pairwise":
             if name == "ranking":  # the projects list, once
@@ -74,16 +76,21 @@ def test_walk_every_screen_by_keys(launch, review, tmp_path):
             s = go_home_and_open(app, project)
         mode = s["labeling"]["modes"][0]
         item = s["labeling"]["item"]
+        before = app.keystrokes
         s = answer(app, mode)
         assert done(s), s["labeling"]["missing"]
         answered = {q for q, complete in s["labeling"]["complete"].items() if complete}
         app.shot(name)
         s = app.key("ctrl+Return", until=lambda s, item=item: s["labeling"]["item"] != item)
+        keys[name] = app.keystrokes - before
         labels = [lab for lab in app.labels(project, item) if lab.get("answer")]
         assert {lab["question"] for lab in labels} == answered, (project, labels)
         assert all(lab["answer"]["mode"] == mode for lab in labels)
         if mode == "demonstration":
             assert labels[0]["answer"]["text"].endswith(EDIT)
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / "keystrokes.json").write_text(json.dumps(keys, indent=1) + "\n")
 
     # the coordinator's workspace, a merged project (copied: the workspace may write to it)
     project_db = tmp_path / "project.db"
