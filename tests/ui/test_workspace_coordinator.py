@@ -441,3 +441,12 @@ def test_with_worker_threads(qtbot, store, asker, project, world, tmp_path):  # 
     assert asker.errors == [] and len(list((project.parent / "round-2").glob("*.annotary"))) == 3
     qtbot.waitUntil(lambda: not window.runner.busy(), timeout=10000)
     window.close()
+
+
+def test_a_workspace_key_shared_with_the_labeling_screen_does_each_screens_own_thing(qtbot, window, asker):
+    window.run_command("file.demo")
+    flow = window.labeling.flow
+    press(qtbot, window, Qt.Key.Key_U, CTRL | SHIFT)
+    assert flow.filter == "unlabeled"
+    press(qtbot, window, Qt.Key.Key_A, CTRL | SHIFT)  # Show all items here; Assign a round in the workspace
+    assert flow.filter == "all" and asker.forms_shown == [] and asker.errors == []
