@@ -61,3 +61,17 @@ def test_lines_that_only_look_like_markup_go_on():
     text = "Note\n**bold** start\n-5 degrees\n#1 priority\n<b>tag</b>"
     assert as_written_markdown(text) == (
         f"Note{GOES_ON}\n**bold** start{GOES_ON}\n-5 degrees{GOES_ON}\n#1 priority{GOES_ON}\n<b>tag</b>")
+
+
+def test_indentation_of_later_lines_is_kept_as_no_break_spaces():
+    poem = "Whose woods these are\n   His house is in\n\tthe village"
+    assert as_written_markdown(poem) == (
+        f"Whose woods these are{GOES_ON}\n\u00a0\u00a0\u00a0His house is in{GOES_ON}\n"
+        "\u00a0\u00a0\u00a0\u00a0the village")
+    # in a list item only what goes beyond the item's text is indentation
+    item = "- drink fluids\n  and eat lightly\n      slowly"
+    assert as_written_markdown(item) == (
+        f"- drink fluids{GOES_ON}\n  and eat lightly{GOES_ON}\n\u00a0\u00a0\u00a0\u00a0slowly")
+    # a paragraph's first line keeps its Markdown meaning (four spaces: code)
+    assert as_written_markdown("text\n\n    code\n    more") == f"text\n\n    code{GOES_ON}\n    more"
+    assert as_written_markdown("    for x in y:\n        print(x)") == f"    for x in y:{GOES_ON}\n        print(x)"

@@ -118,7 +118,7 @@ def test_the_former_call_still_works(qtbot):
     qtbot.addWidget(sheet)
     answers = dict(sheet.groups)["Answer keys"]
     assert ("Y", "Criterion met") in answers and ("A", "A is better") not in answers
-    assert ("Alt+1", "Confidence 1") in answers
+    assert ("Alt+1 … Alt+9", "Confidence, where a question asks for it") in answers
 
 
 def wrapped_height(table, row: int, column: int) -> int:

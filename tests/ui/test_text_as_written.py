@@ -311,3 +311,11 @@ def test_lines_of_one_paragraph_stay_one_block(qtbot):
     assert address.text() == "Dr. Ada Lee\u2028Springfield Clinic\u202812 Main Street"
     assert "\u2060" not in view.toPlainText()  # the marks are gone
     assert view.toPlainText().split("\n")[:3] == ["Dr. Ada Lee", "Springfield Clinic", "12 Main Street"]
+
+
+def test_a_poem_keeps_its_indentation(qtbot):
+    view = render(qtbot, POEM)
+    shown = view.toPlainText().replace("\u00a0", " ").split("\n")
+    assert shown == POEM.split("\n")
+    lines = visible_lines(view)
+    assert lines[1].startswith("\u00a0\u00a0\u00a0His house") and lines[0].startswith("Whose")

@@ -24,6 +24,14 @@ BLOCK_START = re.compile(r"""^[ \t]*(
 )""", re.VERBOSE)
 # a line that is a block by itself: a heading, a rule or a setext underline
 SINGLE_LINE = re.compile(r"^[ \t]{0,3}(\#{1,6}([ \t]|$)|[-*_=][-*_=\s]*$)")
+# a list item's start: its text begins after the marker and the spaces that follow it
+LIST_ITEM = re.compile(r"^[ \t]*([-+*]|\d{1,9}[.)])[ \t]+")
+NBSP = "\u00a0"
+
+
+def _indent(line: str) -> int:
+    spaced = line.expandtabs(4)
+    return len(spaced) - len(spaced.lstrip(" "))
 
 
 def _opens_fence(line: str) -> tuple[str, int] | None:
@@ -67,6 +75,8 @@ def as_written_markdown(text: str) -> str:
     out: list[str] = []
     fence: tuple[str, int] | None = None
     in_table = False
+    goes_on = False  # the line before continues into this one (same paragraph)
+    base: int | None = None  # where the text of the paragraph's lines starts
     for i, line in enumerate(lines):
         following = lines[i + 1] if i + 1 < len(lines) else None
         if fence is not None:
@@ -95,10 +105,23 @@ def as_written_markdown(text: str) -> str:
             in_table = True
             out.append(line)
             continue
+        if goes_on and base is not None and _indent(line) > base:
+            # Markdown drops the indentation of a paragraph's later lines (a poem's, an
+            # address's): what goes beyond the paragraph's own is kept as no-break spaces
+            line = NBSP * (_indent(line) - base) + line.expandtabs(4).lstrip(" ")
+        elif not goes_on:
+            item = LIST_ITEM.match(line)
+            if item:
+                base = len(item.group(0).expandtabs(4))
+            elif line.lstrip().startswith(">") or _indent(line) >= 4:
+                base = None  # a quote's lines, or indented code (spaces there are the code's)
+            else:
+                base = _indent(line)
+        goes_on = False
         if following is not None and following.strip() and not SINGLE_LINE.match(line):
             after = lines[i + 2] if i + 2 < len(lines) else None
-            joins = not BLOCK_START.match(following) and not _starts_table(following, after)
-            line = line.rstrip(" ") + (LINE_MARK if joins else "") + HARD_BREAK
+            goes_on = not BLOCK_START.match(following) and not _starts_table(following, after)
+            line = line.rstrip(" ") + (LINE_MARK if goes_on else "") + HARD_BREAK
         out.append(line)
     if fence is not None:
         while out and not out[-1].strip():

@@ -389,9 +389,10 @@ def key_sheet_groups(scope: str, commands=COMMANDS, questions=None, *, modes: se
                 (keys.range("key.digit", 1, 9), "Adopt that annotator's answer (1 is the first shown)"),
                 (keys("item.edit"), "Edit the decision yourself; again: digits adopt answers")]))
     elif labeling:
-        groups.append(("Answer keys", [(keys(c.id), c.label) for c in commands if c.scope == "labeling"
-                                       and (c.id.startswith("confidence.") or c.modes and (
-                                           modes is None or set(c.modes) & modes))]))
+        answers = [(keys(c.id), c.label) for c in commands if c.scope == "labeling" and c.modes
+                   and (modes is None or set(c.modes) & modes)]
+        answers.append((keys.range("confidence.", 1, 9), "Confidence, where a question asks for it"))
+        groups.append(("Answer keys", answers))
 
     def shown(c) -> bool:
         if c.modes or c.id.startswith("confidence."):
