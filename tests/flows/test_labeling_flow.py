@@ -232,3 +232,27 @@ def test_strength_scale_unshuffles(store, identity, make_bundle):
         assert lab.answer.strength == (7 if is_swapped else 2)
         assert lab.answer.preferred == state.shown_order[0]
     assert any(swapped) and not all(swapped)  # the order really is shuffled per item
+
+
+def test_tab_after_an_answer_that_moved_on_does_not_move_again(flow):
+    """'A, Tab, T' as the guide teaches answers both questions, as 'A, T' does."""
+    flow.choose("A")
+    assert flow.focus == 1
+    flow.focus_next(1)
+    assert flow.focus == 1
+    flow.choose("tie")
+    assert flow.current.pending["harmless"].value == {"key": "tie"}
+    flow.focus_next(1)  # a Tab of its own moves as ever
+    assert flow.focus == 2
+    flow.focus_next(-1)
+    assert flow.focus == 1
+
+
+def test_undo_takes_back_the_answer_and_the_move_it_made(flow):
+    flow.choose("A")
+    assert flow.focus == 1
+    assert flow.undo() == "answer undone"
+    assert flow.focus == 0 and flow.current.pending["helpful"].value is None
+    flow.choose("B")
+    assert flow.current.pending["helpful"].value == {"key": "B"}
+    assert flow.current.pending["harmless"].value is None

@@ -40,10 +40,6 @@ def test_three_items_by_keys_three_keystrokes_a_decision(demo_app):
     assert demo_app.keystrokes / len(decided) == 3
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "defect: after A the focus has already moved on to question 2 by itself, so Tab moves past "
-    "it (with two questions it wraps back to question 1, and T then overwrites A); question 2 "
-    "stays empty and Ctrl+Enter refuses"))
 def test_one_key_a_question_with_tab_between_and_ctrl_enter(demo_app):
     """The keys as DESIGN.md teaches them: one per question, Tab to the next, Ctrl+Enter."""
     item = demo_app.state()["labeling"]["item"]
@@ -56,9 +52,6 @@ def test_one_key_a_question_with_tab_between_and_ctrl_enter(demo_app):
     assert labels["helpful"]["choice"] != "tie"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "defect: Ctrl+Z takes back the answer but not the focus move it caused, so the corrected "
-    "key answers question 2 and question 1 stays empty"))
 def test_a_wrong_key_undone_and_corrected(demo_app):
     """A pressed by mistake, Ctrl+Z, then B: the first question's answer is B."""
     demo_app.key("a", until=lambda s: s["labeling"]["focus"] == 1)

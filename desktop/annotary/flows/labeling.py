@@ -46,6 +46,7 @@ class Snapshot:
     pending: dict[str, Pending]
     flags: frozenset[str]
     skip_reason: str | None
+    focus: int = 0  # the question that had the keys: undo takes back an answer and the move it made
 
 
 @dataclass
@@ -60,8 +61,8 @@ class ItemState:
     modified: bool = False  # differs from what was last submitted
     first_shown: datetime = field(default_factory=lambda: datetime.now(UTC))
 
-    def snapshot(self) -> Snapshot:
-        return Snapshot(dict(self.pending), self.flags, self.skip_reason)
+    def snapshot(self, focus: int = 0) -> Snapshot:
+        return Snapshot(dict(self.pending), self.flags, self.skip_reason, focus)
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ class LabelingFlow:
         self._session_submits = 0
         self._draft_dirty = False
         self._typing: tuple[str, str] | None = None  # (question, field) of the text being typed
+        self._moved_on = False  # the last answer moved the focus on by itself
         self.feedback = ""  # calibration feedback of the item in front of the annotator
         self.listeners: list[Callable[[str], None]] = []
         annotate.mark_opened(store, project_id=project_id)
@@ -225,6 +227,7 @@ class LabelingFlow:
         self._undo.clear()
         self._redo.clear()
         self._typing = None
+        self._moved_on = False
         self.feedback = ""
         self._cursors.clear()
         self.focus = 0
@@ -293,16 +296,21 @@ class LabelingFlow:
         return self.spec.questions[self.focus]
 
     def focus_next(self, step: int = 1) -> None:
-        self.focus = (self.focus + step) % len(self.spec.questions)
+        """Tab / Shift+Tab. A Tab right after an answer that already moved the focus on does
+        not move it again: "A, Tab, T" answers two questions whether or not the focus moved."""
+        if not (step > 0 and self._moved_on):
+            self.focus = (self.focus + step) % len(self.spec.questions)
+        self._moved_on = False
         self._emit("focus")
 
     def _change(self, **kwargs) -> None:
         state = self.current
         if state is None:
             raise LabelError("no item is open")
-        self._undo.append(state.snapshot())
+        self._undo.append(state.snapshot(self.focus))
         self._redo.clear()
         self._typing = None
+        self._moved_on = False
         for k, v in kwargs.items():
             setattr(state, k, v)
         state.modified = True
@@ -441,6 +449,7 @@ class LabelingFlow:
     def set_cursor(self, question_id: str, *position: int) -> None:
         """Put the scoring cell or rubric criterion cursor somewhere (a click)."""
         self._cursors[question_id] = tuple(position)
+        self._moved_on = False
         self._emit("cursor")
 
     def move(self, rows: int = 0, columns: int = 0) -> None:
@@ -457,6 +466,7 @@ class LabelingFlow:
             self._cursors[q.id] = (min(max(self.cursor(q.id)[0] + rows, 0), n - 1),)
         else:
             raise LabelError(f"{named(q)}: moving works on scoring and rubric questions")
+        self._moved_on = False
         self._emit("cursor")
 
     def _scoring_step(self, q) -> bool:
@@ -516,8 +526,9 @@ class LabelingFlow:
     def _typed(self, question_id: str, what: str) -> None:
         """A run of typing in one box is one undo step: Ctrl+Z after editing a text takes the
         edit back, on this item, before it reaches any earlier submit."""
+        self._moved_on = False
         if self._typing != (question_id, what):
-            self._undo.append(self.current.snapshot())
+            self._undo.append(self.current.snapshot(self.focus))
             self._redo.clear()
             self._typing = (question_id, what)
 
@@ -528,6 +539,7 @@ class LabelingFlow:
                 continue  # a reviewer decides only the cases
             if not self.complete(qs[j].id):
                 self.focus = j
+                self._moved_on = True
                 self._emit("focus")
                 return
 
@@ -668,7 +680,7 @@ class LabelingFlow:
     def undo(self) -> str | None:
         """Undo the last answer change on this item; with none left, the last submit."""
         if self._undo and self.current:
-            self._redo.append(self.current.snapshot())
+            self._redo.append(self.current.snapshot(self.focus))
             self._restore(self._undo.pop())
             return "answer undone"
         change = annotate.undo(self.store, project_id=self.project_id)
@@ -678,7 +690,7 @@ class LabelingFlow:
 
     def redo(self) -> str | None:
         if self._redo and self.current:
-            self._undo.append(self.current.snapshot())
+            self._undo.append(self.current.snapshot(self.focus))
             self._restore(self._redo.pop())
             return "answer redone"
         change = annotate.redo(self.store, project_id=self.project_id)
@@ -689,6 +701,8 @@ class LabelingFlow:
     def _restore(self, snap: Snapshot) -> None:
         state = self.current
         state.pending, state.flags, state.skip_reason = dict(snap.pending), snap.flags, snap.skip_reason
+        self.focus = snap.focus
+        self._moved_on = False
         state.modified = True
         self._draft_dirty = True
         self._typing = None
