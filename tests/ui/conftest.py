@@ -16,6 +16,8 @@ class FakeAsker:
         self.errors: list[str] = []
         self.infos: list[str] = []
         self.feedbacks: list[str] = []
+        self.confirms: list[str] = []  # every yes-or-no question asked
+        self.confirm_answer = False
         self.forms: list[dict | None] = []  # each answers one form: its values over the defaults
         self.forms_shown: list[tuple[str, list]] = []  # (title, fields) of every form asked
         self.fill_new_project = None  # called with the real new-project dialog, to fill and create
@@ -63,6 +65,10 @@ class FakeAsker:
 
     def info(self, title, message):
         self.infos.append(message)
+
+    def confirm(self, title, message, yes):
+        self.confirms.append(message)
+        return self.confirm_answer
 
     def feedback(self, title, markdown):
         self.feedbacks.append(markdown)

@@ -100,6 +100,17 @@ class Asker:
     def info(self, title: str, message: str) -> None:
         QMessageBox.information(self.parent, title, message)
 
+    def confirm(self, title: str, message: str, yes: str) -> bool:
+        """A yes-or-no question whose safe answer (No) is the default."""
+        box = QMessageBox(self.parent)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle(title)
+        box.setText(message)
+        go = box.addButton(yes, QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(box.addButton(QMessageBox.StandardButton.Cancel))
+        box.exec()
+        return box.clickedButton() is go
+
     def feedback(self, title: str, markdown: str) -> None:
         """Markdown shown in a reading view (calibration feedback)."""
         dialog = MarkdownDialog(markdown, self.parent, title=title)
@@ -240,6 +251,8 @@ class FormDialog(QDialog):
             w.setSingleStep(0.05)
             w.setDecimals(2)
             w.setValue(float(f.default or 0))
+            if getattr(f, "zero", ""):
+                w.setSpecialValueText(f.zero)
         elif f.kind == "bool":
             w = QCheckBox(f.label)
             w.setChecked(bool(f.default))
