@@ -177,4 +177,6 @@ def test_f1_in_the_demo_project_shows_its_question(qtbot, window, monkeypatch):
     window.run_command("help.keys")
     titles = [t for t, _ in shown[0].groups]
     assert "Every item" in titles and "Anywhere" in titles
+    question = window.labeling.flow.spec.questions[0]
+    assert any(question.text in t for t in titles), titles  # the open project's own question
     screenshot(shown[0], "key-sheet-demo-rubric")

@@ -156,8 +156,9 @@ class MainWindow(QMainWindow):
         elif command == "help.about":
             AboutDialog(self.store.path, parent=self).exec()
         elif command == "help.keys":
-            modes = {q.mode for q in self.labeling.flow.spec.questions} if self.labeling else None
-            KeySheet(self._scope(), modes, self.commands, parent=self).exec()
+            flow = self.labeling.flow if self._scope() == "labeling" else None
+            KeySheet(self._scope(), self.commands, flow.spec.questions if flow else None, parent=self,
+                     reviewing=bool(flow and flow.review)).exec()
         elif command == "view.settings":
             dialog = SettingsDialog(theme=self.theme, font=self.font_family, text_size=self.text_size,
                                     commands=self.commands, parent=self)
