@@ -81,8 +81,8 @@ def test_one_question_without_ties_or_skip():
     one = parse_spec(spec_of(no_ties) | {"allow_skip": False})
     groups = dict(key_sheet_groups("labeling", COMMANDS, one))
     assert groups["1. Order best first"] == [
-        ("1 … 9", "Rank that response next, best first: 1 is Response A, 2 is B … "
-                  "(only the best 2 are ranked)"),
+        ("1 … 9", "Rank that response next, best first (1 is Response A, 2 is Response B and so on)"
+                  "; only the best 2 are ranked"),
         ("Backspace", "Take back the last response ranked"), ("U", "All responses are unacceptable")]
     every = {what for _, what in groups["Every item"]}
     assert "Next / previous question" not in every and "Skip item with a reason…" not in every
@@ -180,3 +180,25 @@ def test_f1_in_the_demo_project_shows_its_question(qtbot, window, monkeypatch):
     question = window.labeling.flow.spec.questions[0]
     assert any(question.text in t for t in titles), titles  # the open project's own question
     screenshot(shown[0], "key-sheet-demo-rubric")
+
+
+def test_group_titles_are_readable_in_every_theme(qtbot):
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+
+    from annotary.ui.theme import apply_theme
+    from annotary.ui.widgets import contrast
+
+    app = QApplication.instance()
+    try:
+        for theme in ("light", "dark", "high-contrast"):
+            apply_theme(app, theme=theme, text_size=12)
+            sheet = KeySheet("labeling", COMMANDS, spec(PAIRWISE_Q, RANKING_Q))
+            qtbot.addWidget(sheet)
+            sheet.show()
+            title = sheet.table.item(sheet.titles[0], 0)
+            text = sheet.table.palette().color(QPalette.ColorRole.Text)
+            assert contrast(title.background().color(), text) >= 4.5
+            screenshot(sheet, f"key-sheet-{theme}")
+    finally:
+        apply_theme(app, theme="light", text_size=12)

@@ -343,9 +343,9 @@ def _question_rows(q, keys: _Keys) -> list[tuple[str, str]]:
             if q.scale == "fourway":
                 rows.append((keys("answer.both_bad"), "Both are bad"))
     elif q.mode == "ranking":
-        best = f" (only the best {q.top_k} are ranked)" if q.top_k else ""
-        rows.append((keys.range("key.digit", 1, 9),
-                     f"Rank that response next, best first: 1 is Response A, 2 is B …{best}"))
+        best = f"; only the best {q.top_k} are ranked" if q.top_k else ""
+        rows.append((keys.range("key.digit", 1, 9), "Rank that response next, best first "
+                     f"(1 is Response A, 2 is Response B and so on){best}"))
         if q.allow_ties:
             rows.append((keys("key.equal"), "Tie the next response you rank with the one before"))
         rows.append((keys("key.backspace"), "Take back the last response ranked"))
