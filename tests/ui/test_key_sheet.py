@@ -169,14 +169,16 @@ def test_the_dialog_fits_its_width_and_shows_every_row(qtbot, window):
 
 
 def test_f1_in_the_demo_project_shows_its_question(qtbot, window, monkeypatch):
-    """The sheet the window opens (whichever call it makes) lists the keys of the project."""
+    """The sheet the window opens lists the keys of the project's questions."""
     shown = []
     monkeypatch.setattr(KeySheet, "exec", lambda self: shown.append(self) or 0)
     window.run_command("file.demo")
     window.open_project("demo-rubric")
     window.run_command("help.keys")
     titles = [t for t, _ in shown[0].groups]
-    assert "Every item" in titles and "Anywhere" in titles
+    question = window.labeling.flow.spec.questions[0]
+    assert titles == [f"1. {question.text}", "Every item", "Anywhere"]
+    assert ("Y", "The criterion is met") in dict(shown[0].groups)[titles[0]]
     question = window.labeling.flow.spec.questions[0]
     assert any(question.text in t for t in titles), titles  # the open project's own question
     screenshot(shown[0], "key-sheet-demo-rubric")
