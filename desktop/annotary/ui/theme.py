@@ -90,6 +90,24 @@ QSplitter::handle:hover {{ background: {accent_soft}; }}
 QScrollArea {{ background: transparent; border: none; }}
 QScrollArea > QWidget > QWidget {{ background: transparent; }}
 QToolTip {{ color: {text}; background: {surface}; border: 1px solid {border}; }}
+
+QTabWidget::pane {{ border: 1px solid {border}; border-radius: 8px; background: {surface}; top: -1px; }}
+QTabBar::tab {{ background: transparent; color: {muted}; padding: 7px 14px; border: none;
+                border-bottom: 3px solid transparent; }}
+QTabBar::tab:selected {{ color: {text}; border-bottom: 3px solid {accent}; font-weight: 600; }}
+QTabBar::tab:hover {{ color: {text}; }}
+QHeaderView::section {{ background: {sunken}; color: {text}; border: none;
+                        border-bottom: 1px solid {border}; padding: 5px 6px; font-weight: 600; }}
+QTableWidget, QTableView {{ background: {surface}; border: 1px solid {border}; border-radius: 6px;
+                            gridline-color: {border}; selection-background-color: {accent_soft};
+                            selection-color: {text}; }}
+QListWidget {{ background: {surface}; border: 1px solid {border}; border-radius: 10px; padding: 6px; }}
+QListWidget::item {{ padding: 8px 10px; border-radius: 6px; }}
+QListWidget::item:selected {{ background: {accent}; color: {accent_text}; }}
+QLineEdit {{ background: {surface}; color: {text}; border: 1px solid {border}; border-radius: 6px;
+             padding: 4px 6px; }}
+QLineEdit:focus {{ border: {focus_w}px solid {accent}; }}
+QCheckBox {{ color: {text}; }}
 """
 
 
