@@ -113,6 +113,8 @@ def test_scoring_digits_fill_empty_cells_and_never_wrap_onto_given_scores(
     assert "3 → 1" in screen.status.text()
     press(qtbot, w, K.Key_Down)
     assert flow.cursor("scores") == before, "Down at the bottom stays at the bottom"
+    marked = [cell for cell, b in screen.panels[0].cells.items() if b.property("atCursor")]
+    assert marked == [before], "one cell, the one the digits go to, is marked"
     # badges carry the axes' names, not cut ids
     header = screen.responses.panes[0].header.text()
     assert "Helpfulness 3" in header and "help 3" not in header

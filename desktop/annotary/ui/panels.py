@@ -283,6 +283,10 @@ class ScoringPanel(QuestionPanel):
             text = "·" if v is None else str(v)
             b.setText(f"▸ {text} ◂" if here else text)
             b.setChecked(v is not None)
+            if b.property("atCursor") != here:  # the cell the digits go to stands out, scored or not
+                b.setProperty("atCursor", here)
+                b.style().unpolish(b)
+                b.style().polish(b)
         axis = self.q.axes[cur_row]
         v = value["scores"].get(shown[cur_col], {}).get(axis.id) if shown else None
         lines = [f"<b>{html.escape(axis.name)}</b> of response {letter(cur_col)}:"]
