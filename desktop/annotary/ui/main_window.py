@@ -157,7 +157,7 @@ class MainWindow(QMainWindow):
             AboutDialog(self.store.path, parent=self).exec()
         elif command == "help.keys":
             flow = self.labeling.flow if self._scope() == "labeling" else None
-            KeySheet(self._scope(), self.commands, flow.spec.questions if flow else None, parent=self,
+            KeySheet(self._scope(), self.commands, flow.spec if flow else None, parent=self,
                      reviewing=bool(flow and flow.review)).exec()
         elif command == "view.settings":
             dialog = SettingsDialog(theme=self.theme, font=self.font_family, text_size=self.text_size,
