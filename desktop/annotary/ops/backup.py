@@ -17,7 +17,7 @@ from annotary import __version__
 from annotary.bundles.identity import INFO_FILE, KEY_FILE
 from annotary.core.errors import AnnotaryError
 from annotary.paths import data_dir, resources_dir, store_path
-from annotary.store.db import connect_read_only
+from annotary.store.db import connect_read_only, open_elsewhere
 
 KEEP = 7
 CRASH_LOG = "crash.log"
@@ -199,6 +199,9 @@ def restore(store_file: str | Path, backup: str | Path, *, lock: StoreLock | Non
         if not lock.acquire():
             raise AnnotaryError(f"Annotary is running on {store_file}; quit it before restoring a backup")
     try:
+        if open_elsewhere(store_file, here_too=False):  # a workspace or a command would lose it
+            raise AnnotaryError(f"{store_file.name} is in use (open in a workspace or a running command); "
+                                "close it before restoring a backup")
         problem = check_store(backup) if backup.exists() else "no such file"
         if problem:
             raise AnnotaryError(f"{backup.name} cannot be restored: {problem}")

@@ -24,7 +24,7 @@ from annotary.datasets.readers import read_items
 from annotary.ops import queries
 from annotary.ops.queries import ProjectInfo
 from annotary.store import Store, open_store
-from annotary.store.db import now_iso
+from annotary.store.db import now_iso, open_elsewhere
 from annotary.store.migrations import SKELETON_PATHS, SKELETON_RESPONSES
 
 MARK = "coordinator_project"  # settings key naming the project a coordinator's file holds
@@ -161,6 +161,7 @@ def create_project(*, spec_path: str | Path, items_paths: list[str | Path], out:
     out = Path(out)
     if out.exists() and not force:
         raise AnnotaryError(f"{out}: already exists (pass --force to replace it)")
+    _refuse_if_open(out)
     spec = load_spec_file(spec_path)
     if guidelines_path is None:
         default = Path(spec_path).with_name("guidelines.md")
@@ -188,6 +189,11 @@ def create_project(*, spec_path: str | Path, items_paths: list[str | Path], out:
         _remove_db(tmp)
         raise
     store.close()  # checkpoints the WAL into the file before it is moved
+    try:
+        _refuse_if_open(out)  # opened while the items were read
+    except AnnotaryError:
+        _remove_db(tmp)
+        raise
     _remove_db(out)
     os.replace(tmp, out)
     kinds = {k: sum(1 for i in items if i.kind == k) for k in ("normal", "gold", "calibration")}
@@ -195,6 +201,13 @@ def create_project(*, spec_path: str | Path, items_paths: list[str | Path], out:
                   message=f"created {out.name}: project {pid!r}, {len(items)} items "
                           f"({kinds['gold']} gold, {kinds['calibration']} calibration); "
                           f"read {'; '.join(shapes)}")
+
+
+def _refuse_if_open(out: Path) -> None:
+    """Replacing a project file someone has open would pull it and its WAL files from under them."""
+    if open_elsewhere(out):
+        raise AnnotaryError(f"{out.name} is in use (open in a workspace or a running command); close it "
+                            "before replacing it")
 
 
 def _remove_db(path: Path) -> None:
