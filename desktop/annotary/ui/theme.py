@@ -57,7 +57,7 @@ QFrame#headerBar QProgressBar {{ background: rgba(255,255,255,0.18); border: non
                                  color: {header_text}; max-height: 10px; }}
 QFrame#headerBar QProgressBar::chunk {{ background: {header_text}; border-radius: 5px; }}
 
-QFrame#card, QFrame#responseCard, QFrame#promptCard {{
+QFrame#card, #responseCard, QFrame#promptCard {{
     background: {surface}; border: {border_w}px solid {border}; border-radius: 10px; }}
 QFrame#questionPanel {{ background: {surface}; border: {border_w}px solid {border};
                         border-radius: 10px; }}

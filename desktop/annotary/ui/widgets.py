@@ -144,8 +144,12 @@ class ResponsePane(QWidget):
         self.browser = SafeBrowser(f"Response {letter}")
         # a scroll bar that comes and goes makes Qt lay a long response out twice per item
         self.browser.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        self.setObjectName("responseCard")  # drawn as a card by the theme
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.header.setWordWrap(True)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setContentsMargins(12, 10, 4, 6)
+        layout.setSpacing(6)
         layout.addWidget(self.header)
         layout.addWidget(self.browser, 1)
 
@@ -163,6 +167,7 @@ class ResponsesView(QWidget):
         super().__init__(parent)
         self.grid = QGridLayout(self)
         self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setSpacing(10)
         self.panes: list[ResponsePane] = []
         self.narrow = False
         self.sync = False
