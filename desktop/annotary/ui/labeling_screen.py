@@ -25,7 +25,7 @@ from annotary.flows.modes import MODES, describe, named
 from annotary.ops import annotate, queries
 from annotary.ui.panels import PANELS, DemonstrationPanel, QuestionPanel
 from annotary.ui.theme import tokens
-from annotary.ui.widgets import ResponsesView, SafeBrowser, prompt_markdown
+from annotary.ui.widgets import READING_LINE, ResponsesView, SafeBrowser, prompt_markdown
 
 NARROW = 900  # below this width the responses stack
 WIDE = 1100  # from this width a single response stands beside the questions
@@ -150,6 +150,7 @@ class LabelingScreen(QWidget):
 
         self.prompt = SafeBrowser("Prompt")
         self.prompt.setMinimumHeight(48)
+        self.prompt.max_chars = READING_LINE
         self.prompt_card = card("promptCard", self.prompt, title="Prompt")
         self.responses = ResponsesView()
 
@@ -334,15 +335,11 @@ class LabelingScreen(QWidget):
                 share = min(max(wanted, total // 3 if expanding else 0), cap)
             self.split.setSizes([total - share, share])
             top = self.split.height() if wide else total - share
-            doc = self.prompt.document()
-            width = (total - share - 40) if wide else self.prompt.viewport().width()
-            doc.setTextWidth(max(width, 200))
-            prompt = int(doc.size().height()) + 48  # the card's title and margins
+            width = (total - share - 40) if wide else None
+            prompt = self.prompt.content_height(width) + 48  # the card's title and margins
             case = 0
             if self.flow.review:
-                doc = self.case_view.document()
-                doc.setTextWidth(max(self.case_view.viewport().width(), 300))
-                case = min(int(doc.size().height()) + 48, top // 2)
+                case = min(self.case_view.content_height() + 48, top // 2)
             if responses:
                 prompt = min(max(prompt, 90), (top - case) * 2 // 5)
             else:
@@ -352,9 +349,7 @@ class LabelingScreen(QWidget):
             self._sizing = False
 
     def _prompt_need(self) -> int:
-        doc = self.prompt.document()
-        doc.setTextWidth(max(self.prompt.viewport().width(), 200))
-        return min(int(doc.size().height()) + 56, self.split.height() * 2 // 5)
+        return min(self.prompt.content_height() + 56, self.split.height() * 2 // 5)
 
     def _responses_need(self, total: int) -> int:
         tallest = max((p.browser.document().size().height() for p in self.responses.panes
@@ -409,9 +404,8 @@ class LabelingScreen(QWidget):
             nxt = self.keys.get("item.submit") or "Submit"
             self.feedback_view.show_markdown(
                 flow.feedback + f"\n\n*{nxt} or {self.keys.get('item.next', 'Next')}: the next item.*")
-            doc = self.feedback_view.document()
-            doc.setTextWidth(max(self.feedback_view.viewport().width(), 300))
-            self.feedback_view.setFixedHeight(min(int(doc.size().height()) + 8, max(self.height() // 3, 120)))
+            self.feedback_view.setFixedHeight(
+                min(self.feedback_view.content_height() + 8, max(self.height() // 3, 120)))
         prog = flow.progress()
         self.progress.setMaximum(max(prog.total, 1))
         self.progress.setValue(prog.done)

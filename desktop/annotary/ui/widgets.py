@@ -13,7 +13,15 @@ from PySide6.QtGui import (
     QTextDocument,
     QTextFormat,
 )
-from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QLabel,
+    QTextBrowser,
+    QTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
 
 from annotary.core.items import Item
 from annotary.flows.as_written import LINE_MARK, as_written_markdown
@@ -21,6 +29,9 @@ from annotary.flows.diff import differing_spans
 
 MD_FEATURES = (QTextDocument.MarkdownFeature.MarkdownDialectGitHub
                | QTextDocument.MarkdownFeature.MarkdownNoHTML)
+
+
+READING_LINE = 110  # characters: a longer line wraps, the rest of a wide view stays blank
 
 
 class SafeBrowser(QTextBrowser):
@@ -35,6 +46,33 @@ class SafeBrowser(QTextBrowser):
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.images: dict[str, bytes] = {}
+        self.max_chars: int | None = None  # a reading line no longer than this, however wide
+
+    def wrap_width(self, width: int | None = None) -> int:
+        """The width the text wraps at in a view this wide (default: the view's own)."""
+        width = self.viewport().width() if width is None else width
+        if self.max_chars:
+            width = min(width, self.fontMetrics().averageCharWidth() * self.max_chars)
+        return max(width, 120)
+
+    def content_height(self, width: int | None = None) -> int:
+        """How tall the text is when wrapped at wrap_width(width), measured on a copy so the
+        shown layout is left alone."""
+        doc = self.document().clone()
+        doc.setTextWidth(self.wrap_width(width))
+        return int(doc.size().height())
+
+    def resizeEvent(self, event):  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        if self.max_chars:
+            # long lines tire the eye: past max_chars the text wraps and the rest stays blank
+            wrap = self.wrap_width()
+            fixed = wrap < self.viewport().width()
+            mode = QTextEdit.LineWrapMode.FixedPixelWidth if fixed else QTextEdit.LineWrapMode.WidgetWidth
+            if self.lineWrapMode() != mode:
+                self.setLineWrapMode(mode)
+            if fixed and self.lineWrapColumnOrWidth() != wrap:
+                self.setLineWrapColumnOrWidth(wrap)
 
     def loadResource(self, kind, url):  # noqa: N802 - Qt override
         if kind == QTextDocument.ResourceType.ImageResource.value and url is not None:
@@ -142,6 +180,7 @@ class ResponsePane(QWidget):
         self.header = QLabel(f"Response {letter}")
         self.header.setObjectName("paneHeader")
         self.browser = SafeBrowser(f"Response {letter}")
+        self.browser.max_chars = READING_LINE
         # a scroll bar that comes and goes makes Qt lay a long response out twice per item
         self.browser.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.setObjectName("responseCard")  # drawn as a card by the theme
