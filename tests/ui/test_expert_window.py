@@ -209,3 +209,24 @@ def qtbot_app_sheet() -> str:
     from PySide6.QtWidgets import QApplication
 
     return QApplication.instance().styleSheet()
+
+
+def test_a_wide_window_keeps_reading_lines_short_and_puts_one_response_beside_its_questions(
+        qtbot, open_project):  # noqa: F811
+    from tests.conftest import RUBRIC_Q, rubric_items
+
+    long = " ".join(["The patient should rest, drink fluids and see a doctor if it lasts."] * 8)
+    items = rubric_items(1)
+    items[0]["responses"][0]["text"] = long
+    w = open_project(spec_of(RUBRIC_Q, project_id="wide"), items)
+    w.resize(2400, 1000)
+    qtbot.wait(20)
+    screen = w.labeling
+    assert screen.split.orientation() == Qt.Orientation.Horizontal, "one response: side by side"
+    browser = screen.responses.panes[0].browser
+    limit = browser.fontMetrics().averageCharWidth() * 110
+    assert browser.viewport().width() > limit
+    assert browser.document().textWidth() <= limit, "lines wrap at a reading length"
+    w.resize(1000, 900)
+    qtbot.wait(20)
+    assert screen.split.orientation() == Qt.Orientation.Vertical
