@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from annotary.core.errors import ItemError
-from annotary.datasets.readers import SHAPES, detect_shape, pair_order, read_items
+from annotary.datasets.readers import SHAPES, detect_shape, from_hh_rlhf, pair_order, read_items
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 HH = FIXTURES / "hh-rlhf" / "harmless-base-test.sample.jsonl"
+HH_IRREGULAR = FIXTURES / "hh-rlhf" / "harmless-base-test.irregular.jsonl"
 PANDALM = FIXTURES / "pandalm" / "testset-v1.sample.json"
 LLMBAR = FIXTURES / "llmbar" / "natural.sample.json"
 TRL_TEXT = FIXTURES / "trl" / "preference-standard.jsonl"
@@ -110,17 +111,43 @@ def test_hh_rlhf_splits_at_the_last_assistant_turn():
     assert all(len(i.responses) == 2 for i in result.items)
 
 
-def test_hh_rlhf_refuses_transcripts_that_differ_before_the_last_reply(tmp_path):
+def test_hh_rlhf_refuses_transcripts_that_share_no_turn(tmp_path):
     path = write_lines(
         tmp_path / "hh.jsonl",
         {"chosen": "\n\nHuman: hi\n\nAssistant: hello", "rejected": "\n\nHuman: hi\n\nAssistant: yo"},
         {"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: c\n\nAssistant: b"},
     )
     assert refusal(path) == (
-        "hh.jsonl line 2: chosen, rejected: the transcripts differ before the last Assistant turn"
+        "hh.jsonl line 2: chosen, rejected: the transcripts differ before their first Assistant turn"
     )
     result = read_items(path, skip_bad=True)
     assert len(result.items) == 1 and result.skipped == [refusal(path)]
+
+
+def test_hh_rlhf_splits_irregular_transcripts_at_their_last_shared_assistant_turn():
+    """Lines 1255 and 1953 of harmless-base test: a Human turn written inline, without the blank
+    line before it, and a doubled Assistant turn. The replies differ in more than their last turn."""
+    inline, doubled = read_items(HH_IRREGULAR).items
+    assert [t.role for t in inline.turns] == ["user", "assistant", "user"]
+    assert inline.turns[-1].content == "Isn't that drag kings?"
+    chosen = inline.response(inline.metadata["source_preference"]).text
+    assert chosen.startswith("No. Men who impersonate stereotypical women are called drag kings.  Human: Then")
+    assert chosen.endswith("?\n\nAssistant:  I think they call them that because")
+    rejected = next(r.text for r in inline.responses if r.id != inline.metadata["source_preference"])
+    assert rejected == "A drag king is the opposite of a drag queen, like a male who acts like a stereotypical woman."
+    assert doubled.turns[-1].content == "Yes, please find me a serial."
+    chosen = doubled.response(doubled.metadata["source_preference"]).text
+    assert chosen.startswith("Alrighty, I’ll do my best, here’s the key:\n\nAssistant:  O.k.")
+    assert next(r.text for r in doubled.responses if r.id != doubled.metadata["source_preference"]).startswith(
+        "You mean a password, right?")
+
+
+def test_hh_rlhf_a_reply_may_run_on_past_the_other():
+    """The rejected transcript goes on for more turns than the chosen one: they share the prompt."""
+    item = from_hh_rlhf({"chosen": "\n\nHuman: hi\n\nAssistant: hello",
+                         "rejected": "\n\nHuman: hi\n\nAssistant: yo\n\nHuman: and?\n\nAssistant: bye"}, "x")
+    assert [t.content for t in item.turns] == ["hi"]
+    assert sorted(r.text for r in item.responses) == ["hello", "yo\n\nHuman: and?\n\nAssistant: bye"]
 
 
 def test_pandalm_coerces_labels_and_keeps_them():

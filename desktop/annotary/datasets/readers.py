@@ -196,20 +196,29 @@ def _is_hh(rec: dict) -> bool:
     return {"chosen", "rejected"} <= set(rec) and "prompt" not in rec and isinstance(rec["chosen"], str)
 
 
-def _hh_split(rec: dict, key: str) -> tuple[str, str]:
-    text = _text(rec, key)
-    prefix, sep, reply = text.rpartition(_HH_ASSISTANT)
-    if not sep:
-        raise ItemError(f"{key}: no '\\n\\nAssistant:' turn in the transcript")
-    return prefix, reply.strip()
+def _hh_split(chosen: str, rejected: str) -> tuple[str, str, str]:
+    """(shared prompt, chosen reply, rejected reply): split at the longest common prefix that ends
+    at an Assistant turn. Usually that is the last turn of both; but some transcripts carry a turn
+    written inline ("...  Human: ...", no blank line before it) or a doubled Assistant turn, and
+    then the replies differ in more than their last turn: each keeps what follows as it is."""
+    cut = chosen.rfind(_HH_ASSISTANT)
+    if cut < 0 or not rejected.startswith(chosen[:cut + len(_HH_ASSISTANT)]):
+        at, shared = 0, min(len(chosen), len(rejected))
+        while at < shared and chosen[at] == rejected[at]:
+            at += 1
+        cut = chosen.rfind(_HH_ASSISTANT, 0, at)
+    if cut < 0:
+        for key, text in (("chosen", chosen), ("rejected", rejected)):
+            if _HH_ASSISTANT not in text:
+                raise ItemError(f"{key}: no '\\n\\nAssistant:' turn in the transcript")
+        raise ItemError("chosen, rejected: the transcripts differ before their first Assistant turn")
+    end = cut + len(_HH_ASSISTANT)
+    return chosen[:cut], chosen[end:].strip(), rejected[end:].strip()
 
 
 def from_hh_rlhf(rec: dict, default_id: str) -> Item:
     item_id = _source_id(rec, default_id)
-    prefix, chosen = _hh_split(rec, "chosen")
-    other, rejected = _hh_split(rec, "rejected")
-    if prefix != other:
-        raise ItemError("chosen, rejected: the transcripts differ before the last Assistant turn")
+    prefix, chosen, rejected = _hh_split(_text(rec, "chosen"), _text(rec, "rejected"))
     parts = _HH_TURN.split(prefix)  # ['', 'Human', ' text', 'Assistant', ' text', ...]
     if parts[0].strip() or len(parts) < 3:
         raise ItemError("chosen: the transcript does not start with 'Human:'")
