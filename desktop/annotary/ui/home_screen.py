@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 
 from annotary.ops import queries
 from annotary.ui.shortcuts import COMMANDS, normalized
+from annotary.ui.theme import header_band
 
 # (role, what it is for, command, button text): one card per role
 ROLES = (
@@ -84,8 +85,12 @@ class HomeScreen(QWidget):
                 self.buttons[f"{role.lower()}:{command}"] = button
             roles.addWidget(card, 0, col)
         layout = QVBoxLayout(self)
-        layout.addWidget(title)
-        layout.addWidget(self.who)
+        layout.setContentsMargins(0, 0, 0, 12)
+        layout.addWidget(header_band(title, self.who))
+        body = QVBoxLayout()
+        body.setContentsMargins(16, 8, 16, 0)
+        layout.addLayout(body, 1)
+        layout = body
         layout.addLayout(roles)
         layout.addWidget(self.empty)
         layout.addWidget(self.list, 1)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QFrame, QLabel, QVBoxLayout
 
 THEMES = ("system", "light", "dark", "high-contrast")
 
@@ -52,6 +52,7 @@ QLabel#sectionLabel {{ color: {muted}; font-size: {small}pt; font-weight: 600; }
 QFrame#headerBar {{ background: {header}; border: none; border-radius: 0; }}
 QFrame#headerBar QLabel {{ color: {header_text}; }}
 QFrame#headerBar QLabel#headerTitle {{ font-size: {title}pt; font-weight: 600; }}
+QFrame#headerBar QLabel#heading {{ font-size: {display}pt; font-weight: 600; }}
 QFrame#headerBar QLabel#hint {{ color: {header_muted}; }}
 QFrame#headerBar QProgressBar {{ background: rgba(255,255,255,0.18); border: none; border-radius: 5px;
                                  color: {header_text}; max-height: 10px; }}
@@ -111,6 +112,18 @@ QLineEdit {{ background: {surface}; color: {text}; border: 1px solid {border}; b
 QLineEdit:focus {{ border: {focus_w}px solid {accent}; }}
 QCheckBox {{ color: {text}; }}
 """
+
+
+def header_band(*labels: QLabel) -> QFrame:
+    """The accent band across the top of a screen, holding its title and its facts."""
+    band = QFrame()
+    band.setObjectName("headerBar")
+    layout = QVBoxLayout(band)
+    layout.setContentsMargins(16, 10, 16, 10)
+    layout.setSpacing(2)
+    for label in labels:
+        layout.addWidget(label)
+    return band
 
 
 def system_is_dark() -> bool:

@@ -33,6 +33,7 @@ from annotary.ops.quality import Options
 from annotary.ui.charts import BAND_COLORS, CELL_INK, BarChart, Chart, HeatmapChart
 from annotary.ui.dialogs import CSV_FILTER, FOLDER_FILTER, PNG_FILTER
 from annotary.ui.shortcuts import COMMANDS, WORKSPACE_TABS, normalized
+from annotary.ui.theme import header_band
 
 MERGE_MARKS = {"merged": "✓ merged", "unchanged": "= unchanged", "refused": "✗ refused"}
 
@@ -212,8 +213,12 @@ class WorkspaceScreen(QWidget):
         self._build_tabs()
 
         layout = QVBoxLayout(self)
-        layout.addWidget(self.heading)
-        layout.addWidget(self.facts)
+        layout.setContentsMargins(0, 0, 0, 8)
+        layout.addWidget(header_band(self.heading, self.facts))
+        body = QVBoxLayout()
+        body.setContentsMargins(16, 4, 16, 0)
+        layout.addLayout(body, 1)
+        layout = body
         layout.addWidget(self.roster)
         layout.addWidget(self.hint)
         layout.addWidget(self.busy)
