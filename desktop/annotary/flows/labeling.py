@@ -299,9 +299,17 @@ class LabelingFlow:
         """Tab / Shift+Tab. A Tab right after an answer that already moved the focus on does
         not move it again: "A, Tab, T" answers two questions whether or not the focus moved."""
         if not (step > 0 and self._moved_on):
-            self.focus = (self.focus + step) % len(self.spec.questions)
+            n = len(self.spec.questions)
+            for _ in range(n):
+                self.focus = (self.focus + step) % n
+                # a reviewer moves between the cases of the item only
+                if not self.review or self.case(self.focused_question.id) or not self._any_case():
+                    break
         self._moved_on = False
         self._emit("focus")
+
+    def _any_case(self) -> bool:
+        return any(self.case(q.id) for q in self.spec.questions)
 
     def _change(self, **kwargs) -> None:
         state = self.current
@@ -325,6 +333,8 @@ class LabelingFlow:
 
     def _mode_change(self, q, value: Value) -> None:
         """Store a question's new value; focus moves on when this completed the question."""
+        if self.review and self.case(q.id) is None:
+            raise LabelError(f"{named(q)}: nothing to decide on this question for this item")
         was_complete = self.complete(q.id)
         self._set_pending(q.id, value=value)
         if not was_complete and self.complete(q.id):
