@@ -78,7 +78,7 @@ def test_create_refuses_a_gold_item_without_a_fitting_answer(tmp_path, coordinat
     row = json.loads((DEMO / "items.jsonl").read_text().splitlines()[0])
     src = tmp_path / "gold.jsonl"
     src.write_text(json.dumps(row | {"kind": "gold", "gold": {"helpful": {"mode": "pairwise", "choice": "maybe"}}}))
-    with pytest.raises(ItemError, match=r"gold.jsonl: item 'llmbar-natural-2': gold.helpful"):
+    with pytest.raises(ItemError, match=r"gold.jsonl line 1: item 'llmbar-natural-2': gold.helpful"):
         create_project(spec_path=DEMO / "spec.toml", items_paths=[src], out=tmp_path / "p.db",
                        identity=coordinator)
 

@@ -7,7 +7,16 @@ from pathlib import Path
 
 import click
 
-from annotary.cli.main import cli, emit, identity
+from annotary.cli.main import (
+    KEEP_SOURCE,
+    RESPONSES,
+    RESPONSES_HELP,
+    SKIP_INVALID,
+    cli,
+    emit,
+    identity,
+    with_hint,
+)
 from annotary.ops import identity as identity_ops
 from annotary.ops.assign import assign_round
 from annotary.ops.merge import merge_results
@@ -77,8 +86,12 @@ def project():
               help="Guidelines (Markdown); default: guidelines.md beside the spec.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Project file to write.")
 @click.option("--force", is_flag=True, help="Replace an existing project file.")
+@RESPONSES
+@KEEP_SOURCE
+@SKIP_INVALID
 @JSON
-def project_create(spec, items, fmt, guidelines, out, force, as_json):
+def project_create(spec, items, fmt, guidelines, out, force, responses, keep_source_responses, skip_invalid,
+                   as_json):
     """Create a project from a spec and datasets; every item is checked against the spec.
 
     Items of kind "gold" (with their expert answers) are gold items; kind "calibration" ones are
@@ -87,11 +100,17 @@ def project_create(spec, items, fmt, guidelines, out, force, as_json):
     \b
     Example:
       annotary project create --spec spec.toml --items llmbar.json --out project.db
+      annotary project create --spec rubric.toml --items healthbench.jsonl \\
+          --responses model-a.jsonl --skip-invalid --out project.db
     """
-    change = create_project(spec_path=spec, items_paths=list(items), out=out, fmt=fmt,
-                            identity=identity_ops.require_identity(), guidelines_path=guidelines,
-                            force=force)
+    change = with_hint(lambda: create_project(
+        spec_path=spec, items_paths=list(items), out=out, fmt=fmt, identity=identity_ops.require_identity(),
+        guidelines_path=guidelines, force=force, skip_invalid=skip_invalid, responses=list(responses),
+        keep_source_responses=keep_source_responses), out)
     emit({"out": out, "project_id": change.project_id, **change.counts}, as_json, change.message)
+
+
+project_create.help += RESPONSES_HELP
 
 
 @project.command("assign")

@@ -10,11 +10,12 @@ import click
 
 from annotary import __version__
 from annotary.core.errors import AnnotaryError, Cancelled
-from annotary.datasets.readers import SHAPES
+from annotary.datasets.readers import SHAPES, RowError
 from annotary.ops import identity as identity_ops
 from annotary.ops import queries
 from annotary.ops.importing import import_tasks, load_tasks, preview_tasks
 from annotary.ops.results import export_results
+from annotary.ops.sources import SKIP_HINT
 from annotary.ops.tasks import build_task_bundle
 from annotary.ops.verify import verify_bundle
 from annotary.paths import store_path
@@ -118,6 +119,35 @@ def tasks():
     """
 
 
+SKIP_INVALID = click.option(
+    "--skip-invalid", is_flag=True,
+    help="Leave out rows that cannot become items (bad fields, no fit with the spec, a response "
+         "for no prompt) and list them, with their line and reason, in OUT.rejected.jsonl.")
+RESPONSES = click.option(
+    "--responses", "responses", multiple=True, type=click.Path(dir_okay=False),
+    help="Model completions to judge (JSONL: item_id or prompt_id, model, text), joined to the "
+         "prompts; repeat for several models. They replace the source's own responses.")
+KEEP_SOURCE = click.option(
+    "--keep-source-responses", is_flag=True,
+    help="With --responses: keep the source's own responses (e.g. HealthBench's ideal completion) first.")
+RESPONSES_HELP = """
+    \b
+    With --responses, each file holds completions of the prompts, one JSON object a line:
+      {"prompt_id": "1f548d5b-…", "model": "our-model-v2", "text": "Postpartum depression is …"}
+      {"item_id": "pair-17", "model": "baseline", "text": "…"}
+    item_id (or id) is the item's id, prompt_id the source's own id (HealthBench); model names the
+    response (or give response_id); text may be `response` or `completion`, or one assistant
+    message. Other fields travel in the item's metadata."""
+
+
+def with_hint(run, out):
+    """Run a build; a row that cannot become an item is refused with the way to go on without it."""
+    try:
+        return run()
+    except RowError as err:
+        raise RowError(f"{err.message}; {SKIP_HINT.replace('OUT', str(out))}") from None
+
+
 @tasks.command("build")
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.argument("items", nargs=-1, required=True, type=click.Path(dir_okay=False))
@@ -127,18 +157,28 @@ def tasks():
 @click.option("--format", "fmt", default="auto", show_default=True,
               help="Record shape: auto, " + ", ".join(SHAPES) + ".")
 @click.option("--round", "round_", default=1, show_default=True, type=click.IntRange(1))
+@RESPONSES
+@KEEP_SOURCE
+@SKIP_INVALID
 @click.option("--json", "as_json", is_flag=True)
-def tasks_build(spec, items, out, guidelines, fmt, round_, as_json):
+def tasks_build(spec, items, out, guidelines, fmt, round_, responses, keep_source_responses, skip_invalid,
+                as_json):
     """Sign a task bundle of ITEMS (JSONL/JSON/CSV, optionally .gz, or Parquet) under SPEC (TOML or JSON).
 
     \b
     Example:
       annotary tasks build spec.toml pairs.jsonl --out round1.annotary
+      annotary tasks build rubric.toml healthbench.jsonl --responses our-model.jsonl \\
+          --skip-invalid --out round1.annotary
     """
-    change = build_task_bundle(spec_path=spec, items_paths=list(items), out=out,
-                               identity=identity_ops.require_identity(),
-                               guidelines_path=guidelines, fmt=fmt, round=round_)
+    change = with_hint(lambda: build_task_bundle(
+        spec_path=spec, items_paths=list(items), out=out, identity=identity_ops.require_identity(),
+        guidelines_path=guidelines, fmt=fmt, round=round_, skip_invalid=skip_invalid,
+        responses=list(responses), keep_source_responses=keep_source_responses), out)
     emit({"out": out, **change.counts}, as_json, change.message)
+
+
+tasks_build.help += RESPONSES_HELP
 
 
 # -- import / export / verify -----------------------------------------------------------------

@@ -21,6 +21,20 @@ SUFFIXES = (".jsonl", ".ndjson", ".json")
 TABLE_SUFFIXES = (".csv", ".parquet")  # one record per row; a cell holding a JSON list or object is read as one
 
 
+class RowError(ItemError):
+    """One row (a line, an array index) that cannot become an item; the rest of the file may be fine."""
+
+
+@dataclass
+class Refusal:
+    """A row left out: where it is ('line', 12), why, and the record as read."""
+
+    kind: str
+    number: int
+    reason: str
+    record: Any = None
+
+
 @dataclass
 class ReadResult:
     """The items of one file, the record shape they were read as, and what was left out."""
@@ -29,6 +43,8 @@ class ReadResult:
     shape: str
     source: str
     skipped: list[str] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+    rows: list[str] = field(default_factory=list)  # per item: the row it came from ("line 12")
 
 
 # --- helpers shared by the converters -------------------------------------------------------
@@ -694,12 +710,14 @@ def _unknown_shape(name: str, record: dict) -> ItemError:
     )
 
 
-def read_items(path: str | Path, fmt: str = "auto", *, skip_bad: bool = False) -> ReadResult:
+def read_items(path: str | Path, fmt: str = "auto", *, skip_bad: bool = False,
+               allow_empty: bool = False) -> ReadResult:
     """Read a dataset file into items; `fmt` is 'auto' or one of SHAPES.
 
     A bad record is refused with ItemError naming its line (or array index) and field, unless
-    `skip_bad`: then it is left out and its message kept in ReadResult.skipped. File-level
-    problems (unreadable, not UTF-8, malformed JSON, empty, unknown shape) always raise.
+    `skip_bad`: then it is left out, its message kept in ReadResult.skipped and the row in
+    ReadResult.refused. File-level problems (unreadable, not UTF-8, malformed JSON, empty, unknown
+    shape) always raise, and so does a file of which no row gave an item unless `allow_empty`.
     """
     path = Path(path)
     name = path.name
@@ -721,8 +739,10 @@ def read_items(path: str | Path, fmt: str = "auto", *, skip_bad: bool = False) -
     stem = _stem(name)
 
     items: list[Item] = []
+    rows: list[str] = []
     seen: dict[str, str] = {}
     skipped: list[str] = []
+    refused: list[Refusal] = []
     for kind, n, rec in records:
         try:
             if not isinstance(rec, dict):
@@ -738,12 +758,14 @@ def read_items(path: str | Path, fmt: str = "auto", *, skip_bad: bool = False) -
             why = describe_validation(err) if isinstance(err, ValidationError) else err.message
             message = f"{name} {kind} {n}: {why}"
             if not skip_bad:
-                raise ItemError(message) from None
+                raise RowError(message) from None
             skipped.append(message)
+            refused.append(Refusal(kind, n, why, rec))
             continue
         seen.update(here)
         items.extend(got)
-    if not items:
+        rows.extend([f"{kind} {n}"] * len(got))
+    if not items and not allow_empty:
         why = f"{len(skipped)} refused; first: {skipped[0]}" if skipped else "no record gave an item"
         raise ItemError(f"{name}: no usable records ({why})")
-    return ReadResult(items=items, shape=fmt, source=str(path), skipped=skipped)
+    return ReadResult(items=items, shape=fmt, source=str(path), skipped=skipped, refused=refused, rows=rows)

@@ -6,29 +6,28 @@ import json
 import os
 from pathlib import Path
 
-from pydantic import TypeAdapter, ValidationError
-
 from annotary.bundles.identity import Identity
 from annotary.core.changes import Change
 from annotary.core.errors import (
     AnnotaryError,
     ItemError,
-    LabelError,
     SpecError,
-    describe_validation,
 )
-from annotary.core.items import Item, check_item_fits
-from annotary.core.labels import Answer, check_answer_fits
+from annotary.core.items import Item
 from annotary.core.spec import Spec, load_spec_file
-from annotary.datasets.readers import read_items
 from annotary.ops import queries
 from annotary.ops.queries import ProjectInfo
+from annotary.ops.sources import (
+    ANSWER,  # noqa: F401  (the answers' adapter, used by other operations)
+    read_sources,
+    rejected_line,
+    write_rejected,
+)
 from annotary.store import Store, open_store
 from annotary.store.db import now_iso, open_elsewhere
 from annotary.store.migrations import SKELETON_PATHS, SKELETON_RESPONSES
 
 MARK = "coordinator_project"  # settings key naming the project a coordinator's file holds
-ANSWER = TypeAdapter(Answer)
 
 
 def open_project(path: str | Path) -> Store:
@@ -97,44 +96,13 @@ def _renamed(base: Item, item_id: str) -> Item:
     return item
 
 
-def check_gold(item: Item, spec: Spec, where: str = "") -> None:
-    """Every gold answer must be an answer its question accepts for this item."""
-    at = f"{where}item {item.id!r}"
-    if item.kind in ("gold", "calibration") and not item.gold:
-        raise ItemError(f"{at}: gold: a {item.kind} item needs the expert answers")
-    for qid, raw in (item.gold or {}).items():
-        try:
-            answer = ANSWER.validate_python(raw)
-        except ValidationError as err:
-            raise ItemError(f"{at}: gold.{qid}: {describe_validation(err)}") from None
-        try:
-            check_answer_fits(spec.question(qid), answer, item, f"{at}: gold.{qid}")
-        except LabelError as err:
-            raise ItemError(err.message) from None
-
-
 def read_source_items(paths: list[str | Path], spec: Spec, fmt: str = "auto",
                       kind: str | None = None) -> tuple[list[Item], list[str]]:
     """Items of dataset files, each checked against the spec, and which shape each file was read as.
 
     `kind` turns every item into a gold or calibration item (which then needs gold answers)."""
-    items: list[Item] = []
-    seen: dict[str, str] = {}
-    shapes = []
-    for source in paths:
-        name = Path(source).name
-        result = read_items(source, fmt=fmt)
-        shapes.append(f"{name}: {result.shape}, {len(result.items)} items")
-        for item in result.items:
-            if item.id in seen:
-                raise ItemError(f"{name}: duplicate item id {item.id!r} (also in {seen[item.id]})")
-            seen[item.id] = name
-            if kind is not None:
-                item = item.model_copy(update={"kind": kind})
-            check_item_fits(item, spec, where=f"{name}: ")
-            check_gold(item, spec, where=f"{name}: ")
-            items.append(item)
-    return items, shapes
+    found = read_sources(paths, spec, fmt, kind=kind)
+    return found.items, found.shapes
 
 
 def read_guidelines(path: str | Path | None) -> str:
@@ -156,8 +124,12 @@ def insert_items(store: Store, project_id: str, items: list[Item]) -> None:
 
 def create_project(*, spec_path: str | Path, items_paths: list[str | Path], out: str | Path,
                    identity: Identity, guidelines_path: str | Path | None = None,
-                   fmt: str = "auto", force: bool = False) -> Change:
-    """Read and check everything, then write the project file whole (a failure leaves no file)."""
+                   fmt: str = "auto", force: bool = False, skip_invalid: bool = False,
+                   responses: list[str | Path] = (), keep_source_responses: bool = False) -> Change:
+    """Read and check everything, then write the project file whole (a failure leaves no file).
+
+    `responses`, `keep_source_responses`, `skip_invalid`: as ops.sources.read_sources; the rows
+    set aside are listed in OUT.rejected.jsonl."""
     out = Path(out)
     if out.exists() and not force:
         raise AnnotaryError(f"{out}: already exists (pass --force to replace it)")
@@ -167,7 +139,9 @@ def create_project(*, spec_path: str | Path, items_paths: list[str | Path], out:
         default = Path(spec_path).with_name("guidelines.md")
         guidelines_path = default if default.exists() else None
     guidelines = read_guidelines(guidelines_path)
-    items, shapes = read_source_items(list(items_paths), spec, fmt)
+    found = read_sources(list(items_paths), spec, fmt, skip_invalid=skip_invalid, responses=list(responses),
+                         keep_source_responses=keep_source_responses)
+    items, shapes = found.items, found.shapes
     if not items:
         raise ItemError("no items to put in the project")
     pid = spec.resolved_project_id
@@ -196,11 +170,14 @@ def create_project(*, spec_path: str | Path, items_paths: list[str | Path], out:
         raise
     _remove_db(out)
     os.replace(tmp, out)
+    listed = write_rejected(out, found.rejected) if skip_invalid else None
     kinds = {k: sum(1 for i in items if i.kind == k) for k in ("normal", "gold", "calibration")}
-    return Change(op="create", project_id=pid, counts={"items": len(items), **kinds},
+    left = f"\n{rejected_line(found.rejected, listed)}" if listed else ""
+    return Change(op="create", project_id=pid,
+                  counts={"items": len(items), **kinds, **({"rejected": len(found.rejected)} if skip_invalid else {})},
                   message=f"created {out.name}: project {pid!r}, {len(items)} items "
                           f"({kinds['gold']} gold, {kinds['calibration']} calibration); "
-                          f"read {'; '.join(shapes)}")
+                          f"read {'; '.join(shapes)}{found.summary}{left}")
 
 
 def _refuse_if_open(out: Path) -> None:

@@ -10,9 +10,8 @@ from annotary.bundles.identity import Identity
 from annotary.bundles.records import dump_jsonl
 from annotary.core.changes import Change
 from annotary.core.errors import ItemError, SpecError
-from annotary.core.items import check_item_fits
 from annotary.core.spec import load_spec_file
-from annotary.datasets.readers import read_items
+from annotary.ops.sources import read_sources, rejected_line, write_rejected
 
 GUIDELINE_ASSETS = "guidelines/"
 IMAGE_TYPES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp")
@@ -48,8 +47,14 @@ def build_task_bundle(
     guidelines_path: str | Path | None = None,
     fmt: str = "auto",
     round: int = 1,
+    skip_invalid: bool = False,
+    responses: list[str | Path] = (),
+    keep_source_responses: bool = False,
 ) -> Change:
-    """Read, check and sign: every item must fit every question of the spec."""
+    """Read, check and sign: every item must fit every question of the spec.
+
+    `responses`, `keep_source_responses`, `skip_invalid`: as ops.sources.read_sources; the rows
+    set aside are listed in OUT.rejected.jsonl."""
     spec = load_spec_file(spec_path)
     spec_path = Path(spec_path)
     if guidelines_path is None:
@@ -62,16 +67,9 @@ def build_task_bundle(
         except (OSError, UnicodeDecodeError) as err:
             raise SpecError(f"{guidelines_path}: cannot read guidelines ({err})") from None
         images = guideline_images(Path(guidelines_path), guidelines)
-    items, seen, shapes = [], {}, []
-    for source in items_paths:
-        result = read_items(source, fmt=fmt)
-        shapes.append(f"{Path(source).name}: {result.shape}")
-        for item in result.items:
-            if item.id in seen:
-                raise ItemError(f"{Path(source).name}: duplicate item id {item.id!r} (also in {seen[item.id]})")
-            seen[item.id] = Path(source).name
-            check_item_fits(item, spec, where=f"{Path(source).name}: ")
-            items.append(item)
+    found = read_sources(list(items_paths), spec, fmt, skip_invalid=skip_invalid, responses=list(responses),
+                         keep_source_responses=keep_source_responses, gold=False)
+    items = found.items
     if not items:
         raise ItemError("no items to put in the bundle")
     out = Path(out)
@@ -86,5 +84,8 @@ def build_task_bundle(
         },
         counts={"items.jsonl": len(items)},
     )
-    return Change(op="build", project_id=spec.resolved_project_id, counts={"items": len(items)},
-                  message=f"wrote {out.name}: {len(items)} items ({'; '.join(shapes)})")
+    listed = write_rejected(out, found.rejected) if skip_invalid else None
+    left = f"\n{rejected_line(found.rejected, listed)}" if listed else ""
+    return Change(op="build", project_id=spec.resolved_project_id,
+                  counts={"items": len(items), **({"rejected": len(found.rejected)} if skip_invalid else {})},
+                  message=f"wrote {out.name}: {len(items)} items ({'; '.join(s.rsplit(', ', 1)[0] for s in found.shapes)}){found.summary}{left}")
