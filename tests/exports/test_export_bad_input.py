@@ -111,9 +111,19 @@ def test_parquet_without_pyarrow(pairs, where, monkeypatch):
             lambda: export_dataset(pairs, out=where / "x", fmt="sft", question="overall", parquet=True))
 
 
-def test_no_such_folder(pairs, where):
-    refused(where, "no such folder",
-            lambda: export_dataset(pairs, out=where / "a" / "b", fmt="sft", question="overall"))
+def test_missing_folders_are_made_and_unmade_on_failure(pairs, where, monkeypatch):
+    export_dataset(pairs, out=where / "a" / "b" / "sft", fmt="sft", question="overall")
+    assert (where / "a" / "b" / "sft" / "train.jsonl").is_file()
+    (where / "file").write_text("not a folder")
+    refused(where, "file: not a folder",
+            lambda: export_dataset(pairs, out=where / "file" / "x", fmt="sft", question="overall"))
+
+    def full(f, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(export_ops, "_put", full)
+    refused(where, "No space left on device",
+            lambda: export_dataset(pairs, out=where / "c" / "d" / "sft", fmt="sft", question="overall"))
 
 
 # --- the command ----------------------------------------------------------------------------------

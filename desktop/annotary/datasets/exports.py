@@ -15,12 +15,15 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "trl-kto": ("pairwise", "ranking", "scoring"),
     "ranking-pairs": ("ranking",),
     "sft": ("demonstration", "pairwise", "ranking"),
+    "trl-prompt-completion": ("demonstration", "pairwise", "ranking"),
     "alpaca": ("demonstration", "pairwise", "ranking"),
     "attributes": ("scoring",),
     "rubric": ("rubric",),
     "labels-long": ("pairwise", "ranking", "scoring", "rubric", "demonstration"),
 }
 TIES = ("drop", "keep")
+# formats whose prompt (and response) columns can be chat messages: --chat applies to them
+CHAT = ("trl-preference", "trl-kto", "ranking-pairs", "trl-prompt-completion", "attributes", "rubric")
 DATASET_FORMAT = "annotary.dataset/1"
 
 ABOUT = {
@@ -28,7 +31,9 @@ ABOUT = {
     "trl-kto": "prompt / completion / label (desirable or not), the columns TRL's KTOTrainer reads",
     "ranking-pairs": "every ordered pair of each ranking (K responses give K(K-1)/2 pairs), InstructGPT-style",
     "sft": "chat `messages` ending with the ideal (written or chosen) assistant response, for TRL's SFTTrainer",
-    "alpaca": "instruction / input / output, the Stanford Alpaca layout",
+    "trl-prompt-completion": "prompt / completion with the ideal (written or chosen) response as the completion, "
+                             "TRL's prompt-completion form for SFTTrainer (the loss on the completion only)",
+    "alpaca": "instruction / input / output, the Stanford Alpaca layout (LLaMA-Factory's `alpaca` formatting)",
     "attributes": "one row per response, one column per scoring axis (HelpSteer-style)",
     "rubric": "per item: each criterion with its mark and points, earned and possible points, the item score",
     "labels-long": "one row per label revision (and per reviewer decision), for analysts",
@@ -312,6 +317,12 @@ def sft_rows(item, answer, q, shape, tally) -> list[dict]:
             for t in chosen_texts(item, answer, q, shape, tally)]
 
 
+def prompt_completion_rows(item, answer, q, shape, tally) -> list[dict]:
+    prompt = prompt_of(item, shape)
+    return [{"prompt": prompt, "completion": completion(t, shape)}
+            for t in chosen_texts(item, answer, q, shape, tally)]
+
+
 def alpaca_rows(item, answer, q, shape, tally) -> list[dict]:
     instruction, extra = alpaca_parts(item)
     return [{"instruction": instruction, "input": extra, "output": t}
@@ -338,7 +349,8 @@ def rubric_rows(item, answer, q, shape, tally) -> list[dict]:
 
 ROWS: dict[str, Callable[..., list[dict]]] = {
     "trl-preference": preference_rows, "trl-kto": kto_rows, "ranking-pairs": ranking_pair_rows,
-    "sft": sft_rows, "alpaca": alpaca_rows, "attributes": attribute_rows, "rubric": rubric_rows,
+    "sft": sft_rows, "trl-prompt-completion": prompt_completion_rows, "alpaca": alpaca_rows,
+    "attributes": attribute_rows, "rubric": rubric_rows,
 }
 
 
@@ -378,6 +390,8 @@ def columns(fmt: str, shape: Shape, q=None) -> dict[str, str]:
                 "rejected_id": "text", "chosen_rank": "int", "rejected_rank": "int", "margin": "int", **tie}
     if fmt == "sft":
         return {"messages": "messages"}
+    if fmt == "trl-prompt-completion":
+        return {"prompt": p, "completion": p}
     if fmt == "alpaca":
         return {"instruction": "text", "input": "text", "output": "text"}
     if fmt == "attributes":

@@ -25,6 +25,7 @@ from annotary import __version__
 from annotary.core.adjudication import PROVENANCE
 from annotary.core.errors import AnnotaryError, Cancelled
 from annotary.datasets.exports import (
+    CHAT,
     DATASET_FORMAT,
     FORMATS,
     PREFERENCE_PATHS,
@@ -111,8 +112,9 @@ def export_dataset(store: Store, *, out: str | Path, fmt: str, **choices) -> Exp
 def _export(store: Store, *, out: str | Path, fmt: str, question: str | None = None,
             min_provenance: str | None = None, min_agreement: float | None = None,
             exclude_flagged: bool = False, ties: str = "drop", parquet: bool = False,
-            force: bool = False, options: Options | None = None,
+            force: bool = False, options: Options | None = None, chat: bool | None = None,
             progress: Progress | None = None, cancelled: CancelCheck | None = None) -> ExportReport:
+    """`chat`: prompts (and responses) as chat messages; None: so when any item is a conversation."""
     out = Path(out)
     if fmt not in FORMATS:
         raise AnnotaryError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
@@ -121,6 +123,9 @@ def _export(store: Store, *, out: str | Path, fmt: str, question: str | None = N
     floor = None if min_provenance is None else rank(min_provenance)
     if min_agreement is not None and not 0 <= min_agreement <= 1:
         raise AnnotaryError(f"--min-agreement {min_agreement}: a share from 0 to 1")
+    if chat is not None and fmt not in CHAT and fmt != "sft":
+        raise AnnotaryError(f"--{'' if chat else 'no-'}chat does not apply to {fmt}"
+                            + ("; sft and trl-prompt-completion write chat rows" if fmt == "alpaca" else ""))
     _check_out(out, force)
     if parquet:
         try:
@@ -150,16 +155,22 @@ def _export(store: Store, *, out: str | Path, fmt: str, question: str | None = N
             if not rows_total:
                 raise AnnotaryError(f"nothing to export: no labels{' pass the filters' if filtered else ''}")
         else:
-            shape = Shape(conversational=any(f.item_id in chats for f in kept), ties=ties,
+            talks = sum(1 for f in {f.item_id for f in kept} if f in chats)
+            if chat is False and talks and fmt != "sft":
+                raise AnnotaryError(f"--no-chat: {talks} of the items exported are conversations, which only chat "
+                                    "rows hold; leave --no-chat out")
+            shape = Shape(conversational=bool(talks) if chat is None else chat, ties=ties,
                           margin=fmt == "trl-preference" and q.scale == "strength")
             rows_total = len(kept)
             chunks = (_preference_lines(parts, q, shape, kept, dropped) if parts is not None
                       else _answer_rows(store, info.id, fmt, q, shape, kept, dropped))
         cols = columns(fmt, shape, q)
         data_name = "train.parquet" if parquet else "train.jsonl"
+        made = _make_parents(out)
         try:
             tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
         except OSError as err:
+            _remove_made(made)
             raise AnnotaryError(f"{out.parent}: cannot write here ({err.strerror or err})") from None
         try:
             sink = _Sink(tmp / data_name, arrow_schema(cols) if parquet else None)
@@ -179,7 +190,7 @@ def _export(store: Store, *, out: str | Path, fmt: str, question: str | None = N
             created = datetime.now(UTC).isoformat(timespec="seconds")
             opts = {"format": fmt, "question": qid, "min_provenance": min_provenance,
                     "min_agreement": min_agreement, "exclude_flagged": exclude_flagged, "ties": ties,
-                    "parquet": parquet}
+                    "parquet": parquet, "chat": chat}
             counted = Counter(f.provenance for f in kept)
             by_prov = {p: counted[p] for p in PROVENANCE if counted[p]}
             facts = CardFacts(
@@ -190,7 +201,7 @@ def _export(store: Store, *, out: str | Path, fmt: str, question: str | None = N
                 spec_version=info.spec.version(), guidelines_version=info.guidelines_version,
                 label_guidelines=_label_guidelines(store, report, qid), annotators=len(report.humans),
                 raters=len(report.raters), options=opts, created_at=created, version=__version__,
-                summary=summary, notes=_notes(fmt, shape, q))
+                summary=summary, notes=_notes(fmt, shape, q, chat))
             card = dataset_card(facts).encode("utf-8")
             _write_file(tmp / CARD, card)
             files = {data_name: {"sha256": sink.sha256, "bytes": sink.size},
@@ -206,9 +217,11 @@ def _export(store: Store, *, out: str | Path, fmt: str, question: str | None = N
             _swap(tmp, out, force)
         except OSError as err:
             shutil.rmtree(tmp, ignore_errors=True)
+            _remove_made(made)
             raise AnnotaryError(f"{out}: cannot write the export ({err.strerror or err}); nothing was written") from None
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
+            _remove_made(made)
             raise
         return ExportReport(str(out), fmt, qid, sink.rows, len(kept), files, by_prov, dict(dropped), summary)
 
@@ -569,14 +582,21 @@ class _Summary:
         return {}
 
 
-def _notes(fmt: str, shape: Shape, q) -> list[str]:
+def _notes(fmt: str, shape: Shape, q, chat: bool | None = None) -> list[str]:
     notes = []
     if "prompt" in columns(fmt, shape, q):
-        notes.append("prompts are role/content messages (some items are conversations)" if shape.conversational
-                     else "prompts are plain strings (no item is a conversation)")
+        if chat:
+            notes.append("chat rows (--chat): prompts are role/content messages, a plain instruction as one user "
+                         "message, and responses are assistant messages; trainers apply the model's chat template")
+        elif shape.conversational:
+            notes.append("chat rows: prompts are role/content messages and responses assistant messages, the "
+                         "default because some items are conversations (plain instructions are one user message)")
+        else:
+            notes.append("prompts are plain strings (no item is a conversation), joined to the responses without a "
+                         "chat template; export with --chat for a chat model")
     if fmt == "trl-kto":
         notes.append(KTO_RULE)
-    if fmt in ("trl-preference", "ranking-pairs", "trl-kto", "sft", "alpaca"):
+    if fmt in ("trl-preference", "ranking-pairs", "trl-kto", "sft", "trl-prompt-completion", "alpaca"):
         notes.append("a tie never becomes chosen (--ties drop)" if shape.ties == "drop" else
                      "--ties keep: a tie is a row marked tie=true where responses are compared, and both "
                      "responses count as chosen where a format needs chosen ones (trl-kto: both desirable)")
@@ -585,6 +605,8 @@ def _notes(fmt: str, shape: Shape, q) -> list[str]:
                      f"better, {q.points // 2} = much better)")
     if fmt == "alpaca":
         notes.append("a conversation's earlier turns are in `input` (as 'Role: text'), before the context")
+        notes.append("for LLaMA-Factory (dataset_info.json: formatting alpaca); TRL's SFTTrainer does not read "
+                     "this layout (KeyError: 'text'): export sft or trl-prompt-completion for TRL")
     if fmt == "labels-long":
         notes.append("`answer` is JSON text, in the item's own response order; `provenance` is that of the "
                      "item and question's final answer (empty while it is a conflict)")
@@ -718,9 +740,31 @@ def _is_export(path: Path) -> bool:
         return False
 
 
+def _make_parents(out: Path) -> list[Path]:
+    """Create the missing folders above OUT; the ones made, deepest first (removed again if the export fails)."""
+    missing = []
+    for parent in out.absolute().parents:
+        if parent.is_dir():
+            break
+        missing.append(parent)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        _remove_made(missing)
+        raise AnnotaryError(f"{out.parent}: cannot create the folder ({err.strerror or err})") from None
+    return missing
+
+
+def _remove_made(made: list[Path]) -> None:
+    for folder in made:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
 def _check_out(out: Path, force: bool) -> None:
-    if not out.parent.is_dir():
-        raise AnnotaryError(f"{out.parent}: no such folder")
+    parent = next((p for p in out.absolute().parents if p.exists() or p.is_symlink()), None)
+    if parent is not None and not parent.is_dir():
+        raise AnnotaryError(f"{parent}: not a folder")
     if not (out.exists() or out.is_symlink()):
         return
     if not force:
