@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
@@ -63,6 +64,16 @@ def launch(xdisplay, tmp_path):
         app.close()
         trouble += shortcut_trouble(app.recorded())
     assert not trouble, f"Qt complained about shortcuts: {trouble}"
+
+
+@pytest.fixture
+def reviewer_app(launch, review, tmp_path) -> RealWindow:  # noqa: F811
+    """The reviewer's own window: their identity, the adjudication bundle taken in and opened."""
+    home = tmp_path / "reviewer"
+    home.mkdir()
+    for name in ("identity.key", "identity.json"):
+        shutil.copy(review.project.parent / "reviewer" / name, home / name)
+    return launch("--import", str(review.bundle), home=home)
 
 
 @pytest.fixture

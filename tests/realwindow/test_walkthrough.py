@@ -63,7 +63,7 @@ def go_home_and_open(app: RealWindow, project: str) -> dict:
     return app.key("Return", until=lambda s: s.get("labeling", {}).get("project") == project)
 
 
-def test_walk_every_screen_by_keys(launch, review, tmp_path):
+def test_walk_every_screen_by_keys(launch, review, reviewer_app, tmp_path):
     app = launch()
     s = app.state()
     assert s["labeling"]["project"] == "demo-pairwise"
@@ -102,11 +102,7 @@ def test_walk_every_screen_by_keys(launch, review, tmp_path):
     assert_no_unexplained_messages(app)
 
     # the reviewer: their own identity and store, the adjudication bundle taken in
-    home = tmp_path / "reviewer"
-    home.mkdir()
-    for name in ("identity.key", "identity.json"):
-        shutil.copy(review.project.parent / "reviewer" / name, home / name)
-    reviewer = launch("--import", str(review.bundle), home=home)
+    reviewer = reviewer_app
     s = reviewer.state()
     assert s["labeling"]["review"], s
     item = s["labeling"]["item"]
