@@ -62,7 +62,7 @@ def test_skip_invalid_sets_bad_rows_aside_with_line_and_reason(me, tmp_path):  #
     src.write_text("\n".join([lines[0], '{"prompt": "q", "rubrics": 3}', *lines[1:]]) + "\n", encoding="utf-8")
     result = run("project", "create", "--spec", RUBRIC, "--items", src, "--out", out, "--skip-invalid", "--json")
     data = json.loads(result.stdout)
-    assert (data["items"], data["rejected"]) == (3, 2)
+    assert (data["items"], data["rejected"], data["rejected_file"]) == (3, 2, f"{out}.rejected.jsonl")
     assert sorted(created(out)) == ["healthbench-5a6e4a41", "healthbench-5b294937", "healthbench-85408180"]
     first, second = rejected(out)
     assert (first["file"], first["line"], first["item_id"]) == ("mixed.jsonl", 1, "healthbench-6f7a2ee9")
@@ -125,7 +125,7 @@ def test_pairwise_project_from_two_models(me, tmp_path):  # noqa: F811
     text = run("project", "create", "--spec", spec, "--items", HEALTHBENCH, "--responses", MODEL_A,
                "--responses", MODEL_B, "--out", out, "--skip-invalid").stdout
     assert ("responses: 4 from healthbench-model-a.jsonl, 3 from healthbench-model-b.jsonl "
-            "(1 items without one)") in text
+            "(1 item without one)") in text
     items = created(out)
     assert len(items) == 3
     assert {r.id: r.text for r in items["healthbench-6f7a2ee9"].responses} == {

@@ -15,6 +15,7 @@ from annotary.cli.main import (
     cli,
     emit,
     identity,
+    rejected_file,
     with_hint,
 )
 from annotary.ops import identity as identity_ops
@@ -107,7 +108,8 @@ def project_create(spec, items, fmt, guidelines, out, force, responses, keep_sou
         spec_path=spec, items_paths=list(items), out=out, fmt=fmt, identity=identity_ops.require_identity(),
         guidelines_path=guidelines, force=force, skip_invalid=skip_invalid, responses=list(responses),
         keep_source_responses=keep_source_responses), out)
-    emit({"out": out, "project_id": change.project_id, **change.counts}, as_json, change.message)
+    emit({"out": out, "project_id": change.project_id, **change.counts, **rejected_file(change, out)}, as_json,
+         change.message)
 
 
 project_create.help += RESPONSES_HELP

@@ -15,7 +15,7 @@ from annotary.ops import identity as identity_ops
 from annotary.ops import queries
 from annotary.ops.importing import import_tasks, load_tasks, preview_tasks
 from annotary.ops.results import export_results
-from annotary.ops.sources import SKIP_HINT
+from annotary.ops.sources import SKIP_HINT, rejected_path
 from annotary.ops.tasks import build_task_bundle
 from annotary.ops.verify import verify_bundle
 from annotary.paths import store_path
@@ -140,6 +140,11 @@ RESPONSES_HELP = """
     message. Other fields travel in the item's metadata."""
 
 
+def rejected_file(change, out) -> dict:
+    """For --json: where the rows set aside are listed, when there are any."""
+    return {"rejected_file": str(rejected_path(out))} if change.counts.get("rejected") else {}
+
+
 def with_hint(run, out):
     """Run a build; a row that cannot become an item is refused with the way to go on without it."""
     try:
@@ -175,7 +180,7 @@ def tasks_build(spec, items, out, guidelines, fmt, round_, responses, keep_sourc
         spec_path=spec, items_paths=list(items), out=out, identity=identity_ops.require_identity(),
         guidelines_path=guidelines, fmt=fmt, round=round_, skip_invalid=skip_invalid,
         responses=list(responses), keep_source_responses=keep_source_responses), out)
-    emit({"out": out, **change.counts}, as_json, change.message)
+    emit({"out": out, **change.counts, **rejected_file(change, out)}, as_json, change.message)
 
 
 tasks_build.help += RESPONSES_HELP

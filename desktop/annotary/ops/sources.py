@@ -160,7 +160,7 @@ def _join(got, paths, skip_invalid, keep_source, rejected, refuse, joined):
             continue
         out.append((item, name, row))
     lacking = {f: sum(1 for gaps in missing.values() if f in gaps) for f in files}
-    joined[:] = [f"{j} ({lacking[f]} items without one)" if lacking[f] else j
+    joined[:] = [f"{j} ({lacking[f]} item{'s' if lacking[f] != 1 else ''} without one)" if lacking[f] else j
                  for j, f in zip(joined, files, strict=True)]
     return out, missing
 
