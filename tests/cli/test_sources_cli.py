@@ -56,11 +56,17 @@ def test_skip_invalid_sets_bad_rows_aside_with_line_and_reason(me, tmp_path):  #
     lines = HEALTHBENCH.read_text(encoding="utf-8").splitlines()
     src.write_text("\n".join([lines[1], "{not json either", lines[2]]) + "\n", encoding="utf-8")
     out = tmp_path / "care.db"
-    # malformed JSON is a file-level problem: refused whatever the option
-    assert "mixed.jsonl line 2: malformed JSON" in user_error(
-        "project", "create", "--spec", RUBRIC, "--items", src, "--out", out, "--skip-invalid")
-    src.write_text("\n".join([lines[0], '{"prompt": "q", "rubrics": 3}', *lines[1:]]) + "\n", encoding="utf-8")
+    # a line that is not JSON is a row like any other
+    assert user_error("project", "create", "--spec", RUBRIC, "--items", src, "--out", out).startswith(
+        "error: mixed.jsonl line 2: malformed JSON (Expecting property name enclosed in double quotes, column 2); "
+        "pass --skip-invalid")
     result = run("project", "create", "--spec", RUBRIC, "--items", src, "--out", out, "--skip-invalid", "--json")
+    assert json.loads(result.stdout)["rejected"] == 1
+    assert rejected(out) == [{"file": "mixed.jsonl", "line": 2, "record": "{not json either",
+                              "reason": "malformed JSON (Expecting property name enclosed in double quotes, column 2)"}]
+    src.write_text("\n".join([lines[0], '{"prompt": "q", "rubrics": 3}', *lines[1:]]) + "\n", encoding="utf-8")
+    result = run("project", "create", "--spec", RUBRIC, "--items", src, "--out", out, "--skip-invalid", "--json",
+                 "--force")
     data = json.loads(result.stdout)
     assert (data["items"], data["rejected"], data["rejected_file"]) == (3, 2, f"{out}.rejected.jsonl")
     assert sorted(created(out)) == ["healthbench-5a6e4a41", "healthbench-5b294937", "healthbench-85408180"]

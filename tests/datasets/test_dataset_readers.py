@@ -330,3 +330,17 @@ def test_a_record_that_is_not_an_object(tmp_path):
     path = tmp_path / "f.json"
     path.write_text('[{"input": "q", "output_1": "a", "output_2": "b"}, ["x"]]')
     assert refusal(path) == "f.json index 1: expected a JSON object, got a list"
+
+
+def test_a_line_that_is_not_json_is_a_row_to_skip(tmp_path):
+    """Even the first line: JSON Lines are told from one pretty-printed record by the lines after it."""
+    good = json.dumps({"input": "q", "output_1": "a", "output_2": "b"})
+    path = tmp_path / "broken.jsonl"
+    path.write_text('{"input": "cut off\n' + good + "\n" + good.replace('"q"', '"q2"') + "\n")
+    assert refusal(path) == "broken.jsonl line 1: malformed JSON (Unterminated string starting at, column 11)"
+    result = read_items(path, skip_bad=True)
+    assert [i.id for i in result.items] == ["broken-2", "broken-3"]
+    assert (result.refused[0].number, result.refused[0].record) == (1, '{"input": "cut off')
+    (tmp_path / "all.jsonl").write_text("{nope\n{nope\n")
+    with pytest.raises(ItemError, match="all.jsonl"):
+        read_items(tmp_path / "all.jsonl", skip_bad=True)

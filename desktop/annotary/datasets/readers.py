@@ -647,9 +647,18 @@ def _parquet_records(path: Path) -> list[tuple[str, int, Any]]:
     return [("row", n, {k: _cell(v) for k, v in row.items() if v is not None}) for n, row in enumerate(rows, 1)]
 
 
-def _records(path: Path) -> list[tuple[str, int, Any]]:
+@dataclass
+class Unreadable:
+    """A line of JSON Lines that is not JSON, kept (when asked) to be refused as a row of its own."""
+
+    reason: str
+    text: str
+
+
+def _records(path: Path, *, lenient: bool = False) -> list[tuple[str, int, Any]]:
     """(where kind, number, value) per record: ('line', n) for JSON Lines and CSV, ('index', i) for an
-    array, ('row', n) for Parquet."""
+    array, ('row', n) for Parquet. A line of JSON Lines that is not JSON is a RowError, or with
+    `lenient` an Unreadable record."""
     name = path.name
     lower = name.lower().removesuffix(".gz")
     if not lower.endswith(SUFFIXES + TABLE_SUFFIXES):
@@ -685,8 +694,12 @@ def _records(path: Path) -> list[tuple[str, int, Any]]:
         return [("index", i, rec) for i, rec in enumerate(data)]
     if text.lstrip().startswith("{") and not _parses(text.lstrip().split("\n", 1)[0]):
         # one pretty-printed record (HealthBench ships its examples so); in JSON Lines the
-        # first line is a whole record
-        return [("line", 1, _load(text, name))]
+        # first line is a whole record, unless it is the one broken line of the file
+        try:
+            return [("line", 1, _load(text, name))]
+        except ItemError:
+            if not any(line.startswith("{") and _parses(line) for line in text.split("\n")[1:20]):
+                raise
 
     out = []
     # split on '\n' only: str.splitlines() would also cut at U+2028 inside JSON strings
@@ -695,10 +708,15 @@ def _records(path: Path) -> list[tuple[str, int, Any]]:
             continue
         try:
             out.append(("line", n, json.loads(line)))
-        except json.JSONDecodeError as err:
-            raise ItemError(f"{name} line {n}: malformed JSON ({err.msg}, column {err.colno})") from None
-        except RecursionError:
-            raise ItemError(f"{name} line {n}: JSON nested too deeply") from None
+        except (json.JSONDecodeError, RecursionError) as err:
+            why = (f"malformed JSON ({err.msg}, column {err.colno})" if isinstance(err, json.JSONDecodeError)
+                   else "JSON nested too deeply")
+            if not lenient:
+                raise RowError(f"{name} line {n}: {why}") from None
+            out.append(("line", n, Unreadable(why, line)))
+    if out and all(isinstance(rec, Unreadable) for _, _, rec in out):
+        _, n, first = out[0]
+        raise ItemError(f"{name} line {n}: {first.reason} (no line of the file is JSON)")
     return out
 
 
@@ -721,9 +739,9 @@ def read_items(path: str | Path, fmt: str = "auto", *, skip_bad: bool = False,
     """
     path = Path(path)
     name = path.name
-    records = _records(path)
+    records = _records(path, lenient=skip_bad)
     if fmt == "auto":
-        kind, n, first = records[0]
+        kind, n, first = next(r for r in records if not isinstance(r[2], Unreadable))
         if not isinstance(first, dict):
             raise ItemError(f"{name} {kind} {n}: expected a JSON object, got {_type(first)}")
         found = detect_shapes(first)
@@ -745,6 +763,8 @@ def read_items(path: str | Path, fmt: str = "auto", *, skip_bad: bool = False,
     refused: list[Refusal] = []
     for kind, n, rec in records:
         try:
+            if isinstance(rec, Unreadable):
+                raise ItemError(rec.reason)
             if not isinstance(rec, dict):
                 raise ItemError(f"expected a JSON object, got {_type(rec)}")
             got = convert(rec, f"{stem}-{n}")
@@ -760,7 +780,7 @@ def read_items(path: str | Path, fmt: str = "auto", *, skip_bad: bool = False,
             if not skip_bad:
                 raise RowError(message) from None
             skipped.append(message)
-            refused.append(Refusal(kind, n, why, rec))
+            refused.append(Refusal(kind, n, why, rec.text if isinstance(rec, Unreadable) else rec))
             continue
         seen.update(here)
         items.extend(got)

@@ -8,7 +8,7 @@ from typing import Any
 
 from annotary.core.errors import ItemError
 from annotary.core.items import Item
-from annotary.datasets.readers import Refusal, RowError, _records, _reply, _stem, _type
+from annotary.datasets.readers import Refusal, RowError, Unreadable, _records, _reply, _stem, _type
 
 TARGETS = ("item_id", "id", "prompt_id")  # what a row answers, in the order looked at
 TEXTS = ("text", "response", "completion")  # where its text is
@@ -46,13 +46,15 @@ def read_completions(path: str | Path, *, skip_bad: bool = False) -> Completions
     path = Path(path)
     name, stem = path.name, _stem(path.name)
     out = Completions()
-    for kind, n, rec in _records(path):
+    for kind, n, rec in _records(path, lenient=skip_bad):
         try:
+            if isinstance(rec, Unreadable):
+                raise ItemError(rec.reason)
             out.rows.append(_completion(rec, stem, name, kind, n))
         except ItemError as err:
             if not skip_bad:
                 raise RowError(f"{name} {kind} {n}: {err.message}") from None
-            out.refused.append((name, Refusal(kind, n, err.message, rec)))
+            out.refused.append((name, Refusal(kind, n, err.message, rec.text if isinstance(rec, Unreadable) else rec)))
     return out
 
 
