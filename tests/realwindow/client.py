@@ -210,9 +210,17 @@ class RealWindow:
             self.refocused += 1
             self.focus()
 
-    def focus(self) -> None:
+    def focus(self, timeout: float = 10.0) -> None:
         """Give the window the keyboard, as a click on it would (there is no window manager)."""
-        self.xdotool("windowfocus", "--sync", str(self.wid))
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.xdotool("windowfocus", "--sync", str(self.wid))
+                break
+            except DriverError:  # not viewable yet: a busy machine maps windows late
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
         self.wait_until(lambda s: s["active_window"] is not None, what="the window to become active")
 
     def key(self, *keys: str, until: Callable[[dict], bool] | None = None, timeout: float = 5.0) -> dict:

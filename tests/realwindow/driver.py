@@ -256,7 +256,8 @@ def main(argv=None) -> int:
 
     def ready() -> None:
         w = driver.window
-        if w is None or not w.isVisible():
+        # exposed: mapped on the X server, so it can take the keyboard (isVisible is said sooner)
+        if w is None or not w.isVisible() or not w.windowHandle() or not w.windowHandle().isExposed():
             QTimer.singleShot(20, ready)
             return
         reply({"ok": True, "ready": True, "wid": int(w.winId())})
