@@ -230,3 +230,19 @@ def test_a_wide_window_keeps_reading_lines_short_and_puts_one_response_beside_it
     w.resize(1000, 900)
     qtbot.wait(20)
     assert screen.split.orientation() == Qt.Orientation.Vertical
+
+
+def test_the_focused_question_is_scrolled_into_sight(qtbot, window, asker, demo_bundle):
+    asker.paths.append(str(demo_bundle))
+    window.run_command("file.open")
+    window.resize(1280, 760)
+    qtbot.wait(20)
+    screen = window.labeling
+    press(qtbot, window, K.Key_A)
+    press(qtbot, window, K.Key_T)  # the focus moves on to the third question by itself
+    assert screen.flow.focus == 2
+    qtbot.wait(20)
+    panel = screen.panels[2]
+    view = screen.questions.viewport()
+    top = panel.mapTo(view, panel.rect().topLeft()).y()
+    assert 0 <= top and top + panel.height() <= view.height() + 1, "the card with the keys is in view"

@@ -281,6 +281,10 @@ class LabelingScreen(QWidget):
             self.redraw_item()
         else:
             self.redraw_state()
+        if what in ("item", "focus", "answer") and self.flow.current is not None:
+            # the question that has the keys is always in sight
+            panel = self.panels[self.flow.focus]
+            QTimer.singleShot(0, lambda: self.questions.ensureWidgetVisible(panel, 0, 8))
 
     def redraw_item(self) -> None:
         state = self.flow.current
