@@ -284,7 +284,7 @@ class LabelingScreen(QWidget):
         if what in ("item", "focus", "answer") and self.flow.current is not None:
             # the question that has the keys is always in sight
             panel = self.panels[self.flow.focus]
-            QTimer.singleShot(0, lambda: self.questions.ensureWidgetVisible(panel, 0, 8))
+            QTimer.singleShot(0, self, lambda: self.questions.ensureWidgetVisible(panel, 0, 8))
 
     def redraw_item(self) -> None:
         state = self.flow.current
