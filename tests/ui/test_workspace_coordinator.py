@@ -243,6 +243,16 @@ def test_roster_assign_adjudicate_and_export_by_keys(qtbot, cho_window, asker, p
     asker.forms.append({"question": "helpful"})
     window.run_command("workspace.export_dataset")
     assert (project.parent / "exports" / "demo-pairwise-trl-preference-2" / "train.jsonl").exists()
+    # chat rows chosen in the form: prompts as messages, as `--chat` writes them
+    asker.choices.append("trl-preference")
+    asker.forms.append({"question": "helpful", "chat": "chat"})
+    window.run_command("workspace.export_dataset")
+    assert any(f.key == "chat" for f in asker.forms_shown[-1][1])
+    import json
+
+    first = (project.parent / "exports" / "demo-pairwise-trl-preference-3" / "train.jsonl").read_text()
+    row = json.loads(first.splitlines()[0])
+    assert isinstance(row["prompt"], list) and row["prompt"][0]["role"] in ("user", "system")
 
 
 def test_signing_needs_the_projects_coordinator_and_a_roster(qtbot, window, asker, project, world, tmp_path):  # noqa: F811

@@ -13,7 +13,7 @@ from annotary.core.errors import AnnotaryError
 from annotary.ops import Store
 from annotary.ops.adjudication import create_adjudication
 from annotary.ops.assign import AssignReport, assign_round
-from annotary.ops.export import export_choices
+from annotary.ops.export import CHAT, export_choices
 from annotary.ops.merge import MergeReport, merge_results
 from annotary.ops.project import project_info
 from annotary.ops.quality import (
@@ -622,6 +622,10 @@ def question_words(store: Store) -> dict[str, str]:
     return {q.id: " ".join(q.text.split()) for q in project_info(store).spec.questions}
 
 
+CHAT_WORDS = [("", "chat when any item is a conversation, else plain text"),
+              ("chat", "chat messages (for a chat model)"), ("plain", "plain text")]
+
+
 def export_fields(store: Store, fmt: str) -> list[Field]:
     info = project_info(store)
     words = question_words(store)
@@ -637,6 +641,12 @@ def export_fields(store: Store, fmt: str) -> list[Field]:
                   "adjudicated answers pass)"),
         Field("exclude_flagged", "Leave out items anyone &flagged", "bool", False),
         Field("ties", "&Ties", "choice", "drop", TIES_WORDS),
+    ]
+    if fmt in CHAT:
+        fields.append(Field("chat", "&Rows as", "choice", "", CHAT_WORDS,
+                            tip="Chat rows hold role/content messages (trainers apply the model's chat "
+                                "template); conversations always need them"))
+    fields += [
         Field("parquet", "Write &Parquet instead of JSON Lines", "bool", False),
         Field("out", "Folder to &write", "folder",
               str(free_path(project_folder(store) / "exports" / f"{info.id}-{fmt}")),
@@ -651,4 +661,5 @@ def export_options(fmt: str, values: dict) -> dict:
     return {"fmt": fmt, "out": str(values["out"]), "question": values.get("question") or None,
             "min_provenance": values.get("min_provenance") or None, "min_agreement": share,
             "exclude_flagged": bool(values.get("exclude_flagged")), "ties": values.get("ties") or "drop",
-            "parquet": bool(values.get("parquet"))}
+            "parquet": bool(values.get("parquet")),
+            "chat": {"chat": True, "plain": False}.get(values.get("chat") or "")}
