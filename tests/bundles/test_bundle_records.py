@@ -39,8 +39,8 @@ def test_invalid_utf8_gives_the_byte():
     data = b'{"id": "1", "prompt": "ok"}\n{"id": "2", "prompt": "\xff"}\n'
     with pytest.raises(BundleError) as err:
         parse_jsonl(data, Item, "items.jsonl")
-    bad = data.index(b"\xff")
-    assert str(err.value) == f"items.jsonl: not valid UTF-8 (byte {bad})"
+    bad = data.index(b"\xff") - data.index(b"\n") - 1
+    assert str(err.value) == f"items.jsonl: not valid UTF-8 (line 2, byte {bad})"
 
 
 def test_malformed_json_gives_the_line():
@@ -76,7 +76,7 @@ def test_iter_dicts():
 
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(),
+    st.none() | st.booleans() | st.integers(-(2**63 - 1), 2**63 - 1) | st.text(),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
 )
 

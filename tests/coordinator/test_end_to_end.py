@@ -201,7 +201,7 @@ def test_labels_with_awkward_text_are_stored_exactly_and_merge_again_as_the_same
     assert second.ignored == len(labels) and second.refused == 0
 
 
-def test_a_label_line_repeating_a_key_is_stored_as_it_was_validated(world, tmp_path):
+def test_a_label_line_repeating_a_key_refuses_the_bundle(world, tmp_path):
     from annotary.bundles.bundle import write_bundle
 
     store = world.copy(tmp_path)
@@ -216,9 +216,7 @@ def test_a_label_line_repeating_a_key_is_stored_as_it_was_validated(world, tmp_p
     path = tmp_path / "twice.annotary"
     write_bundle(path, kind="results", project_id=PID, project_name="x", identity=world.people[0],
                  members={"results.jsonl": (twice + "\n" + rest).encode()})
+    before = list(store.conn.iterdump())
     (merged,) = merge_results(store, paths=[path])
-    assert merged.refusal is None and merged.accepted == len(labels)
-    stored = store.one("SELECT data, json_extract(data, '$.answer.choice') FROM labels WHERE item_id=?"
-                       " AND question_id=?", (first.item_id, first.question_id))
-    assert stored[1] == other == Label.model_validate_json(stored[0]).answer.choice
-    assert stored[0].count('"answer"') == 1
+    assert merged.refusal == 'results.jsonl line 1: not valid JSON (key "answer" appears twice in one object)'
+    assert list(store.conn.iterdump()) == before

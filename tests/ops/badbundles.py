@@ -15,7 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from annotary.bundles.bundle import encode_manifest, parse_manifest, read_bundle, write_bundle
+from annotary.bundles.bundle import (
+    encode_manifest,
+    open_bundle,
+    parse_manifest,
+    read_bundle,
+    write_bundle,
+)
 from annotary.bundles.identity import Identity
 from annotary.bundles.zipsafe import DEFAULT_LIMITS, Limits
 
@@ -301,6 +307,7 @@ def use_case(case_id: str, built: dict, monkeypatch, tmp_path: Path) -> Path:
     if limits is not None:
         # read_bundle's keyword default is bound when it is defined: patch the default itself
         monkeypatch.setitem(read_bundle.__kwdefaults__, "limits", limits)
+        monkeypatch.setitem(open_bundle.__kwdefaults__, "limits", limits)
     copy = tmp_path / "incoming" / path.name
     copy.parent.mkdir(exist_ok=True)
     shutil.copy(path, copy)

@@ -9,6 +9,7 @@ import stat
 import tempfile
 import uuid
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,14 +24,21 @@ from annotary.bundles.identity import (
     public_key_from_b64,
     verify_signature,
 )
-from annotary.bundles.records import M, parse_jsonl
+from annotary.bundles.records import (
+    M,
+    iter_jsonl,
+    iter_lines,
+    load_object,
+    parse_jsonl,
+    record_dict,
+)
 from annotary.bundles.zipsafe import (
     DEFAULT_LIMITS,
     Limits,
+    ZipReader,
     name_problem,
     quote,
-    read_file_bytes,
-    unpack,
+    size_text,
 )
 from annotary.core.errors import BundleError, describe_validation
 from annotary.core.formats import FORMAT_NAME, FORMAT_VERSION, Manifest, Member
@@ -136,11 +144,18 @@ def _fsync_dir(directory: Path) -> None:
 
 @dataclass
 class OpenedBundle:
+    """A bundle verified and read whole (small bundles, and callers that want every member)."""
+
     path: Path
     sha256: str
     manifest: Manifest
     manifest_bytes: bytes
     members: dict[str, bytes]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What makes a bundle the same bundle: its signed id and its signer (see BundleReader.key)."""
+        return (self.manifest.bundle_id, self.manifest.producer.key_id)
 
     def member(self, name: str) -> bytes:
         try:
@@ -156,47 +171,200 @@ class OpenedBundle:
             raise BundleError(f"{self.path.name}: {e.message}") from None
 
 
+class BundleReader:
+    """A bundle opened for reading, hostile until proven otherwise.
+
+    Opening reads only the zip's central directory (names, links, counts, declared sizes and
+    ratios checked), then manifest.json and manifest.sig (size-limited), then checks the signature
+    and that the zip holds exactly the members the manifest lists, with their signed sizes. No
+    other member is inflated until asked for; each is then inflated streaming, never past its
+    signed size, its SHA-256 checked as it streams: a member's last bytes are given only once the
+    hash matched, so a consumer that writes nothing before the end of a member (one transaction)
+    never writes altered content. Every error is a one-line BundleError naming the file.
+
+        with open_bundle(path, expect_kind="results") as b:
+            b.manifest                      # verified, signed
+            for n, label, line in b.records("results.jsonl", Label):   # one line in memory
+                ...
+            b.read("spec.json")             # a small member whole
+    """
+
+    def __init__(self, path: Path, zip_reader: ZipReader, manifest: Manifest, manifest_bytes: bytes):
+        self.path, self.zip, self.manifest, self.manifest_bytes = path, zip_reader, manifest, manifest_bytes
+        self.listed = {m.name: m for m in manifest.members}
+        self._sha256: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.path.name
+
+    @property
+    def limits(self) -> Limits:
+        return self.zip.limits
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The signed identity of the bundle, (bundle id, signer key id): a re-zipped copy has
+        the same key, so merging and importing are idempotent on it, not on the file's bytes."""
+        return (self.manifest.bundle_id, self.manifest.producer.key_id)
+
+    @property
+    def manifest_sha256(self) -> str:
+        return hashlib.sha256(self.manifest_bytes).hexdigest()
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the whole file (as sha256sum says), read in chunks."""
+        if self._sha256 is None:
+            digest = hashlib.sha256()
+            try:
+                with self.path.open("rb") as f:
+                    while chunk := f.read(1 << 20):
+                        digest.update(chunk)
+            except OSError as e:
+                raise BundleError(f"{self.label}: cannot be read ({e.strerror or e})") from None
+            self._sha256 = digest.hexdigest()
+        return self._sha256
+
+    def names(self) -> list[str]:
+        """The members the manifest lists (manifest.json and manifest.sig aside), in its order."""
+        return list(self.listed)
+
+    def has(self, name: str) -> bool:
+        return name in self.listed
+
+    def size(self, name: str) -> int:
+        return self._listed(name).size
+
+    def _listed(self, name: str) -> Member:
+        try:
+            return self.listed[name]
+        except KeyError:
+            raise BundleError(f"{self.label}: bundle has no {name}") from None
+
+    def chunks(self, name: str) -> Iterator[bytes]:
+        """The member's bytes, streaming and verified (see the class)."""
+        m = self._listed(name)
+        return self.zip.chunks(name, size=m.size, sha256=m.sha256)
+
+    def read(self, name: str, limit: int | None = None) -> bytes:
+        """A member whole, verified; refused past `limit` bytes (default: the member limit)."""
+        m = self._listed(name)
+        return self.zip.read(name, limit=self.limits.max_member_bytes if limit is None else limit,
+                             size=m.size, sha256=m.sha256)
+
+    def json(self, name: str) -> dict:
+        """A JSON member that holds one object: strict (no duplicate keys, depth-limited)."""
+        try:
+            return load_object(self.read(name, self.limits.max_json_bytes), name,
+                               max_depth=self.limits.max_json_depth)
+        except BundleError as e:
+            raise self._named(e) from None
+
+    def text(self, name: str) -> str:
+        try:
+            return self.read(name).decode("utf-8")
+        except UnicodeDecodeError:
+            raise BundleError(f"{self.label}: {name} is not valid UTF-8") from None
+
+    def records(self, name: str, model: type[M]) -> Iterator[tuple[int, M, bytes]]:
+        """(line number, validated record, line bytes) for every record of a JSON Lines member,
+        read line by line from the member's stream: memory is one line, not the member."""
+        try:
+            yield from iter_jsonl(self.chunks(name), model, name, max_line=self.limits.max_line_bytes,
+                                  max_depth=self.limits.max_json_depth)
+        except BundleError as e:
+            raise self._named(e) from None
+
+    def dicts(self, name: str) -> Iterator[tuple[int, dict]]:
+        """(line number, dict) for every record of a JSON Lines member, streaming, strict JSON."""
+        try:
+            for n, line in iter_lines(self.chunks(name), name, self.limits.max_line_bytes):
+                yield n, record_dict(line, n, name, self.limits.max_json_depth)
+        except BundleError as e:
+            raise self._named(e) from None
+
+    def verify_all(self) -> None:
+        """Inflate every member once, streaming, checking sizes and hashes; nothing is kept."""
+        total = 0
+        for name in self.listed:
+            for chunk in self.chunks(name):
+                total += len(chunk)
+        if total > self.limits.max_total_bytes:
+            raise BundleError(f"{self.label}: members add up to more than {size_text(self.limits.max_total_bytes)}")
+
+    def read_all(self) -> OpenedBundle:
+        """Every member whole, verified (the sum is bounded by the total limit)."""
+        members = {name: self.read(name) for name in self.listed}
+        return OpenedBundle(self.path, self.sha256, self.manifest, self.manifest_bytes, members)
+
+    def _named(self, e: BundleError) -> BundleError:
+        prefix = f"{self.label}: "
+        return e if e.message.startswith(prefix) else BundleError(prefix + e.message)
+
+    def close(self) -> None:
+        self.zip.close()
+
+    def __enter__(self) -> BundleReader:
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
+
+
+def _kinds(expect_kind: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (expect_kind,) if isinstance(expect_kind, str) else tuple(expect_kind)
+
+
+def open_bundle(
+    path: Path | str,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    expect_kind: str | tuple[str, ...] | None = None,
+) -> BundleReader:
+    """Open a bundle and verify its manifest and signature, inflating nothing else (see
+    BundleReader); close it (a with block) when done. BundleError, one line, if refused."""
+    path = Path(path)
+    label = path.name
+    z = ZipReader.open(path, limits)
+    try:
+        try:
+            if MANIFEST not in z.by_name:
+                raise BundleError(f"has no {MANIFEST}; not an Annotary bundle")
+            if SIGNATURE not in z.by_name:
+                raise BundleError(f"missing signature ({SIGNATURE})")
+            manifest_bytes = z.read(MANIFEST, limit=limits.max_manifest_bytes)
+            signature = z.read(SIGNATURE, limit=SIGNATURE_SIZE * 4)
+            manifest = parse_manifest(manifest_bytes, max_depth=limits.max_json_depth)
+            _check_signature(manifest, manifest_bytes, signature)
+            if expect_kind is not None and manifest.kind not in _kinds(expect_kind):
+                raise BundleError(f"this is a {manifest.kind} bundle; expected {' or '.join(_kinds(expect_kind))}")
+            _check_listing(manifest, z)
+        except BundleError as e:
+            raise BundleError(e.message if e.message.startswith(f"{label}: ") else f"{label}: {e.message}") from None
+    except BaseException:
+        z.close()
+        raise
+    return BundleReader(path, z, manifest, manifest_bytes)
+
+
 def read_bundle(
     path: Path | str,
     *,
     limits: Limits = DEFAULT_LIMITS,
     expect_kind: str | tuple[str, ...] | None = None,
 ) -> OpenedBundle:
-    """Open and check a bundle; nothing in it is to be trusted until this returns."""
-    path = Path(path)
-    label = path.name
-    data = read_file_bytes(path, limits)
-    digest = hashlib.sha256(data).hexdigest()
-    members = unpack(data, label, limits)
-    try:
-        manifest_bytes = members.pop(MANIFEST, None)
-        if manifest_bytes is None:
-            raise BundleError(f"has no {MANIFEST}; not an Annotary bundle")
-        signature = members.pop(SIGNATURE, None)
-        if signature is None:
-            raise BundleError(f"missing signature ({SIGNATURE})")
-        manifest = parse_manifest(manifest_bytes)
-        _check_signature(manifest, manifest_bytes, signature)
-        if expect_kind is not None:
-            kinds = (expect_kind,) if isinstance(expect_kind, str) else tuple(expect_kind)
-            if manifest.kind not in kinds:
-                raise BundleError(f"this is a {manifest.kind} bundle; expected {' or '.join(kinds)}")
-        _check_members(manifest, members)
-    except BundleError as e:
-        raise BundleError(f"{label}: {e.message}") from None
-    return OpenedBundle(path, digest, manifest, manifest_bytes, members)
+    """Open and check a bundle, every member read whole; nothing in it is to be trusted until
+    this returns. Large bundles are better read streaming with open_bundle."""
+    with open_bundle(path, limits=limits, expect_kind=expect_kind) as b:
+        return b.read_all()
 
 
-def parse_manifest(data: bytes) -> Manifest:
+def parse_manifest(data: bytes, *, max_depth: int = DEFAULT_LIMITS.max_json_depth) -> Manifest:
     """The manifest, with its version checked first so a newer format gets a clear message."""
-    try:
-        doc = json.loads(data.decode("utf-8"))
-    except ValueError as e:
-        raise BundleError(f"{MANIFEST} is not valid JSON ({e})") from None
-    if not isinstance(doc, dict):
-        raise BundleError(f"{MANIFEST} is not a JSON object")
+    doc = load_object(data, MANIFEST, max_depth=max_depth)
     if doc.get("format") != FORMAT_NAME:
-        raise BundleError(f"unknown format {quote(str(doc.get('format')))}; not an Annotary bundle")
+        raise BundleError(f"unknown format {quote(str(doc.get('format'))[:200])}; not an Annotary bundle")
     version = doc.get("version")
     if type(version) is not int:
         raise BundleError(f"{MANIFEST}: version is missing or not a whole number")
@@ -224,17 +392,21 @@ def _check_signature(manifest: Manifest, manifest_bytes: bytes, signature: bytes
         raise BundleError("signature does not match the manifest: the file was altered or not signed by its producer")
 
 
-def _check_members(manifest: Manifest, members: dict[str, bytes]) -> None:
+def _check_listing(manifest: Manifest, z: ZipReader) -> None:
+    """The zip holds exactly the members the manifest lists, with their signed sizes (as its
+    directory says; the bytes are checked when each member is read)."""
     listed: set[str] = set()
     for m in manifest.members:
         if m.name in listed:
             raise BundleError(f"{MANIFEST} lists member {quote(m.name)} twice")
+        if m.name in RESERVED:
+            raise BundleError(f"{MANIFEST} lists {m.name} as a member")
         listed.add(m.name)
-        data = members.get(m.name)
-        if data is None:
+        info = z.by_name.get(m.name)
+        if info is None:
             raise BundleError(f"member {quote(m.name)} is listed in the manifest but missing")
-        if len(data) != m.size or hashlib.sha256(data).hexdigest() != m.sha256:
+        if info.file_size != m.size:
             raise BundleError(f"member {quote(m.name)} does not match its hash: altered after signing")
-    for name in members:
-        if name not in listed:
+    for name in z.by_name:
+        if name not in listed and name not in RESERVED:
             raise BundleError(f"member {quote(name)} is not listed in the manifest")

@@ -1,8 +1,9 @@
-"""JSON Lines records inside bundles: compact writing, and line-numbered errors when reading."""
+"""JSON and JSON Lines inside bundles: compact writing; strict, bounded, line-numbered reading."""
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
@@ -12,6 +13,11 @@ from annotary.core.errors import BundleError, describe_validation
 
 M = TypeVar("M", bound=BaseModel)
 BOM = b"\xef\xbb\xbf"
+MAX_DEPTH = 64
+MAX_LINE_BYTES = 32 * 1024 * 1024
+# SQLite keeps integers in 64 bits and turns larger ones into REAL: no JSON a bundle holds may
+# carry a bigger one, whatever field it is in (models bound their own fields more tightly)
+INT_LIMIT = 2**63 - 1
 
 
 def dump_jsonl(records: Iterable[BaseModel | dict[str, Any]]) -> bytes:
@@ -24,57 +30,172 @@ def dump_jsonl(records: Iterable[BaseModel | dict[str, Any]]) -> bytes:
     return b"".join(line + b"\n" for line in lines)
 
 
-def _lines(data: bytes, member: str) -> Iterator[tuple[int, bytes]]:
-    """(line number, line) for every non-blank line, after checking the whole text is UTF-8."""
-    # tools on Windows write a BOM; it is not part of the first record
-    if data.startswith(BOM):
-        data = data[len(BOM) :]
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise BundleError(f"{member}: not valid UTF-8 (byte {e.start})") from None
-    for n, line in enumerate(data.split(b"\n"), start=1):
-        if line.strip():
-            yield n, line
+class _Refused(ValueError):
+    """Why a JSON text is refused, raised from inside the parser's hooks."""
 
 
-def _json_error(err: ValidationError) -> str | None:
-    first = err.errors()[0]
-    if first["type"] != "json_invalid":
-        return None
-    reason = str(first.get("ctx", {}).get("error") or first["msg"])
-    # every record is one line, so pydantic's "line 1" only confuses next to our line number
-    return reason.replace(" at line 1 column ", " at column ")
-
-
-def iter_jsonl(data: bytes, model: type[M], member: str) -> Iterator[tuple[int, M, bytes]]:
-    """(line number, validated record, the line's bytes) for every record."""
-    # parsing and validating in one call (pydantic-core) beats json.loads + model_validate
-    validate = model.model_validate_json
-    for n, line in _lines(data, member):
-        try:
-            yield n, validate(line), line
-        except ValidationError as e:
-            bad_json = _json_error(e)
-            if bad_json is not None:
-                raise BundleError(f"{member} line {n}: not valid JSON ({bad_json})") from None
-            raise BundleError(f"{member} line {n}: {describe_validation(e)}") from None
-
-
-def parse_jsonl(data: bytes, model: type[M], member: str) -> list[M]:
-    return [record for _, record, _ in iter_jsonl(data, model, member)]
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise _Refused(f"key {json.dumps(k[:60], ensure_ascii=False)} appears twice in one object")
+            seen.add(k)
+    return d
 
 
 def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed in JSON")
+    raise _Refused(f"{name} is not allowed in JSON")
 
 
-def iter_jsonl_dicts(data: bytes, member: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    for n, line in _lines(data, member):
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused(f"number {text[:40]} is out of range")
+    return value
+
+
+def _int(text: str) -> int:
+    if len(text) > 20:
+        raise _Refused(f"number {text[:40]}… is out of range")
+    value = int(text)
+    if not -INT_LIMIT <= value <= INT_LIMIT:
+        raise _Refused(f"number {text} is out of range")
+    return value
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_no_constant, parse_float=_float,
+                            parse_int=_int)
+
+
+def _too_deep(value: Any, max_depth: int) -> bool:
+    """Whether containers nest deeper than max_depth (walked without recursion)."""
+    level = [value]
+    for _ in range(max_depth):
+        level = [v for c in level for v in (c.values() if isinstance(c, dict) else c)
+                 if isinstance(v, dict | list)]
+        if not level:
+            return False
+    return True
+
+
+def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
+    """Strict JSON: UTF-8, no duplicate keys, no NaN or Infinity, no integer beyond 64 bits, no
+    nesting deeper than max_depth. ValueError (one line, the reason) if the text is refused;
+    UnicodeError if bytes are not UTF-8."""
+    if isinstance(data, bytes | bytearray):
+        if data.startswith(BOM):
+            data = data[len(BOM):]
         try:
-            value = json.loads(line, parse_constant=_no_constant)
-        except ValueError as e:
-            raise BundleError(f"{member} line {n}: not valid JSON ({e})") from None
-        if not isinstance(value, dict):
-            raise BundleError(f"{member} line {n}: not a JSON object")
-        yield n, value
+            text = bytes(data).decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise UnicodeError(f"not valid UTF-8 (byte {e.start})") from None
+    else:
+        text = data
+    try:
+        value = _DECODER.decode(text)
+    except _Refused as e:
+        raise ValueError(str(e)) from None
+    except RecursionError:
+        raise ValueError(f"nested more than {max_depth} levels deep") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(str(e)) from None
+    except ValueError as e:  # an integer too long to convert, and the like
+        raise ValueError(str(e).splitlines()[0][:120] if str(e) else "malformed") from None
+    # the parser itself stops near Python's recursion limit; the bound is far lower, and only
+    # a text with that many brackets can reach it
+    if isinstance(value, dict | list) and text.count("[") + text.count("{") > max_depth \
+            and _too_deep(value, max_depth):
+        raise ValueError(f"nested more than {max_depth} levels deep")
+    return value
+
+
+def load_object(data: bytes, what: str, *, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
+    """A JSON member that must hold one object; BundleError naming `what` otherwise."""
+    try:
+        doc = loads(data, max_depth=max_depth)
+    except UnicodeError as e:
+        raise BundleError(f"{what} is {e}") from None
+    except ValueError as e:
+        raise BundleError(f"{what} is not valid JSON ({e})") from None
+    if not isinstance(doc, dict):
+        raise BundleError(f"{what} is not a JSON object")
+    return doc
+
+
+def iter_lines(chunks: Iterable[bytes] | bytes, member: str,
+               max_line: int = MAX_LINE_BYTES) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) for every non-blank line of a member, read chunk by chunk: memory
+    is bounded by one line (refused past max_line bytes), whatever the member's size."""
+    if isinstance(chunks, bytes | bytearray):
+        chunks = (chunks,)
+    rest = b""
+    n = 0
+    first = True
+    for chunk in chunks:
+        if first and chunk:
+            first = False
+            if (rest + chunk).startswith(BOM):  # tools on Windows write one; it is no part of a record
+                chunk = (rest + chunk)[len(BOM):]
+                rest = b""
+        buf = rest + chunk if rest else chunk
+        start = 0
+        while (end := buf.find(b"\n", start)) >= 0:
+            n += 1
+            line = buf[start:end]
+            if len(line) > max_line:
+                raise BundleError(f"{member} line {n}: longer than {max_line} bytes")
+            if line.strip():
+                yield n, line
+            start = end + 1
+        rest = buf[start:]
+        if len(rest) > max_line:
+            raise BundleError(f"{member} line {n + 1}: longer than {max_line} bytes")
+    if rest.strip():
+        yield n + 1, rest
+
+
+def _utf8(line: bytes, n: int, member: str) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BundleError(f"{member}: not valid UTF-8 (line {n}, byte {e.start})") from None
+
+
+def record_dict(line: bytes, n: int, member: str, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
+    """One JSON Lines record as a dict (strict JSON, see loads)."""
+    text = _utf8(line, n, member)
+    try:
+        value = loads(text, max_depth=max_depth)
+    except ValueError as e:
+        # every record is one line, so "line 1" only confuses next to our line number
+        message = str(e).replace(": line 1 column ", ": column ")
+        raise BundleError(f"{member} line {n}: not valid JSON ({message})") from None
+    if not isinstance(value, dict):
+        raise BundleError(f"{member} line {n}: not a JSON object")
+    return value
+
+
+def iter_jsonl(data: bytes | Iterable[bytes], model: type[M], member: str, *,
+               max_line: int = MAX_LINE_BYTES, max_depth: int = MAX_DEPTH) -> Iterator[tuple[int, M, bytes]]:
+    """(line number, validated record, the line's bytes) for every record; `data` is the member
+    whole or its chunks (a bundle reader's stream), so memory stays bounded by one line."""
+    validate = model.model_validate
+    for n, line in iter_lines(data, member, max_line):
+        value = record_dict(line, n, member, max_depth)
+        try:
+            yield n, validate(value), line
+        except ValidationError as e:
+            raise BundleError(f"{member} line {n}: {describe_validation(e)}") from None
+        except (ValueError, TypeError, RecursionError) as e:  # a validator tripping over odd input
+            raise BundleError(f"{member} line {n}: {str(e).splitlines()[0][:160] if str(e) else type(e).__name__}") from None
+
+
+def parse_jsonl(data: bytes | Iterable[bytes], model: type[M], member: str) -> list[M]:
+    return [record for _, record, _ in iter_jsonl(data, model, member)]
+
+
+def iter_jsonl_dicts(data: bytes | Iterable[bytes], member: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    for n, line in iter_lines(data, member):
+        yield n, record_dict(line, n, member)
