@@ -206,17 +206,14 @@ def test_removed_key_is_refused_and_its_labels_stay(world, tmp_path):
     assert merge_bundle(store, path=newer).replaced == kept
 
 
-def test_a_label_that_does_not_fit_is_refused_alone(world, tmp_path):
+def test_a_label_that_does_not_fit_refuses_the_whole_bundle(world, tmp_path):
     store = world.copy(tmp_path)
     ada = world.people[0]
     labels = labels_of(world.results[0])
-    bad = labels[0].model_copy(update={"flags": ["not-a-flag"]})
-    path = results_bundle(tmp_path / "f.annotary", ada, [bad, *labels[1:]])
-    r = merge_bundle(store, path=path)
-    assert r.refused == 1 and r.accepted == len(labels) - 1
-    assert "'not-a-flag' is not a flag of the spec" in r.reasons[0]
-    log = json.loads(store.one("SELECT details FROM bundle_log")[0])
-    assert log["reasons"] == r.reasons
+    bad = labels[1].model_copy(update={"flags": ["not-a-flag"]})
+    path = results_bundle(tmp_path / "f.annotary", ada, [labels[0], bad, *labels[2:]])
+    refused(store, lambda: merge_bundle(store, path=path), BundleError,
+            r"^f\.annotary: results\.jsonl line 2: label of item .*'not-a-flag' is not a flag of the spec$")
 
 
 def test_bad_rater_file_is_refused(world, tmp_path):

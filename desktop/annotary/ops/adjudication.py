@@ -7,17 +7,18 @@ import random
 import uuid
 from pathlib import Path
 
-from annotary.bundles.bundle import read_bundle, write_bundle
+from annotary.bundles.bundle import open_bundle, write_bundle
 from annotary.bundles.identity import Identity
 from annotary.bundles.records import dump_jsonl
 from annotary.core.adjudication import Case, CaseAnswer, Decision
 from annotary.core.changes import Change
-from annotary.core.errors import AnnotaryError, LabelError, TrustError
+from annotary.core.errors import AnnotaryError, BundleError, LabelError, TrustError
 from annotary.core.labels import check_answer_fits
 from annotary.core.spec import Requirement
 from annotary.ops import queries
 from annotary.ops.annotate import set_setting
 from annotary.ops.assign import task_view
+from annotary.ops.bundling import logged_before
 from annotary.ops.merge import MergeReport
 from annotary.ops.project import ANSWER, item_skeletons, project_info
 from annotary.ops.quality import QualityReport, load_raters, quality_report
@@ -154,23 +155,29 @@ def merge_decisions(store: Store, *, path: str | Path) -> MergeReport:
     cases sent to them; newer revisions replace older ones; the same bundle twice adds nothing."""
     path = Path(path)
     info = project_info(store)
-    bundle = read_bundle(path, expect_kind="decisions")
-    m = bundle.manifest
-    report = MergeReport(str(path), sha256=bundle.sha256, signer=m.producer.key_id,
-                         signer_name=m.producer.name)
-    if m.project_id != info.id:
-        raise TrustError(f"{path.name}: decisions for project {m.project_id!r}, not {info.id!r}: refused")
-    reviewer = _reviewer(store, m.producer.key_id)
-    if store.one("SELECT 1 FROM bundle_log WHERE sha256=?", (bundle.sha256,)):
-        report.already_merged = True
-        return report
+    with open_bundle(path, expect_kind="decisions") as bundle:
+        m = bundle.manifest
+        report = MergeReport(str(path), sha256=bundle.sha256, signer=m.producer.key_id,
+                             signer_name=m.producer.name)
+        if m.project_id != info.id:
+            raise TrustError(f"{path.name}: decisions for project {m.project_id!r}, not {info.id!r}: refused")
+        reviewer = _reviewer(store, m.producer.key_id)
+        if logged_before(store, sha256=bundle.sha256, key=bundle.key):
+            report.already_merged = True
+            return report
+        if not bundle.has("decisions.jsonl"):
+            raise BundleError(f"{path.name}: bundle has no decisions.jsonl")
+        decisions = [(n, d) for n, d, _ in bundle.records("decisions.jsonl", Decision)]
+        for name in bundle.names():  # a signed bundle is one unit: every member checked
+            if name != "decisions.jsonl":
+                for _ in bundle.chunks(name):
+                    pass
     sent = {(r[0], r[1]) for r in store.conn.execute(
         "SELECT item_id, question_id FROM adjudications WHERE project_id=? AND reviewer=?",
         (info.id, reviewer))}
-    decisions = bundle.records("decisions.jsonl", Decision)
     items = item_skeletons(store, info.id)
     rows = []
-    for n, d in enumerate(decisions, 1):
+    for n, d in decisions:
         at = f"{path.name}: decisions.jsonl line {n}"
         if d.reviewer != reviewer:
             raise TrustError(f"{at}: a decision signed by {reviewer} claims reviewer {d.reviewer}: refused")

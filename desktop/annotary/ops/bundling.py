@@ -3,32 +3,27 @@
 from __future__ import annotations
 
 import gc
-import json
 from dataclasses import dataclass
 
-from annotary.bundles.bundle import OpenedBundle
-from annotary.bundles.records import iter_jsonl
+from annotary.bundles.bundle import BundleReader
 from annotary.core.adjudication import Case
 from annotary.core.errors import BundleError, ItemError, SpecError, TrustError
 from annotary.core.items import Item, check_item_fits
 from annotary.core.spec import Spec, parse_spec
+from annotary.store import Store
 
 
-def bundle_spec(bundle: OpenedBundle) -> Spec:
-    raw = bundle.member("spec.json")
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise BundleError(f"{bundle.path.name}: spec.json is not valid JSON ({err})") from None
-    if not isinstance(data, dict):
-        raise BundleError(f"{bundle.path.name}: spec.json is not a JSON object")
+def bundle_spec(bundle: BundleReader) -> Spec:
+    data = bundle.json("spec.json")
     try:
         return parse_spec(data, source="spec.json")
     except SpecError as err:
         raise BundleError(f"{bundle.path.name}: {err}") from None
+    except (ValueError, TypeError, RecursionError) as err:  # a validator tripping over odd input
+        raise BundleError(f"{bundle.path.name}: spec.json: {str(err).splitlines()[0][:160]}") from None
 
 
-def check_spec_project(bundle: OpenedBundle, spec: Spec) -> None:
+def check_spec_project(bundle: BundleReader, spec: Spec) -> None:
     """The spec must be for the project the signed manifest names (checked by preview, import, verify)."""
     m = bundle.manifest
     if spec.resolved_project_id != m.project_id:
@@ -38,12 +33,8 @@ def check_spec_project(bundle: OpenedBundle, spec: Spec) -> None:
         )
 
 
-def bundle_guidelines(bundle: OpenedBundle) -> str:
-    raw = bundle.members.get("guidelines.md", b"")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BundleError(f"{bundle.path.name}: guidelines.md is not valid UTF-8") from None
+def bundle_guidelines(bundle: BundleReader) -> str:
+    return bundle.text("guidelines.md") if bundle.has("guidelines.md") else ""
 
 
 @dataclass(frozen=True)
@@ -55,16 +46,18 @@ class ItemRow:
     data: str
 
 
-def bundle_items(bundle: OpenedBundle, spec: Spec) -> list[ItemRow]:
+def bundle_items(bundle: BundleReader, spec: Spec) -> list[ItemRow]:
     """Items of a task bundle, each validated and checked against the spec; duplicate ids refused.
 
-    Only the rows are kept: 100k validated models would hold a gigabyte for nothing."""
+    Only the rows are kept: 100k validated models would hold a gigabyte for nothing; the member
+    is read line by line from its stream."""
     seen: dict[str, int] = {}
     rows: list[ItemRow] = []
-    data = bundle.member("items.jsonl")
+    if not bundle.has("items.jsonl"):
+        raise BundleError(f"{bundle.path.name}: bundle has no items.jsonl")
     gc.disable()  # nothing here makes cycles; collections over the growing list only cost time
     try:
-        for n, item, line in iter_jsonl(data, Item, "items.jsonl"):
+        for n, item, line in bundle.records("items.jsonl", Item):
             if item.id in seen:
                 raise BundleError(
                     f"{bundle.path.name}: items.jsonl line {n}: duplicate item id {item.id!r}"
@@ -87,12 +80,14 @@ def bundle_items(bundle: OpenedBundle, spec: Spec) -> list[ItemRow]:
     return rows
 
 
-def bundle_cases(bundle: OpenedBundle, spec: Spec, item_ids: set[str]) -> list[Case]:
+def bundle_cases(bundle: BundleReader, spec: Spec, item_ids: set[str]) -> list[Case]:
     """The cases of an adjudication bundle: each for an item it carries and a question of the
     spec, each annotator answer fitting its question."""
     name = bundle.path.name
     questions = {q.id: q for q in spec.questions}
-    cases = bundle.records("cases.jsonl", Case)
+    if not bundle.has("cases.jsonl"):
+        raise BundleError(f"{name}: bundle has no cases.jsonl")
+    cases = [case for _, case, _ in bundle.records("cases.jsonl", Case)]
     if not cases:
         raise BundleError(f"{name}: the adjudication bundle holds no cases")
     seen = set()
@@ -112,3 +107,15 @@ def bundle_cases(bundle: OpenedBundle, spec: Spec, item_ids: set[str]) -> list[C
             if a is not None and a.mode != q.mode:
                 raise BundleError(f"{at}: a {a.mode} answer to a {q.mode} question")
     return cases
+
+
+def logged_before(store: Store, *, sha256: str, key: tuple[str, str], project_id: str | None = None) -> bool:
+    """Whether a bundle was imported or merged before: the same signed bundle (its id and signer,
+    however the file was re-zipped since), or, for logs older than that rule, the same file."""
+    bundle_id, signer = key
+    sql = "SELECT 1 FROM bundle_log WHERE (sha256=? OR (bundle_id=? AND signer_key_id=?))"
+    args: tuple = (sha256, bundle_id, signer)
+    if project_id is not None:
+        sql += " AND project_id=?"
+        args += (project_id,)
+    return store.one(sql, args) is not None

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from annotary.bundles.bundle import OpenedBundle, read_bundle
+from annotary.bundles.bundle import OpenedBundle, open_bundle
 from annotary.bundles.identity import fingerprint_of
 from annotary.core.adjudication import Case
 from annotary.core.changes import Change
@@ -21,6 +21,7 @@ from annotary.ops.bundling import (
     bundle_items,
     bundle_spec,
     check_spec_project,
+    logged_before,
 )
 from annotary.ops.tasks import GUIDELINE_ASSETS
 from annotary.store import Store
@@ -84,15 +85,24 @@ class TaskBundle:
 
 def load_tasks(path: str | Path) -> TaskBundle:
     """Every check that needs no store: limits, hashes, signature, spec, every item (and, for
-    a reviewer's adjudication bundle, every case)."""
+    a reviewer's adjudication bundle, every case). Items are read line by line from the bundle;
+    only their rows are kept."""
     path = Path(path)
-    bundle = read_bundle(path, expect_kind=("tasks", "adjudication"))
-    spec = bundle_spec(bundle)
-    check_spec_project(bundle, spec)
-    guidelines = bundle_guidelines(bundle)
-    rows = bundle_items(bundle, spec)
-    cases = bundle_cases(bundle, spec, {r.id for r in rows}) if bundle.manifest.kind == "adjudication" else []
-    bundle.members.pop("items.jsonl", None)  # the rows hold it now; keep one copy in memory
+    with open_bundle(path, expect_kind=("tasks", "adjudication")) as b:
+        spec = bundle_spec(b)
+        check_spec_project(b, spec)
+        guidelines = bundle_guidelines(b)
+        rows = bundle_items(b, spec)
+        cases = bundle_cases(b, spec, {r.id for r in rows}) if b.manifest.kind == "adjudication" else []
+        # every other member is checked too (a signed bundle is one unit), and the pictures kept
+        kept = {}
+        for name in b.names():
+            if name.startswith(GUIDELINE_ASSETS):
+                kept[name] = b.read(name)
+            elif name not in ("items.jsonl", "cases.jsonl", "spec.json", "guidelines.md"):
+                for _ in b.chunks(name):
+                    pass
+        bundle = OpenedBundle(path, b.sha256, b.manifest, b.manifest_bytes, kept)
     return TaskBundle(path, bundle, spec, guidelines, rows, cases)
 
 
@@ -110,8 +120,7 @@ def preview_tasks(store: Store, source: str | Path | TaskBundle) -> Preview:
         signer_name=m.producer.name, signer_role=m.producer.role, signer_key_id=m.producer.key_id,
         fingerprint=fingerprint_of(base64.b64decode(m.producer.public_key)), items=len(tasks.rows),
         pin=pin,
-        already_imported=store.one("SELECT 1 FROM bundle_log WHERE sha256=?",
-                                   (tasks.bundle.sha256,)) is not None,
+        already_imported=logged_before(store, sha256=tasks.bundle.sha256, key=tasks.bundle.key),
         refusal=str(_mismatch(store, m, path)) if pin == "mismatch" else None,
     )
 
@@ -139,7 +148,7 @@ def import_tasks(
             f"{path.name}: the file changed since it was checked: now signed by key "
             f"{m.producer.key_id} ({m.producer.name}), not {expect_key_id}: refused"
         )
-    if store.one("SELECT 1 FROM bundle_log WHERE sha256=?", (bundle.sha256,)):
+    if logged_before(store, sha256=bundle.sha256, key=bundle.key):
         return Change(op="import", project_id=m.project_id, counts={"items": 0},
                       message=f"{path.name} was already imported; nothing changed")
     pin = _pin_state(store, m.project_id, m.producer.key_id)

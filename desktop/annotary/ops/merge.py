@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
-import zipfile
+import sqlite3
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from annotary.bundles.bundle import read_bundle
-from annotary.core.errors import AnnotaryError, Cancelled, TrustError
+from annotary.bundles.bundle import open_bundle
+from annotary.core.errors import AnnotaryError, BundleError, Cancelled, TrustError
 from annotary.core.formats import Manifest
 from annotary.core.items import Item
 from annotary.core.labels import Label, label_problem
 from annotary.ops import paused_gc
+from annotary.ops.bundling import logged_before
 from annotary.ops.project import item_skeletons, project_info
 from annotary.ops.queries import ProjectInfo
 from annotary.store import Store
@@ -73,7 +74,11 @@ class _Trust:
         self.info = info
         self.roster = {r[0]: (r[1], r[2]) for r in store.tuples(
             "SELECT key_id, public_key, removed_at FROM roster WHERE project_id=?", (info.id,))}
-        self.merged = {r[0] for r in store.tuples("SELECT sha256 FROM bundle_log WHERE project_id=?", (info.id,))}
+        logged = store.tuples("SELECT sha256, bundle_id, signer_key_id FROM bundle_log WHERE project_id=?",
+                              (info.id,))
+        self.merged = {r[0] for r in logged}
+        # a bundle is the same bundle by its signed id and signer, however it was re-zipped
+        self.merged_keys = {(r[1], r[2]) for r in logged}
 
     def check_signer(self, manifest, name: str) -> None:
         p = manifest.producer
@@ -94,31 +99,48 @@ class _Read:
     report: MergeReport
     manifest: Manifest | None = None
     labels: list[Label] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)  # each label's line in results.jsonl
     data: list[str] = field(default_factory=list)  # each label's JSON as it will be stored
+    key: tuple[str, str] = ("", "")  # the signed bundle id and signer
 
 
 def _read(path: Path, trust: _Trust) -> _Read:
     """Everything of a merge that needs no database: the signature, the project, the signer, the
-    labels (parsed, checked to be the signer's, serialised). AnnotaryError if refused."""
+    labels (parsed, checked to be the signer's, serialised). AnnotaryError if refused.
+
+    The signer is checked against the roster before any record is inflated; the records are
+    read line by line from the bundle's stream."""
     info = trust.info
-    bundle = read_bundle(path, expect_kind="results")
-    m = bundle.manifest
-    if m.project_id != info.id:
-        raise TrustError(f"{path.name}: results for project {m.project_id!r}, not {info.id!r}: refused")
-    read = _Read(path, MergeReport(str(path), bundle.sha256, m.producer.key_id, m.producer.name), m)
-    if bundle.sha256 in trust.merged:
-        read.report.already_merged = True
-        return read
-    trust.check_signer(m, path.name)
-    read.labels = labels = bundle.records("results.jsonl", Label)
+    with open_bundle(path, expect_kind="results") as bundle:
+        m = bundle.manifest
+        if m.project_id != info.id:
+            raise TrustError(f"{path.name}: results for project {m.project_id!r}, not {info.id!r}: refused")
+        read = _Read(path, MergeReport(str(path), bundle.sha256, m.producer.key_id, m.producer.name), m,
+                     key=bundle.key)
+        if bundle.sha256 in trust.merged or bundle.key in trust.merged_keys:
+            read.report.already_merged = True
+            return read
+        trust.check_signer(m, path.name)
+        if not bundle.has("results.jsonl"):
+            raise BundleError(f"{path.name}: bundle has no results.jsonl")
+        signer = m.producer.key_id
+        labels, lines = read.labels, read.lines
+        for n, lab, _ in bundle.records("results.jsonl", Label):
+            if lab.project_id != info.id or lab.annotator != signer:
+                raise TrustError(f"{path.name}: results.jsonl line {n}: a label of project {lab.project_id!r} "
+                                 f"by {lab.annotator!r} in a bundle signed by {signer} for {info.id!r}: refused")
+            labels.append(lab)
+            lines.append(n)
+        for name in bundle.names():  # a signed bundle is one unit: every member checked
+            if name != "results.jsonl":
+                for _ in bundle.chunks(name):
+                    pass
     read.report.labels = len(labels)
-    signer = m.producer.key_id
-    for n, lab in enumerate(labels, 1):
-        if lab.project_id != info.id or lab.annotator != signer:
-            raise TrustError(f"{path.name}: results.jsonl line {n}: a label of project {lab.project_id!r} "
-                             f"by {lab.annotator!r} in a bundle signed by {signer} for {info.id!r}: refused")
     if any(lab.revision != 1 for lab in labels):
-        labels.sort(key=lambda x: x.revision)  # oldest first: a bundle may hold several
+        # oldest first: a bundle may hold several
+        order = sorted(range(len(labels)), key=lambda i: labels[i].revision)
+        read.labels = labels = [labels[i] for i in order]
+        read.lines = [lines[i] for i in order]
     # stored as validated: a raw line could repeat a key that SQLite's JSON reads differently
     read.data = [lab.model_dump_json() for lab in labels]
     return read
@@ -126,7 +148,8 @@ def _read(path: Path, trust: _Trust) -> _Read:
 
 def _check(store: Store, read: _Read, info: ProjectInfo, skeletons: dict[str, Item]) -> list[str]:
     """The labels to store (their JSON, in index order), counting what is accepted, replaced,
-    ignored and refused in the report; AnnotaryError if the whole bundle is refused."""
+    ignored and refused in the report; AnnotaryError if the whole bundle is refused: a signed
+    bundle is one unit, and a label that does not fit the spec refuses all of it."""
     report, m, labels = read.report, read.manifest, read.labels
     signer = m.producer.key_id
     assigned = {r[0] for r in store.tuples("SELECT item_id FROM assignments WHERE project_id=? AND annotator=?",
@@ -136,6 +159,12 @@ def _check(store: Store, read: _Read, info: ProjectInfo, skeletons: dict[str, It
         more = f" (and {len(stray) - 3} more)" if len(stray) > 3 else ""
         raise TrustError(f"{read.path.name}: labels for items not assigned to {m.producer.name} ({signer}): "
                          f"{', '.join(map(repr, stray[:3]))}{more}: refused")
+    spec = info.spec
+    for lab, n in zip(labels, read.lines, strict=True):
+        problem = label_problem(lab, spec, skeletons[lab.item_id])
+        if problem is not None:
+            raise BundleError(f"{read.path.name}: results.jsonl line {n}: label of item {lab.item_id!r}, "
+                              f"question {lab.question_id!r}: {problem}")
     # every stored revision of this annotator: (item, question) -> {revision: data}
     stored: dict[tuple[str, str], dict[int, str]] = {}
     for iid, qid, rev, data in store.tuples(
@@ -143,7 +172,6 @@ def _check(store: Store, read: _Read, info: ProjectInfo, skeletons: dict[str, It
             (info.id, signer)):
         stored.setdefault((iid, qid), {})[rev] = data
     rows = []
-    spec = info.spec
     for lab, data in zip(labels, read.data, strict=True):
         key = (lab.item_id, lab.question_id)
         revs = stored.get(key)
@@ -159,10 +187,6 @@ def _check(store: Store, read: _Read, info: ProjectInfo, skeletons: dict[str, It
                 report.ignored += 1
                 _note(report, f"{where}: older than revision {max(revs)} merged before")
                 continue
-        problem = label_problem(lab, spec, skeletons[lab.item_id])
-        if problem is not None:
-            _refuse(report, f"label of item {lab.item_id!r}, question {lab.question_id!r}: {problem}")
-            continue
         if revs:
             report.replaced += 1
             revs[lab.revision] = data
@@ -203,8 +227,8 @@ def _write(store: Store, read: _Read, data: list[str]) -> None:
 
 def _merge_read(store: Store, read: _Read, info: ProjectInfo, skeletons: dict[str, Item]) -> list[str] | None:
     """The labels to write for a bundle read, or None when it was merged before."""
-    if read.report.already_merged or store.one(
-            "SELECT 1 FROM bundle_log WHERE sha256=? AND project_id=?", (read.report.sha256, info.id)):
+    if read.report.already_merged or logged_before(store, sha256=read.report.sha256, key=read.key,
+                                                   project_id=info.id):
         read.report.already_merged = True
         return None
     return _check(store, read, info, skeletons)
@@ -245,6 +269,9 @@ class _Writer:
             future.result()
         except AnnotaryError as err:
             out[at] = MergeReport(out[at].file, refusal=str(err).removeprefix(f"{Path(out[at].file).name}: "))
+        except (sqlite3.IntegrityError, sqlite3.DataError) as err:
+            # its savepoint was rolled back: this bundle alone is refused, the batch goes on
+            out[at] = MergeReport(out[at].file, refusal=f"cannot be stored ({str(err).splitlines()[0][:120]})")
 
     def __enter__(self):
         return self
@@ -311,12 +338,10 @@ def merge_results(store: Store, *, paths: list[str | Path],
 
 
 def _declared_kind(path: str | Path) -> str | None:
-    """The kind a bundle's manifest claims, to pick the merge; the merge itself verifies all."""
+    """The kind a bundle's signed manifest states, to pick the merge (None if it cannot be
+    read: the merge then refuses it with the reason)."""
     try:
-        with zipfile.ZipFile(path) as z:
-            info = z.getinfo("manifest.json")
-            if info.file_size > 1 << 20:
-                return None
-            return json.loads(z.read(info)).get("kind")
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError, AttributeError):
+        with open_bundle(path) as bundle:
+            return bundle.manifest.kind
+    except AnnotaryError:
         return None
