@@ -58,7 +58,7 @@ def _float(text: str) -> float:
 
 def _int(text: str) -> int:
     if len(text) > 20:
-        raise _Refused(f"number {text[:40]}… is out of range")
+        raise _Refused(f"number {text[:40]}... is out of range")
     value = int(text)
     if not -INT_LIMIT <= value <= INT_LIMIT:
         raise _Refused(f"number {text} is out of range")

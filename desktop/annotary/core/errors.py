@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+# Bounds of the whole numbers a bundle may carry: SQLite keeps integers in 64 bits and turns
+# larger ones into REAL, so every count, revision and duration is bounded where it is declared.
+MAX_INT32 = 2**31 - 1
+MAX_DURATION_MS = 10**10  # about 115 days on one item
+
 
 class AnnotaryError(Exception):
     """An error caused by input the user gave; its message is shown as is (one line)."""

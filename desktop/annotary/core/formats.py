@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from annotary.core.errors import MAX_INT32
 
 FORMAT_NAME = "annotary-bundle"
 FORMAT_VERSION = 1
@@ -28,23 +30,23 @@ class Producer(Model):
 class Member(Model):
     name: str
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    size: int = Field(ge=0)
+    size: int = Field(ge=0, le=2**40)
 
 
 class Manifest(Model):
     """manifest.json; manifest.sig is the raw Ed25519 signature of its exact bytes."""
 
     format: Literal["annotary-bundle"] = FORMAT_NAME
-    version: int = Field(description="Format version; readers refuse versions they do not know")
+    version: int = Field(ge=0, le=MAX_INT32, description="Format version; readers refuse versions they do not know")
     kind: BundleKind
     bundle_id: str = Field(min_length=8, max_length=64)
     project_id: str = Field(min_length=1, max_length=64)
     project_name: str
-    round: int = Field(1, ge=1)
+    round: int = Field(1, ge=1, le=MAX_INT32)
     created_at: datetime
     producer: Producer
-    members: list[Member]
-    counts: dict[str, int] = Field(default_factory=dict, description="Records per member, for display")
+    members: list[Member] = Field(max_length=1000)
+    counts: dict[str, Annotated[int, Field(ge=0, le=MAX_INT32)]] = Field(default_factory=dict, description="Records per member, for display")
 
 
 class IdentityCard(Model):

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from annotary.core.errors import LabelError
+from annotary.core.errors import MAX_DURATION_MS, MAX_INT32, LabelError
 from annotary.core.items import Item, criteria_for
 from annotary.core.spec import (
     DemonstrationQuestion,
@@ -46,7 +46,8 @@ class RankingAnswer(Model):
 
 class ScoringAnswer(Model):
     mode: Literal["scoring"] = "scoring"
-    scores: dict[str, dict[str, int]] = Field(description="response id -> axis id -> value")
+    scores: dict[str, dict[str, Annotated[int, Field(ge=-MAX_INT32, le=MAX_INT32)]]] = Field(
+        description="response id -> axis id -> value")
 
 
 class RubricAnswer(Model):
@@ -73,10 +74,10 @@ class Label(Model):
     item_id: str
     question_id: str
     annotator: str = Field(description="Key id of the annotator")
-    revision: int = Field(ge=1)
+    revision: int = Field(ge=1, le=MAX_INT32)
     created_at: datetime
     submitted_at: datetime
-    duration_ms: int = Field(ge=0)
+    duration_ms: int = Field(ge=0, le=MAX_DURATION_MS)
     shown_order: list[str] = Field(description="Response ids in the order shown on screen")
     answer: Answer | None = None
     rationale: str | None = None

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from annotary.core.errors import SpecError, describe_validation
+from annotary.core.errors import MAX_INT32, SpecError, describe_validation
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 
@@ -29,7 +29,7 @@ class Strict(BaseModel):
 class ScalePoint(Strict):
     """One point of a scale: its value, a short label and the anchor text that defines it."""
 
-    value: int
+    value: int = Field(ge=-MAX_INT32, le=MAX_INT32)
     label: str = Field(min_length=1)
     anchor: str = ""
 
@@ -166,7 +166,7 @@ class ScoringQuestion(QuestionBase):
 class Criterion(Strict):
     id: str = Field(pattern=ID_PATTERN)
     text: str = Field(min_length=1)
-    points: int = Field(description="Signed points: positive for desired, negative for harmful")
+    points: int = Field(ge=-MAX_INT32, le=MAX_INT32, description="Signed points: positive for desired, negative for harmful")
     explanation: str = ""
     required: bool = True
 
@@ -193,7 +193,7 @@ class DemonstrationQuestion(QuestionBase):
 
     mode: Literal["demonstration"] = "demonstration"
     edit_draft: bool = Field(False, description="Start from the item's first response as a draft")
-    min_words: int = Field(0, ge=0)
+    min_words: int = Field(0, ge=0, le=MAX_INT32)
 
 
 Question = Annotated[
