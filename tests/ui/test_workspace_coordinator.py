@@ -460,3 +460,16 @@ def test_a_workspace_key_shared_with_the_labeling_screen_does_each_screens_own_t
     assert flow.filter == "unlabeled"
     press(qtbot, window, Qt.Key.Key_A, CTRL | SHIFT)  # Show all items here; Assign a round in the workspace
     assert flow.filter == "all" and asker.forms_shown == [] and asker.errors == []
+
+
+def test_every_tab_takes_the_keyboard_to_its_content_not_the_tab_bar(qtbot, cho_window, project):
+    from PySide6.QtWidgets import QApplication, QTabBar
+
+    cho_window.open_workspace(project)
+    ws = cho_window.workspace
+    for i in range(ws.tabs.count()):
+        ws.show_tab(i)
+        focus = QApplication.focusWidget()
+        assert focus is not None and not isinstance(focus, QTabBar), ws.tabs.tabText(i)
+        assert ws.tabs.currentWidget().isAncestorOf(focus) or focus is ws.tabs.currentWidget(), \
+            ws.tabs.tabText(i)

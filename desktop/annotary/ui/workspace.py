@@ -397,7 +397,15 @@ class WorkspaceScreen(QWidget):
         i = self.tabs.currentIndex()
         target = self.charts.get(i) or next((t.table for t in self.tables.get(i, []) if t.table.isVisible()),
                                             None)
-        (target or self.tabs).setFocus()
+        if target is None:  # a tab of text and lists: its first control, never the tab bar
+            page = self.tabs.currentWidget()
+            target = next((w for w in page.findChildren(QWidget)
+                           if w.isVisible() and w.isEnabled()
+                           and w.focusPolicy() & Qt.FocusPolicy.TabFocus), None)
+            if target is None:
+                page.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+                target = page
+        target.setFocus()
 
     # -- figures ----------------------------------------------------------------------------------
     @property
