@@ -246,3 +246,14 @@ def test_the_focused_question_is_scrolled_into_sight(qtbot, window, asker, demo_
     view = screen.questions.viewport()
     top = panel.mapTo(view, panel.rect().topLeft()).y()
     assert 0 <= top and top + panel.height() <= view.height() + 1, "the card with the keys is in view"
+
+
+def test_a_criterion_keeps_its_own_line_breaks(qtbot, open_project):  # noqa: F811
+    from tests.conftest import RUBRIC_Q, rubric_items
+
+    items = rubric_items(1)
+    items[0]["rubric"] = [{"id": "own", "points": 5,
+                           "text": "The completion should:\n- ask the child's age\n- give no dose"}]
+    w = open_project(spec_of(RUBRIC_Q, project_id="lines"), items)
+    text = w.labeling.panels[0].list.toPlainText()
+    assert "should:\n- ask the child's age\n- give no dose" in text.replace("\u2028", "\n")

@@ -346,7 +346,7 @@ class RubricPanel(QuestionPanel):
                 f'<td width="120" nowrap><a href="#c{i}" style="text-decoration:none; color:{text_color}">'
                 f"{shown_mark}</a></td>"
                 f'<td width="44" align="right"><b>{c.points:+d}</b></td>'
-                f"<td>{html.escape(c.text)}{req}</td></tr>")
+                f"<td>{as_written_html(c.text)}{req}</td></tr>")
         bar = self.list.verticalScrollBar()
         keep = bar.value()
         self.list.setHtml('<table width="100%" cellspacing="0" cellpadding="4">' + "".join(rows) + "</table>")
@@ -359,7 +359,8 @@ class RubricPanel(QuestionPanel):
         self.score.setText(f"<b>Score {shown}</b> = {earned} of {positive} positive points "
                            f"(raw sum {earned}) · {decided} of {len(criteria)} decided")
         c = criteria[cursor % len(criteria)] if criteria else None
-        self.explain.setText(html.escape(c.explanation) if c and c.explanation else "")
+        self.explain.setText(as_written_html(c.explanation) if c and c.explanation else "")
+        self.explain.setVisible(bool(c and c.explanation))
 
 
 class DemonstrationPanel(QuestionPanel):
@@ -405,6 +406,11 @@ class DemonstrationPanel(QuestionPanel):
         self.editor.setVisible(not (self.show_diff and has_draft))
         if self.show_diff and has_draft:
             self.diff.setHtml(diff_html(draft, value["text"]))
+
+
+def as_written_html(text: str) -> str:
+    """Plain text inside our own HTML, its line breaks kept (a criterion's list of conditions)."""
+    return html.escape(text.strip()).replace("\n", "<br>")
 
 
 def diff_html(old: str, new: str) -> str:
