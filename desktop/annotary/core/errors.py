@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pydantic import ValidationError
 
 # Bounds of the whole numbers a bundle may carry: SQLite keeps integers in 64 bits and turns
@@ -59,9 +61,22 @@ def describe_validation(err: ValidationError, prefix: str = "") -> str:
     first = max(errors, key=lambda e: len(e.get("loc", ())))
     tags = {p for e in errors for p in e.get("loc", ())
             if isinstance(p, str) and ("[" in p or p in ("str", "int", "float", "bool", "none"))}
-    loc = ".".join(str(p) for p in first.get("loc", ()) if p not in tags)
+    loc = ".".join(_shown(p) for p in first.get("loc", ()) if p not in tags)
     where = f"{prefix}.{loc}" if prefix and loc else (prefix or loc)
-    msg = first.get("msg", "invalid")
+    msg = _one_line(str(first.get("msg", "invalid")))
     more = len(errors) - 1
     tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
     return f"{where}: {msg}{tail}" if where else f"{msg}{tail}"
+
+
+def _one_line(text: str) -> str:
+    """Control characters (a line break in a key someone sent) escaped, so the error stays one line."""
+    if any(ord(c) < 32 or c in "\u2028\u2029\x85" for c in text):
+        text = json.dumps(text)[1:-1]
+    return text
+
+
+def _shown(part) -> str:
+    """One part of a field's location: keys from a file are cut and escaped."""
+    text = _one_line(str(part))
+    return text if len(text) <= 60 else text[:57] + "..."

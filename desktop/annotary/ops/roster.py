@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from annotary.bundles.identity import Identity, fingerprint_of, key_id_of, verify_signature
+from annotary.bundles.records import loads as strict_json
 from annotary.core.changes import Change
 from annotary.core.coordination import SignedCard, card_bytes
 from annotary.core.errors import (
@@ -69,10 +70,11 @@ def read_card(path: str | Path) -> IdentityCard:
     if len(raw) > MAX_CARD_BYTES:
         raise IdentityError(f"{path.name}: {len(raw)} bytes is too large for an identity card")
     try:
-        doc = json.loads(raw.decode("utf-8"))
-        signed = SignedCard.model_validate(doc)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        doc = strict_json(raw)  # no duplicate keys, bounded depth: the card comes from someone else
+    except ValueError as err:
         raise IdentityError(f"{path.name}: not a JSON identity card ({err})") from None
+    try:
+        signed = SignedCard.model_validate(doc)
     except ValidationError as err:
         raise IdentityError(f"{path.name}: {describe_validation(err)}") from None
     card = signed.card
