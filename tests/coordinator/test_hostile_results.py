@@ -310,3 +310,22 @@ def test_a_rezipped_copy_is_already_merged(world, tmp_path):
     assert again.already_merged and again.refusal is None
     assert_unchanged(before, db_state(store))
     assert store.one("SELECT count(*) FROM bundle_log")[0] == 1
+
+
+def test_a_rezipped_task_bundle_is_already_imported(world, tmp_path):
+    from annotary.ops.importing import import_tasks, preview_tasks
+    from annotary.store import open_store
+
+    tasks = world.assignment.bundles[0].path
+    store = open_store(tmp_path / "annotator.db")
+    import_tasks(store, tasks, trust_new_key=True)
+    copy = tmp_path / "copy.annotary"
+    with zipfile.ZipFile(copy, "w", zipfile.ZIP_STORED) as zf:
+        for info, data in reversed(entries_of(tasks)):
+            zf.writestr(info.filename, data)
+    assert preview_tasks(store, copy).already_imported
+    before = db_state(store)
+    change = import_tasks(store, copy, trust_new_key=True)
+    assert "already imported" in change.message
+    assert_unchanged(before, db_state(store))
+    assert store.one("SELECT count(*) FROM bundle_log")[0] == 1
