@@ -33,7 +33,16 @@ def data_dir() -> Path:
         from platformdirs import user_data_dir
 
         path = Path(user_data_dir(APP_NAME, appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
+    # only its owner may enter the folder of identity, store, backups and crash log; a folder
+    # ANNOTARY_HOME names that exists already keeps its mode (it may be a shared place on purpose)
+    fresh = not path.exists()
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if os.name == "posix" and (fresh or not override):
+        try:
+            if path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
+                os.chmod(path, 0o700)
+        except OSError:
+            pass
     return path
 
 

@@ -17,7 +17,7 @@ from annotary import __version__
 from annotary.bundles.identity import INFO_FILE, KEY_FILE
 from annotary.core.errors import AnnotaryError
 from annotary.paths import data_dir, resources_dir, store_path
-from annotary.store.db import connect_read_only, open_elsewhere
+from annotary.store.db import connect_read_only, open_elsewhere, private_dir, private_file
 
 KEEP = 7
 CRASH_LOG = "crash.log"
@@ -107,9 +107,10 @@ def make_backup(store_file: str | Path, *, conn: sqlite3.Connection | None = Non
     part = folder / f".{final.name}.part"
     source = conn
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)
         if source is None:
             source = connect_read_only(store_file)
+        private_file(part)
         target = sqlite3.connect(part)
         try:
             _copy(source, target)
@@ -180,11 +181,13 @@ def _keep_as_is(store_file: Path, kind: str) -> Backup:
     """A byte copy of a store the backup API cannot read (a damaged one)."""
     made = datetime.now().replace(microsecond=0)
     final = backups_dir(store_file) / f"{store_file.stem}-{made.strftime(_STAMP)}-{kind}.db"
-    final.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(store_file, final)
+    private_dir(final.parent)
+    private_file(final)
+    shutil.copyfile(store_file, final)
     wal = Path(f"{store_file}-wal")
     if wal.exists():
-        shutil.copy2(wal, f"{final}-wal")
+        private_file(f"{final}-wal")
+        shutil.copyfile(wal, f"{final}-wal")
     return Backup(final, made, kind)
 
 
@@ -218,6 +221,7 @@ def restore(store_file: str | Path, backup: str | Path, *, lock: StoreLock | Non
             else:
                 kept = _keep_as_is(store_file, "damaged")
         part = store_file.with_name(f".{store_file.name}.restoring")
+        private_file(part)
         shutil.copyfile(backup, part)
         with open(part, "rb+") as f:
             os.fsync(f.fileno())
@@ -295,6 +299,7 @@ def write_crash_report(exc_type, exc, tb, *, where: str = "") -> Path:
     if path.exists() and path.stat().st_size > CRASH_LOG_LIMIT:
         tail = path.read_bytes()[-CRASH_LOG_LIMIT // 2:]
         path.write_bytes(b"[older reports removed]\n" + tail[tail.find(b"\n") + 1:])
+    private_file(path)
     with open(path, "a", encoding="utf-8") as f:
         f.write(text)
     return path

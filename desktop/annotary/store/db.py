@@ -22,6 +22,33 @@ except ImportError:  # Windows: its file locks belong to a handle, a close elsew
     fcntl = None
 
 
+def private_file(path: str | Path) -> None:
+    """Make a file only its owner can read (created empty if missing): stores, backups and the
+    crash log hold labels, rationales and patients' words. SQLite gives the -wal and -shm files
+    the mode of their database. Other platforms keep their own access rules."""
+    if os.name != "posix":
+        return
+    path = Path(path)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        if path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
+            os.chmod(path, 0o600)
+    except OSError:
+        pass  # a file we may not change keeps its mode; opening it says what is wrong
+
+
+def private_dir(path: str | Path) -> None:
+    """A folder of our own that only its owner can enter (made if missing)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if os.name == "posix":
+        try:
+            if path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
+                os.chmod(path, 0o700)
+        except OSError:
+            pass
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -181,6 +208,10 @@ def open_store(path: str | Path | None, read_only: bool | None = None) -> Store:
             read_only = not writable(path)
         if not read_only:
             path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(path)
+            for extra in ("-wal", "-shm"):
+                if Path(f"{path}{extra}").exists():
+                    private_file(f"{path}{extra}")
         elif not path.exists():
             raise AnnotaryError(f"{path}: no such store")
         conn = None
