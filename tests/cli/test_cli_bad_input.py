@@ -149,3 +149,22 @@ def test_snapshot_sees_a_write_by_the_cli(store, demo_bundle):
     assert result.exit_code == 0, result.output
     after = snapshot(store)
     assert after["wal"] != before["wal"] and after["dump"] != before["dump"]
+
+
+def test_a_full_disk_is_one_line_not_a_traceback(annotary_home, monkeypatch):
+    """SQLite's 'database or disk is full' (the write rolled back) reaches the user as one line."""
+    import sqlite3
+
+    from click.testing import CliRunner
+
+    import annotary.cli.main as main
+
+    def full(*args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(main, "open_store", full)
+    result = CliRunner().invoke(main.cli, ["projects"], catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines() if hasattr(result, "stderr") else result.output.splitlines()
+    assert len(lines) == 1 and "disk is full" in lines[0] and "nothing was changed" in lines[0]
+    assert "Traceback" not in result.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -37,6 +38,15 @@ class Group(click.Group):
         except Cancelled:
             click.echo("cancelled; nothing was changed", err=True)
             ctx.exit(130)
+        except sqlite3.Error as err:
+            # a full disk or a failing drive: the transaction rolled back, the store is as it was
+            click.echo(f"error: could not write the store ({' '.join(str(err).split())}); nothing was "
+                       "changed: free some disk space, then run the command again", err=True)
+            ctx.exit(1)
+        except OSError as err:
+            what = f"{err.filename}: " if getattr(err, "filename", None) else ""
+            click.echo(f"error: {what}{err.strerror or err}", err=True)
+            ctx.exit(1)
         except click.UsageError as err:
             # click's own multi-line usage text, folded to the one line every refusal gets
             where = f" (see `{err.ctx.command_path} --help`)" if err.ctx else ""
