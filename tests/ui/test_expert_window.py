@@ -257,3 +257,24 @@ def test_a_criterion_keeps_its_own_line_breaks(qtbot, open_project):  # noqa: F8
     w = open_project(spec_of(RUBRIC_Q, project_id="lines"), items)
     text = w.labeling.panels[0].list.toPlainText()
     assert "should:\n- ask the child's age\n- give no dose" in text.replace("\u2028", "\n")
+
+
+def test_a_submit_on_a_full_disk_says_so_and_keeps_the_answer(qtbot, window, asker, demo_bundle, monkeypatch):
+    import sqlite3
+
+    import annotary.flows.labeling as labeling
+
+    asker.paths.append(str(demo_bundle))
+    window.run_command("file.open")
+    flow = window.labeling.flow
+    press(qtbot, window, K.Key_A)
+    press(qtbot, window, K.Key_T)
+
+    def full(*args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(labeling.annotate, "submit_item", full)
+    item = flow.current.item.id
+    press(qtbot, window, K.Key_Return, CTRL)
+    assert asker.errors and "disk is full" in asker.errors[-1] and "Nothing was lost" in asker.errors[-1]
+    assert flow.current.item.id == item and flow.current.pending["helpful"].value == {"key": "A"}

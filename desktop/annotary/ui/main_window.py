@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -122,6 +123,10 @@ class MainWindow(QMainWindow):
             self._run(command)
         except AnnotaryError as err:
             self.ask.error("Annotary", one_line(err))
+        except sqlite3.Error as err:
+            # a full disk or a failing drive: the write rolled back and the screen did not move on
+            self.ask.error("Could not save", f"The store could not be written ({one_line(err)}). Nothing "
+                           "was lost: what is on screen is still there. Free some disk space, then try again.")
 
     def _run(self, command: str) -> None:
         if self._scope() == "labeling" and self.labeling.handle(command):
