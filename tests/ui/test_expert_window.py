@@ -278,3 +278,14 @@ def test_a_submit_on_a_full_disk_says_so_and_keeps_the_answer(qtbot, window, ask
     press(qtbot, window, K.Key_Return, CTRL)
     assert asker.errors and "disk is full" in asker.errors[-1] and "Nothing was lost" in asker.errors[-1]
     assert flow.current.item.id == item and flow.current.pending["helpful"].value == {"key": "A"}
+
+
+def test_a_confidence_key_past_the_scale_says_the_range(qtbot, window, asker, demo_bundle):
+    asker.paths.append(str(demo_bundle))
+    window.run_command("file.open")
+    screen = window.labeling
+    press(qtbot, window, K.Key_7, ALT)
+    assert "confidence is 1 to 5" in screen.status.text()
+    assert screen.flow.current.pending["helpful"].confidence is None
+    press(qtbot, window, K.Key_4, ALT)
+    assert screen.flow.current.pending["helpful"].confidence == 4
