@@ -225,7 +225,8 @@ class ResponsesView(QWidget):
         self._place(n)
 
     def _place(self, n: int) -> None:
-        columns = 1 if self.narrow else min(max(n, 1), 3)
+        # four responses as two rows of two: a row of three and one alone wastes a third
+        columns = 1 if self.narrow else 2 if n == 4 else min(max(n, 1), 3)
         for i, pane in enumerate(self.panes):
             self.grid.removeWidget(pane)
             pane.setVisible(i < n)
