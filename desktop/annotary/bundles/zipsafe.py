@@ -174,7 +174,9 @@ class ZipReader:
         path = Path(path)
         label = path.name
         try:
-            f = path.open("rb")
+            # non-blocking, so a FIFO given as a bundle is refused rather than waited on
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+            f = os.fdopen(fd, "rb")
         except FileNotFoundError:
             raise BundleError(f"{label}: file not found") from None
         except IsADirectoryError:
