@@ -536,6 +536,9 @@ def child_import(cfg: dict) -> dict:
                             ("_check_members", "verify: member hashes")):
             stack.enter_context(patched(bundle_mod, name, phases, label))
         stack.enter_context(patched(importing, "read_bundle", phases, "read+verify"))
+        # the verifying reader opens a bundle with its manifest and signature only; members are
+        # inflated and hashed while the records are parsed (in "parse+validate")
+        stack.enter_context(patched(importing, "open_bundle", phases, "read+verify"))
         for name in ("bundle_spec", "bundle_guidelines"):
             stack.enter_context(patched(importing, name, phases, "parse+validate"))
         stack.enter_context(patched(importing, "bundle_items", phases, "parse+validate"))
