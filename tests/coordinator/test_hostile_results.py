@@ -15,6 +15,8 @@ import zlib
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from annotary.bundles.bundle import read_bundle, write_bundle
 from annotary.core.labels import Label
@@ -329,3 +331,37 @@ def test_a_rezipped_task_bundle_is_already_imported(world, tmp_path):
     assert "already imported" in change.message
     assert_unchanged(before, db_state(store))
     assert store.one("SELECT count(*) FROM bundle_log")[0] == 1
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_merge_of_mutated_labels_refuses_whole_or_merges(world, tmp_path_factory, data):
+    """Signed bundles of mutated labels: each merges whole or is refused whole, in one line."""
+    folder = tmp_path_factory.mktemp("fuzz-merge")
+    lines = [json.loads(line) for line in _label_lines(world)]
+    at = data.draw(st.integers(0, len(lines) - 1))
+    record = lines[at]
+    key = data.draw(st.sampled_from(sorted(record)))
+    if key == "answer" and isinstance(record["answer"], dict) and data.draw(st.booleans()):
+        inner = data.draw(st.sampled_from(sorted(record["answer"])))
+        record["answer"] = record["answer"] | {inner: data.draw(JSON)}
+    else:
+        record[key] = data.draw(JSON)
+    path = results_bundle(folder / "m.annotary", world.people[0], [json.dumps(r).encode() for r in lines])
+    store = world.copy(folder)
+    before = db_state(store)
+    (report,) = merge_results(store, paths=[path])
+    if report.refusal is not None:
+        assert "\n" not in report.refusal and "\r" not in report.refusal
+        assert_unchanged(before, db_state(store))
+    else:
+        assert report.accepted + report.replaced + report.ignored + report.refused == len(lines)
+    store.close()
