@@ -127,31 +127,51 @@ project_create.help += RESPONSES_HELP
 @click.option("--adaptive", is_flag=True, help="Send only disputed items, each to one more annotator.")
 @click.option("--feedback", is_flag=True,
               help="Also send each annotator the items a reviewer decided against them (shown after labelling).")
+@click.option("--triage", metavar="RATER",
+              help="Send a second person only where RATER (a non-human rater) disagrees with the first, "
+                   "has no answer or is unsure; a third only where two people split.")
+@click.option("--min-rater-confidence", type=float, metavar="P",
+              help="With --triage: a rater answer below this confidence (0-1) counts as unsure.")
+@click.option("--tolerance", type=click.FloatRange(0), default=0.0, show_default=True,
+              help="With --triage: scoring answers this many scale points apart still agree.")
 @click.option("--format", "fmt", default="auto", show_default=True, help="Record shape of --gold/--calibration.")
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False), help="Folder for the bundles.")
 @JSON
-def project_assign(project, overlap, gold, gold_fraction, calibration, round_, adaptive, feedback, fmt,
-                   out_dir, as_json):
+def project_assign(project, overlap, gold, gold_fraction, calibration, round_, adaptive, feedback, triage,
+                   min_rater_confidence, tolerance, fmt, out_dir, as_json):
     """Assign a round and write one signed task bundle per annotator.
 
     Each item goes to OVERLAP distinct annotators of the roster, least loaded first; items keep
     their annotators of earlier rounds, so a higher overlap later tops them up. Gold items look
     like any other item in the bundles; no bundle holds anyone's labels.
 
+    With --triage RATER each round sends one person per item: first to every item no one has
+    labelled, then a second only where RATER's imported labels (`labels import --rater`) disagree
+    with the first answer, are missing, or are below --min-rater-confidence, then one more where
+    people split, up to OVERLAP people (default 3). Pairwise choices, ranking top choices, scoring
+    axes (within --tolerance points) and rubric marks are compared; every reason is counted.
+
     \b
     Example:
       annotary project assign project.db --overlap 2 --gold-fraction 0.05 --out-dir round1/
       annotary project assign project.db --adaptive --feedback --out-dir round2/
+      annotary labels import project.db --rater gpt35 gpt35.jsonl
+      annotary project assign project.db --triage gpt35 --out-dir round1/
+      annotary project assign project.db --triage gpt35 --min-rater-confidence 0.7 --out-dir round2/
     """
     store = open_project(project)
     r = assign_round(store, identity=identity_ops.require_identity(), out_dir=out_dir, overlap=overlap,
                      round=round_, gold_paths=list(gold), gold_fraction=gold_fraction,
                      calibration_paths=list(calibration), adaptive=adaptive, fmt=fmt,
-                     feedback=feedback)
+                     feedback=feedback, triage=triage, min_rater_confidence=min_rater_confidence,
+                     tolerance=tolerance)
     data = {"round": r.round, "items": r.items, "added": r.added, "notes": r.notes,
             "bundles": [{"annotator": b.annotator, "name": b.name, "path": str(b.path), "normal": b.normal,
                          "gold": b.gold, "calibration": b.calibration} for b in r.bundles]}
-    lines = [r.message, *(f"  {b.path}" for b in r.bundles), *(f"note: {n}" for n in r.notes)]
+    if triage is not None:
+        data["reasons"] = r.reasons
+    lines = [r.message, *(f"  {line}" for line in r.reason_lines), *(f"  {b.path}" for b in r.bundles),
+             *(f"note: {n}" for n in r.notes)]
     emit(data, as_json, "\n".join(lines))
 
 

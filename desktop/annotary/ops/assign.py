@@ -7,9 +7,10 @@ import random
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from annotary.analysis.triage import WAITING
 from annotary.bundles.bundle import write_bundle
 from annotary.bundles.identity import Identity
 from annotary.core.errors import AnnotaryError, ItemError, TrustError
@@ -18,6 +19,7 @@ from annotary.ops import queries
 from annotary.ops.project import ANSWER, insert_items, project_info, read_source_items
 from annotary.ops.quality import disputed_items, quality_report
 from annotary.ops.roster import members
+from annotary.ops.triage import item_reason, load_holdings, resolve_rater
 from annotary.store import Store
 from annotary.store.db import now_iso
 
@@ -40,11 +42,17 @@ class AssignReport:
     added: dict[str, int]  # gold and calibration items added to the project
     bundles: list[TaskBundle]
     notes: list[str]
+    reasons: dict[str, int] = field(default_factory=dict)  # triage: items per reason, sent or held
 
     @property
     def message(self) -> str:
         per = ", ".join(f"{b.name} {b.normal}+{b.gold} gold+{b.calibration} calibration" for b in self.bundles)
         return f"round {self.round}: {self.items} items to {len(self.bundles)} annotators ({per})"
+
+    @property
+    def reason_lines(self) -> list[str]:
+        width = max((len(str(n)) for n in self.reasons.values()), default=1)
+        return [f"{n:>{width}} {'item ' if n == 1 else 'items'}  {why}" for why, n in self.reasons.items()]
 
 
 HIDDEN = ("metadata", "kind", "gold", "explanation")
@@ -70,7 +78,9 @@ def _slug(text: str) -> str:
 def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overlap: int | None = None,
                  round: int | None = None, gold_paths: Sequence[str | Path] = (),
                  gold_fraction: float | None = None, calibration_paths: Sequence[str | Path] = (),
-                 adaptive: bool = False, fmt: str = "auto", feedback: bool = False) -> AssignReport:
+                 adaptive: bool = False, fmt: str = "auto", feedback: bool = False,
+                 triage: str | None = None, min_rater_confidence: float | None = None,
+                 tolerance: float = 0.0) -> AssignReport:
     """Give each item to `overlap` distinct annotators (least loaded first) and write their bundles.
 
     Items keep the annotators of earlier rounds, so a later round with a higher overlap tops
@@ -79,6 +89,10 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
     to everyone, or about `gold_fraction` of each annotator's load. Calibration items: all, first.
     `feedback`: each annotator also gets, as calibration items, the items where a reviewer decided
     against their answer; after labelling one again they see the decision and its reason.
+    `triage` (a non-human rater's name): an item with no one goes to one person; an item with one
+    person's answer to a second only where the rater has no answer, is below `min_rater_confidence`
+    or disagrees (scores within `tolerance` points agree); an item where people split to one more,
+    up to `overlap` people (default 3). The report counts the items per reason.
     """
     info = project_info(store)
     spec = info.spec
@@ -88,6 +102,16 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
     people = {m.key_id: m.name for m in members(store, active_only=True, role="annotator")}
     if not people:
         raise AnnotaryError("no active annotators in the roster: add their cards with `annotary roster add`")
+    if triage is not None and adaptive:
+        raise AnnotaryError("choose --triage or --adaptive, not both")
+    if min_rater_confidence is not None and triage is None:
+        raise AnnotaryError("--min-rater-confidence is for a triage round: add --triage RATER")
+    if min_rater_confidence is not None and not 0 <= min_rater_confidence <= 1:
+        raise AnnotaryError(f"minimum rater confidence {min_rater_confidence} must be between 0 and 1")
+    if tolerance < 0:
+        raise AnnotaryError(f"tolerance {tolerance} must be 0 or more scale points")
+    if triage is not None and overlap is None:
+        overlap = min(3, len(people))
     if overlap is None and not adaptive:
         raise AnnotaryError("give the overlap: how many annotators label each item")
     if overlap is not None and overlap > len(people):
@@ -118,7 +142,11 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
         return sum(1 for a in given[iid] if a in people or (iid, a) in labeled)
 
     notes: list[str] = []
-    if adaptive:
+    reasons: dict[str, int] = {}
+    if triage is not None:
+        need, reasons = _triage_need(store, info, triage, kinds, given, labeled, people,
+                                     min_rater_confidence=min_rater_confidence, tolerance=tolerance, cap=overlap)
+    elif adaptive:
         disputed = disputed_items(quality_report(store), store)
         need = {iid: 1 for iid, _ in disputed if overlap is None or covering(iid) < overlap}
         if not need and not feedback:
@@ -128,6 +156,9 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
         need = {iid: overlap - covering(iid) for iid, kind in kinds.items()
                 if kind == "normal" and covering(iid) < overlap}
     lessons = _feedback_items(store, info, people) if feedback else {}
+    if not need and not any(lessons.values()) and triage is not None:
+        summary = "; ".join(f"{n} {why}" for why, n in reasons.items())
+        raise AnnotaryError(f"nothing to send under triage: {summary or 'no items'}")
     if not need and not any(lessons.values()):
         raise AnnotaryError(f"nothing to assign: every item already has {overlap} annotators")
 
@@ -151,11 +182,42 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
                 kinds[item.id] = item.kind
             if item.id not in given or a not in given[item.id]:
                 plan[a]["calibration"].append(item.id)
-    return _write(store, identity=identity, info=info, round=round, plan=plan, kinds=kinds,
-                  added=added, people=people, out_dir=Path(out_dir), notes=notes,
-                  settings={"overlap": overlap, "adaptive": adaptive, "gold_fraction": gold_fraction,
-                            "gold_files": [Path(p).name for p in gold_paths],
-                            "calibration_files": [Path(p).name for p in calibration_paths]})
+    settings = {"overlap": overlap, "adaptive": adaptive, "gold_fraction": gold_fraction,
+                "gold_files": [Path(p).name for p in gold_paths],
+                "calibration_files": [Path(p).name for p in calibration_paths]}
+    if triage is not None:
+        settings["triage"] = {"rater": triage, "min_rater_confidence": min_rater_confidence,
+                              "tolerance": tolerance, "reasons": reasons}
+    report = _write(store, identity=identity, info=info, round=round, plan=plan, kinds=kinds,
+                    added=added, people=people, out_dir=Path(out_dir), notes=notes, settings=settings)
+    return replace(report, reasons=reasons)
+
+
+def _triage_need(store: Store, info, rater: str, kinds: dict[str, str], given, labeled, people,
+                 *, min_rater_confidence, tolerance, cap) -> tuple[dict[str, int], dict[str, int]]:
+    """Items that go to one more person under triage with `rater`, and the items per reason
+    (sent ones first, then the settled and held ones)."""
+    holdings = load_holdings(store, info)
+    rid = resolve_rater(holdings, rater)
+    need: dict[str, int] = {}
+    sent: dict[str, int] = defaultdict(int)
+    held: dict[str, int] = defaultdict(int)
+    for iid, kind in kinds.items():
+        if kind != "normal":
+            continue
+        answered = list(holdings.people.get(iid, {}))
+        if any(a in people and (iid, a) not in labeled for a in given[iid]):
+            held[WAITING] += 1  # an answer still to come may settle it
+            continue
+        more, why = item_reason(holdings, iid, answered, rid, min_confidence=min_rater_confidence,
+                                tolerance=tolerance, cap=cap)
+        if more:
+            need[iid] = 1
+            sent[why] += 1
+        else:
+            held[why] += 1
+    return need, {**dict(sorted(sent.items(), key=lambda kv: -kv[1])),
+                  **dict(sorted(held.items(), key=lambda kv: -kv[1]))}
 
 
 def _feedback_items(store: Store, info, people: dict[str, str]) -> dict[str, list[Item]]:
