@@ -204,3 +204,68 @@ def test_triage_reasons_by_hand():
     assert triage_reason([a, b], a, set(), cap=2, **kw)[0] is False
     # a skipped second answer leaves one answer: the rater is asked again
     assert triage_reason([a, {"q": None}], b, set(), **kw) == (True, "third person: gpt disagrees")
+
+
+AXES = [{"id": "quality", "name": "Quality", "scale": [{"value": v, "label": f"{v}", "anchor": f"{v} of 5"} for v in range(1, 6)]}]
+MODES_SPEC = {"project_id": "modes", "name": "Modes", "questions": [
+    {"id": "rank", "mode": "ranking", "text": "Order best first"},
+    {"id": "scores", "mode": "scoring", "text": "Rate each response", "axes": AXES},
+    {"id": "crit", "mode": "rubric", "text": "Criteria", "criteria": [
+        {"id": "cites", "text": "Cites a source", "points": 2}, {"id": "safe", "text": "Is safe", "points": 3}]}]}
+
+
+def modes_answers(top: str, quality: int, safe: str) -> list[dict]:
+    other = "r2" if top == "r1" else "r1"
+    return [{"question_id": "rank", "answer": {"mode": "ranking", "order": [[top], [other]]}},
+            {"question_id": "scores", "answer": {"mode": "scoring", "scores": {
+                "r1": {"quality": quality}, "r2": {"quality": 3}}}},
+            {"question_id": "crit", "answer": {"mode": "rubric", "marks": {"cites": "met", "safe": safe}}}]
+
+
+def test_triage_compares_rankings_scores_and_rubric_marks_from_the_command_line(tmp_path):
+    from click.testing import CliRunner
+
+    from annotary.app import cli
+    from annotary.ops.identity import make_identity
+
+    me = make_identity(name="Coordinator Cho", role="coordinator")
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(MODES_SPEC))
+    items = write_rows(tmp_path / "items.jsonl", [
+        {"id": f"i{n}", "prompt": f"Question {n}", "responses": [{"id": "r1", "text": "one"}, {"id": "r2", "text": "two"}]}
+        for n in range(4)])
+    db = tmp_path / "modes.db"
+    create_project(spec_path=spec, items_paths=[items], out=db, identity=me)
+    cards = []
+    for i in range(3):
+        p = create_identity(tmp_path / f"p{i}", name=f"Person {i}", role="annotator")
+        cards.append(tmp_path / f"p{i}.card.json")
+        export_card(identity=p, out=cards[-1])
+    store = open_project(db)
+    add_members(store, cards=cards)
+    # one person's answers (from outside the roster: they count as people) and the judge's
+    person = {"i0": ("r1", 4, "met"), "i1": ("r1", 4, "met"), "i2": ("r1", 4, "met"), "i3": ("r2", 2, "met")}
+    judge = {"i0": ("r1", 4, "met"), "i1": ("r1", 5, "met"), "i2": ("r2", 4, "met"), "i3": ("r2", 2, "not_met")}
+    for name, table, human in (("p1", person, True), ("judge", judge, False)):
+        rows = [{"item_id": iid, **a} for iid, args in table.items() for a in modes_answers(*args)]
+        import_rater_labels(store, rater=name, path=write_rows(tmp_path / f"{name}.jsonl", rows), human=human)
+    store.close()
+
+    def assign(*args, ok=True):
+        r = CliRunner().invoke(cli, ["project", "assign", str(db), "--out-dir", str(tmp_path / "out"), *args])
+        assert (r.exit_code == 0) == ok, r.output
+        return r
+
+    r = assign("--triage", "judge", "--tolerance", "1", "--json")
+    data = json.loads(r.output)
+    assert data["reasons"] == {"second person: judge disagrees": 2, "settled: one person and judge agree": 2}
+    store = open_project(db)
+    sent = sorted(x[0] for x in store.query("SELECT item_id FROM assignments WHERE round=1"))
+    store.close()
+    assert sent == ["i2", "i3"]  # i1's scores are one point apart: within the tolerance
+    text = assign("--triage", "judge").output  # round 2, exact scores: i1 now differs too
+    assert "round 2: 1 items" in text and "1 item   second person: judge disagrees" in text
+    err = assign("--min-rater-confidence", "0.5", "--overlap", "1", ok=False)
+    assert err.exit_code == 2 and "add --triage RATER" in err.stderr
+    err = assign("--triage", "judge", "--adaptive", ok=False)
+    assert "choose --triage or --adaptive, not both" in err.stderr
