@@ -65,6 +65,7 @@ def test_simulated_figures_are_the_ones_worked_out_by_hand(three_rounds):
     for plan, ks in asked.items():
         p = got[plan]
         assert p.human_labels == sum(ks) and p.share == pytest.approx(sum(ks) / 30)
+        assert p.one_person == ks.count(1)
         assert (p.agreed, p.compared) == (agreed[plan], 9) and p.agreement == pytest.approx(agreed[plan] / 9)
         seconds = sum(SECONDS[key[holders[r][iid]]] for iid, k in zip(ITEMS, ks, strict=True)
                       for r in range(1, k + 1))
@@ -86,7 +87,7 @@ def test_simulate_command(three_rounds):
     assert [p["plan"] for p in plans][-1] == "triage:judge"
     assert {"plan", "human_labels", "share", "agreement", "cost", "hours"} <= set(plans[0])
     text = CliRunner().invoke(cli, ["simulate", str(team.db)]).output
-    assert "triage:judge 14 46.7% 88.9% (8/9)" in " ".join(text.split())
+    assert "triage:judge 14 46.7% 88.9% (8/9) 7" in " ".join(text.split())
     assert "Example:" in CliRunner().invoke(cli, ["simulate", "--help"]).output
 
 

@@ -118,7 +118,7 @@ project_create.help += RESPONSES_HELP
 
 @project.command("assign")
 @PROJECT
-@click.option("--overlap", type=click.IntRange(1), help="Annotators per item (with --adaptive: at most).")
+@click.option("--overlap", type=click.IntRange(1), help="Annotators per item (with --adaptive or --triage: at most).")
 @click.option("--gold", "gold", multiple=True, type=click.Path(dir_okay=False),
               help="Gold items (with answers) to add and hide among the others; repeatable.")
 @click.option("--gold-fraction", type=float, help="Gold share of each load (default: all gold items).")
@@ -146,7 +146,7 @@ def project_assign(project, overlap, gold, gold_fraction, calibration, round_, a
     their annotators of earlier rounds, so a higher overlap later tops them up. Gold items look
     like any other item in the bundles; no bundle holds anyone's labels.
 
-    With --triage RATER each round sends one person per item: first to every item no one has
+    With --triage RATER each round sends at most one more person per item: first to every item no one has
     labelled, then a second only where RATER's imported labels (`labels import --rater`) disagree
     with the first answer, are missing, or are below --min-rater-confidence, then one more where
     people split, up to OVERLAP people (default 3). Pairwise choices, ranking top choices, scoring
@@ -430,7 +430,8 @@ def simulate_command(project, judge, min_rater_confidence, tolerance, seed, as_j
             f"the fixed-3 majority ({sim.items - sim.no_majority} items have one)")
     rows = [[p.plan, p.human_labels, f"{p.share:.1%}",
              None if p.agreement is None else f"{p.agreement:.1%} ({p.agreed}/{p.compared})",
-             p.cost, p.hours] for p in sim.plans]
-    text = "\n".join([head, table(["plan", "human labels", "share", "agreement", "cost", "hours"], rows),
+             p.one_person, p.cost, p.hours] for p in sim.plans]
+    text = "\n".join([head, table(["plan", "human labels", "share", "agreement", "one person", "cost", "hours"],
+                                   rows),
                       *(f"note: {n}" for n in sim.notes)])
     emit(sim.as_dict(), as_json, text)

@@ -27,6 +27,7 @@ class PlanResult:
     compared: int  # items with a fixed-3 majority
     cost: float | None  # from the roster's rates and the recorded times
     hours: float | None  # recorded time on task of the labels the plan uses
+    one_person: int = 0  # items the plan settles on one person's answer
     description: str = ""
 
 
@@ -181,7 +182,8 @@ def simulate(store: Store, *, judge: str | None = None, seed: int = 0, min_rater
                 cost = sum(seconds(p, iid) / 3600 * rates[p] for iid, people in asked.items() for p in people)
         results.append(PlanResult(plan, labels, labels / fixed3,
                                   sum(compared) / len(compared) if compared else None, sum(compared),
-                                  len(compared), cost, hours, description))
+                                  len(compared), cost, hours, sum(len(v) == 1 for v in asked.values()),
+                                  description))
     notes = []
     left_out = len(normal) - len(replayed)
     if left_out:
