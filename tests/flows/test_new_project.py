@@ -65,7 +65,8 @@ def test_forms_default_beside_the_project(tmp_path, coordinator):
     values = {f.key: f.default for f in fields.values()}
     assert wf.export_options("trl-preference", values) == {
         "fmt": "trl-preference", "out": fields["out"].default, "question": "helpful", "min_provenance": None,
-        "min_agreement": None, "exclude_flagged": False, "ties": "drop", "parquet": False}
+        "min_agreement": None, "exclude_flagged": False, "ties": "drop", "parquet": False,
+        "chat": None}  # None: chat rows when any item is a conversation, as without --chat
     store.close()
 
 
