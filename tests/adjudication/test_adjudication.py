@@ -81,6 +81,34 @@ def test_reviewer_decides_and_coordinator_merges(review, tmp_path):
     assert again.already_merged
 
 
+def test_decisions_belong_to_the_project_instance(review, world, tmp_path):
+    store = review.copy(tmp_path)
+    instance = queries.project(store, PID).instance_id
+    m = read_bundle(review.bundle).manifest
+    assert instance and (m.instance_id, m.coordinator_key_id) == (instance, world.coordinator.key_id)
+    rstore = open_store(tmp_path / "reviewer.db")
+    import_tasks(rstore, review.bundle, trust_new_key=True)
+    assert queries.project(rstore, PID).instance_id == instance
+    decide_all(rstore, review.reviewer)
+    out = tmp_path / "decisions.annotary"
+    export_results(rstore, project_id=PID, identity=review.reviewer, out=out)
+    rstore.close()
+    decisions = read_bundle(out)
+    assert (decisions.manifest.instance_id, decisions.manifest.coordinator_key_id) == (
+        instance, world.coordinator.key_id)
+    # the same decisions, made for another instance of a project with the same id
+    other = tmp_path / "other.annotary"
+    write_bundle(other, kind="decisions", project_id=PID, project_name="x", identity=review.reviewer,
+                 members={"decisions.jsonl": decisions.member("decisions.jsonl")},
+                 instance_id="0" * 32, coordinator_key_id=world.coordinator.key_id)
+    before = list(store.conn.iterdump())
+    [report] = merge_results(store, paths=[other])
+    assert report.refusal.startswith("made for another project instance with the same id 'demo-pairwise'")
+    assert list(store.conn.iterdump()) == before
+    [report] = merge_results(store, paths=[out])
+    assert report.refusal is None and report.accepted == review.cases
+
+
 def test_decisions_from_someone_not_a_reviewer_are_refused(review, world, tmp_path):
     store = review.copy(tmp_path)
     annotator = world.people[0]

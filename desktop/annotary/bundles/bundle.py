@@ -50,7 +50,9 @@ RESERVED = (MANIFEST, SIGNATURE)
 
 def encode_manifest(manifest: Manifest) -> bytes:
     """The exact bytes that are signed and stored as manifest.json."""
-    doc = manifest.model_dump(mode="json")
+    # a bundle of no project instance reads as one written before instances existed
+    doc = manifest.model_dump(mode="json", exclude={"instance_id", "coordinator_key_id"}
+                              if manifest.instance_id is None else None)
     return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
@@ -65,7 +67,11 @@ def write_bundle(
     round: int = 1,
     counts: dict[str, int] | None = None,
     bundle_id: str | None = None,
+    instance_id: str | None = None,
+    coordinator_key_id: str | None = None,
 ) -> Manifest:
+    """Write a signed bundle. `instance_id` and `coordinator_key_id` (both or neither) tie it to
+    one project instance (see Manifest)."""
     path = Path(path)
     label = path.name
     for name in members:
@@ -91,6 +97,8 @@ def write_bundle(
             producer=identity.producer(),
             members=[Member(name=n, sha256=hashlib.sha256(b).hexdigest(), size=len(b)) for n, b in entries],
             counts=counts or {},
+            instance_id=instance_id,
+            coordinator_key_id=coordinator_key_id,
         )
     except ValidationError as e:
         raise BundleError(f"{label}: {MANIFEST}: {describe_validation(e)}") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from annotary.core.errors import MAX_INT32
 
@@ -47,6 +47,21 @@ class Manifest(Model):
     producer: Producer
     members: list[Member] = Field(max_length=1000)
     counts: dict[str, Annotated[int, Field(ge=0, le=MAX_INT32)]] = Field(default_factory=dict, description="Records per member, for display")
+    instance_id: str | None = Field(
+        None, pattern=r"^[0-9a-f]{32}$",
+        description="The project instance the bundle belongs to: a random id made when the coordinator "
+                    "created the project, so two projects with the same project_id are told apart. Absent "
+                    "from bundles written before instances existed and from task bundles built without a "
+                    "project; a merge then checks only the project id, as it did before")
+    coordinator_key_id: str | None = Field(
+        None, pattern=r"^[0-9a-f]{16}$",
+        description="Key id of the coordinator of that project instance; present exactly when instance_id is")
+
+    @model_validator(mode="after")
+    def _instance_whole(self) -> Manifest:
+        if (self.instance_id is None) != (self.coordinator_key_id is None):
+            raise ValueError("instance_id and coordinator_key_id go together: both or neither")
+        return self
 
 
 class IdentityCard(Model):

@@ -18,7 +18,7 @@ from annotary.core.spec import Requirement
 from annotary.ops import queries
 from annotary.ops.annotate import set_setting
 from annotary.ops.assign import task_view
-from annotary.ops.bundling import logged_before
+from annotary.ops.bundling import check_instance, instance_fields, logged_before
 from annotary.ops.merge import MergeReport
 from annotary.ops.project import ANSWER, item_skeletons, project_info
 from annotary.ops.quality import QualityReport, load_raters, quality_report
@@ -132,7 +132,7 @@ def create_adjudication(store: Store, *, identity: Identity, reviewer: str, out:
     out = Path(out)
     bundle_id = uuid.uuid4().hex
     write_bundle(out, kind="adjudication", project_id=info.id, project_name=info.name,
-                 identity=identity, round=info.round, bundle_id=bundle_id,
+                 identity=identity, round=info.round, bundle_id=bundle_id, **instance_fields(info),
                  members={"spec.json": _review_spec(info.spec).model_dump_json(indent=2).encode(),
                           "guidelines.md": info.guidelines.encode("utf-8"),
                           "items.jsonl": items, "cases.jsonl": dump_jsonl(cases)},
@@ -161,6 +161,7 @@ def merge_decisions(store: Store, *, path: str | Path) -> MergeReport:
                              signer_name=m.producer.name)
         if m.project_id != info.id:
             raise TrustError(f"{path.name}: decisions for project {m.project_id!r}, not {info.id!r}: refused")
+        check_instance(path.name, m, info)
         reviewer = _reviewer(store, m.producer.key_id)
         if logged_before(store, sha256=bundle.sha256, key=bundle.key):
             report.already_merged = True

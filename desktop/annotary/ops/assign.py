@@ -16,6 +16,7 @@ from annotary.bundles.identity import Identity
 from annotary.core.errors import AnnotaryError, ItemError, TrustError
 from annotary.core.items import Item
 from annotary.ops import queries
+from annotary.ops.bundling import instance_fields
 from annotary.ops.project import ANSWER, insert_items, project_info, read_source_items
 from annotary.ops.quality import disputed_items, quality_report
 from annotary.ops.roster import members
@@ -318,7 +319,7 @@ def _write(store: Store, *, identity, info, round, plan, kinds, added, people, o
                 lines = "".join(r + "\n" for r in records).encode("utf-8")
                 path = out_dir / f"{info.id}-round{round}-{_slug(people[a])}-{a[:8]}.annotary"
                 write_bundle(path, kind="tasks", project_id=info.id, project_name=spec.name,
-                             identity=identity, round=round,
+                             identity=identity, round=round, **instance_fields(info),
                              members={"spec.json": spec.model_dump_json(indent=2).encode(),
                                       "guidelines.md": info.guidelines.encode("utf-8"),
                                       "items.jsonl": lines},

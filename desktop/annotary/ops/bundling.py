@@ -33,6 +33,37 @@ def check_spec_project(bundle: BundleReader, spec: Spec) -> None:
         )
 
 
+def instance_fields(info) -> dict[str, str]:
+    """What ties a bundle of this project (a ProjectInfo) to its instance: the instance id and the
+    coordinator's key id, for write_bundle; nothing for a project whose instance is not known (an
+    annotator's project imported from bundles that carried none)."""
+    if info.instance_id is None or info.coordinator_key_id is None:
+        return {}
+    return {"instance_id": info.instance_id, "coordinator_key_id": info.coordinator_key_id}
+
+
+def instance_problem(manifest, instance_id: str | None, coordinator_key_id: str | None) -> str | None:
+    """Why a bundle belongs to another instance of its project than the one given, or None.
+
+    A bundle that names no instance was written before instances existed (or for a project whose
+    instance its annotator never learnt): it is checked as it was then (project id, signer,
+    roster, assignments), so older bundles keep merging."""
+    if manifest.instance_id is None:
+        return None
+    if manifest.instance_id == instance_id and manifest.coordinator_key_id == coordinator_key_id:
+        return None
+    return (f"made for another project instance with the same id {manifest.project_id!r} "
+            f"(instance {manifest.instance_id[:12]}, coordinator key {manifest.coordinator_key_id}; "
+            f"this one is instance {(instance_id or 'unknown')[:12]}, coordinator key {coordinator_key_id})")
+
+
+def check_instance(bundle_name: str, manifest, info) -> None:
+    """Refuse a bundle made for another instance of the project `info` (see instance_problem)."""
+    problem = instance_problem(manifest, info.instance_id, info.coordinator_key_id)
+    if problem:
+        raise TrustError(f"{bundle_name}: {problem}: refused")
+
+
 def bundle_guidelines(bundle: BundleReader) -> str:
     return bundle.text("guidelines.md") if bundle.has("guidelines.md") else ""
 

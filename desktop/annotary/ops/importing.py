@@ -21,6 +21,7 @@ from annotary.ops.bundling import (
     bundle_items,
     bundle_spec,
     check_spec_project,
+    instance_problem,
     logged_before,
 )
 from annotary.ops.tasks import GUIDELINE_ASSETS
@@ -67,6 +68,16 @@ def _mismatch(store: Store, manifest, path: Path) -> TrustError:
     )
 
 
+def _instance_refusal(store: Store, manifest, path: Path) -> str | None:
+    """Why a bundle of a project imported before belongs to another instance of it, or None.
+    A project imported from bundles that named no instance learns it from the first that does."""
+    row = store.one("SELECT instance_id, coordinator_key_id FROM projects WHERE id=?", (manifest.project_id,))
+    if row is None or row[0] is None:
+        return None
+    problem = instance_problem(manifest, row[0], row[1])
+    return f"{path.name}: {problem}: refused" if problem else None
+
+
 @dataclass
 class TaskBundle:
     """A task bundle read and checked completely: what the preview shows and the import writes."""
@@ -89,6 +100,10 @@ def load_tasks(path: str | Path) -> TaskBundle:
     only their rows are kept."""
     path = Path(path)
     with open_bundle(path, expect_kind=("tasks", "adjudication")) as b:
+        m = b.manifest
+        if m.coordinator_key_id is not None and m.coordinator_key_id != m.producer.key_id:
+            raise TrustError(f"{path.name}: names coordinator key {m.coordinator_key_id} but is signed by "
+                             f"key {m.producer.key_id} ({m.producer.name}): refused")
         spec = bundle_spec(b)
         check_spec_project(b, spec)
         guidelines = bundle_guidelines(b)
@@ -121,7 +136,7 @@ def preview_tasks(store: Store, source: str | Path | TaskBundle) -> Preview:
         fingerprint=fingerprint_of(base64.b64decode(m.producer.public_key)), items=len(tasks.rows),
         pin=pin,
         already_imported=logged_before(store, sha256=tasks.bundle.sha256, key=tasks.bundle.key),
-        refusal=str(_mismatch(store, m, path)) if pin == "mismatch" else None,
+        refusal=str(_mismatch(store, m, path)) if pin == "mismatch" else _instance_refusal(store, m, path),
     )
 
 
@@ -159,6 +174,9 @@ def import_tasks(
     if row is not None and row[0] != kind:
         raise TrustError(f"{path.name}: project {m.project_id!r} is here to be {_ROLE_OF[row[0]]}; "
                          f"this bundle asks to have it {_ROLE_OF[kind]}: refused")
+    refusal = _instance_refusal(store, m, path)
+    if refusal:
+        raise TrustError(refusal)
     if pin == "new" and not trust_new_key:
         fp = fingerprint_of(base64.b64decode(m.producer.public_key))
         raise TrustError(
@@ -176,12 +194,16 @@ def import_tasks(
         if pin == "new":
             conn.execute(
                 "INSERT INTO projects (id, name, spec, guidelines, guidelines_version,"
-                " coordinator_key_id, coordinator_public_key, coordinator_name, round, created_at, kind)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " coordinator_key_id, coordinator_public_key, coordinator_name, round, created_at, kind,"
+                " instance_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (m.project_id, spec.name, spec.model_dump_json(), guidelines, spec.guidelines_version,
-                 m.producer.key_id, m.producer.public_key, m.producer.name, m.round, now_iso(), kind),
+                 m.producer.key_id, m.producer.public_key, m.producer.name, m.round, now_iso(), kind,
+                 m.instance_id),
             )
         else:
+            if m.instance_id is not None:  # the instance, learnt from the first bundle that names it
+                conn.execute("UPDATE projects SET instance_id=? WHERE id=? AND instance_id IS NULL",
+                             (m.instance_id, m.project_id))
             # a later round: newer spec and guidelines replace older ones, never the reverse
             conn.execute(
                 "UPDATE projects SET name=?, spec=?, guidelines=?, guidelines_version=?, round=?"

@@ -15,7 +15,7 @@ from annotary.core.formats import Manifest
 from annotary.core.items import Item
 from annotary.core.labels import Label, label_problem
 from annotary.ops import paused_gc
-from annotary.ops.bundling import logged_before
+from annotary.ops.bundling import check_instance, logged_before
 from annotary.ops.project import item_skeletons, project_info
 from annotary.ops.queries import ProjectInfo
 from annotary.store import Store
@@ -115,6 +115,7 @@ def _read(path: Path, trust: _Trust) -> _Read:
         m = bundle.manifest
         if m.project_id != info.id:
             raise TrustError(f"{path.name}: results for project {m.project_id!r}, not {info.id!r}: refused")
+        check_instance(path.name, m, info)  # results of another coordinator's project of the same id
         read = _Read(path, MergeReport(str(path), bundle.sha256, m.producer.key_id, m.producer.name), m,
                      key=bundle.key)
         if bundle.sha256 in trust.merged or bundle.key in trust.merged_keys:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from pathlib import Path
 
 from annotary.bundles.identity import Identity
@@ -122,6 +123,11 @@ def insert_items(store: Store, project_id: str, items: list[Item]) -> None:
          for n, it in enumerate(items, 1)])
 
 
+def new_instance_id() -> str:
+    """A project instance's id: 128 random bits, so two projects never share one, whatever their id."""
+    return secrets.token_hex(16)
+
+
 def create_project(*, spec_path: str | Path, items_paths: list[str | Path], out: str | Path,
                    identity: Identity, guidelines_path: str | Path | None = None,
                    fmt: str = "auto", force: bool = False, skip_invalid: bool = False,
@@ -152,10 +158,10 @@ def create_project(*, spec_path: str | Path, items_paths: list[str | Path], out:
         with store.atomic():
             store.conn.execute(
                 "INSERT INTO projects (id, name, spec, guidelines, guidelines_version,"
-                " coordinator_key_id, coordinator_public_key, coordinator_name, round, created_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " coordinator_key_id, coordinator_public_key, coordinator_name, round, created_at, instance_id)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (pid, spec.name, spec.model_dump_json(), guidelines, spec.guidelines_version,
-                 identity.key_id, identity.public_key, identity.name, 1, now_iso()))
+                 identity.key_id, identity.public_key, identity.name, 1, now_iso(), new_instance_id()))
             insert_items(store, pid, items)
             store.conn.execute("INSERT INTO settings (key, value) VALUES (?, ?)", (MARK, f'"{pid}"'))
     except BaseException:

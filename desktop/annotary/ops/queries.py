@@ -26,6 +26,7 @@ class ProjectInfo:
     done: int
     opened_at: str | None
     kind: str = "tasks"  # "adjudication": a reviewer's project of cases to decide
+    instance_id: str | None = None  # the project instance its coordinator made (None: not known yet)
 
 
 def _project(store: Store, row, annotator: str | None) -> ProjectInfo:
@@ -42,7 +43,7 @@ def _project(store: Store, row, annotator: str | None) -> ProjectInfo:
         guidelines=row["guidelines"], guidelines_version=row["guidelines_version"],
         coordinator_key_id=row["coordinator_key_id"], coordinator_name=row["coordinator_name"],
         round=row["round"], total=total, done=done, opened_at=row["opened_at"],
-        kind=row["kind"],
+        kind=row["kind"], instance_id=row["instance_id"],
     )
 
 

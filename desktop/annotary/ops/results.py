@@ -12,6 +12,7 @@ from annotary.core.changes import Change
 from annotary.core.errors import LabelError
 from annotary.core.labels import Label
 from annotary.ops import queries
+from annotary.ops.bundling import instance_fields
 from annotary.store import Store
 
 
@@ -26,7 +27,7 @@ def export_results(store: Store, *, project_id: str, identity: Identity, out: st
         return _export_decisions(store, info, labels, identity, out)
     write_bundle(
         out, kind="results", project_id=project_id, project_name=info.name, identity=identity,
-        round=info.round,
+        round=info.round, **instance_fields(info),
         members={
             "spec.json": info.spec.model_dump_json(indent=2).encode(),
             "results.jsonl": dump_jsonl(labels),
@@ -61,7 +62,7 @@ def _export_decisions(store: Store, info, labels: list[Label], identity: Identit
     decisions = decisions_of(store, info.id, labels)
     write_bundle(
         out, kind="decisions", project_id=info.id, project_name=info.name, identity=identity,
-        round=info.round,
+        round=info.round, **instance_fields(info),
         members={"spec.json": info.spec.model_dump_json(indent=2).encode(),
                  "decisions.jsonl": dump_jsonl(decisions)},
         counts={"decisions.jsonl": len(decisions)},

@@ -232,6 +232,20 @@ def _0006_label_facts(db: sqlite_utils.Database) -> None:
     )
 
 
+def _0007_project_instance(db: sqlite_utils.Database) -> None:
+    """Each project instance its own random id, so bundles of two projects that share a project id
+    are told apart. A coordinator's project made before this step gets one now (its bundles from
+    now on carry it); a project imported by an annotator or reviewer gets the id its coordinator's
+    next bundle carries (NULL until then: its bundles then carry none, as before)."""
+    db.executescript(
+        """
+        ALTER TABLE projects ADD COLUMN instance_id TEXT;
+        UPDATE projects SET instance_id = lower(hex(randomblob(16)))
+            WHERE id IN (SELECT json_extract(value, '$') FROM settings WHERE key = 'coordinator_project');
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _0001_initial),
     ("0002_assets", _0002_assets),
@@ -239,4 +253,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0004_adjudication", _0004_adjudication),
     ("0005_item_skeletons", _0005_item_skeletons),
     ("0006_label_facts", _0006_label_facts),
+    ("0007_project_instance", _0007_project_instance),
 ]
