@@ -82,7 +82,7 @@ class QuestionPanel(QFrame):
             self.rationale.setPlaceholderText(f"Rationale ({need}) — press R to write, Esc to leave")
             self.rationale.setAccessibleName(f"Rationale for {question.id}")
             self.rationale.setTabChangesFocus(True)
-            self.rationale.setMaximumHeight(64)
+            self.rationale.setMaximumHeight(52)  # two lines; it grows no taller, it scrolls
             self.rationale.textChanged.connect(
                 lambda: self.rationale_edited.emit(self.q.id, self.rationale.toPlainText()))
             layout.addWidget(self.rationale)
