@@ -602,10 +602,8 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _csv_records(raw: bytes, name: str) -> list[tuple[str, int, Any]]:
-    import csv
-    import io
-
+def _text_of(raw: bytes, name: str) -> str:
+    """A data file's text (UTF-8, a byte-order mark dropped); the line of a bad byte, or 'empty'."""
     try:
         text = raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as err:
@@ -613,6 +611,14 @@ def _csv_records(raw: bytes, name: str) -> list[tuple[str, int, Any]]:
         raise ItemError(f"{name} line {line}: not valid UTF-8 (byte {err.start})") from None
     if not text.strip():
         raise ItemError(f"{name}: empty file")
+    return text
+
+
+def _csv_records(raw: bytes, name: str) -> list[tuple[str, int, Any]]:
+    import csv
+    import io
+
+    text = _text_of(raw, name)
     reader = csv.DictReader(io.StringIO(text, newline=""))
     if not reader.fieldnames or any(not (f or "").strip() for f in reader.fieldnames):
         raise ItemError(f"{name}: the first row must name every column")
@@ -679,13 +685,7 @@ def _records(path: Path, *, lenient: bool = False) -> list[tuple[str, int, Any]]
             raise ItemError(f"{name}: not a valid gzip file") from None
     if lower.endswith(".csv"):
         return _csv_records(raw, name)
-    try:
-        text = raw.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError as err:
-        line = raw.count(b"\n", 0, err.start) + 1
-        raise ItemError(f"{name} line {line}: not valid UTF-8 (byte {err.start})") from None
-    if not text.strip():
-        raise ItemError(f"{name}: empty file")
+    text = _text_of(raw, name)
 
     if text.lstrip().startswith("["):
         data = _load(text, name)
