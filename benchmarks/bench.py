@@ -484,7 +484,10 @@ def patched(module, name: str, phases: dict[str, float], label: str, keep: list 
 
 def baseline(member: Path, db: Path) -> dict[str, float]:
     """The floor: read the items.jsonl bytes, json.loads each line, executemany in one transaction."""
+    from annotary.store.db import PAGE_SIZE
+
     conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute(f"PRAGMA page_size={PAGE_SIZE}")  # the store's pages, or the floor flatters the ratio
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     # the same table and indexes as the store's items table, so SQLite does the same work
