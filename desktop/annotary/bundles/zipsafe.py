@@ -85,24 +85,6 @@ def name_problem(name: str) -> str | None:
     return None
 
 
-def read_file_bytes(path: Path | str, limits: Limits = DEFAULT_LIMITS) -> bytes:
-    """The whole file, refused if missing, unreadable or larger than the limit."""
-    path = Path(path)
-    label = path.name
-    try:
-        with path.open("rb") as f:
-            data = f.read(limits.max_file_bytes + 1)
-    except FileNotFoundError:
-        raise BundleError(f"{label}: file not found") from None
-    except IsADirectoryError:
-        raise BundleError(f"{label}: is a folder, not a bundle file") from None
-    except OSError as e:
-        raise BundleError(f"{label}: cannot be read ({e.strerror or e})") from None
-    if len(data) > limits.max_file_bytes:
-        raise BundleError(f"{label}: file is larger than {size_text(limits.max_file_bytes)}")
-    return data
-
-
 def unpack(data: bytes, label: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, bytes]:
     """Every member of the zip in `data`, by name; `label` (the file name) prefixes every error."""
     with ZipReader(io.BytesIO(data), label, limits) as z:
