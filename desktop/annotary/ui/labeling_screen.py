@@ -66,6 +66,8 @@ class FitButton(QPushButton):
         return hint
 
     def set_texts(self, *texts: str) -> None:
+        if texts == self.texts:
+            return  # redrawn on every key: no new layout pass for the same words
         self.texts = texts
         self._fit()
         self.updateGeometry()
@@ -326,6 +328,8 @@ class LabelingScreen(QWidget):
                 self.top.setSizes(chosen[1])
                 return
             responses = self.responses.visible_count()
+            # the prompt's text height, measured once (on a copy of a possibly long document)
+            text = self.prompt.content_height((total * 11 // 20 - 40) if wide else None)
             if wide:
                 share = total * 9 // 20
             else:
@@ -335,12 +339,12 @@ class LabelingScreen(QWidget):
                 if self.flow.review:  # the answers to decide between need the room
                     cap = total * 2 // 5
                 elif responses:  # short responses leave the questions room to show whole
-                    cap = max(cap, total - self._prompt_need() - self._responses_need(total))
+                    prompt_need = min(text + 56, total * 2 // 5)
+                    cap = max(cap, total - prompt_need - self._responses_need(total))
                 share = min(max(wanted, total // 3 if expanding else 0), cap)
             self.split.setSizes([total - share, share])
             top = self.split.height() if wide else total - share
-            width = (total - share - 40) if wide else None
-            prompt = self.prompt.content_height(width) + 48  # the card's title and margins
+            prompt = text + 48  # the card's title and margins
             case = 0
             if self.flow.review:
                 case = min(self.case_view.content_height() + 48, top // 2)
@@ -351,9 +355,6 @@ class LabelingScreen(QWidget):
             self.top.setSizes([prompt, max(top - prompt - case, 0), case])
         finally:
             self._sizing = False
-
-    def _prompt_need(self) -> int:
-        return min(self.prompt.content_height() + 56, self.split.height() * 2 // 5)
 
     def _responses_need(self, total: int) -> int:
         tallest = max((p.browser.document().size().height() for p in self.responses.panes
