@@ -85,10 +85,10 @@ class CompetenceStats:
 
 
 def competence(variables: list[Variable], humans: list[str]) -> list[CompetenceStats]:
-    """Each categorical variable's Dawid-Skene fit over the humans who rated it (two at least)."""
+    """Each scaled variable's (categories or scale points) Dawid-Skene fit over the humans who rated it (two at least)."""
     out = []
     for var in variables:
-        if var.level not in ("nominal", "ordinal"):
+        if not var.scaled:
             continue
         who = [a for a in humans if var.values.get(a)]
         if len(who) < 2:

@@ -18,7 +18,9 @@ from annotary.analysis.agreement import (
     pairwise_cohen,
     percent_agreement,
 )
-from annotary.analysis.variables import Variable, canon, rank_arrays, rating_matrix
+from annotary.analysis.variables import Variable, canon, rank_arrays, rating_matrix, values_of
+
+WEIGHTED = ("ordinal", "interval", "ratio")  # levels whose pairs also get weighted kappas
 
 
 @dataclass
@@ -87,11 +89,11 @@ def variable_stats(var: Variable, raters: list[str], *, pairs: bool = True) -> V
         return _ranking_stats(var, raters, pairs)
     _, x = rating_matrix(var, raters)
     s = matrix_stats(var, x)
-    if pairs and not var.numeric:
+    if pairs and var.scaled:
         cats = list(range(len(var.categories)))
         plain = pairwise_cohen(x, raters, None, cats)
         weighted = {w: pairwise_cohen(x, raters, w, cats) for w in ("linear", "quadratic")} \
-            if var.level == "ordinal" else {}
+            if var.level in WEIGHTED else {}
         for (a, b), pk in plain.items():
             p = PairStat(a, b, pk.n, num(pk.kappa))
             if weighted:
@@ -107,9 +109,9 @@ def matrix_stats(var: Variable, x: np.ndarray) -> VariableStats:
     rated = np.count_nonzero(~np.isnan(x), axis=1)
     s = VariableStats(var.question_id, var.name, var.level, int(np.count_nonzero(rated)),
                       int(np.count_nonzero(rated >= 2)), int(rated.sum()))
-    s.alpha = num(krippendorff_alpha(x, var.level))
+    s.alpha = num(krippendorff_alpha(values_of(var, x), var.level))
     s.band = band(s.alpha)
-    if var.numeric:  # a rubric score: tenths from 0 (or the lowest score) to 1
+    if not var.scaled:  # a rubric score: tenths from 0 (or the lowest score) to 1
         scores = x[~np.isnan(x)]
         if scores.size:
             counts, edges = np.histogram(scores, bins=10, range=(min(0.0, float(scores.min())), 1.0))
@@ -171,7 +173,7 @@ def pair_stat(var: Variable, x: np.ndarray, i: int, j: int, a: str, b: str) -> P
     p = PairStat(a, b, n)
     if n:
         p.kappa = num(cohen_kappa(x[:, i], x[:, j], categories=cats))
-        if var.level == "ordinal":
+        if var.level in WEIGHTED:
             p.kappa_linear = num(cohen_kappa(x[:, i], x[:, j], weights="linear", categories=cats))
             p.kappa_quadratic = num(cohen_kappa(x[:, i], x[:, j], weights="quadratic", categories=cats))
     return p

@@ -142,7 +142,7 @@ def rater_stats(spec: Spec, machines: list[str], humans: list[str], names: dict[
                        with_consensus(m, variables, units, opt), sum(unsure(r, scales) for r in mine))
         weighted = []
         for var in variables:
-            if not var.values.get(m) or var.numeric:
+            if not var.values.get(m) or not (var.scaled or var.level == "ranking"):
                 continue
             cols = [*humans, m]
             if var.level == "ranking":

@@ -123,7 +123,7 @@ class Scoring(QuestionKind):
     partial = True
 
     def variables(self, q):
-        return [Variable(q.id, ax.id, "ordinal", sorted(p.value for p in ax.scale)) for ax in q.axes]
+        return [Variable(q.id, ax.id, q.level, sorted(p.value for p in ax.scale)) for ax in q.axes]
 
     def rate(self, q, item, who, answer, found):
         for rid, axes in answer["scores"].items():

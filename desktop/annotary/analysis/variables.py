@@ -52,7 +52,6 @@ class Variable:
     values: dict[str, dict[tuple, Any]] = field(default_factory=lambda: defaultdict(dict))
     responses: dict[str, list[str]] = field(default_factory=dict)  # ranking: item -> response ids
     unacceptable: dict[str, set[str]] = field(default_factory=dict)  # ranking: item -> who found none acceptable
-    tolerance: float | None = None  # numeric: distance from the consensus that still agrees (None: the options')
 
     @property
     def key(self) -> str:
@@ -62,18 +61,34 @@ class Variable:
     def numeric(self) -> bool:
         return self.level in NUMERIC
 
+    @property
+    def scaled(self) -> bool:
+        """Rated on named categories or scale points (coded by position), not free numbers or orders."""
+        return bool(self.categories)
+
 
 def rating_matrix(var: Variable, raters: list[str]) -> tuple[list[tuple], np.ndarray]:
-    """Units (sorted) x raters: category positions, or the numbers of a numeric variable; nan = not rated."""
+    """Units (sorted) x raters: category (scale point) positions, or the numbers of a variable
+    without a scale; nan = not rated (values_of turns positions into the scale's values)."""
     units = sorted({u for a in raters for u in var.values.get(a, {})})
     at = {u: i for i, u in enumerate(units)}
-    code = float if var.numeric else {c: float(i) for i, c in enumerate(var.categories)}.get
+    code = float if not var.scaled else {c: float(i) for i, c in enumerate(var.categories)}.get
     x = np.full((len(units), len(raters)), np.nan)
     for j, a in enumerate(raters):
         rated = var.values.get(a, {})
         if rated:
             x[[at[u] for u in rated], j] = [code(v) for v in rated.values()]
     return units, x
+
+
+def values_of(var: Variable, x: np.ndarray) -> np.ndarray:
+    """A rating matrix in the variable's own numbers: scale values where it holds positions."""
+    if not (var.scaled and var.numeric):
+        return x
+    rated = ~np.isnan(x)
+    out = np.full(x.shape, np.nan)
+    out[rated] = np.asarray(var.categories, dtype=float)[x[rated].astype(int)]
+    return out
 
 
 def canon(order) -> tuple:

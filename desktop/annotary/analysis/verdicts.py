@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from annotary.analysis.arrays import is_missing
-from annotary.analysis.consensus import EPS, borda, majority, mean_interval, median_ordinal
+from annotary.analysis.consensus import (
+    EPS,
+    Consensus,
+    borda,
+    majority,
+    mean_interval,
+    median_ordinal,
+)
 from annotary.analysis.questions import kind_of
 from annotary.analysis.variables import Options, Variable, canon
 from annotary.core.items import Item
@@ -24,10 +31,14 @@ class ItemConsensus:
 
 
 def tolerance(var: Variable, opt: Options) -> float:
-    """How far from a numeric or ordinal consensus a rating may be and still agree with it."""
-    if var.tolerance is not None:
-        return var.tolerance
-    return opt.ordinal_tolerance if var.level == "ordinal" else opt.interval_tolerance
+    """How far from a numeric or ordinal consensus a rating may be and still agree with it:
+    scale points on a scale, the interval tolerance on free numbers (a rubric score)."""
+    return opt.ordinal_tolerance if var.scaled else opt.interval_tolerance
+
+
+def nearest(scale: list, value: float) -> float:
+    """The scale point nearest a value (the lower of two equally near: the conservative one)."""
+    return float(min(scale, key=lambda p: (abs(p - value), p)))
 
 
 def _unit(var: Variable, values: list, weights: list | None, opt: Options):
@@ -35,10 +46,17 @@ def _unit(var: Variable, values: list, weights: list | None, opt: Options):
     if var.level == "nominal":
         c = majority(values, opt.min_share, weights)
         return c.value, c.support, c.value is not None
+    tol = tolerance(var, opt)
     if var.level == "ordinal":
-        c = median_ordinal(values, tolerance(var, opt))
+        c = median_ordinal(values, tol)
     else:
-        c = mean_interval(values, tolerance(var, opt))
+        c = mean_interval(values, tol)
+        if var.scaled and c.value is not None:
+            # the mean of an interval or ratio scale, as the scale point an answer can hold; its
+            # support is the share of ratings within the tolerance of that point
+            point = nearest(var.categories, c.value)
+            x = [float(v) for v in values if not is_missing(v)]
+            c = Consensus(point, sum(abs(v - point) <= tol + EPS for v in x) / len(x))
     return c.value, c.support, _enough(c.value, c.support, opt)
 
 

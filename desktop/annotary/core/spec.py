@@ -151,6 +151,10 @@ class ScoringQuestion(QuestionBase):
     """Rate each response on several axes, each with its own anchored scale."""
 
     mode: Literal["scoring"] = "scoring"
+    level: Literal["ordinal", "interval", "ratio"] = Field(
+        "ordinal", description="Level of measurement of the scores: ordinal (ranked points; median "
+        "consensus), interval (equal steps; mean consensus) or ratio (equal steps from a true zero; "
+        "scale values not negative)")
     preset: Literal["helpsteer2", "ultrafeedback"] | None = Field(
         None, description="Fill the axes from a published scheme (when axes are not given)")
     axes: list[Axis] = Field(min_length=1)
@@ -161,6 +165,15 @@ class ScoringQuestion(QuestionBase):
         if isinstance(data, dict) and data.get("preset") in PRESETS and not data.get("axes"):
             data = {**data, "axes": PRESETS[data["preset"]]}
         return data
+
+    @model_validator(mode="after")
+    def _ratio_from_zero(self):
+        if self.level == "ratio":
+            below = [f"{ax.id} {p.value}" for ax in self.axes for p in ax.scale if p.value < 0]
+            if below:
+                raise ValueError(f"a ratio scale starts at a true zero, but {', '.join(below)} "
+                                 "is negative (use level = \"interval\")")
+        return self
 
 
 class Criterion(Strict):
