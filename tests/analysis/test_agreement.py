@@ -93,7 +93,7 @@ def test_pairwise_cohen_reports_every_pair_and_overlap():
     assert list(out) == [("ann", "bob"), ("ann", "cy"), ("bob", "cy")]
     assert out["ann", "bob"].n == 4
     assert out["ann", "bob"].kappa == pytest.approx(cohen_kappa([0, 1, 1, 0], [0, 1, 0, 0]))
-    assert out["ann", "cy"] == (1.0, 2)
+    assert out["ann", "cy"][:2] == (1.0, 2) and out["ann", "cy"].se == 0.0  # perfect agreement: no spread
     with pytest.raises(ValueError, match="rater ids"):
         pairwise_cohen(m, ["ann"])
 

@@ -61,7 +61,7 @@ def test_pairwise_cohen_matches_sklearn_per_pair():
     metrics = pytest.importorskip("sklearn.metrics")
     x = ratings(5, raters=4)
     cats = np.unique(x[~np.isnan(x)])
-    for (i, j), (kappa, n) in pairwise_cohen(x, range(4), weights="quadratic").items():
+    for (i, j), (kappa, n, *_) in pairwise_cohen(x, range(4), weights="quadratic").items():
         both = ~(np.isnan(x[:, i]) | np.isnan(x[:, j]))
         assert n == both.sum()
         expected = metrics.cohen_kappa_score(x[both, i], x[both, j], weights="quadratic", labels=cats)

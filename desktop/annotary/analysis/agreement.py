@@ -64,6 +64,32 @@ def percent_agreement(matrix) -> float:
 class PairKappa(NamedTuple):
     kappa: float
     n: int  # units both raters rated
+    se: float = NAN  # asymptotic standard error (Fleiss, Cohen & Everitt 1969)
+    expected: float = NAN  # chance agreement (weighted where the kappa is)
+
+
+class Estimate(NamedTuple):
+    """A chance-corrected figure with its uncertainty: a 95 % interval, a standard error where
+    one is known, and the chance term it corrects for (expected agreement for a kappa, expected
+    disagreement for an alpha)."""
+
+    value: float
+    low: float = NAN
+    high: float = NAN
+    se: float = NAN
+    expected: float = NAN
+
+
+Z95 = 1.959963984540054  # the standard normal's 97.5 % point
+SAMPLES = 2000  # bootstrap replicates (Hayes & Krippendorff 2007 use 1,000 at least)
+SEED = 0  # every interval is seeded: the same data always gives the same interval
+
+
+def wald(value: float, se: float, lowest: float = -1.0) -> tuple[float, float]:
+    """value -/+ 1.96 standard errors, within [lowest, 1]."""
+    if math.isnan(value) or math.isnan(se):
+        return NAN, NAN
+    return max(lowest, value - Z95 * se), min(1.0, value + Z95 * se)
 
 
 def _weights(k: int, weights: str | None) -> np.ndarray:
@@ -89,30 +115,73 @@ def _positions(values: np.ndarray, categories: np.ndarray) -> np.ndarray:
     return pos
 
 
-def cohen_kappa(a, b, *, weights: str | None = None, categories=None) -> float:
-    """Cohen's kappa of two raters (unweighted, linear or quadratic), over units both rated."""
+def _table(a, b, categories) -> tuple[np.ndarray, int]:
+    """The k x k table of shares of two raters' ratings over the units both rated, and their number."""
     a, b = as_vector(a), as_vector(b)
     if a.shape != b.shape:
         raise ValueError("the two raters must rate the same units")
     both = ~(np.isnan(a) | np.isnan(b))
     a, b = a[both], b[both]
     if not a.size:
-        return NAN
+        return np.zeros((0, 0)), 0
     cats = np.unique(np.concatenate([a, b])) if categories is None else np.asarray(categories, float)
     k = len(cats)
     observed = np.bincount(_positions(a, cats) * k + _positions(b, cats), minlength=k * k)
-    observed = observed.reshape(k, k) / a.size
-    expected = np.outer(observed.sum(1), observed.sum(0))
-    w = _weights(k, weights)
-    chance = (w * expected).sum()
-    if chance <= 1e-12:  # one category only: nothing to correct for chance against
+    return observed.reshape(k, k) / a.size, int(a.size)
+
+
+def kappa_of_table(p: np.ndarray, n: int, weights: str | None = None) -> PairKappa:
+    """Cohen's kappa of a table of shares over n units, with its large-sample standard error
+    (Fleiss, Cohen & Everitt 1969; the ASE SAS prints) and its chance agreement."""
+    if not n:
+        return PairKappa(NAN, 0)
+    d, w, rows, cols, chance = _agreement_weights(p, weights)
+    if chance >= 1 - 1e-12 or (d * np.outer(rows, cols)).sum() <= 1e-12:  # one category only
+        return PairKappa(NAN, n, NAN, chance)
+    kappa = float((float((w * p).sum()) - chance) / (1 - chance))
+    w_row, w_col = w @ cols, rows @ w  # mean weight of each row / column category
+    spread = (p * (w - (w_row[:, None] + w_col[None, :]) * (1 - kappa)) ** 2).sum()
+    var = (spread - (kappa - chance * (1 - kappa)) ** 2) / (n * (1 - chance) ** 2)
+    return PairKappa(kappa, n, float(math.sqrt(max(var, 0.0))), chance)
+
+
+def _agreement_weights(p: np.ndarray, weights: str | None):
+    """(disagreement weights, agreement weights (1 on the diagonal), row shares, column shares,
+    chance agreement) of a k x k table of shares."""
+    k = len(p)
+    d = _weights(k, weights)
+    w = 1 - d / d.max() if d.max() > 0 else np.ones((k, k))
+    rows, cols = p.sum(1), p.sum(0)
+    return d, w, rows, cols, float(rows @ w @ cols)
+
+
+def cohen_null_se(p: np.ndarray, n: int, weights: str | None = None) -> float:
+    """The standard error of Cohen's kappa where there is no agreement beyond chance (for a test
+    of kappa = 0; Fleiss, Cohen & Everitt 1969)."""
+    if not n or not len(p):
         return NAN
-    return float(1 - (w * observed).sum() / chance)
+    _, w, rows, cols, chance = _agreement_weights(p, weights)
+    if chance >= 1 - 1e-12:
+        return NAN
+    w_row, w_col = w @ cols, rows @ w
+    spread = (np.outer(rows, cols) * (w - (w_row[:, None] + w_col[None, :])) ** 2).sum()
+    return float(math.sqrt(max(spread - chance**2, 0.0) / (n * (1 - chance) ** 2)))
+
+
+def cohen_estimate(a, b, *, weights: str | None = None, categories=None) -> PairKappa:
+    """Cohen's kappa of two raters with its standard error and chance agreement."""
+    p, n = _table(a, b, categories)
+    return kappa_of_table(p, n, weights)
+
+
+def cohen_kappa(a, b, *, weights: str | None = None, categories=None) -> float:
+    """Cohen's kappa of two raters (unweighted, linear or quadratic), over units both rated."""
+    return cohen_estimate(a, b, weights=weights, categories=categories).kappa
 
 
 def pairwise_cohen(matrix, rater_ids, weights: str | None = None,
                    categories=None) -> dict[tuple, PairKappa]:
-    """Cohen's kappa and the number of shared units for every pair of raters (columns)."""
+    """Cohen's kappa, its standard error and the number of shared units for every pair of raters (columns)."""
     x = as_matrix(matrix)
     ids = list(rater_ids)
     if len(ids) != x.shape[1]:
@@ -123,8 +192,8 @@ def pairwise_cohen(matrix, rater_ids, weights: str | None = None,
     out = {}
     for i, j in combinations(range(len(ids)), 2):
         n = int(np.count_nonzero(rated[:, i] & rated[:, j]))
-        kappa = cohen_kappa(x[:, i], x[:, j], weights=weights, categories=cats) if n else NAN
-        out[(ids[i], ids[j])] = PairKappa(kappa, n)
+        out[(ids[i], ids[j])] = cohen_estimate(x[:, i], x[:, j], weights=weights, categories=cats) \
+            if n else PairKappa(NAN, 0)
     return out
 
 
@@ -132,20 +201,66 @@ def pairwise_cohen(matrix, rater_ids, weights: str | None = None,
 
 def fleiss_kappa(counts) -> float:
     """Fleiss' kappa of a units x categories table of rating counts (row totals may differ)."""
+    t, n = _pairable_counts(counts)
+    if not len(t):
+        return NAN
+    # Per-unit agreement over each unit's own total: Fleiss (1971) when every total is equal.
+    return _fleiss_parts(t, n)[0]
+
+
+def _pairable_counts(counts) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of a units x categories count table with two ratings or more, and their totals."""
     t = np.asarray(counts, dtype=float)
     if t.ndim != 2:
         raise ValueError("expected a units x categories table of counts")
     n = t.sum(axis=1)
-    t, n = t[n >= 2], n[n >= 2]
-    if not len(t):
-        return NAN
-    # Per-unit agreement over each unit's own total: Fleiss (1971) when every total is equal.
+    return t[n >= 2], n[n >= 2]
+
+
+def _fleiss_parts(t: np.ndarray, n: np.ndarray) -> tuple[float, float]:
+    """(kappa, chance agreement) of a count table whose rows all hold two ratings or more."""
     p_unit = (t * (t - 1)).sum(axis=1) / (n * (n - 1))
     p_cat = t.sum(axis=0) / n.sum()
     p_chance = float((p_cat**2).sum())
     if p_chance >= 1 - 1e-12:
-        return NAN
-    return float((p_unit.mean() - p_chance) / (1 - p_chance))
+        return NAN, p_chance
+    return float((p_unit.mean() - p_chance) / (1 - p_chance)), p_chance
+
+
+def fleiss_estimate(counts, *, samples: int = SAMPLES, seed: int = SEED) -> Estimate:
+    """Fleiss' kappa with its chance agreement, its standard error where there is no agreement
+    beyond chance (Fleiss, Nee & Landis 1979: the one its z test uses; a unit's m(m-1) summed
+    where raters per unit differ) and a 95 % interval by resampling units (seeded)."""
+    t, n = _pairable_counts(counts)
+    if not len(t):
+        return Estimate(NAN)
+    kappa, chance = _fleiss_parts(t, n)
+    if math.isnan(kappa):
+        return Estimate(NAN, expected=chance)
+    p = t.sum(axis=0) / n.sum()
+    pq = p * (1 - p)
+    spread = pq.sum() ** 2 - (pq * (1 - 2 * p)).sum()
+    se = math.sqrt(2 * max(spread, 0.0) / (n * (n - 1)).sum()) / pq.sum()
+    # units with the same counts are interchangeable: resample how many of each kind there are
+    kinds, freq = np.unique(t, axis=0, return_counts=True)
+    draws = np.random.default_rng(seed).multinomial(len(t), freq / freq.sum(), size=samples).astype(float)
+    m = kinds.sum(axis=1)
+    p_unit = (kinds * (kinds - 1)).sum(axis=1) / (m * (m - 1))
+    p_cat = (draws @ kinds) / (draws @ m)[:, None]
+    p_chance = (p_cat**2).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        boot = (draws @ p_unit / len(t) - p_chance) / (1 - p_chance)
+    low, high = _percentiles(boot)
+    return Estimate(kappa, low, high, se, chance)
+
+
+def _percentiles(boot: np.ndarray) -> tuple[float, float]:
+    """The 2.5 and 97.5 percentiles of bootstrap replicates (undefined ones left out)."""
+    boot = boot[np.isfinite(boot)]
+    if not boot.size:
+        return NAN, NAN
+    low, high = np.percentile(boot, [2.5, 97.5])
+    return float(low), float(high)
 
 
 def category_counts(matrix) -> tuple[np.ndarray, np.ndarray]:
@@ -162,6 +277,11 @@ def category_counts(matrix) -> tuple[np.ndarray, np.ndarray]:
 def fleiss_from_matrix(matrix) -> float:
     """Fleiss' kappa of a units x raters matrix of categories."""
     return fleiss_kappa(category_counts(matrix)[0])
+
+
+def fleiss_estimate_from_matrix(matrix, **kw) -> Estimate:
+    """fleiss_estimate of a units x raters matrix of categories."""
+    return fleiss_estimate(category_counts(matrix)[0], **kw)
 
 
 # --- Krippendorff's alpha -----------------------------------------------------------------------
@@ -194,26 +314,87 @@ def _expected(values: np.ndarray, counts: np.ndarray, level: str) -> float:
     return float(total)
 
 
-def krippendorff_alpha(matrix, level: str = "nominal") -> float:
-    """Krippendorff's alpha of a units x raters matrix with missing ratings, at any level of measurement."""
+def _alpha_parts(matrix, level: str):
+    """(pairable units as _pairable gives them, in the level's numbers; ratings per unit; n(n-1)
+    D_e), or None where alpha is undefined (no ratings, or a single value)."""
     if level not in _DELTA:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
     x, m = _pairable(matrix)
     rated = ~np.isnan(x)
     raw, counts = np.unique(x[rated], return_counts=True)
     if raw.size < 2:  # no ratings, or a single value: no variation, alpha is undefined
-        return NAN
+        return None
     values = raw
     if level == "ordinal":
         # The ordinal distance between c and k is (sum of n_g for g from c to k - (n_c + n_k)/2)^2,
         # which is the squared difference of the mid-ranks cum(n)_c - n_c/2: interval on mid-ranks.
         values = np.cumsum(counts) - counts / 2
         x[rated] = values[np.searchsorted(raw, x[rated])]
+    return x, m, _expected(values, counts, level)
+
+
+def krippendorff_alpha(matrix, level: str = "nominal") -> float:
+    """Krippendorff's alpha of a units x raters matrix with missing ratings, at any level of measurement."""
+    parts = _alpha_parts(matrix, level)
+    if parts is None:
+        return NAN
+    x, m, expected = parts
     # Coincidence-matrix form: sum_ck o_ck delta_ck, where each unit adds its ordered pairs of
     # ratings with weight 1/(m_u - 1); summing delta over the pairs avoids a values x values matrix.
     observed = float((2 * _pair_sum(x, _DELTA[level]) / (m - 1)).sum())
-    expected = _expected(values, counts, level)
-    return float(1 - (counts.sum() - 1) * observed / expected)
+    return float(1 - (m.sum() - 1) * observed / expected)
+
+
+BINS = 1024  # at most this many distinct pair distances are resampled (more are binned)
+
+
+def alpha_estimate(matrix, level: str = "nominal", *, samples: int = SAMPLES,
+                   seed: int = SEED) -> Estimate:
+    """Krippendorff's alpha, its expected disagreement D_e and a 95 % bootstrap interval
+    (Hayes & Krippendorff 2007; seeded, so the same data gives the same interval).
+
+    As there: D_e stays that of the data; each replicate draws, for every unit of m ratings,
+    m(m-1)/2 pairs of ratings from all pairable pairs (each pair weighted as the coincidence
+    matrix weighs it, 1/(m-1) for its unit), and its alpha is 1 - D_o*/D_e with D_o* their
+    distances weighted 2/(m-1) over n. The draws of a replicate are counted per distinct
+    distance (a multinomial), so a replicate costs the number of distances, not of units."""
+    parts = _alpha_parts(matrix, level)
+    if parts is None:
+        return Estimate(NAN)
+    x, m, expected = parts
+    n = float(m.sum())
+    d_e = expected / (n * (n - 1))
+    alpha = krippendorff_alpha(matrix, level)
+    if d_e <= 0:
+        return Estimate(alpha, expected=d_e)
+    # every unordered pair of ratings within a unit: its distance and weight 1/(m_u - 1)
+    delta, weight = [], []
+    delta_of = _DELTA[level]
+    for i in range(x.shape[1] - 1):
+        a, b = x[:, i : i + 1], x[:, i + 1 :]
+        ok = ~np.isnan(b)
+        dist = delta_of(a, np.where(ok, b, a))
+        delta.append(dist[ok])
+        weight.append(np.broadcast_to(1 / (m[:, None] - 1), b.shape)[ok])
+    delta, weight = np.concatenate(delta), np.concatenate(weight)
+    values, at = np.unique(delta, return_inverse=True)
+    share = np.bincount(at, weights=weight)
+    if len(values) > BINS:  # a continuous scale: distances binned, each bin at its weighted mean
+        edges = np.linspace(values[0], values[-1], BINS + 1)
+        binned = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, BINS - 1)
+        mass = np.bincount(binned, weights=share, minlength=BINS)
+        values = np.bincount(binned, weights=share * values, minlength=BINS) / np.where(mass > 0, mass, 1)
+        share = mass
+    share = share / share.sum()
+    rng = np.random.default_rng(seed)
+    observed = np.zeros(samples)
+    for size in np.unique(m):  # units of the same size draw alike
+        draws = int((m == size).sum() * size * (size - 1) // 2)
+        counts = rng.multinomial(draws, share, size=samples)
+        observed += 2 / (size - 1) * (counts @ values)
+    boot = 1 - observed / n / d_e
+    low, high = _percentiles(boot)
+    return Estimate(alpha, low, high, NAN, d_e)
 
 
 # --- rankings -----------------------------------------------------------------------------------

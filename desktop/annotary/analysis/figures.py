@@ -9,14 +9,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from annotary.analysis.agreement import (
+    PairKappa,
+    alpha_estimate,
     band,
-    cohen_kappa,
-    fleiss_from_matrix,
+    cohen_estimate,
+    fleiss_estimate_from_matrix,
     kendall_w,
-    krippendorff_alpha,
     mean_kendall_tau,
     pairwise_cohen,
     percent_agreement,
+    wald,
 )
 from annotary.analysis.variables import Variable, canon, rank_arrays, rating_matrix, values_of
 
@@ -32,14 +34,49 @@ class PairStat:
     kappa_linear: float | None = None
     kappa_quadratic: float | None = None
     tau: float | None = None
+    # each kappa's standard error (Fleiss, Cohen & Everitt 1969) and 95 % interval
+    kappa_se: float | None = None
+    kappa_low: float | None = None
+    kappa_high: float | None = None
+    kappa_expected: float | None = None  # chance agreement of the unweighted kappa
+    kappa_linear_se: float | None = None
+    kappa_linear_low: float | None = None
+    kappa_linear_high: float | None = None
+    kappa_quadratic_se: float | None = None
+    kappa_quadratic_low: float | None = None
+    kappa_quadratic_high: float | None = None
+
+    @property
+    def headline(self) -> str | None:
+        """Which figure is the pair's headline: quadratic kappa on scales, tau for rankings."""
+        for name in ("tau", "kappa_quadratic", "kappa"):
+            if getattr(self, name) is not None:
+                return name
+        return None
 
     @property
     def value(self) -> float | None:
         """The headline figure of the pair: quadratic kappa on ordinal scales, tau for rankings."""
-        for v in (self.tau, self.kappa_quadratic, self.kappa):
-            if v is not None:
-                return v
-        return None
+        name = self.headline
+        return None if name is None else getattr(self, name)
+
+    @property
+    def interval(self) -> tuple[float | None, float | None]:
+        """The headline figure's 95 % interval ((None, None) for tau, or where undefined)."""
+        name = self.headline
+        if name in (None, "tau"):
+            return None, None
+        return getattr(self, f"{name}_low"), getattr(self, f"{name}_high")
+
+    def put(self, name: str, k: PairKappa) -> None:
+        """Set one kappa (kappa, kappa_linear or kappa_quadratic) with its uncertainty."""
+        setattr(self, name, num(k.kappa))
+        low, high = wald(k.kappa, k.se)
+        setattr(self, f"{name}_se", num(k.se))
+        setattr(self, f"{name}_low", num(low))
+        setattr(self, f"{name}_high", num(high))
+        if name == "kappa":
+            self.kappa_expected = num(k.expected)
 
 
 @dataclass
@@ -51,8 +88,14 @@ class VariableStats:
     pairable: int  # rated at least twice
     ratings: int
     percent_agreement: float | None = None
+    expected_agreement: float | None = None  # by chance, as Fleiss' kappa counts it
     fleiss_kappa: float | None = None
+    fleiss_kappa_se: float | None = None  # where no agreement is beyond chance (Fleiss, Nee & Landis 1979)
+    fleiss_kappa_low: float | None = None  # 95 % interval, resampling units (seeded)
+    fleiss_kappa_high: float | None = None
     alpha: float | None = None
+    alpha_low: float | None = None  # 95 % bootstrap interval (Hayes & Krippendorff 2007, seeded)
+    alpha_high: float | None = None
     kendall_w: float | None = None
     mean_tau: float | None = None
     band: str = "n/a"
@@ -65,7 +108,9 @@ class VariableStats:
 
 
 def num(v) -> float | None:
-    """A float, None for nan."""
+    """A float, None for nan (and for None)."""
+    if v is None:
+        return None
     v = float(v)
     return None if math.isnan(v) else v
 
@@ -83,6 +128,12 @@ def weighted_mean(pairs: list[tuple[float | None, int]]) -> float | None:
     return sum(v * n for v, n in good) / total if total else None
 
 
+def alpha_figures(x: np.ndarray, level: str) -> tuple[float | None, float | None, float | None]:
+    """Alpha and its 95 % bootstrap interval."""
+    e = alpha_estimate(x, level)
+    return num(e.value), num(e.low), num(e.high)
+
+
 def variable_stats(var: Variable, raters: list[str], *, pairs: bool = True) -> VariableStats:
     """Every figure of a variable over the given raters (the matrix's columns, in that order)."""
     if var.level == "ranking":
@@ -95,10 +146,11 @@ def variable_stats(var: Variable, raters: list[str], *, pairs: bool = True) -> V
         weighted = {w: pairwise_cohen(x, raters, w, cats) for w in ("linear", "quadratic")} \
             if var.level in WEIGHTED else {}
         for (a, b), pk in plain.items():
-            p = PairStat(a, b, pk.n, num(pk.kappa))
+            p = PairStat(a, b, pk.n)
+            p.put("kappa", pk)
             if weighted:
-                p.kappa_linear = num(weighted["linear"][(a, b)].kappa)
-                p.kappa_quadratic = num(weighted["quadratic"][(a, b)].kappa)
+                p.put("kappa_linear", weighted["linear"][(a, b)])
+                p.put("kappa_quadratic", weighted["quadratic"][(a, b)])
             s.pairs.append(p)
     return s
 
@@ -109,7 +161,7 @@ def matrix_stats(var: Variable, x: np.ndarray) -> VariableStats:
     rated = np.count_nonzero(~np.isnan(x), axis=1)
     s = VariableStats(var.question_id, var.name, var.level, int(np.count_nonzero(rated)),
                       int(np.count_nonzero(rated >= 2)), int(rated.sum()))
-    s.alpha = num(krippendorff_alpha(values_of(var, x), var.level))
+    s.alpha, s.alpha_low, s.alpha_high = alpha_figures(values_of(var, x), var.level)
     s.band = band(s.alpha)
     if not var.scaled:  # a rubric score: tenths from 0 (or the lowest score) to 1
         scores = x[~np.isnan(x)]
@@ -118,7 +170,9 @@ def matrix_stats(var: Variable, x: np.ndarray) -> VariableStats:
             s.distribution = {f"{e:.2f}": int(c) for e, c in zip(edges, counts, strict=False)}
         return s
     s.percent_agreement = num(percent_agreement(x))
-    s.fleiss_kappa = num(fleiss_from_matrix(x))
+    f = fleiss_estimate_from_matrix(x)
+    s.fleiss_kappa, s.fleiss_kappa_se = num(f.value), num(f.se)
+    s.fleiss_kappa_low, s.fleiss_kappa_high, s.expected_agreement = num(f.low), num(f.high), num(f.expected)
     counts = np.bincount(x[~np.isnan(x)].astype(int), minlength=len(var.categories))
     s.distribution = {str(c): int(n) for c, n in zip(var.categories, counts, strict=True)}
     return s
@@ -148,7 +202,7 @@ def _ranking_stats(var: Variable, raters: list[str], pairs: bool) -> VariableSta
                     first[f"#{var.responses[iid].index(rid) + 1}"] += 1
     s.kendall_w, s.mean_tau = mean(w), mean(tau)
     if positions:
-        s.alpha = num(krippendorff_alpha(np.concatenate(positions), "ordinal"))
+        s.alpha, s.alpha_low, s.alpha_high = alpha_figures(np.concatenate(positions), "ordinal")
         kinds = {o: n for n, o in enumerate({o for row in same for o in row if o is not None})}
         codes = [[math.nan if o is None else kinds[o] for o in row] for row in same]
         s.percent_agreement = num(percent_agreement(codes))
@@ -172,8 +226,8 @@ def pair_stat(var: Variable, x: np.ndarray, i: int, j: int, a: str, b: str) -> P
     cats = list(range(len(var.categories)))
     p = PairStat(a, b, n)
     if n:
-        p.kappa = num(cohen_kappa(x[:, i], x[:, j], categories=cats))
+        p.put("kappa", cohen_estimate(x[:, i], x[:, j], categories=cats))
         if var.level in WEIGHTED:
-            p.kappa_linear = num(cohen_kappa(x[:, i], x[:, j], weights="linear", categories=cats))
-            p.kappa_quadratic = num(cohen_kappa(x[:, i], x[:, j], weights="quadratic", categories=cats))
+            for w in ("linear", "quadratic"):
+                p.put(f"kappa_{w}", cohen_estimate(x[:, i], x[:, j], weights=w, categories=cats))
     return p

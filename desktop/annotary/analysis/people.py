@@ -172,6 +172,8 @@ class GroupStats:
     alpha: float | None
     kendall_w: float | None
     band: str
+    alpha_low: float | None = None  # 95 % bootstrap interval
+    alpha_high: float | None = None
 
 
 def group_stats(by: str, groups: dict[str, list[Rating]], spec: Spec, items: dict[str, Item],
@@ -187,5 +189,6 @@ def group_stats(by: str, groups: dict[str, list[Rating]], spec: Spec, items: dic
             s = variable_stats(var, who, pairs=False)
             out.append(GroupStats(by, group, var.question_id, var.name, var.level,
                                   sum(1 for a in who if var.values.get(a)), s.pairable,
-                                  s.percent_agreement, s.alpha, s.kendall_w, s.band))
+                                  s.percent_agreement, s.alpha, s.kendall_w, s.band,
+                                  s.alpha_low, s.alpha_high))
     return out

@@ -23,11 +23,24 @@ from annotary.core.spec import Spec
 class ItemConsensus:
     item_id: str
     question_id: str
-    status: str  # agreed, conflict, or single (one rating so far)
+    status: str  # agreed, conflict, decided (a conflict a reviewer decided) or single (one rating so far)
     value: dict | None  # answer-shaped, item order; a conflict keeps only agreed axes or criteria
     support: float | None  # the weakest part's share of ratings behind the value
     ratings: int
     score: float | None = None  # rubric: mean score
+    decided: bool = False  # a reviewer's decision is the final answer (a conflict's, or an audited one's)
+
+
+def mark_decided(consensus: list[ItemConsensus], decided) -> list[ItemConsensus]:
+    """The consensus with the (item, question) pairs a reviewer decided marked: a decided
+    conflict is no longer one (status decided); any decided pair has `decided` set."""
+    if decided:
+        for c in consensus:
+            if (c.item_id, c.question_id) in decided:
+                c.decided = True
+                if c.status == "conflict":
+                    c.status = "decided"
+    return consensus
 
 
 def tolerance(var: Variable, opt: Options) -> float:

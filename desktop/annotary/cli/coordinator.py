@@ -48,6 +48,11 @@ def table(headers: list[str], rows: list[list]) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells)
 
 
+def span(low: float | None, high: float | None) -> str | None:
+    """A 95 % interval as text, None where there is none (the column is then left out)."""
+    return None if low is None or high is None else f"{fmt(low)}..{fmt(high)}"
+
+
 def write_csv(directory: str, tables: dict[str, str]) -> None:
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
@@ -126,6 +131,9 @@ project_create.help += RESPONSES_HELP
               help="Calibration items (answers and explanation shown after submitting); repeatable.")
 @click.option("--round", "round_", type=click.IntRange(1), help="Round number (default: the next).")
 @click.option("--adaptive", is_flag=True, help="Send only disputed items, each to one more annotator.")
+@click.option("--weak-consensus", "weak_support", type=float, metavar="SHARE",
+              help="With --adaptive: an agreed item whose support is below SHARE counts as disputed "
+                   "(default 0.75).")
 @click.option("--feedback", is_flag=True,
               help="Also send each annotator the items a reviewer decided against them (shown after labelling).")
 @click.option("--triage", metavar="RATER",
@@ -138,8 +146,8 @@ project_create.help += RESPONSES_HELP
 @click.option("--format", "fmt", default="auto", show_default=True, help="Record shape of --gold/--calibration.")
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False), help="Folder for the bundles.")
 @JSON
-def project_assign(project, overlap, gold, gold_fraction, calibration, round_, adaptive, feedback, triage,
-                   min_rater_confidence, tolerance, fmt, out_dir, as_json):
+def project_assign(project, overlap, gold, gold_fraction, calibration, round_, adaptive, weak_support, feedback,
+                   triage, min_rater_confidence, tolerance, fmt, out_dir, as_json):
     """Assign a round and write one signed task bundle per annotator.
 
     Each item goes to OVERLAP distinct annotators of the roster, least loaded first; items keep
@@ -156,6 +164,7 @@ def project_assign(project, overlap, gold, gold_fraction, calibration, round_, a
     Example:
       annotary project assign project.db --overlap 2 --gold-fraction 0.05 --out-dir round1/
       annotary project assign project.db --adaptive --feedback --out-dir round2/
+      annotary project assign project.db --adaptive --weak-consensus 0.9 --out-dir round3/
       annotary labels import project.db --rater gpt35 gpt35.jsonl
       annotary project assign project.db --triage gpt35 --out-dir round1/
       annotary project assign project.db --triage gpt35 --min-rater-confidence 0.7 --out-dir round2/
@@ -165,7 +174,7 @@ def project_assign(project, overlap, gold, gold_fraction, calibration, round_, a
                      round=round_, gold_paths=list(gold), gold_fraction=gold_fraction,
                      calibration_paths=list(calibration), adaptive=adaptive, fmt=fmt,
                      feedback=feedback, triage=triage, min_rater_confidence=min_rater_confidence,
-                     tolerance=tolerance)
+                     tolerance=tolerance, weak_support=weak_support)
     data = {"round": r.round, "items": r.items, "added": r.added, "notes": r.notes,
             "bundles": [{"annotator": b.annotator, "name": b.name, "path": str(b.path), "normal": b.normal,
                          "gold": b.gold, "calibration": b.calibration} for b in r.bundles]}
@@ -334,13 +343,21 @@ def agreement_text(r) -> str:
     names = r.names
     out = [f"{r.project_name} ({r.project_id}): {len(r.humans)} annotators; items {r.items['normal']} normal, "
            f"{r.items['gold']} gold, {r.items['calibration']} calibration"]
-    out.append(table(["question.variable", "level", "units", "%agree", "fleiss", "alpha", "W", "tau", "band"],
-                     [[s.key, s.level, s.pairable, s.percent_agreement, s.fleiss_kappa, s.alpha,
+    if r.design.adaptive:
+        out.append(f"note: {r.design.describe()}")
+    out.append(table(["question.variable", "level", "units", "%agree", "chance", "fleiss", "fleiss 95%", "alpha",
+                      "alpha 95%", "W", "tau", "band"],
+                     [[s.key, s.level, s.pairable, s.percent_agreement, s.expected_agreement, s.fleiss_kappa,
+                       span(s.fleiss_kappa_low, s.fleiss_kappa_high), s.alpha, span(s.alpha_low, s.alpha_high),
                        s.kendall_w, s.mean_tau, s.band] for s in r.variables]))
-    pairs = [[s.key, f"{names[p.a]} x {names[p.b]}", p.n, p.kappa, p.kappa_linear, p.kappa_quadratic, p.tau]
-             for s in r.variables for p in s.pairs if p.n]
+    out.append("  chance: agreement expected by chance · 95%: bootstrap intervals (alpha: Hayes & "
+               "Krippendorff 2007; Fleiss: units resampled), seeded · standard errors in --json")
+    pairs = [[s.key, f"{names[p.a]} x {names[p.b]}", p.n, p.kappa, p.kappa_linear, p.kappa_quadratic,
+              span(*p.interval), p.tau] for s in r.variables for p in s.pairs if p.n]
     if pairs:
-        out += ["", "pairs:", table(["variable", "pair", "n", "kappa", "linear", "quadratic", "tau"], pairs)]
+        out += ["", "pairs:", table(["variable", "pair", "n", "kappa", "linear", "quadratic", "95%", "tau"], pairs),
+                "  95%: the interval of the pair's headline kappa (quadratic on scales), from its "
+                "standard error (Fleiss, Cohen & Everitt 1969)"]
     if r.annotators:
         out += ["", "annotators:", table(
             ["name", "key", "labeled", "agree", "w/cons", "gold", "calib", "A-share", "med s", "items/h",
@@ -352,8 +369,9 @@ def agreement_text(r) -> str:
             "calib: calibration accuracy · A-share: share of A/B picks for the left response (0.5 = no "
             "position bias) · med s: median seconds per item · revised: share submitted more than once · "
             "DS: Dawid-Skene reliability"]
-    counts = {s: sum(1 for c in r.consensus if c.status == s) for s in ("agreed", "conflict", "single")}
-    out += ["", f"consensus: {counts['agreed']} agreed, {counts['conflict']} conflicts, "
+    counts = {s: sum(1 for c in r.consensus if c.status == s) for s in ("agreed", "conflict", "decided", "single")}
+    decided = f", {counts['decided']} decided by a reviewer" if counts["decided"] else ""
+    out += ["", f"consensus: {counts['agreed']} agreed, {counts['conflict']} conflicts undecided{decided}, "
                 f"{counts['single']} with one rating so far"]
     if r.conflicts:
         shown = ", ".join(f"{c.item_id} ({c.question_id})" for c in r.conflicts[:10])

@@ -444,7 +444,8 @@ class CardFacts:
     by_provenance: dict[str, int]
     dropped: dict[str, int]  # reason -> answers (or pairs) that gave no row
     conflicts: int  # undecided conflicts: no final answer, so not exported
-    agreement: list[dict]  # per variable: name, level, units, percent, fleiss, alpha, w, tau, band
+    agreement: list[dict]  # per variable: name, level, units, percent, chance, fleiss (se, low, high),
+    #                        alpha (low, high), w, tau, band
     spec_version: str
     guidelines_version: str
     label_guidelines: list[str]  # guidelines versions the labels were made under
@@ -455,12 +456,21 @@ class CardFacts:
     version: str
     summary: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    decided: int = 0  # conflicts a reviewer decided (their answers are adjudicated)
+    coverage: str = ""  # which rounds the agreement figures cover, where not all
 
 
 def _fmt(v) -> str:
     if v is None:
         return "–"
     return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def _estimate(value, low, high) -> str:
+    """A figure and its 95 % interval, e.g. "0.712 (0.650–0.770)"."""
+    if value is None or low is None or high is None:
+        return _fmt(value)
+    return f"{_fmt(value)} ({_fmt(low)}–{_fmt(high)})"
 
 
 def dataset_card(f: CardFacts) -> str:
@@ -487,6 +497,9 @@ def dataset_card(f: CardFacts) -> str:
            "`adjudicated` (a reviewer decided), `unanimous`, `majority`, or `single` (one annotator).", "",
            "| provenance | answers |", "| --- | --- |",
            *(f"| {p} | {n} |" for p, n in f.by_provenance.items())]
+    if f.decided:
+        out += ["", f"{f.decided} conflict{'s' if f.decided != 1 else ''} decided by a reviewer "
+                    "(provenance `adjudicated`)."]
     if f.conflicts:
         out += ["", f"{f.conflicts} conflicts nobody has decided yet have no final answer and are not here."]
     if f.dropped:
@@ -494,11 +507,18 @@ def dataset_card(f: CardFacts) -> str:
     if f.summary:
         out += ["", "## Summary", "", *(f"- {k}: {_fmt(v)}" for k, v in f.summary.items())]
     out += ["", "## Agreement", "",
-            "Between human annotators on normal items (gold items measure accuracy instead).", "",
-            "| variable | level | units | % agreement | Fleiss κ | Krippendorff α | Kendall W | mean τ | band |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-            *(f"| {a['variable']} | {a['level']} | {a['units']} | {_fmt(a['percent'])} | {_fmt(a['fleiss'])} "
-              f"| {_fmt(a['alpha'])} | {_fmt(a['w'])} | {_fmt(a['tau'])} | {a['band']} |" for a in f.agreement)]
+            "Between human annotators on normal items (gold items measure accuracy instead)"
+            + (f": {f.coverage}." if f.coverage else "."), "",
+            "| variable | level | units | % agreement | chance agreement | Fleiss κ (95% CI) | Krippendorff α "
+            "(95% CI) | Kendall W | mean τ | band |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            *(f"| {a['variable']} | {a['level']} | {a['units']} | {_fmt(a['percent'])} | {_fmt(a.get('chance'))} "
+              f"| {_estimate(a['fleiss'], a.get('fleiss_low'), a.get('fleiss_high'))} "
+              f"| {_estimate(a['alpha'], a.get('alpha_low'), a.get('alpha_high'))} | {_fmt(a['w'])} "
+              f"| {_fmt(a['tau'])} | {a['band']} |" for a in f.agreement),
+            "", "Intervals are 95% and seeded (the same labels give the same interval): α by the "
+            "bootstrap of Hayes & Krippendorff (2007), Fleiss' κ by resampling units. Chance agreement "
+            "is what Fleiss' κ corrects for."]
     out += ["", "## Export options", "", "```json", json.dumps(f.options, indent=2, sort_keys=True), "```"]
     if f.notes:
         out += ["", "## Notes", "", *(f"- {n}" for n in f.notes)]

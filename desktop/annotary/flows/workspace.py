@@ -31,7 +31,8 @@ from annotary.ops.quality import (
 from annotary.ops.roster import add_members, members, parse_rate
 
 BAND_RULE = "κ/α ≥ 0.70 good · 0.40–0.70 watch · below 0.40 flagged"
-STATUS_TEXT = {"agreed": "agreed", "conflict": "conflict", "single": "one rating"}
+STATUS_TEXT = {"agreed": "agreed", "conflict": "conflict", "decided": "decided by a reviewer",
+               "single": "one rating"}
 
 
 @dataclass
@@ -146,18 +147,25 @@ def headline(r: QualityReport, s: StatusReport) -> str:
     return (f"{s.project_id} · round {s.round} · guidelines v{s.guidelines_version or '–'} · "
             f"items {s.items['normal']} normal, {s.items['gold']} gold, {s.items['calibration']} calibration · "
             f"{people} annotator{'s' if people != 1 else ''} with labels · {s.labels} labels from "
-            f"{s.bundles} result bundle{'s' if s.bundles != 1 else ''}")
+            f"{s.bundles} result bundle{'s' if s.bundles != 1 else ''}"
+            + (f" · {r.design.describe()}" if r.design.adaptive else ""))
 
 
 def consensus_counts(r: QualityReport) -> dict[str, int]:
-    return {k: sum(1 for c in r.consensus if c.status == k) for k in ("agreed", "conflict", "single")}
+    return {k: sum(1 for c in r.consensus if c.status == k) for k in ("agreed", "conflict", "decided", "single")}
 
 
 def consensus_line(r: QualityReport) -> str:
     c = consensus_counts(r)
     weighted = " (weighted by competence)" if r.options.weighted else ""
-    return (f"Consensus{weighted}: {c['agreed']} agreed · {c['conflict']} conflicts · "
+    decided = f" · {c['decided']} decided by a reviewer" if c["decided"] else ""
+    return (f"Consensus{weighted}: {c['agreed']} agreed · {c['conflict']} conflicts{decided} · "
             f"{c['single']} with one rating so far · majority share {r.options.min_share:.2f}")
+
+
+def interval(low: float | None, high: float | None) -> str:
+    """A 95 % interval as text ("0.71–0.81"), or a dash."""
+    return "–" if low is None or high is None else f"{num(low)}–{num(high)}"
 
 
 def variable_words(key: str, words: dict[str, str] | None = None) -> str:
@@ -189,14 +197,21 @@ def attention(r: QualityReport, words: dict[str, str] | None = None) -> str:
 def agreement_table(r: QualityReport, words: dict[str, str] | None = None) -> Table:
     t = Table("agreement.csv", "Agreement per question",
               ["Question", "Variable", "Level", "Units rated twice", "Ratings", "Percent agreement",
-               "Fleiss κ", "Krippendorff α", "Kendall W", "Mean τ", "Band"],
+               "Chance agreement", "Fleiss κ", "Fleiss κ 95%", "Krippendorff α", "α 95%", "Kendall W",
+               "Mean τ", "Band"],
               tips=[QUESTION_TIP, "What is rated: the choice, a scoring axis, a rubric criterion …",
-                    "nominal, ordinal, interval or ranking: α uses the fitting distance",
+                    "nominal, ordinal, interval, ratio or ranking: α uses the fitting distance",
                     "Units at least two annotators rated: only these measure agreement",
                     "Ratings given by everyone, on every unit",
                     "Share of annotator pairs giving the same answer",
+                    "Agreement expected by chance from how often each answer is given (Fleiss' kappa "
+                    "corrects for it)",
                     "Fleiss' kappa: agreement of all annotators beyond chance (nominal)",
+                    "95% interval of Fleiss' kappa, resampling the units; its standard error (no "
+                    "agreement beyond chance, Fleiss–Nee–Landis) is in the CSV",
                     "Krippendorff's alpha, missing ratings allowed: the band is read from it",
+                    "95% bootstrap interval of alpha (Hayes & Krippendorff 2007): with few units it is "
+                    "wide, and the band may be unsure",
                     "Kendall's W (rankings)", "Mean Kendall τ between pairs (rankings)", BAND_RULE],
               empty="No labels merged yet. Drop the annotators' result bundles (.annotary) on this "
                     "window to merge them.")
@@ -205,7 +220,10 @@ def agreement_table(r: QualityReport, words: dict[str, str] | None = None) -> Ta
     for s in r.variables:
         alpha = _n(s.alpha)
         alpha.band = s.band
-        t.rows.append([question_cell(s.question_id, words), Cell(s.variable), Cell(s.level), _i(s.pairable), _i(s.ratings), _p(s.percent_agreement), _n(s.fleiss_kappa), alpha,
+        t.rows.append([question_cell(s.question_id, words), Cell(s.variable), Cell(s.level), _i(s.pairable),
+                       _i(s.ratings), _p(s.percent_agreement), _p(s.expected_agreement), _n(s.fleiss_kappa),
+                       _of(interval(s.fleiss_kappa_low, s.fleiss_kappa_high), s.fleiss_kappa_low), alpha,
+                       _of(interval(s.alpha_low, s.alpha_high), s.alpha_low),
                        _n(s.kendall_w), _n(s.mean_tau), _band(s.band)])
     return t
 
@@ -331,14 +349,15 @@ def describe_value(value: dict | None) -> str:
 
 
 CONSENSUS_FILTERS = {"All items": None, "Conflicts": "conflict", "Agreed": "agreed",
-                     "One rating so far": "single"}
+                     "Decided by a reviewer": "decided", "One rating so far": "single"}
 
 
 def consensus_table(r: QualityReport, status: str | None = None, words: dict[str, str] | None = None) -> Table:
     t = Table("consensus.csv", "Consensus per item and question",
               ["Item", "Question", "Status", "Consensus", "Support", "Ratings", "Rubric score"],
               tips=["The item's id in the dataset", QUESTION_TIP,
-                    "agreed; conflict: no consensus, a reviewer should decide; one rating so far",
+                    "agreed; conflict: no consensus, a reviewer should decide; decided by a reviewer "
+                    "(a conflict settled); one rating so far",
                     "Majority, median, mean or Borda, by the question's scale",
                     "Share of the ratings behind the weakest part of the value",
                     "How many people rated the item on this question",
@@ -365,13 +384,16 @@ class HeatmapData:
     grid: list[list[float | None]]
     shared: list[list[int]]  # items both rated
     figure: str  # what the numbers are
+    intervals: list[list[str]] = field(default_factory=list)  # each pair's 95 % interval, as text
 
     def band(self, i: int, j: int) -> str:
         return band(self.grid[i][j])
 
 
 def pair_figure(level: str) -> str:
-    return {"ordinal": "quadratic-weighted Cohen's κ", "ranking": "mean Kendall τ"}.get(level, "Cohen's κ")
+    if level in ("ordinal", "interval", "ratio"):
+        return "quadratic-weighted Cohen's κ"
+    return {"ranking": "mean Kendall τ"}.get(level, "Cohen's κ")
 
 
 def heatmap_data(r: QualityReport, variable: str) -> HeatmapData:
@@ -379,9 +401,12 @@ def heatmap_data(r: QualityReport, variable: str) -> HeatmapData:
     at = {a: i for i, a in enumerate(ids)}
     stats = next(s for s in r.variables if s.key == variable)
     shared = [[0] * len(ids) for _ in ids]
+    intervals = [["–"] * len(ids) for _ in ids]
     for p in stats.pairs:
         shared[at[p.a]][at[p.b]] = shared[at[p.b]][at[p.a]] = p.n
-    return HeatmapData(variable, ids, [r.names.get(a, a) for a in ids], grid, shared, pair_figure(stats.level))
+        intervals[at[p.a]][at[p.b]] = intervals[at[p.b]][at[p.a]] = interval(*p.interval)
+    return HeatmapData(variable, ids, [r.names.get(a, a) for a in ids], grid, shared, pair_figure(stats.level),
+                       intervals)
 
 
 def heatmap_variables(r: QualityReport) -> list[str]:

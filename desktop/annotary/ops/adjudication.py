@@ -44,8 +44,10 @@ def _reviewer(store: Store, reviewer: str) -> str:
             if m.role != "reviewer":
                 raise TrustError(f"{m.name} ({key}) is in the roster as {m.role}, not reviewer")
             return key
-    raise TrustError(f"no active reviewer with key {key} in the roster (add their card with "
-                     "`annotary roster add`)")
+    card = reviewer if Path(reviewer).suffix == ".json" else "REVIEWER.card.json"
+    project = store.path if store.path is not None else "PROJECT.db"
+    raise TrustError(f"no active reviewer with key {key} in the roster; add their card first: "
+                     f"annotary roster add {project} {card}")
 
 
 def _review_spec(spec):
@@ -89,8 +91,10 @@ def create_adjudication(store: Store, *, identity: Identity, reviewer: str, out:
         raise TrustError(f"only the project's coordinator ({info.coordinator_name}) signs its bundles")
     key = _reviewer(store, reviewer)
     report = quality_report(store)
-    agreed = [c for c in report.consensus if c.status == "agreed"]
+    agreed = [c for c in report.consensus if c.status == "agreed" and not c.decided]
     chosen = {(c.item_id, c.question_id): "conflict" for c in report.conflicts}
+    decided = len(report.decided)
+    settled = f"; {decided} decided by a reviewer already" if decided else ""
     if include == "all":
         chosen.update({(c.item_id, c.question_id): "audit" for c in agreed})
     elif audit_sample:
@@ -98,7 +102,8 @@ def create_adjudication(store: Store, *, identity: Identity, reviewer: str, out:
         k = round(len(agreed) * audit_sample)
         chosen.update({(c.item_id, c.question_id): "audit" for c in rng.sample(agreed, k)})
     if not chosen:
-        raise AnnotaryError("nothing to adjudicate: no conflicts (add --audit-sample or --include all)")
+        raise AnnotaryError(f"nothing to adjudicate: no undecided conflicts{settled} (add --audit-sample "
+                            "or --include all)")
     show = bool(queries.setting(store, SHOW_NAMES, False))
     raters = load_raters(store, info.id)
     consensus = {(c.item_id, c.question_id): c for c in report.consensus}
@@ -145,9 +150,9 @@ def create_adjudication(store: Store, *, identity: Identity, reviewer: str, out:
     conflicts = sum(1 for c in cases if c.reason == "conflict")
     return Change(op="adjudication", project_id=info.id,
                   counts={"cases": len(cases), "conflicts": conflicts, "audit": len(cases) - conflicts,
-                          "items": len(item_ids)},
-                  message=f"wrote {out.name}: {len(cases)} cases ({conflicts} conflicts) on "
-                          f"{len(item_ids)} items for reviewer {key}")
+                          "items": len(item_ids), "decided": decided},
+                  message=f"wrote {out.name}: {len(cases)} cases ({conflicts} conflicts still undecided"
+                          f"{settled}) on {len(item_ids)} items for reviewer {key}")
 
 
 def merge_decisions(store: Store, *, path: str | Path) -> MergeReport:

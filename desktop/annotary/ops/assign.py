@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from annotary.analysis.triage import WAITING
+from annotary.analysis.variables import Options
 from annotary.bundles.bundle import write_bundle
 from annotary.bundles.identity import Identity
 from annotary.core.errors import AnnotaryError, ItemError, TrustError
@@ -81,12 +82,13 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
                  gold_fraction: float | None = None, calibration_paths: Sequence[str | Path] = (),
                  adaptive: bool = False, fmt: str = "auto", feedback: bool = False,
                  triage: str | None = None, min_rater_confidence: float | None = None,
-                 tolerance: float = 0.0) -> AssignReport:
+                 tolerance: float = 0.0, weak_support: float | None = None) -> AssignReport:
     """Give each item to `overlap` distinct annotators (least loaded first) and write their bundles.
 
     Items keep the annotators of earlier rounds, so a later round with a higher overlap tops
-    every item up. `adaptive` instead sends disputed items (see quality.disputed_items) to one
-    more annotator each, up to `overlap` annotators when given. Gold items: all of the project's
+    every item up. `adaptive` instead sends disputed items (see quality.disputed_items; an agreed
+    item whose support is below `weak_support`, default 0.75, counts as disputed) to one more
+    annotator each, up to `overlap` annotators when given, never to someone who had it before. Gold items: all of the project's
     to everyone, or about `gold_fraction` of each annotator's load. Calibration items: all, first.
     `feedback`: each annotator also gets, as calibration items, the items where a reviewer decided
     against their answer; after labelling one again they see the decision and its reason.
@@ -111,6 +113,10 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
         raise AnnotaryError(f"minimum rater confidence {min_rater_confidence} must be between 0 and 1")
     if tolerance < 0:
         raise AnnotaryError(f"tolerance {tolerance} must be 0 or more scale points")
+    if weak_support is not None and not adaptive:
+        raise AnnotaryError("--weak-consensus is for an adaptive round: add --adaptive")
+    if weak_support is not None and not 0 <= weak_support <= 1:
+        raise AnnotaryError(f"weak consensus {weak_support} must be a share between 0 and 1")
     if triage is not None and overlap is None:
         overlap = min(3, len(people))
     if overlap is None and not adaptive:
@@ -148,11 +154,21 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
         need, reasons = _triage_need(store, info, triage, kinds, given, labeled, people,
                                      min_rater_confidence=min_rater_confidence, tolerance=tolerance, cap=overlap)
     elif adaptive:
-        disputed = disputed_items(quality_report(store), store)
-        need = {iid: 1 for iid, _ in disputed if overlap is None or covering(iid) < overlap}
+        options = Options() if weak_support is None else Options(weak_support=weak_support)
+        disputed = disputed_items(quality_report(store, options=options), store)
+        below = [iid for iid, _ in disputed if overlap is None or covering(iid) < overlap]
+        # only someone who has not had the item can be one more annotator
+        need = {iid: 1 for iid in below if any(a not in given[iid] for a in people)}
         if not need and not feedback:
-            raise AnnotaryError("nothing to send: no item is disputed" + (
-                f" below {overlap} annotators" if overlap and disputed else ""))
+            if not disputed:
+                why = "no item is disputed"
+            elif not below:
+                why = f"no disputed item has fewer than {overlap} annotators"
+            else:
+                why = (f"every active annotator has already had the {len(below)} disputed item"
+                       f"{'s' if len(below) != 1 else ''}; add annotators to the roster, or send them "
+                       "to a reviewer (`annotary adjudication create`)")
+            raise AnnotaryError(f"nothing to send: {why}")
     else:
         need = {iid: overlap - covering(iid) for iid, kind in kinds.items()
                 if kind == "normal" and covering(iid) < overlap}

@@ -197,7 +197,8 @@ def _export(store: Store, *, out: str | Path, fmt: str, question: str | None = N
                 title=f"{info.name}: {fmt}{f' ({qid})' if qid else ''}", project_id=info.id,
                 project_name=info.name, fmt=fmt, question=qid, mode=q.mode if q else None, data_file=data_name,
                 sha256=sink.sha256, rows=sink.rows, columns=cols, answers=len(kept), by_provenance=by_prov,
-                dropped=dict(dropped), conflicts=len(report.conflicts), agreement=_agreement(report),
+                dropped=dict(dropped), conflicts=len(report.conflicts), decided=len(report.decided),
+                agreement=_agreement(report), coverage=report.design.describe(),
                 spec_version=info.spec.version(), guidelines_version=info.guidelines_version,
                 label_guidelines=_label_guidelines(store, report, qid), annotators=len(report.humans),
                 raters=len(report.raters), options=opts, created_at=created, version=__version__,
@@ -615,8 +616,10 @@ def _notes(fmt: str, shape: Shape, q, chat: bool | None = None) -> list[str]:
 
 def _agreement(report: QualityReport) -> list[dict]:
     return [{"variable": s.key, "level": s.level, "units": s.pairable, "percent": s.percent_agreement,
-             "fleiss": s.fleiss_kappa, "alpha": s.alpha, "w": s.kendall_w, "tau": s.mean_tau, "band": s.band}
-            for s in report.variables]
+             "chance": s.expected_agreement, "fleiss": s.fleiss_kappa, "fleiss_se": s.fleiss_kappa_se,
+             "fleiss_low": s.fleiss_kappa_low, "fleiss_high": s.fleiss_kappa_high, "alpha": s.alpha,
+             "alpha_low": s.alpha_low, "alpha_high": s.alpha_high, "w": s.kendall_w, "tau": s.mean_tau,
+             "band": s.band} for s in report.variables]
 
 
 # --- writing --------------------------------------------------------------------------------------

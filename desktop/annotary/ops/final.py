@@ -11,12 +11,18 @@ import numpy as np
 from annotary.analysis.figures import matrix_stats
 from annotary.analysis.questions import declare_variables, pairwise_answer
 from annotary.analysis.variables import Options
-from annotary.analysis.verdicts import ItemConsensus, unit_value
+from annotary.analysis.verdicts import ItemConsensus, mark_decided, unit_value
 from annotary.core.adjudication import PROVENANCE
 from annotary.core.errors import AnnotaryError
 from annotary.core.items import Item
 from annotary.ops.project import WHOLE, item_skeletons, project_info
-from annotary.ops.quality import QualityReport, load_raters, load_ratings, quality_report
+from annotary.ops.quality import (
+    QualityReport,
+    adaptive_rounds,
+    load_raters,
+    load_ratings,
+    quality_report,
+)
 from annotary.store import Store
 
 
@@ -108,13 +114,14 @@ def export_answers(store: Store, *, question: str | None = None, options: Option
     question of a project without machine raters (the common case of a preference dataset) takes
     a path of its own that reads only that question's current answers and builds no per-rating
     objects; tests hold it to the same report and answers as quality_report + final_answers.
+    (After an adaptive round the figures need the rounds of the labels: the general path.)
 
     `read` is called once this is done reading the store (the export then starts reading the
     items' texts on another connection)."""
     opt = options or Options()
     info = project_info(store)
     q = None if question is None else next((x for x in info.spec.questions if x.id == question), None)
-    if q is not None and q.mode == "pairwise" and not opt.weighted:
+    if q is not None and q.mode == "pairwise" and not opt.weighted and not adaptive_rounds(store, info.id):
         raters = load_raters(store, info.id)
         found = None if raters.machines else _pairwise(store, info, q, opt, raters, read)
         if found is not None:
@@ -301,6 +308,7 @@ def _pairwise(store: Store, info, q, opt: Options, raters,
     report = QualityReport(
         project_id=info.id, project_name=info.name, question=q.id, humans=humans,
         names={a: raters.names.get(a, a) for a in ordered}, items=kinds, variables=[matrix_stats(var, x)],
-        consensus=consensus, annotators=[], raters=[], competence=[], by_round=[], by_guidelines=[],
+        consensus=mark_decided(consensus, decisions), annotators=[], raters=[], competence=[], by_round=[],
+        by_guidelines=[],
         options=opt, guidelines_versions=sorted(versions))
     return report, finals

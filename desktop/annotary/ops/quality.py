@@ -31,7 +31,7 @@ from annotary.analysis.people import (
 )
 from annotary.analysis.questions import build_variables, differs
 from annotary.analysis.variables import Options, Rating, unsure
-from annotary.analysis.verdicts import ItemConsensus, consensus, unit_consensus
+from annotary.analysis.verdicts import ItemConsensus, consensus, mark_decided, unit_consensus
 from annotary.core.errors import AnnotaryError
 from annotary.core.items import Item
 from annotary.ops.project import ANSWER, item_skeletons, project_info
@@ -99,6 +99,54 @@ def load_raters(store: Store, project_id: str) -> Raters:
     return Raters(names, frozenset(machines), frozenset(rates), rates)
 
 
+@dataclass(frozen=True)
+class Design:
+    """Which labels the agreement figures cover. An adaptive round sends only disputed items to
+    one more annotator, so its labels would weigh the hard items and the later annotators' pairs:
+    the figures (per question, per pair, per annotator) cover the full-overlap rounds, and labels
+    not from a round (imported human raters); consensus uses every label."""
+
+    rounds: list[int]  # the full-overlap rounds the figures cover (all rounds when none is adaptive)
+    adaptive: list[int]  # adaptive rounds, left out of the figures
+    left_out: int  # human labels of normal items left out of the figures (from adaptive rounds)
+
+    def describe(self) -> str:
+        """One line for people, or "" when every round counts."""
+        if not self.adaptive:
+            return ""
+        def listed(rounds):
+            return ", ".join(str(r) for r in rounds) or "none"
+        return (f"agreement figures cover the full-overlap round{'s' if len(self.rounds) != 1 else ''} "
+                f"{listed(self.rounds)}; adaptive round{'s' if len(self.adaptive) != 1 else ''} "
+                f"{listed(self.adaptive)} ({self.left_out} labels on disputed items only) count toward "
+                "consensus, not the figures")
+
+
+def adaptive_rounds(store: Store, project_id: str) -> list[int]:
+    """The rounds assigned with --adaptive."""
+    return [r[0] for r in store.query(
+        "SELECT round FROM rounds WHERE project_id=? AND json_extract(settings, '$.adaptive')"
+        " ORDER BY round", (project_id,))]
+
+
+def _design(store: Store, project_id: str, normal: list[Rating], round_of: dict, machines) -> Design:
+    adaptive = adaptive_rounds(store, project_id)
+    rounds = [r[0] for r in store.query("SELECT round FROM rounds WHERE project_id=? ORDER BY round",
+                                        (project_id,)) if r[0] not in adaptive]
+    if not adaptive:
+        return Design(rounds, [], 0)
+    skipped = set(adaptive)
+    left_out = sum(1 for r in normal if r.annotator not in machines
+                   and round_of.get((r.item_id, r.annotator)) in skipped)
+    return Design(rounds, adaptive, left_out)
+
+
+def decided_pairs(store: Store, project_id: str) -> set[tuple[str, str]]:
+    """The (item, question) pairs a reviewer's merged decision settles."""
+    return {(r[0], r[1]) for r in store.query(
+        "SELECT DISTINCT item_id, question_id FROM decisions WHERE project_id=?", (project_id,))}
+
+
 def _durations(store: Store, project_id: str) -> dict[str, dict[str, float]]:
     """Seconds on task per annotator and item, summed over the revisions merged."""
     rows = store.conn.execute(
@@ -155,13 +203,20 @@ class QualityReport:
     by_guidelines: list[GroupStats]
     options: Options
     guidelines_versions: list[str] = field(default_factory=list)  # the labels were made under
+    design: Design = field(default_factory=lambda: Design([], [], 0))  # what the agreement figures cover
 
     # what the report was computed from, for final answers to reuse (not part of the report)
     loaded: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
     def conflicts(self) -> list[ItemConsensus]:
+        """Conflicts nobody has decided yet."""
         return [c for c in self.consensus if c.status == "conflict"]
+
+    @property
+    def decided(self) -> list[ItemConsensus]:
+        """Conflicts a reviewer decided."""
+        return [c for c in self.consensus if c.status == "decided"]
 
     def as_dict(self) -> dict:
         out = _plain(replace(self, loaded=None))
@@ -193,28 +248,35 @@ def quality_report(store: Store, *, question: str | None = None, options: Option
     normal = [r for r in ratings if items[r.item_id].kind == "normal"]
     variables = build_variables(spec, items, normal, question)
     matrix_humans = [a for a in humans if any(var.values.get(a) for var in variables)]
-    stats = [variable_stats(v, matrix_humans, pairs=not light) for v in variables]
+    round_of = {(r[0], r[1]): r[2] for r in store.query(
+        "SELECT item_id, annotator, round FROM assignments WHERE project_id=?", (info.id,))}
+    design = _design(store, info.id, normal, round_of, raters.machines)
+    if design.adaptive:  # headline figures on the full-overlap rounds only
+        kept = [r for r in normal if round_of.get((r.item_id, r.annotator)) not in design.adaptive]
+        headline = build_variables(spec, items, kept, question)
+    else:
+        headline = variables
+    stats = [variable_stats(v, matrix_humans, pairs=not light) for v in headline]
     comp = competence(variables, matrix_humans) if not light or opt.weighted else []
     weights = {f"{c.question_id}.{c.variable}": c.reliability for c in comp} if opt.weighted else None
     units = unit_consensus(variables, matrix_humans, opt, weights)
     annotating = store.query("SELECT key_id FROM roster WHERE project_id=? AND role='annotator'"
                              " AND removed_at IS NULL", (info.id,))
     people = humans + [r[0] for r in annotating if r[0] not in humans]
-    round_of = {(r[0], r[1]): str(r[2]) for r in store.query(
-        "SELECT item_id, annotator, round FROM assignments WHERE project_id=?", (info.id,))}
     by_round: dict[str, list[Rating]] = defaultdict(list)
     by_guidelines: dict[str, list[Rating]] = defaultdict(list)
     for r in normal:
         if r.annotator in raters.machines:
             continue
         if (r.item_id, r.annotator) in round_of:
-            by_round[round_of[(r.item_id, r.annotator)]].append(r)
+            by_round[str(round_of[(r.item_id, r.annotator)])].append(r)
         by_guidelines[r.guidelines_version].append(r)
     return QualityReport(
         project_id=info.id, project_name=info.name, question=question, humans=matrix_humans,
         names={a: raters.names.get(a, a) for a in ordered},
         items={k: sum(1 for i in items.values() if i.kind == k) for k in ("normal", "gold", "calibration")},
-        variables=stats, consensus=consensus(spec, items, variables, units),
+        variables=stats, consensus=mark_decided(consensus(spec, items, variables, units),
+                                                decided_pairs(store, info.id)),
         annotators=[] if light else annotator_stats(
             spec=spec, items=items, truths=_truths(items), ratings=ratings, people=people,
             known=_people(store, info.id, raters), variables=variables, stats=stats, units=units,
@@ -223,7 +285,7 @@ def quality_report(store: Store, *, question: str | None = None, options: Option
         competence=comp,
         by_round=[] if light else group_stats("round", by_round, spec, items, question),
         by_guidelines=[] if light else group_stats("guidelines", by_guidelines, spec, items, question),
-        options=opt, guidelines_versions=sorted(by_guidelines),
+        options=opt, guidelines_versions=sorted(by_guidelines), design=design,
         loaded=(items, all_ratings, raters))
 
 
@@ -252,6 +314,8 @@ def disputed_items(report: QualityReport, store: Store) -> list[tuple[str, str]]
             why[iid] = (rank, support, reason)
 
     for c in report.consensus:
+        if c.decided:  # a reviewer's decision settles it
+            continue
         if c.status == "conflict":
             note(c.item_id, 0, c.support or 0.0, f"{c.question_id}: no consensus")
         elif c.status == "agreed" and (c.support or 0.0) < report.options.weak_support - EPS:

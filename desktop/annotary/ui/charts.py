@@ -286,7 +286,9 @@ class HeatmapChart(Chart):
         if not self.data:
             return self.empty
         d = self.data
-        pairs = [f"{d.names[i]} and {d.names[j]}: {num(d.grid[i][j])} ({d.band(i, j)}, {d.shared[i][j]} shared)"
+        pairs = [f"{d.names[i]} and {d.names[j]}: {num(d.grid[i][j])} ({d.band(i, j)}, "
+                 + (f"95% {d.intervals[i][j]}, " if d.intervals and d.intervals[i][j] != "–" else "")
+                 + f"{d.shared[i][j]} shared)"
                  for i in range(len(d.ids)) for j in range(i + 1, len(d.ids))]
         return f"{d.variable}, {d.figure}. " + "; ".join(pairs)
 
