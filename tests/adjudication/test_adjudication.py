@@ -36,11 +36,16 @@ def test_bundle_holds_every_conflict_with_all_answers(review):
     assert '"gold"' not in items and '"metadata"' not in items
 
 
-def decide_all(store, reviewer, override_reason="B follows the instruction"):
+def decide_all(store, reviewer, override_reason="B follows the instruction", items: int | None = None):
+    """Decide every case (of the first `items` items only, if given) by adopting annotator 1's answer."""
     flow = LabelingFlow(store, PID, reviewer.key_id)
     flow.start()
     decided = 0
     while True:
+        if items is not None:
+            if not items:
+                return decided
+            items -= 1
         for q in flow.spec.questions:
             if flow.case(q.id) is None:
                 continue
