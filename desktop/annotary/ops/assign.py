@@ -159,16 +159,16 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
         below = [iid for iid, _ in disputed if overlap is None or covering(iid) < overlap]
         # only someone who has not had the item can be one more annotator
         need = {iid: 1 for iid in below if any(a not in given[iid] for a in people)}
+        if not disputed:
+            idle = "no item is disputed"
+        elif not below:
+            idle = f"no disputed item has fewer than {overlap} annotators"
+        else:
+            idle = (f"every active annotator has already had the {len(below)} disputed item"
+                    f"{'s' if len(below) != 1 else ''}; add annotators to the roster, or send them "
+                    "to a reviewer (`annotary adjudication create`)")
         if not need and not feedback:
-            if not disputed:
-                why = "no item is disputed"
-            elif not below:
-                why = f"no disputed item has fewer than {overlap} annotators"
-            else:
-                why = (f"every active annotator has already had the {len(below)} disputed item"
-                       f"{'s' if len(below) != 1 else ''}; add annotators to the roster, or send them "
-                       "to a reviewer (`annotary adjudication create`)")
-            raise AnnotaryError(f"nothing to send: {why}")
+            raise AnnotaryError(f"nothing to send: {idle}")
     else:
         need = {iid: overlap - covering(iid) for iid, kind in kinds.items()
                 if kind == "normal" and covering(iid) < overlap}
@@ -176,6 +176,8 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
     if not need and not any(lessons.values()) and triage is not None:
         summary = "; ".join(f"{n} {why}" for why, n in reasons.items())
         raise AnnotaryError(f"nothing to send under triage: {summary or 'no items'}")
+    if not need and not any(lessons.values()) and adaptive:
+        raise AnnotaryError(f"nothing to send: {idle}, and no decision went against anyone's answer")
     if not need and not any(lessons.values()):
         raise AnnotaryError(f"nothing to assign: every item already has {overlap} annotators")
 
