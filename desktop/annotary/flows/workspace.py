@@ -182,8 +182,8 @@ def attention(r: QualityReport, words: dict[str, str] | None = None) -> str:
     """What needs a look first: questions and annotators below the good band."""
     parts = []
     for b in ("flagged", "watch"):
-        found = [f"“{variable_words(s.key, words)}” (α {num(s.alpha)})" if words else f"{s.key} (α {num(s.alpha)})"
-                 for s in r.variables if s.band == b and s.ratings]
+        found = [f"“{variable_words(s.key, words)}” (α {num(s.alpha)}{_within(s)})" if words
+                 else f"{s.key} (α {num(s.alpha)}{_within(s)})" for s in r.variables if s.band == b and s.ratings]
         if found:
             parts.append(f"{b.capitalize()}: {', '.join(found)}.")
     low = [f"{a.name} ({num(a.agreement_others)})" for a in r.annotators if a.band == "flagged"]
@@ -192,6 +192,11 @@ def attention(r: QualityReport, words: dict[str, str] | None = None) -> str:
     if r.variables and any(s.ratings for s in r.variables) and not parts:
         parts.append("Every question with figures is in the good band.")
     return " ".join(parts)
+
+
+def _within(s) -> str:
+    """", 95% a–b" after an alpha, where it has an interval."""
+    return "" if s.alpha_low is None else f", 95% {interval(s.alpha_low, s.alpha_high)}"
 
 
 def agreement_table(r: QualityReport, words: dict[str, str] | None = None) -> Table:
