@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QSizePolicy,
@@ -22,7 +23,17 @@ from PySide6.QtWidgets import (
 from annotary.core.spec import Requirement
 from annotary.flows.diff import word_ops
 from annotary.flows.labeling import LabelingFlow, Pending
-from annotary.flows.modes import PAIRWISE_KEYS, Ranking, Rubric, letter, word_count
+from annotary.flows.modes import (
+    FILTER_FROM,
+    NONE,
+    OTHER,
+    PAIRWISE_KEYS,
+    Categorical,
+    Ranking,
+    Rubric,
+    letter,
+    word_count,
+)
 from annotary.ui.theme import tokens
 from annotary.ui.widgets import SafeBrowser
 
@@ -408,6 +419,129 @@ class DemonstrationPanel(QuestionPanel):
             self.diff.setHtml(diff_html(draft, value["text"]))
 
 
+class CategoricalPanel(QuestionPanel):
+    """A button per category with its key (1-9, then letters); a filter box for long lists; the
+    focused category's description as help; per response, a line per response."""
+
+    filter_edited = Signal(str, str)
+    other_edited = Signal(str, str)
+    COLUMNS = 3
+
+    def __init__(self, number, question, parent=None):
+        super().__init__(number, question, parent)
+        q = question
+        self.units = QLabel()
+        self.units.setObjectName("rankOrder")
+        self.units.setWordWrap(True)
+        self.units.setAccessibleName(f"Categories picked per response for {q.id}")
+        self.units.setVisible(q.target == "response")
+        self.body.addWidget(self.units)
+        self.filter = QLineEdit()
+        self.filter.setAccessibleName(f"Filter the categories of {q.id}")
+        self.filter.setPlaceholderText(
+            f"/ to filter the {len(q.categories)} categories: type, Up/Down, Enter picks, Esc leaves")
+        self.filter.textEdited.connect(lambda text: self.filter_edited.emit(self.q.id, text))
+        self.filter.returnPressed.connect(lambda: self.action.emit(self.q.id, "filter_pick", None))
+        self.filter.setVisible(len(q.categories) >= FILTER_FROM)
+        self.body.addWidget(self.filter)
+        grid = QGridLayout()
+        grid.setSpacing(6)
+        self.keys = Categorical.keys(q)
+        self.buttons: dict[str, QPushButton] = {}
+        self.entries = Categorical.entries(q)
+        descriptions = {c.name: c.description for c in q.categories}
+        for i, entry in enumerate(self.entries):
+            key = self.keys.get(entry)
+            words = Categorical.label(entry)
+            b = button(f"{key}   {words}" if key else words,
+                       f"{words} for {q.id}" + (f" (key {key})" if key else ""),
+                       lambda _=False, e=entry: self.action.emit(self.q.id, "category", e))
+            b.setProperty("category", True)
+            if descriptions.get(entry):
+                b.setToolTip(descriptions[entry])
+            self.buttons[entry] = b
+            grid.addWidget(b, i // self.COLUMNS, i % self.COLUMNS)
+        self.body.addLayout(grid)
+        self.other = QLineEdit()
+        self.other.setAccessibleName(f"Other, in your words, for {q.id}")
+        self.other.setPlaceholderText("Other: say what it is — Enter or Esc when done")
+        self.other.setMaxLength(2000)
+        self.other.textEdited.connect(lambda text: self.other_edited.emit(self.q.id, text))
+        self.other.returnPressed.connect(lambda: self.action.emit(self.q.id, "other_done", None))
+        self.other.setVisible(False)
+        self.body.addWidget(self.other)
+        self.help = QLabel()
+        self.help.setObjectName("hint")
+        self.help.setWordWrap(True)
+        self.help.setAccessibleName(f"Description of the focused category of {q.id}")
+        self.body.addWidget(self.help)
+        last = [k for e, k in self.keys.items() if e != NONE]
+        keys = f"keys {last[0]}–{last[-1]}" if len(last) > 1 else ""
+        bits = [keys, "Space picks the framed one" if not q.multiple else "Space toggles the framed one",
+                "Up/Down move"]
+        if q.multiple:
+            bits.insert(1, "any number; 0 none of these")
+        if q.target == "response":
+            bits.append("Left/Right response")
+        if len(q.categories) >= FILTER_FROM:
+            bits.append("/ filters")
+        bits.append("Backspace clears")
+        self.hint.setText(" · ".join(b for b in bits if b))
+
+    def render_mode(self, flow, value, focused):
+        q = self.q
+        shown = flow.current.shown_order
+        units = Categorical.units(q, shown)
+        pos, at = flow.cursor(q.id)
+        unit = units[min(pos, len(units) - 1)]
+        cur = value["units"].get(unit) or Categorical.blank()
+        visible = set(flow.category_matches(q.id))
+        framed = self.entries[at % len(self.entries)]
+        for entry, b in self.buttons.items():
+            on = (entry in cur["picked"] or (entry == OTHER and cur["other"] is not None)
+                  or (entry == NONE and cur["none"]))
+            b.setChecked(on)
+            base = b.text().removeprefix("✓ ")
+            b.setText(("✓ " if on else "") + base)
+            b.setVisible(entry in visible)
+            here = focused and entry == framed
+            if b.property("atCursor") != here:
+                b.setProperty("atCursor", here)
+                b.style().unpolish(b)
+                b.style().polish(b)
+        if self.filter.text() != flow.category_filter(q.id):
+            self.filter.setText(flow.category_filter(q.id))
+        if q.target == "response":
+            lines = []
+            for i, rid in enumerate(shown):
+                u = value["units"].get(rid)
+                said = html.escape(self._said(u)) if u and Categorical.answered(u) else "<i>not yet</i>"
+                mark = "▶ " if i == pos and focused else "&nbsp;&nbsp;&nbsp;"
+                lines.append(f"{mark}<b>Response {letter(i)}</b>: {said}")
+            self.units.setText("<br>".join(lines))
+        other_open = cur["other"] is not None
+        self.other.setVisible(other_open)
+        if other_open and self.other.text() != cur["other"]:
+            self.other.setText(cur["other"])
+        description = {c.name: c.description for c in q.categories}.get(framed, "")
+        where = f"Response {letter(pos)} · " if q.target == "response" else ""
+        self.help.setText(f"{where}<b>{html.escape(Categorical.label(framed))}</b>"
+                          + (f": {html.escape(description)}" if description else ""))
+
+    @staticmethod
+    def _said(unit) -> str:
+        parts = list(unit["picked"])
+        if unit["other"] is not None:
+            parts.append(f"Other: {unit['other']}")
+        return ", ".join(parts) or "none of these"
+
+    def badges(self, flow, value):
+        if self.q.target != "response":
+            return {}
+        return {rid: self._said(u) for rid, u in value["units"].items()
+                if Categorical.answered(u)}
+
+
 def as_written_html(text: str) -> str:
     """Plain text inside our own HTML, its line breaks kept (a criterion's list of conditions)."""
     return html.escape(text.strip()).replace("\n", "<br>")
@@ -435,4 +569,5 @@ PANELS = {
     "scoring": ScoringPanel,
     "rubric": RubricPanel,
     "demonstration": DemonstrationPanel,
+    "categorical": CategoricalPanel,
 }
