@@ -11,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from annotary.analysis.agreement import cohen_kappa, krippendorff_alpha
+from annotary.analysis.variables import Options, Variable
+from annotary.analysis.verdicts import _unit, unit_consensus
 from annotary.core.spec import load_spec_file
 from annotary.flows.labeling import LabelingFlow
 from annotary.ops.assign import assign_round
@@ -24,14 +26,7 @@ from annotary.ops.project import (
     open_project,
     set_guidelines,
 )
-from annotary.ops.quality import (
-    Options,
-    Variable,
-    _unit,
-    disputed_items,
-    quality_report,
-    unit_consensus,
-)
+from annotary.ops.quality import disputed_items, quality_report
 from annotary.ops.raters import import_rater_labels
 from annotary.ops.results import export_results
 from annotary.ops.roster import add_members

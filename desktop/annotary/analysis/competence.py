@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from annotary.analysis.arrays import as_matrix
+from annotary.analysis.variables import Variable, rating_matrix
 
 
 @dataclass(frozen=True)
@@ -68,3 +69,35 @@ def dawid_skene(matrix, n_classes: int | None = None, *, tol: float = 1e-6, max_
         last = log_lik
     reliability = np.einsum("c,rcc->r", prior, conf)
     return Competence(conf, reliability, post, prior, log_lik, it, converged)
+
+
+# --- per variable -------------------------------------------------------------------------------
+
+@dataclass
+class CompetenceStats:
+    """Dawid-Skene reliability (expected accuracy) of each annotator on one categorical variable."""
+
+    question_id: str
+    variable: str
+    reliability: dict[str, float]
+    converged: bool
+    iterations: int
+
+
+def competence(variables: list[Variable], humans: list[str]) -> list[CompetenceStats]:
+    """Each categorical variable's Dawid-Skene fit over the humans who rated it (two at least)."""
+    out = []
+    for var in variables:
+        if var.level not in ("nominal", "ordinal"):
+            continue
+        who = [a for a in humans if var.values.get(a)]
+        if len(who) < 2:
+            continue
+        _, x = rating_matrix(var, who)
+        if not np.any(np.count_nonzero(~np.isnan(x), axis=1) >= 2):
+            continue
+        fit = dawid_skene(x, len(var.categories))
+        out.append(CompetenceStats(var.question_id, var.name,
+                                   {a: float(r) for a, r in zip(who, fit.reliability, strict=True)},
+                                   fit.converged, fit.iterations))
+    return out

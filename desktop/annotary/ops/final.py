@@ -8,22 +8,15 @@ from typing import NamedTuple
 
 import numpy as np
 
+from annotary.analysis.figures import matrix_stats
+from annotary.analysis.questions import declare_variables, pairwise_answer
+from annotary.analysis.variables import Options
+from annotary.analysis.verdicts import ItemConsensus, unit_value
 from annotary.core.adjudication import PROVENANCE
 from annotary.core.errors import AnnotaryError
 from annotary.core.items import Item
 from annotary.ops.project import WHOLE, item_skeletons, project_info
-from annotary.ops.quality import (
-    ItemConsensus,
-    Options,
-    QualityReport,
-    declare_variables,
-    load_raters,
-    load_ratings,
-    matrix_stats,
-    pairwise_answer,
-    quality_report,
-    unit_value,
-)
+from annotary.ops.quality import QualityReport, load_raters, load_ratings, quality_report
 from annotary.store import Store
 
 

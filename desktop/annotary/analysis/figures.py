@@ -1,0 +1,177 @@
+"""Agreement figures of rated variables: per variable, per pair of raters, per group of ratings."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from annotary.analysis.agreement import (
+    band,
+    cohen_kappa,
+    fleiss_from_matrix,
+    kendall_w,
+    krippendorff_alpha,
+    mean_kendall_tau,
+    pairwise_cohen,
+    percent_agreement,
+)
+from annotary.analysis.variables import Variable, canon, rank_arrays, rating_matrix
+
+
+@dataclass
+class PairStat:
+    a: str
+    b: str
+    n: int  # units both rated
+    kappa: float | None = None
+    kappa_linear: float | None = None
+    kappa_quadratic: float | None = None
+    tau: float | None = None
+
+    @property
+    def value(self) -> float | None:
+        """The headline figure of the pair: quadratic kappa on ordinal scales, tau for rankings."""
+        for v in (self.tau, self.kappa_quadratic, self.kappa):
+            if v is not None:
+                return v
+        return None
+
+
+@dataclass
+class VariableStats:
+    question_id: str
+    variable: str
+    level: str
+    units: int  # rated at least once
+    pairable: int  # rated at least twice
+    ratings: int
+    percent_agreement: float | None = None
+    fleiss_kappa: float | None = None
+    alpha: float | None = None
+    kendall_w: float | None = None
+    mean_tau: float | None = None
+    band: str = "n/a"
+    pairs: list[PairStat] = field(default_factory=list)
+    distribution: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.question_id}.{self.variable}"
+
+
+def num(v) -> float | None:
+    """A float, None for nan."""
+    v = float(v)
+    return None if math.isnan(v) else v
+
+
+def mean(values) -> float | None:
+    """The mean of the values that are numbers; None when there is none."""
+    vals = [v for v in values if v is not None and not math.isnan(v)]
+    return float(np.mean(vals)) if vals else None
+
+
+def weighted_mean(pairs: list[tuple[float | None, int]]) -> float | None:
+    """Mean of (value, weight) pairs, weighted; None where no value has weight."""
+    good = [(v, n) for v, n in pairs if v is not None and n > 0]
+    total = sum(n for _, n in good)
+    return sum(v * n for v, n in good) / total if total else None
+
+
+def variable_stats(var: Variable, raters: list[str], *, pairs: bool = True) -> VariableStats:
+    """Every figure of a variable over the given raters (the matrix's columns, in that order)."""
+    if var.level == "ranking":
+        return _ranking_stats(var, raters, pairs)
+    _, x = rating_matrix(var, raters)
+    s = matrix_stats(var, x)
+    if pairs and not var.numeric:
+        cats = list(range(len(var.categories)))
+        plain = pairwise_cohen(x, raters, None, cats)
+        weighted = {w: pairwise_cohen(x, raters, w, cats) for w in ("linear", "quadratic")} \
+            if var.level == "ordinal" else {}
+        for (a, b), pk in plain.items():
+            p = PairStat(a, b, pk.n, num(pk.kappa))
+            if weighted:
+                p.kappa_linear = num(weighted["linear"][(a, b)].kappa)
+                p.kappa_quadratic = num(weighted["quadratic"][(a, b)].kappa)
+            s.pairs.append(p)
+    return s
+
+
+def matrix_stats(var: Variable, x: np.ndarray) -> VariableStats:
+    """The figures of a units x raters matrix (rating_matrix) that do not depend on who rated
+    what: each unit's ratings as a set are enough (a row may hold them in any columns)."""
+    rated = np.count_nonzero(~np.isnan(x), axis=1)
+    s = VariableStats(var.question_id, var.name, var.level, int(np.count_nonzero(rated)),
+                      int(np.count_nonzero(rated >= 2)), int(rated.sum()))
+    s.alpha = num(krippendorff_alpha(x, var.level))
+    s.band = band(s.alpha)
+    if var.numeric:  # a rubric score: tenths from 0 (or the lowest score) to 1
+        scores = x[~np.isnan(x)]
+        if scores.size:
+            counts, edges = np.histogram(scores, bins=10, range=(min(0.0, float(scores.min())), 1.0))
+            s.distribution = {f"{e:.2f}": int(c) for e, c in zip(edges, counts, strict=False)}
+        return s
+    s.percent_agreement = num(percent_agreement(x))
+    s.fleiss_kappa = num(fleiss_from_matrix(x))
+    counts = np.bincount(x[~np.isnan(x)].astype(int), minlength=len(var.categories))
+    s.distribution = {str(c): int(n) for c, n in zip(var.categories, counts, strict=True)}
+    return s
+
+
+def _ranking_stats(var: Variable, raters: list[str], pairs: bool) -> VariableStats:
+    arrays = rank_arrays(var, raters)
+    ranked = np.concatenate([~np.all(np.isnan(arr), axis=-1) for _, arr in arrays]) \
+        if arrays else np.zeros((0, len(raters)), bool)
+    per_unit = ranked.sum(1)
+    s = VariableStats(var.question_id, var.name, "ranking", int(np.count_nonzero(per_unit)),
+                      int(np.count_nonzero(per_unit >= 2)), int(per_unit.sum()))
+    w, tau, positions, same = [], [], [], []
+    first: dict[str, int] = defaultdict(int)
+    for ids, arr in arrays:
+        w.extend(np.atleast_1d(kendall_w(arr)).tolist())
+        tau.extend(np.atleast_1d(mean_kendall_tau(arr)).tolist())
+        done = ~np.all(np.isnan(arr), axis=-1)  # items x raters
+        last = np.where(done[..., None], np.nan_to_num(arr, nan=arr.shape[-1] + 1), np.nan)
+        positions.append(last.transpose(0, 2, 1).reshape(-1, len(raters)))  # (item, response) units
+        for i, iid in enumerate(ids):
+            row = [canon(var.values.get(a, {}).get((iid,))) if done[i, j] else None
+                   for j, a in enumerate(raters)]
+            same.append(row)
+            for order in filter(None, row):
+                for rid in order[0]:
+                    first[f"#{var.responses[iid].index(rid) + 1}"] += 1
+    s.kendall_w, s.mean_tau = mean(w), mean(tau)
+    if positions:
+        s.alpha = num(krippendorff_alpha(np.concatenate(positions), "ordinal"))
+        kinds = {o: n for n, o in enumerate({o for row in same for o in row if o is not None})}
+        codes = [[math.nan if o is None else kinds[o] for o in row] for row in same]
+        s.percent_agreement = num(percent_agreement(codes))
+    s.band = band(s.alpha)
+    s.distribution = dict(sorted(first.items()))
+    if pairs:
+        for i in range(len(raters)):
+            for j in range(i + 1, len(raters)):
+                taus = [np.atleast_1d(mean_kendall_tau(arr[:, [i, j], :])) for _, arr in arrays]
+                flat = np.concatenate(taus) if taus else np.array([])
+                flat = flat[~np.isnan(flat)]
+                s.pairs.append(PairStat(raters[i], raters[j], int(flat.size),
+                                        tau=float(flat.mean()) if flat.size else None))
+    return s
+
+
+def pair_stat(var: Variable, x: np.ndarray, i: int, j: int, a: str, b: str) -> PairStat:
+    """Cohen's kappas of columns i and j of a variable's matrix (a and b their raters)."""
+    both = ~np.isnan(x[:, i]) & ~np.isnan(x[:, j])
+    n = int(np.count_nonzero(both))
+    cats = list(range(len(var.categories)))
+    p = PairStat(a, b, n)
+    if n:
+        p.kappa = num(cohen_kappa(x[:, i], x[:, j], categories=cats))
+        if var.level == "ordinal":
+            p.kappa_linear = num(cohen_kappa(x[:, i], x[:, j], weights="linear", categories=cats))
+            p.kappa_quadratic = num(cohen_kappa(x[:, i], x[:, j], weights="quadratic", categories=cats))
+    return p

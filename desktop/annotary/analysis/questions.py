@@ -1,0 +1,236 @@
+"""What each question mode's answers are as rated variables, and back: the one place a mode plugs in.
+
+A mode's QuestionKind says which variables a question has (name, level of measurement, scale),
+how one answer fills them (rate), how agreed parts make an answer again (answer), whether a
+conflict keeps the parts that agree (partial), when an answer differs from a consensus
+(differs) and how much of an expert answer a label matches (score). The level decides the
+distance used by agreement and how consensus is taken (analysis.figures, analysis.verdicts);
+a new mode registers a kind in KINDS, a new level adds its distance and consensus there.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from annotary.analysis.consensus import EPS
+from annotary.analysis.variables import Options, Rating, Variable, same_ranking
+from annotary.core.items import Item, criteria_for
+from annotary.core.labels import rubric_score
+from annotary.core.spec import Spec
+
+PAIRWISE_CHOICES = {"binary": ["A", "B"], "tie": ["A", "B", "tie"],
+                    "fourway": ["A", "B", "tie", "both_bad"]}
+MARKS = ["not_met", "partly", "met"]
+ITEM_CRITERIA = "item-criteria"  # per-item rubric criteria, pooled: their ids mean nothing across items
+
+Parts = dict[tuple[str, tuple], Any]  # (variable name, unit) -> agreed value
+
+
+class QuestionKind:
+    """How the answers of one question mode are rated variables (override every method)."""
+
+    mode: str = ""
+    partial = False  # a conflict keeps the agreed parts (axes, criteria) as its value
+
+    def variables(self, q) -> list[Variable]:
+        """The question's variables, empty."""
+        raise NotImplementedError
+
+    def rate(self, q, item: Item, who: str, answer: dict, found: dict[str, Variable]) -> None:
+        """Put one annotator's answer into the question's variables (by name)."""
+        raise NotImplementedError
+
+    def answer(self, q, parts: Parts, item: Item) -> dict:
+        """The answer-shaped consensus value from its agreed parts."""
+        raise NotImplementedError
+
+    def differs(self, agreed: dict, answer: dict, opt: Options) -> bool:
+        """Does an answer disagree with an agreed consensus value (by the consensus's own tolerance)?"""
+        raise NotImplementedError
+
+    def score(self, given: dict, gold: dict) -> float | None:
+        """How much of an expert answer a label of this mode matches, 0 to 1 (None: not scored)."""
+        raise NotImplementedError
+
+
+class Pairwise(QuestionKind):
+    mode = "pairwise"
+
+    @staticmethod
+    def _name(q) -> str:
+        return "strength" if q.scale == "strength" else "choice"
+
+    def variables(self, q):
+        if q.scale == "strength":
+            return [Variable(q.id, "strength", "ordinal", list(range(1, q.points + 1)))]
+        return [Variable(q.id, "choice", "nominal", list(PAIRWISE_CHOICES[q.scale]))]
+
+    def rate(self, q, item, who, answer, found):
+        name = self._name(q)
+        found[name].values[who][(item.id,)] = answer.get(name)
+
+    def answer(self, q, parts, item):
+        return pairwise_answer(q, parts[(self._name(q), (item.id,))], [r.id for r in item.responses[:2]])
+
+    def differs(self, agreed, answer, opt):
+        return agreed["choice"] != answer["choice"]
+
+    def score(self, given, gold):
+        return float(given["choice"] == gold["choice"])
+
+
+def pairwise_answer(q, value, response_ids: list[str]) -> dict:
+    """The answer a pairwise consensus value (a choice, or a point of the strength scale) stands for."""
+    if q.scale == "strength":
+        point = int(value)
+        n = q.points
+        choice = "tie" if n % 2 and point == (n + 1) // 2 else ("A" if point <= n // 2 else "B")
+        out = {"mode": "pairwise", "choice": choice, "strength": point}
+    else:
+        out = {"mode": "pairwise", "choice": value}
+    if out["choice"] in ("A", "B"):
+        out["preferred"] = response_ids[0 if out["choice"] == "A" else 1]
+    return out
+
+
+class Ranking(QuestionKind):
+    mode = "ranking"
+
+    def variables(self, q):
+        return [Variable(q.id, "order", "ranking")]
+
+    def rate(self, q, item, who, answer, found):
+        var = found["order"]
+        var.values[who][(item.id,)] = answer["order"]
+        var.responses[item.id] = [x.id for x in item.responses]
+        if answer.get("all_unacceptable"):
+            var.unacceptable.setdefault(item.id, set()).add(who)
+
+    def answer(self, q, parts, item):
+        return {"mode": "ranking", **parts[("order", (item.id,))]}
+
+    def differs(self, agreed, answer, opt):
+        return not same_ranking(agreed, answer)
+
+    def score(self, given, gold):
+        return float(same_ranking(given, gold))
+
+
+class Scoring(QuestionKind):
+    mode = "scoring"
+    partial = True
+
+    def variables(self, q):
+        return [Variable(q.id, ax.id, "ordinal", sorted(p.value for p in ax.scale)) for ax in q.axes]
+
+    def rate(self, q, item, who, answer, found):
+        for rid, axes in answer["scores"].items():
+            for axis, v in axes.items():
+                if axis in found:
+                    found[axis].values[who][(item.id, rid)] = v
+
+    def answer(self, q, parts, item):
+        scores: dict[str, dict] = defaultdict(dict)
+        for (axis, unit), v in parts.items():
+            scores[unit[1]][axis] = v
+        return {"mode": "scoring", "scores": dict(scores)}
+
+    def differs(self, agreed, answer, opt):
+        return any(abs(v - answer["scores"].get(rid, {}).get(ax, v)) > opt.ordinal_tolerance + EPS
+                   for rid, axes in agreed["scores"].items() for ax, v in axes.items())
+
+    def score(self, given, gold):
+        cells = [(rid, ax, v) for rid, axes in gold["scores"].items() for ax, v in axes.items()]
+        hits = sum(given["scores"].get(rid, {}).get(ax) == v for rid, ax, v in cells)
+        return hits / len(cells) if cells else None
+
+
+class Rubric(QuestionKind):
+    mode = "rubric"
+    partial = True
+
+    def variables(self, q):
+        marks = MARKS if q.allow_partial else ["not_met", "met"]
+        out = [Variable(q.id, c.id, "nominal", list(marks)) for c in q.criteria]
+        if q.per_item:
+            out.append(Variable(q.id, ITEM_CRITERIA, "nominal", list(marks)))
+        return [*out, Variable(q.id, "score", "interval")]
+
+    def rate(self, q, item, who, answer, found):
+        crits = criteria_for(q, item)
+        own = {c.id for c in q.criteria}
+        for c in crits:
+            mark = answer["marks"].get(c.id)
+            if mark is not None:
+                var = found[c.id] if c.id in own else found[ITEM_CRITERIA]
+                var.values[who][(item.id,) if c.id in own else (item.id, c.id)] = mark
+        score = rubric_score(crits, answer["marks"])[2]
+        if score is not None:
+            found["score"].values[who][(item.id,)] = score
+
+    def answer(self, q, parts, item):
+        marks = {(unit[1] if name == ITEM_CRITERIA else name): v
+                 for (name, unit), v in parts.items() if name != "score"}
+        return {"mode": "rubric", "marks": marks}
+
+    def differs(self, agreed, answer, opt):
+        return any(answer["marks"].get(c, m) != m for c, m in agreed["marks"].items())
+
+    def score(self, given, gold):
+        marks = gold["marks"]
+        return sum(given["marks"].get(c) == m for c, m in marks.items()) / len(marks) if marks else None
+
+
+# every mode with figures; a mode not here (demonstration: free text) has no variables, no
+# consensus (a reviewer decides) and no gold score
+KINDS: dict[str, QuestionKind] = {k.mode: k for k in (Pairwise(), Ranking(), Scoring(), Rubric())}
+
+
+def kind_of(q) -> QuestionKind | None:
+    return KINDS.get(q.mode)
+
+
+def declare_variables(spec: Spec, question: str | None = None) -> dict[tuple[str, str], Variable]:
+    """Every variable of the spec's questions (or of one), empty, by (question id, name)."""
+    out: dict[tuple[str, str], Variable] = {}
+    for q in spec.questions:
+        kind = kind_of(q)
+        if kind is not None and (question is None or q.id == question):
+            out.update({(q.id, v.name): v for v in kind.variables(q)})
+    return out
+
+
+def build_variables(spec: Spec, items: dict[str, Item], ratings: Iterable[Rating],
+                    question: str | None = None) -> list[Variable]:
+    """The spec's variables filled with the ratings' answers (an answer of another mode, or of an
+    item or question no longer there, is left out)."""
+    found = declare_variables(spec, question)
+    named: dict[str, dict[str, Variable]] = defaultdict(dict)
+    for (qid, name), var in found.items():
+        named[qid][name] = var
+    questions = {q.id: (q, kind_of(q), named[q.id]) for q in spec.questions
+                 if q.id in named}
+    for r in ratings:
+        q, kind, variables = questions.get(r.question_id, (None, None, None))
+        item = items.get(r.item_id)
+        a = r.answer
+        if q is None or item is None or a is None or a.get("mode") != q.mode:
+            continue
+        kind.rate(q, item, r.annotator, a, variables)
+    return list(found.values())
+
+
+def answer_score(q, given: dict | None, gold: dict) -> float | None:
+    """How much of the expert answer a label matches, 0 to 1; None when not scored (skipped, free text)."""
+    kind = kind_of(q)
+    if kind is None or given is None or given.get("mode") != q.mode:
+        return None
+    return kind.score(given, gold)
+
+
+def differs(agreed: dict, answer: dict, opt: Options) -> bool:
+    """Does an answer disagree with an agreed consensus value of its mode?"""
+    kind = KINDS.get(answer.get("mode"))
+    return kind is not None and kind.differs(agreed, answer, opt)
