@@ -22,7 +22,8 @@ from annotary.store import Store, open_store
 from tests.categorical.common import DIAGNOSIS_Q, ERRORS_Q, PER_RESPONSE_Q, items
 
 PID = "cat-world"
-# what each annotator answers per item: errors (keys), diagnosis (key), safe per response (keys)
+# what each annotator answers to case-0 … case-5: errors (keys), diagnosis (key), safe per
+# response (keys, in the order the responses are shown)
 ANSWERS = {
     0: [("12", "4", "11"), ("0", "5", "12"), ("3", "1", "22"), ("1", "2", "11"), ("0", "3", "13"),
         ("25", "4", "21")],
@@ -50,8 +51,10 @@ class CatWorld:
 def label_by_keys(flow: LabelingFlow, plan) -> dict[str, list[str]]:
     shown = {}
     flow.start()
-    for errors, diagnosis, safe in plan:
-        shown[flow.current.item.id] = list(flow.current.shown_order)
+    for _ in plan:  # items come in an order of the annotator's own
+        item_id = flow.current.item.id
+        errors, diagnosis, safe = plan[int(item_id.removeprefix("case-"))]
+        shown[item_id] = list(flow.current.shown_order)
         flow.focus = 0
         for key in errors:
             flow.category_key(key)

@@ -18,7 +18,7 @@ from annotary.analysis.agreement import (
     pairwise_cohen,
     percent_agreement,
 )
-from annotary.analysis.variables import Variable, canon, rank_arrays, rating_matrix
+from annotary.analysis.variables import SET, Variable, canon, rank_arrays, rating_matrix
 
 
 @dataclass
@@ -104,6 +104,8 @@ def variable_stats(var: Variable, raters: list[str], *, pairs: bool = True) -> V
 def matrix_stats(var: Variable, x: np.ndarray) -> VariableStats:
     """The figures of a units x raters matrix (rating_matrix) that do not depend on who rated
     what: each unit's ratings as a set are enough (a row may hold them in any columns)."""
+    if var.level == SET:
+        return _set_stats(var, x)
     rated = np.count_nonzero(~np.isnan(x), axis=1)
     s = VariableStats(var.question_id, var.name, var.level, int(np.count_nonzero(rated)),
                       int(np.count_nonzero(rated >= 2)), int(rated.sum()))
@@ -119,6 +121,21 @@ def matrix_stats(var: Variable, x: np.ndarray) -> VariableStats:
     s.fleiss_kappa = num(fleiss_from_matrix(x))
     counts = np.bincount(x[~np.isnan(x)].astype(int), minlength=len(var.categories))
     s.distribution = {str(c): int(n) for c, n in zip(var.categories, counts, strict=True)}
+    return s
+
+
+def _set_stats(var: Variable, x: np.ndarray) -> VariableStats:
+    """Sets of categories: alpha with the MASI distance, the share of pairs giving the same set,
+    and how often each category was picked (per-category kappas are variables of their own)."""
+    rated = np.count_nonzero(~np.isnan(x), axis=1)
+    s = VariableStats(var.question_id, var.name, var.level, int(np.count_nonzero(rated)),
+                      int(np.count_nonzero(rated >= 2)), int(rated.sum()))
+    s.alpha = num(krippendorff_alpha(x, SET))
+    s.band = band(s.alpha)
+    s.percent_agreement = num(percent_agreement(x))
+    masks = x[~np.isnan(x)].astype(np.int64)
+    s.distribution = {str(c): int(np.count_nonzero(masks & (1 << i)))
+                      for i, c in enumerate(var.members)}
     return s
 
 

@@ -5,9 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from annotary.analysis.arrays import is_missing
-from annotary.analysis.consensus import EPS, borda, majority, mean_interval, median_ordinal
+from annotary.analysis.consensus import (
+    EPS,
+    borda,
+    majority,
+    mean_interval,
+    median_ordinal,
+    set_majority,
+)
 from annotary.analysis.questions import kind_of
-from annotary.analysis.variables import Options, Variable, canon
+from annotary.analysis.variables import SET, Options, Variable, canon
 from annotary.core.items import Item
 from annotary.core.spec import Spec
 
@@ -32,8 +39,11 @@ def tolerance(var: Variable, opt: Options) -> float:
 
 def _unit(var: Variable, values: list, weights: list | None, opt: Options):
     """(value, support, agreed) of one unit's human ratings (rankings: _ranking_unit)."""
+    if var.level == SET:
+        c = set_majority(values)
+        return c.value, c.support, c.value is not None
     if var.level == "nominal":
-        c = majority(values, opt.min_share, weights)
+        c = majority(values, 0.0 if var.plurality else opt.min_share, weights)
         return c.value, c.support, c.value is not None
     if var.level == "ordinal":
         c = median_ordinal(values, tolerance(var, opt))
@@ -145,7 +155,7 @@ def consensus(spec: Spec, items: dict[str, Item], variables: list[Variable],
 
 def matches(var: Variable, value, agreed, opt: Options, rejected: bool = False) -> bool:
     """Does a rating match an agreed unit value? `rejected`: the rating found no response acceptable."""
-    if var.level == "nominal":
+    if var.level in ("nominal", SET):
         return value == agreed
     if var.level == "ranking":
         return agreed["all_unacceptable"] == rejected and (rejected or canon(value) == canon(agreed["order"]))
