@@ -335,13 +335,14 @@ class LabelingFlow:
         pending[question_id] = replace(pending[question_id], **changes)
         self._change(pending=pending)
 
-    def _mode_change(self, q, value: Value) -> None:
-        """Store a question's new value; focus moves on when this completed the question."""
+    def _mode_change(self, q, value: Value, advance: bool = True) -> None:
+        """Store a question's new value; focus moves on when this completed the question (and
+        `advance`: a multi-choice question stays, to pick more)."""
         if self.review and self.case(q.id) is None:
             raise LabelError(f"{named(q)}: nothing to decide on this question for this item")
         was_complete = self.complete(q.id)
         self._set_pending(q.id, value=value)
-        if not was_complete and self.complete(q.id):
+        if advance and not was_complete and self.complete(q.id):
             self._advance_focus()
 
     def complete(self, question_id: str) -> bool:
@@ -586,7 +587,7 @@ class LabelingFlow:
         unit = self.category_unit(q.id)
         value = state.pending[q.id].value
         before = CATEGORICAL.answered(value["units"].get(unit))
-        self._mode_change(q, CATEGORICAL.pick(q, value, unit, entry))
+        self._mode_change(q, CATEGORICAL.pick(q, value, unit, entry), advance=not q.multiple)
         now = state.pending[q.id].value["units"].get(unit)
         if q.target == "response" and not q.multiple and not before and CATEGORICAL.answered(now):
             # a single choice made for one response: on to the next response still without one

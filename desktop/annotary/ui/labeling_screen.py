@@ -527,6 +527,7 @@ class LabelingScreen(QWidget):
         if entry == OTHER and flow.other_unit_open(q.id):
             self._focus_text(panel.other)
         elif from_filter and not q.multiple:
+            panel.filter.setVisible(False)
             flow.set_category_filter("", q.id)
             self.focus_screen()
 
@@ -638,11 +639,13 @@ class LabelingScreen(QWidget):
             flow.flush_draft()
             panel = self.panels[flow.focus] if flow.current else None
             if isinstance(panel, CategoricalPanel) and panel.filter.hasFocus():
+                panel.filter.setVisible(False)
                 flow.set_category_filter("", panel.q.id)  # leaving the filter shows every category
             self.focus_screen()
         elif command == "category.filter":
             panel = self.panels[flow.focus] if flow.current else None
-            if isinstance(panel, CategoricalPanel) and panel.filter.isVisible():
+            if isinstance(panel, CategoricalPanel) and panel.filterable:
+                panel.filter.setVisible(True)
                 self._focus_text(panel.filter)
             elif isinstance(panel, CategoricalPanel):
                 self.say(f"{named(panel.q)}: its categories all have keys; no filter needed")

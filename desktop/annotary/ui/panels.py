@@ -442,7 +442,11 @@ class CategoricalPanel(QuestionPanel):
             f"/ to filter the {len(q.categories)} categories: type, Up/Down, Enter picks, Esc leaves")
         self.filter.textEdited.connect(lambda text: self.filter_edited.emit(self.q.id, text))
         self.filter.returnPressed.connect(lambda: self.action.emit(self.q.id, "filter_pick", None))
-        self.filter.setVisible(len(q.categories) >= FILTER_FROM)
+        # shown while filtering (/ opens it, Esc or a pick closes it) and never reached by Tab:
+        # the keys stay with the questions until the annotator asks to type
+        self.filter.setVisible(False)
+        self.filterable = len(q.categories) >= FILTER_FROM
+        self.filter.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.body.addWidget(self.filter)
         grid = QGridLayout()
         grid.setSpacing(6)
@@ -469,14 +473,17 @@ class CategoricalPanel(QuestionPanel):
         self.other.textEdited.connect(lambda text: self.other_edited.emit(self.q.id, text))
         self.other.returnPressed.connect(lambda: self.action.emit(self.q.id, "other_done", None))
         self.other.setVisible(False)
+        self.other.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.body.addWidget(self.other)
         self.help = QLabel()
         self.help.setObjectName("hint")
         self.help.setWordWrap(True)
         self.help.setAccessibleName(f"Description of the focused category of {q.id}")
         self.body.addWidget(self.help)
-        last = [k for e, k in self.keys.items() if e != NONE]
-        keys = f"keys {last[0]}–{last[-1]}" if len(last) > 1 else ""
+        digits = [k for e, k in self.keys.items() if e != NONE and k.isdigit()]
+        letters = [k for e, k in self.keys.items() if e != NONE and k.isalpha()]
+        keys = f"keys {digits[0]}–{digits[-1]}" + (
+            f", {letters[0]}–{letters[-1]}" if len(letters) > 1 else f", {letters[0]}" if letters else "")
         bits = [keys, "Space picks the framed one" if not q.multiple else "Space toggles the framed one",
                 "Up/Down move"]
         if q.multiple:
@@ -511,6 +518,8 @@ class CategoricalPanel(QuestionPanel):
                 b.style().polish(b)
         if self.filter.text() != flow.category_filter(q.id):
             self.filter.setText(flow.category_filter(q.id))
+        if self.filter.isVisible() and not (self.filter.hasFocus() or self.filter.text()):
+            self.filter.setVisible(False)
         if q.target == "response":
             lines = []
             for i, rid in enumerate(shown):
@@ -523,10 +532,11 @@ class CategoricalPanel(QuestionPanel):
         self.other.setVisible(other_open)
         if other_open and self.other.text() != cur["other"]:
             self.other.setText(cur["other"])
+        # the framed category's description, as help, on the question that has the keys
         description = {c.name: c.description for c in q.categories}.get(framed, "")
-        where = f"Response {letter(pos)} · " if q.target == "response" else ""
-        self.help.setText(f"{where}<b>{html.escape(Categorical.label(framed))}</b>"
-                          + (f": {html.escape(description)}" if description else ""))
+        self.help.setText(f"<b>{html.escape(framed)}</b>: {html.escape(description)}"
+                          if focused and description else "")
+        self.help.setVisible(bool(self.help.text()))
 
     @staticmethod
     def _said(unit) -> str:
