@@ -140,3 +140,26 @@ def test_key_sheet_names_each_category_with_its_key():
     long_rows = dict((what, key) for key, what in groups["2. Which legal issue is it?"])
     assert long_rows["Pick employment"] == "G"
     assert long_rows["Filter the categories: type, Up / Down, Enter picks, Esc leaves"] == "/"
+
+
+def test_the_rubric_demo_asks_its_error_taxonomy_after_the_rubric(qtbot, window, store):
+    window.run_command("file.demo")
+    window.open_project("demo-rubric")
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    flow = window.labeling.flow
+    item = flow.current.item.id
+    for _ in flow.criteria("rubric"):
+        press(qtbot, window, K.Key_Y)
+    assert flow.focused_question.id == "errors"  # the rubric done, the taxonomy has the keys
+    press(qtbot, window, K.Key_1)
+    press(qtbot, window, K.Key_5)
+    screenshot(window, "categorical-demo-rubric")
+    press(qtbot, window, K.Key_Return, CTRL)
+    assert labels(store, window)[(item, "errors")].categories == ["hallucination", "wrong jurisdiction"]
+    # optional: the next item goes without it
+    for _ in flow.criteria("rubric"):
+        press(qtbot, window, K.Key_N)
+    second = flow.current.item.id
+    press(qtbot, window, K.Key_Return, CTRL)
+    assert (second, "errors") not in labels(store, window) and (second, "rubric") in labels(store, window)

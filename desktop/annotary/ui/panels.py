@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFrame,
@@ -448,13 +449,13 @@ class CategoricalPanel(QuestionPanel):
         self.filterable = len(q.categories) >= FILTER_FROM
         self.filter.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.body.addWidget(self.filter)
-        grid = QGridLayout()
+        self.grid = grid = QGridLayout()
         grid.setSpacing(6)
         self.keys = Categorical.keys(q)
         self.buttons: dict[str, QPushButton] = {}
         self.entries = Categorical.entries(q)
         descriptions = {c.name: c.description for c in q.categories}
-        for i, entry in enumerate(self.entries):
+        for entry in self.entries:
             key = self.keys.get(entry)
             words = Categorical.label(entry)
             b = button(f"{key}   {words}" if key else words,
@@ -464,7 +465,8 @@ class CategoricalPanel(QuestionPanel):
             if descriptions.get(entry):
                 b.setToolTip(descriptions[entry])
             self.buttons[entry] = b
-            grid.addWidget(b, i // self.COLUMNS, i % self.COLUMNS)
+        self._columns = 0
+        self._place(self.COLUMNS)
         self.body.addLayout(grid)
         self.other = QLineEdit()
         self.other.setAccessibleName(f"Other, in your words, for {q.id}")
@@ -537,6 +539,27 @@ class CategoricalPanel(QuestionPanel):
         self.help.setText(f"<b>{html.escape(framed)}</b>: {html.escape(description)}"
                           if focused and description else "")
         self.help.setVisible(bool(self.help.text()))
+
+    def _place(self, columns: int) -> None:
+        """The buttons in rows of `columns`: as many as keep the longest category's words whole."""
+        if columns == self._columns:
+            return
+        for b in self.buttons.values():
+            self.grid.removeWidget(b)
+        for i, b in enumerate(self.buttons.values()):
+            self.grid.addWidget(b, i // columns, i % columns)
+        for c in range(self.COLUMNS):
+            self.grid.setColumnStretch(c, 1 if c < columns else 0)
+        self._columns = columns
+
+    def resizeEvent(self, event):  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        font = self.font()
+        font.setBold(True)  # a checked button's words are bold
+        widest = max(QFontMetrics(font).horizontalAdvance("✓ " + b.text().removeprefix("✓ "))
+                     for b in self.buttons.values()) + 40  # padding and frame
+        room = self.width() - 40
+        self._place(max(1, min(self.COLUMNS, (room + 6) // (widest + 6))))
 
     @staticmethod
     def _said(unit) -> str:
