@@ -176,3 +176,16 @@ def test_merged_project_reports_categorical_figures_and_consensus(cat_world, tmp
     text = CliRunner().invoke(cli, ["agreement", str(tmp_path / "project.db")]).output
     assert "errors.categories" in text and "set" in text
     assert describe_value(found[("case-0", "diagnosis")]["value"]) == "neurosis"
+
+
+def test_triage_compares_the_sets_of_categories():
+    from annotary.analysis.triage import answer_parts, majority_parts, same
+
+    a = answer_parts({"mode": "categorical", "categories": ["omission", "outdated"]})
+    b = answer_parts({"mode": "categorical", "categories": ["outdated", "omission"], "other": None})
+    c = answer_parts({"mode": "categorical", "categories": ["omission"], "other": "x"})
+    assert same(a, b) and not same(a, c)
+    assert majority_parts([a, b, c]) == {(): frozenset({"omission", "outdated"})}
+    per = answer_parts({"mode": "categorical", "responses": {"r1": {"categories": ["safe"]},
+                                                            "r2": {"categories": ["unsafe"]}}})
+    assert per == {("r1",): ("nominal", frozenset({"safe"})), ("r2",): ("nominal", frozenset({"unsafe"}))}
