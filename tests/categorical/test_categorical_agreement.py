@@ -7,11 +7,10 @@ import numpy as np
 import pytest
 
 from annotary.analysis.agreement import as_bitmask, krippendorff_alpha, masi
-from annotary.analysis.consensus import set_majority
 from annotary.analysis.figures import variable_stats
 from annotary.analysis.questions import build_variables
 from annotary.analysis.variables import Options, Rating
-from annotary.analysis.verdicts import consensus, unit_consensus
+from annotary.analysis.verdicts import consensus, set_majority, unit_consensus
 from annotary.core.items import Item
 from annotary.core.spec import parse_spec
 
@@ -126,12 +125,12 @@ def test_singletons_under_masi_are_nominal_alpha():
 
 def test_set_majority_per_category():
     a, b, c = 1, 2, 4
-    assert set_majority([a | b, a, a | c]).value == a  # a: 3 of 3; b, c: 1 of 3
-    assert set_majority([a | b, a | b, a]).value == a | b
-    assert set_majority([0, 0, a]).value == 0  # most found none
-    assert set_majority([a, b]).value is None  # one of two each: a tie
-    assert set_majority([a, a | b, a | b, 0]).value is None  # b two of four
-    assert set_majority([None, None]).value is None
+    assert set_majority([a | b, a, a | c]) == (a, pytest.approx(2 / 3))  # a: 3 of 3; b, c: 1 of 3
+    assert set_majority([a | b, a | b, a])[0] == a | b
+    assert set_majority([0, 0, a])[0] == 0  # most found none
+    assert set_majority([a, b])[0] is None  # one of two each: a tie
+    assert set_majority([a, a | b, a | b, 0])[0] is None  # b two of four
+    assert set_majority([None, None]) == (None, 0.0)
 
 
 def test_multi_choice_per_response_with_other():

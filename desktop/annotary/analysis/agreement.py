@@ -192,7 +192,8 @@ def masi(a, b):
 
 
 def as_bitmask(positions) -> int:
-    """A set of category positions as the bitmask the set level codes it by."""
+    """A set of category positions as the bitmask the "set" level codes it by: at that level
+    alpha measures two sets' distance by MASI."""
     return sum(1 << int(p) for p in set(positions))
 
 
@@ -217,9 +218,7 @@ def _expected(values: np.ndarray, counts: np.ndarray, level: str) -> float:
 
 
 def krippendorff_alpha(matrix, level: str = "nominal") -> float:
-    """Krippendorff's alpha of a units x raters matrix with missing ratings, at any level of
-    measurement; at the "set" level each rating is a set of categories coded as a bitmask
-    (as_bitmask) and two sets are as far apart as their MASI distance."""
+    """Krippendorff's alpha of a units x raters matrix with missing ratings, at any level of measurement."""
     if level not in _DELTA:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
     x, m = _pairable(matrix)

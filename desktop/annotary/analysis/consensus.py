@@ -1,4 +1,4 @@
-"""Per-unit consensus: majority for categories (per category for sets), median for ordinal scales, mean for intervals, Borda for rankings.
+"""Per-unit consensus: majority for categories, median for ordinal scales, mean for intervals, Borda for rankings.
 
 Each function takes one unit's ratings (None or nan = missing) and returns a Consensus: the
 agreed value (None when there is none, i.e. a conflict) and its support, the share of ratings
@@ -40,30 +40,6 @@ def majority(values: Sequence[Hashable], min_share: float = 0.5,
     if tied or share < min_share - EPS:
         return Consensus(None, share)
     return Consensus(ranked[0][0], share)
-
-
-def set_majority(values: Sequence[int | float | None]) -> Consensus:
-    """Per category, a majority: the set of the categories more than half the ratings hold (sets
-    coded as bitmasks, agreement.as_bitmask). A category exactly half hold is a tie, so no
-    consensus; the support is the share behind the weakest category's decision."""
-    sets = [int(v) for v in values if not is_missing(v)]
-    if not sets:
-        return Consensus(None, 0.0)
-    n = len(sets)
-    every = 0
-    for v in sets:
-        every |= v
-    agreed, support = 0, 1.0
-    for bit in (1 << i for i in range(every.bit_length())):
-        if not every & bit:
-            continue
-        yes = sum(1 for v in sets if v & bit)
-        if 2 * yes == n:
-            return Consensus(None, 0.5)
-        if 2 * yes > n:
-            agreed |= bit
-        support = min(support, max(yes, n - yes) / n)
-    return Consensus(agreed, support)
 
 
 def _numbers(values) -> np.ndarray:

@@ -18,7 +18,7 @@ from annotary.analysis.agreement import (
     pairwise_cohen,
     percent_agreement,
 )
-from annotary.analysis.variables import SET, Variable, canon, rank_arrays, rating_matrix
+from annotary.analysis.variables import Variable, canon, rank_arrays, rating_matrix
 
 
 @dataclass
@@ -104,7 +104,7 @@ def variable_stats(var: Variable, raters: list[str], *, pairs: bool = True) -> V
 def matrix_stats(var: Variable, x: np.ndarray) -> VariableStats:
     """The figures of a units x raters matrix (rating_matrix) that do not depend on who rated
     what: each unit's ratings as a set are enough (a row may hold them in any columns)."""
-    if var.level == SET:
+    if var.level == "set":
         return _set_stats(var, x)
     rated = np.count_nonzero(~np.isnan(x), axis=1)
     s = VariableStats(var.question_id, var.name, var.level, int(np.count_nonzero(rated)),
@@ -130,7 +130,7 @@ def _set_stats(var: Variable, x: np.ndarray) -> VariableStats:
     rated = np.count_nonzero(~np.isnan(x), axis=1)
     s = VariableStats(var.question_id, var.name, var.level, int(np.count_nonzero(rated)),
                       int(np.count_nonzero(rated >= 2)), int(rated.sum()))
-    s.alpha = num(krippendorff_alpha(x, SET))
+    s.alpha = num(krippendorff_alpha(x, "set"))
     s.band = band(s.alpha)
     s.percent_agreement = num(percent_agreement(x))
     masks = x[~np.isnan(x)].astype(np.int64)

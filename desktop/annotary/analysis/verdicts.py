@@ -5,14 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from annotary.analysis.arrays import is_missing
-from annotary.analysis.consensus import (
-    EPS,
-    borda,
-    majority,
-    mean_interval,
-    median_ordinal,
-    set_majority,
-)
+from annotary.analysis.consensus import EPS, borda, majority, mean_interval, median_ordinal
 from annotary.analysis.questions import kind_of
 from annotary.analysis.variables import SET, Options, Variable, canon
 from annotary.core.items import Item
@@ -40,8 +33,8 @@ def tolerance(var: Variable, opt: Options) -> float:
 def _unit(var: Variable, values: list, weights: list | None, opt: Options):
     """(value, support, agreed) of one unit's human ratings (rankings: _ranking_unit)."""
     if var.level == SET:
-        c = set_majority(values)
-        return c.value, c.support, c.value is not None
+        value, support = set_majority(values)
+        return value, support, value is not None
     if var.level == "nominal":
         c = majority(values, 0.0 if var.plurality else opt.min_share, weights)
         return c.value, c.support, c.value is not None
@@ -168,3 +161,28 @@ def with_consensus(who: str, variables: list[Variable], units: Units, opt: Optio
             for var in variables for u, v in var.values.get(who, {}).items()
             if u in units[var.key] and units[var.key][u][2] and units[var.key][u][3] >= 2]
     return sum(hits) / len(hits) if hits else None
+
+
+def set_majority(values: list) -> tuple[int | None, float]:
+    """(value, support): per category, a majority. The value is the set of the categories more
+    than half the ratings hold (sets coded as bitmasks, agreement.as_bitmask); a category exactly
+    half hold is a tie, so no value; the support is the share behind the weakest category's
+    decision."""
+    sets = [int(v) for v in values if not is_missing(v)]
+    if not sets:
+        return None, 0.0
+    n = len(sets)
+    every = 0
+    for v in sets:
+        every |= v
+    agreed, support = 0, 1.0
+    for bit in (1 << i for i in range(every.bit_length())):
+        if not every & bit:
+            continue
+        yes = sum(1 for v in sets if v & bit)
+        if 2 * yes == n:
+            return None, 0.5
+        if 2 * yes > n:
+            agreed |= bit
+        support = min(support, max(yes, n - yes) / n)
+    return agreed, support

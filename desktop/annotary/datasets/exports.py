@@ -492,9 +492,9 @@ class CardFacts:
     options: dict
     created_at: str
     version: str
+    classes: list[str] = field(default_factory=list)  # classification: the ClassLabel names
     summary: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    classes: list[str] = field(default_factory=list)  # classification: the ClassLabel names
 
 
 def _fmt(v) -> str:
