@@ -104,8 +104,6 @@ def variable_stats(var: Variable, raters: list[str], *, pairs: bool = True) -> V
 def matrix_stats(var: Variable, x: np.ndarray) -> VariableStats:
     """The figures of a units x raters matrix (rating_matrix) that do not depend on who rated
     what: each unit's ratings as a set are enough (a row may hold them in any columns)."""
-    if var.level == "set":
-        return _set_stats(var, x)
     rated = np.count_nonzero(~np.isnan(x), axis=1)
     s = VariableStats(var.question_id, var.name, var.level, int(np.count_nonzero(rated)),
                       int(np.count_nonzero(rated >= 2)), int(rated.sum()))
@@ -116,6 +114,8 @@ def matrix_stats(var: Variable, x: np.ndarray) -> VariableStats:
         if scores.size:
             counts, edges = np.histogram(scores, bins=10, range=(min(0.0, float(scores.min())), 1.0))
             s.distribution = {f"{e:.2f}": int(c) for e, c in zip(edges, counts, strict=False)}
+        if var.level == "set":  # sets of categories, each a bitmask: alpha above is MASI's
+            _set_figures(var, x, s)
         return s
     s.percent_agreement = num(percent_agreement(x))
     s.fleiss_kappa = num(fleiss_from_matrix(x))
@@ -124,19 +124,13 @@ def matrix_stats(var: Variable, x: np.ndarray) -> VariableStats:
     return s
 
 
-def _set_stats(var: Variable, x: np.ndarray) -> VariableStats:
-    """Sets of categories: alpha with the MASI distance, the share of pairs giving the same set,
-    and how often each category was picked (per-category kappas are variables of their own)."""
-    rated = np.count_nonzero(~np.isnan(x), axis=1)
-    s = VariableStats(var.question_id, var.name, var.level, int(np.count_nonzero(rated)),
-                      int(np.count_nonzero(rated >= 2)), int(rated.sum()))
-    s.alpha = num(krippendorff_alpha(x, "set"))
-    s.band = band(s.alpha)
+def _set_figures(var: Variable, x: np.ndarray, s: VariableStats) -> None:
+    """Sets of categories: the share of pairs giving the same set, and how often each category
+    was picked (per-category kappas are variables of their own)."""
     s.percent_agreement = num(percent_agreement(x))
     masks = x[~np.isnan(x)].astype(np.int64)
     s.distribution = {str(c): int(np.count_nonzero(masks & (1 << i)))
                       for i, c in enumerate(var.members)}
-    return s
 
 
 def _ranking_stats(var: Variable, raters: list[str], pairs: bool) -> VariableStats:
