@@ -544,7 +544,7 @@ class LabelingScreen(QWidget):
             return None
         return text if text in Categorical.keys(q).values() else None
 
-    def event(self, event):  # noqa: D401 - Qt override
+    def event(self, event):  # Qt override
         # a letter a category owns outranks another mode's use of it (A on a pairwise question)
         if event.type() == QEvent.Type.ShortcutOverride and self.category_letter(event):
             event.accept()
