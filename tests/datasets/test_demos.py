@@ -95,7 +95,7 @@ def test_scoring_demo_uses_the_helpsteer2_axes():
 
 
 def test_rubric_demo_carries_whole_rubrics_per_item():
-    (q,) = spec_of("demo-rubric").questions
+    q = spec_of("demo-rubric").question("rubric")
     assert isinstance(q, RubricQuestion) and q.per_item and q.criteria == []
     items = items_of("demo-rubric")
     assert 6 <= len(items) <= 10
@@ -119,3 +119,10 @@ def test_demonstration_demo_edits_drafts_with_cjk_and_placeholders():
     assert len(cjk) == 2
     assert any("{{name}}" in i.responses[0].text and i not in cjk for i in items)
     assert all("{{name}}" in i.responses[0].text for i in cjk)
+
+
+def test_rubric_demo_asks_an_optional_error_taxonomy():
+    errors = spec_of("demo-rubric").question("errors")
+    assert (errors.mode, errors.multiple, errors.required, errors.other) == ("categorical", True, False, True)
+    assert errors.names() == ["hallucination", "omission", "unsafe advice", "outdated", "wrong jurisdiction"]
+    assert all(c.description for c in errors.categories)

@@ -176,9 +176,10 @@ def test_f1_in_the_demo_project_shows_its_question(qtbot, window, monkeypatch):
     window.open_project("demo-rubric")
     window.run_command("help.keys")
     titles = [t for t, _ in shown[0].groups]
-    question = window.labeling.flow.spec.questions[0]
-    assert titles == [f"1. {question.text}", "Every item", "Anywhere"]
+    question, errors = window.labeling.flow.spec.questions
+    assert titles == [f"1. {question.text}", f"2. {errors.text}", "Every item", "Anywhere"]
     assert ("Y", "The criterion is met") in dict(shown[0].groups)[titles[0]]
+    assert ("0", "None of these (clears the others)") in dict(shown[0].groups)[titles[1]]
     question = window.labeling.flow.spec.questions[0]
     assert any(question.text in t for t in titles), titles  # the open project's own question
     screenshot(shown[0], "key-sheet-demo-rubric")

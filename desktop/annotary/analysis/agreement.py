@@ -19,7 +19,7 @@ import numpy as np
 from annotary.analysis.arrays import as_matrix, as_vector
 
 GOOD, WATCH = 0.7, 0.4
-LEVELS = ("nominal", "ordinal", "interval", "ratio")
+LEVELS = ("nominal", "ordinal", "interval", "ratio", "set")
 NAN = math.nan
 
 
@@ -296,7 +296,29 @@ def _ratio(a, b):
     return np.where(a + b == 0, 0.0, d)  # 0 vs 0 is no distance
 
 
-_DELTA = {"nominal": np.not_equal, "ordinal": _squared, "interval": _squared, "ratio": _ratio}
+def masi(a, b):
+    """MASI distance (Passonneau 2006) of sets coded as bitmasks (bit i: category i picked):
+    1 - J * M, J the Jaccard index, M 1 for identical sets, 2/3 when one holds the other, 1/3
+    when they overlap, 0 when disjoint. Two empty sets are identical; nan pairs give nan."""
+    a, b = np.broadcast_arrays(np.asarray(a, float), np.asarray(b, float))
+    missing = np.isnan(a) | np.isnan(b)
+    ia = np.where(missing, 0, a).astype(np.uint64)
+    ib = np.where(missing, 0, b).astype(np.uint64)
+    both, either = np.bitwise_count(ia & ib), np.bitwise_count(ia | ib)
+    jaccard = np.where(either == 0, 1.0, both / np.maximum(either, 1))
+    inside = (both == np.bitwise_count(ia)) | (both == np.bitwise_count(ib))
+    m = np.where(ia == ib, 1.0, np.where(inside, 2 / 3, np.where(both > 0, 1 / 3, 0.0)))
+    return np.where(missing, np.nan, 1 - jaccard * m)
+
+
+def as_bitmask(positions) -> int:
+    """A set of category positions as the bitmask the "set" level codes it by: at that level
+    alpha measures two sets' distance by MASI."""
+    return sum(1 << int(p) for p in set(positions))
+
+
+_DELTA = {"nominal": np.not_equal, "ordinal": _squared, "interval": _squared, "ratio": _ratio,
+          "set": masi}
 
 
 def _expected(values: np.ndarray, counts: np.ndarray, level: str) -> float:
@@ -308,8 +330,9 @@ def _expected(values: np.ndarray, counts: np.ndarray, level: str) -> float:
         mean = (counts * values).sum() / n
         return float(2 * n * (counts * (values - mean) ** 2).sum())
     total = 0.0
-    for s in range(0, len(values), 1024):  # ratio has no closed form; chunks bound memory
-        block = _ratio(values[s : s + 1024, None], values[None, :])
+    delta = _DELTA[level]
+    for s in range(0, len(values), 1024):  # ratio and set have no closed form; chunks bound memory
+        block = delta(values[s : s + 1024, None], values[None, :])
         total += counts[s : s + 1024] @ block @ counts
     return float(total)
 

@@ -168,6 +168,8 @@ def matrix_stats(var: Variable, x: np.ndarray) -> VariableStats:
         if scores.size:
             counts, edges = np.histogram(scores, bins=10, range=(min(0.0, float(scores.min())), 1.0))
             s.distribution = {f"{e:.2f}": int(c) for e, c in zip(edges, counts, strict=False)}
+        if var.level == "set":  # sets of categories, each a bitmask: alpha above is MASI's
+            _set_figures(var, x, s)
         return s
     s.percent_agreement = num(percent_agreement(x))
     f = fleiss_estimate_from_matrix(x)
@@ -176,6 +178,15 @@ def matrix_stats(var: Variable, x: np.ndarray) -> VariableStats:
     counts = np.bincount(x[~np.isnan(x)].astype(int), minlength=len(var.categories))
     s.distribution = {str(c): int(n) for c, n in zip(var.categories, counts, strict=True)}
     return s
+
+
+def _set_figures(var: Variable, x: np.ndarray, s: VariableStats) -> None:
+    """Sets of categories: the share of pairs giving the same set, and how often each category
+    was picked (per-category kappas are variables of their own)."""
+    s.percent_agreement = num(percent_agreement(x))
+    masks = x[~np.isnan(x)].astype(np.int64)
+    s.distribution = {str(c): int(np.count_nonzero(masks & (1 << i)))
+                      for i, c in enumerate(var.members)}
 
 
 def _ranking_stats(var: Variable, raters: list[str], pairs: bool) -> VariableStats:

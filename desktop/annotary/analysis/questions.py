@@ -183,9 +183,87 @@ class Rubric(QuestionKind):
         return sum(given["marks"].get(c) == m for c, m in marks.items()) / len(marks) if marks else None
 
 
+OTHER = "Other"  # every 'Other' answer counts as one category; its texts are not compared
+OTHER_AGREED = "(the annotators' own words)"  # the text of an agreed 'Other'
+
+
+def choices(answer: dict, item_id: str) -> list[tuple[tuple, list[str]]]:
+    """(unit, names picked) of a categorical answer: the item, or each response; an 'Other'
+    answer is the name OTHER."""
+    per = answer.get("responses")
+    given = [((item_id, rid), c) for rid, c in per.items()] if per is not None else [((item_id,), answer)]
+    return [(unit, [*c.get("categories", []), *([OTHER] if c.get("other") is not None else [])])
+            for unit, c in given]
+
+
+class Categorical(QuestionKind):
+    """Single choice: one nominal variable, consensus by plurality. Multi-choice: the set of
+    categories (alpha with the MASI distance, a per-category majority as consensus) and a
+    yes / no variable per category (its kappas)."""
+
+    mode = "categorical"
+
+    @staticmethod
+    def labels(q) -> list[str]:
+        return q.names() + ([OTHER] if q.other else [])
+
+    @classmethod
+    def set_name(cls, q) -> str:
+        return "all categories" if "categories" in cls.labels(q) else "categories"
+
+    def variables(self, q):
+        labels = self.labels(q)
+        if not q.multiple:
+            return [Variable(q.id, "category", "nominal", labels, plurality=True)]
+        return [Variable(q.id, self.set_name(q), "set", members=labels),
+                *(Variable(q.id, name, "nominal", ["no", "yes"]) for name in labels)]
+
+    def rate(self, q, item, who, answer, found):
+        labels = self.labels(q)
+        for unit, names in choices(answer, item.id):
+            if not q.multiple:
+                if len(names) == 1 and names[0] in found["category"].categories:
+                    found["category"].values[who][unit] = names[0]
+                continue
+            if not set(names) <= set(labels):
+                continue  # an answer to an older spec's categories
+            found[self.set_name(q)].values[who][unit] = sum(1 << labels.index(n) for n in set(names))
+            for name in labels:
+                found[name].values[who][unit] = "yes" if name in names else "no"
+
+    def answer(self, q, parts, item):
+        labels = self.labels(q)
+        picked: dict[tuple, list[str]] = {}
+        for (name, unit), value in parts.items():
+            if not q.multiple:
+                picked[unit] = [value]
+            elif name == self.set_name(q):
+                picked[unit] = [n for i, n in enumerate(labels) if int(value) >> i & 1]
+
+        def choice(names: list[str]) -> dict:
+            out: dict = {"categories": [n for n in names if n != OTHER]}
+            if OTHER in names:
+                out["other"] = OTHER_AGREED
+            return out
+        if q.target == "response":
+            return {"mode": "categorical", "responses": {
+                r.id: choice(picked[(item.id, r.id)]) for r in item.responses if (item.id, r.id) in picked}}
+        return {"mode": "categorical", **choice(picked.get((item.id,), []))}
+
+    def differs(self, agreed, answer, opt):
+        mine = {unit: set(names) for unit, names in choices(answer, "")}
+        return any(mine.get(unit, set(names)) != set(names) for unit, names in choices(agreed, ""))
+
+    def score(self, given, gold):
+        mine = {unit: set(names) for unit, names in choices(given, "")}
+        units = choices(gold, "")
+        return sum(mine.get(unit) == set(names) for unit, names in units) / len(units) if units else None
+
+
 # every mode with figures; a mode not here (demonstration: free text) has no variables, no
 # consensus (a reviewer decides) and no gold score
-KINDS: dict[str, QuestionKind] = {k.mode: k for k in (Pairwise(), Ranking(), Scoring(), Rubric())}
+KINDS: dict[str, QuestionKind] = {k.mode: k for k in (Pairwise(), Ranking(), Scoring(), Rubric(),
+                                                      Categorical())}
 
 
 def kind_of(q) -> QuestionKind | None:

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from annotary.analysis.consensus import EPS
+from annotary.analysis.questions import choices
 
 Parts = dict[tuple, tuple[str, Any]]  # part -> (nominal | ordinal, value)
 
-TRIAGE_MODES = ("pairwise", "ranking", "scoring", "rubric")
+TRIAGE_MODES = ("pairwise", "ranking", "scoring", "rubric", "categorical")
 
 # why an item goes to one more person (or does not); the reasons a report counts
 FIRST = "first person: no one has labelled it"
@@ -35,7 +36,8 @@ def answer_parts(answer: dict | None) -> Parts | None:
 
     Pairwise: the choice (the side, on a strength scale too); ranking: the top choice (the first
     group, or "none acceptable"); scoring: each response's axis score (ordinal); rubric: each
-    criterion's mark. Free text (demonstrations) has none."""
+    criterion's mark; categorical: the set of categories (and Other) per item or response. Free
+    text (demonstrations) has none."""
     if not answer:
         return None
     mode = answer.get("mode")
@@ -54,6 +56,8 @@ def answer_parts(answer: dict | None) -> Parts | None:
                 for axis, v in axes.items() if v is not None} or None
     if mode == "rubric":
         return {(c,): ("nominal", m) for c, m in answer.get("marks", {}).items() if m is not None} or None
+    if mode == "categorical":  # the set of categories picked, per item or per response
+        return {unit[1:]: ("nominal", frozenset(names)) for unit, names in choices(answer, "")} or None
     return None
 
 

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 NUMERIC = ("interval", "ratio")  # levels whose values are numbers, not category positions
+SET = "set"  # a level whose values are sets of categories, each held as its bitmask (a number)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class Variable:
     name: str
     level: str  # nominal, ordinal, interval, ratio or ranking
     categories: list = field(default_factory=list)  # in scale order; codes are positions
+    plurality: bool = False  # consensus: the most given value whatever its share (a tie: none)
+    members: list = field(default_factory=list)  # a set's categories: bit i of a value is members[i]
     values: dict[str, dict[tuple, Any]] = field(default_factory=lambda: defaultdict(dict))
     responses: dict[str, list[str]] = field(default_factory=dict)  # ranking: item -> response ids
     unacceptable: dict[str, set[str]] = field(default_factory=dict)  # ranking: item -> who found none acceptable
@@ -59,7 +62,7 @@ class Variable:
 
     @property
     def numeric(self) -> bool:
-        return self.level in NUMERIC
+        return self.level in NUMERIC or self.level == SET
 
     @property
     def scaled(self) -> bool:

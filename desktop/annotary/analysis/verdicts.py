@@ -14,7 +14,7 @@ from annotary.analysis.consensus import (
     median_ordinal,
 )
 from annotary.analysis.questions import kind_of
-from annotary.analysis.variables import Options, Variable, canon
+from annotary.analysis.variables import SET, Options, Variable, canon
 from annotary.core.items import Item
 from annotary.core.spec import Spec
 
@@ -56,8 +56,11 @@ def nearest(scale: list, value: float) -> float:
 
 def _unit(var: Variable, values: list, weights: list | None, opt: Options):
     """(value, support, agreed) of one unit's human ratings (rankings: _ranking_unit)."""
+    if var.level == SET:
+        value, support = set_majority(values)
+        return value, support, value is not None
     if var.level == "nominal":
-        c = majority(values, opt.min_share, weights)
+        c = majority(values, 0.0 if var.plurality else opt.min_share, weights)
         return c.value, c.support, c.value is not None
     tol = tolerance(var, opt)
     if var.level == "ordinal":
@@ -176,7 +179,7 @@ def consensus(spec: Spec, items: dict[str, Item], variables: list[Variable],
 
 def matches(var: Variable, value, agreed, opt: Options, rejected: bool = False) -> bool:
     """Does a rating match an agreed unit value? `rejected`: the rating found no response acceptable."""
-    if var.level == "nominal":
+    if var.level in ("nominal", SET):
         return value == agreed
     if var.level == "ranking":
         return agreed["all_unacceptable"] == rejected and (rejected or canon(value) == canon(agreed["order"]))
@@ -189,3 +192,28 @@ def with_consensus(who: str, variables: list[Variable], units: Units, opt: Optio
             for var in variables for u, v in var.values.get(who, {}).items()
             if u in units[var.key] and units[var.key][u][2] and units[var.key][u][3] >= 2]
     return sum(hits) / len(hits) if hits else None
+
+
+def set_majority(values: list) -> tuple[int | None, float]:
+    """(value, support): per category, a majority. The value is the set of the categories more
+    than half the ratings hold (sets coded as bitmasks, agreement.as_bitmask); a category exactly
+    half hold is a tie, so no value; the support is the share behind the weakest category's
+    decision."""
+    sets = [int(v) for v in values if not is_missing(v)]
+    if not sets:
+        return None, 0.0
+    n = len(sets)
+    every = 0
+    for v in sets:
+        every |= v
+    agreed, support = 0, 1.0
+    for bit in (1 << i for i in range(every.bit_length())):
+        if not every & bit:
+            continue
+        yes = sum(1 for v in sets if v & bit)
+        if 2 * yes == n:
+            return None, 0.5
+        if 2 * yes > n:
+            agreed |= bit
+        support = min(support, max(yes, n - yes) / n)
+    return agreed, support

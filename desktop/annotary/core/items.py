@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from annotary.core.errors import ItemError
 from annotary.core.spec import (
+    CategoricalQuestion,
     Criterion,
     DemonstrationQuestion,
     PairwiseQuestion,
@@ -108,6 +109,8 @@ def check_item_fits(item: Item, spec: Spec, where: str = "") -> None:
                 raise ItemError(f"{at}: rubric: question {q.id!r} has no criteria for this item")
             if n < 1:
                 raise ItemError(f"{at}: responses: question {q.id!r} grades a response, item has none")
+        if isinstance(q, CategoricalQuestion) and q.target == "response" and n < 1:
+            raise ItemError(f"{at}: responses: question {q.id!r} is asked of each response, item has none")
         if isinstance(q, DemonstrationQuestion):
             if not item.turns or not item.turns[-1].content.strip():
                 raise ItemError(f"{at}: prompt: a demonstration needs an instruction")

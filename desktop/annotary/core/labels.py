@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from annotary.core.errors import MAX_DURATION_MS, MAX_INT32, LabelError
 from annotary.core.items import Item, criteria_for
 from annotary.core.spec import (
+    CategoricalQuestion,
     DemonstrationQuestion,
     PairwiseQuestion,
     RankingQuestion,
@@ -61,8 +62,36 @@ class DemonstrationAnswer(Model):
     draft: str | None = Field(None, description="The model draft the text was edited from")
 
 
+MAX_OTHER = 2000  # characters of an "Other" text
+
+
+class CategoricalChoice(Model):
+    """What was picked for one response of a per-response categorical question."""
+
+    categories: list[str] = Field(default_factory=list, description="Category names picked")
+    other: str | None = Field(None, max_length=MAX_OTHER, description="The 'Other' text, if given")
+
+
+class CategoricalAnswer(Model):
+    """Categories picked by name. Per item: `categories` (and `other`); per response
+    (target = "response"): `responses`, response id -> its choice, in the item's own ids."""
+
+    mode: Literal["categorical"] = "categorical"
+    categories: list[str] = Field(default_factory=list, description="Category names picked")
+    other: str | None = Field(None, max_length=MAX_OTHER, description="The 'Other' text, if given")
+    responses: dict[str, CategoricalChoice] | None = Field(
+        None, description="target = response: response id -> the categories picked for it")
+
+    def choices(self) -> dict[str | None, CategoricalChoice]:
+        """Unit -> choice: {None: ...} for a per-item answer, response id -> ... otherwise."""
+        if self.responses is not None:
+            return dict(self.responses)
+        return {None: CategoricalChoice(categories=list(self.categories), other=self.other)}
+
+
 Answer = Annotated[
-    PairwiseAnswer | RankingAnswer | ScoringAnswer | RubricAnswer | DemonstrationAnswer,
+    PairwiseAnswer | RankingAnswer | ScoringAnswer | RubricAnswer | DemonstrationAnswer
+    | CategoricalAnswer,
     Field(discriminator="mode"),
 ]
 
@@ -228,6 +257,46 @@ def answer_problem(q, a: Answer, item: Item) -> str | None:
     elif isinstance(q, DemonstrationQuestion):
         if not a.text.strip():
             return "answer.text: empty"
+    elif isinstance(q, CategoricalQuestion):
+        return categorical_problem(q, a, ids)
+    return None
+
+
+def choice_problem(q: CategoricalQuestion, choice, at: str) -> str | None:
+    known = set(q.names())
+    picked = list(choice.categories)
+    for name in picked:
+        if name not in known:
+            return f"{at}.categories: {name!r} is not a category of the question"
+    if len(set(picked)) != len(picked):
+        return f"{at}.categories: a category is picked twice"
+    if choice.other is not None:
+        if not q.other:
+            return f"{at}.other: the question offers no 'Other'"
+        if not choice.other.strip():
+            return f"{at}.other: empty"
+    given = len(picked) + (choice.other is not None)
+    if not q.multiple and given != 1:
+        return f"{at}.categories: a single-choice question takes exactly one, not {given}"
+    return None
+
+
+def categorical_problem(q: CategoricalQuestion, a, ids: list[str]) -> str | None:
+    if q.target == "item":
+        if a.responses is not None:
+            return "answer.responses: the question is asked once per item, not per response"
+        return choice_problem(q, a, "answer")
+    if a.responses is None or a.categories or a.other is not None:
+        return "answer.responses: the question is asked once per response"
+    for rid, choice in a.responses.items():
+        if rid not in ids:
+            return f"answer.responses: unknown response {rid!r}"
+        problem = choice_problem(q, choice, f"answer.responses.{rid}")
+        if problem:
+            return problem
+    left = [rid for rid in ids if rid not in a.responses]
+    if left:
+        return f"answer.responses.{left[0]}: required"
     return None
 
 

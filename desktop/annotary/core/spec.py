@@ -1,4 +1,4 @@
-"""The project spec: the questions asked of every item, in one of five modes."""
+"""The project spec: the questions asked of every item, in one of six modes."""
 
 from __future__ import annotations
 
@@ -209,8 +209,70 @@ class DemonstrationQuestion(QuestionBase):
     min_words: int = Field(0, ge=0, le=MAX_INT32)
 
 
+class Category(Strict):
+    """One answer of a categorical question: its name (the word on screen and in the data) and
+    an optional description shown as help."""
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+
+
+MIN_CATEGORIES, MAX_CATEGORIES = 2, 50
+
+
+class CategoricalQuestion(QuestionBase):
+    """Pick one category (or several) from a named list, once per item or once per response."""
+
+    mode: Literal["categorical"] = "categorical"
+    categories: list[Category] = Field(
+        description="2 to 50 categories: a name, or a table {name, description}")
+    multiple: bool = Field(False, description="Any number of categories (false: exactly one)")
+    target: Literal["item", "response"] = Field(
+        "item", description="Asked once per item, or once per response")
+    other: bool = Field(False, description="Offer 'Other' with a free text")
+
+    @field_validator("categories", mode="before")
+    @classmethod
+    def _named(cls, value):
+        if not isinstance(value, list):
+            return value
+        if not MIN_CATEGORIES <= len(value) <= MAX_CATEGORIES:
+            raise ValueError(f"{len(value)} given; a categorical question has "
+                             f"{MIN_CATEGORIES} to {MAX_CATEGORIES}")
+        out = []
+        for n, c in enumerate(value, 1):
+            c = {"name": c} if isinstance(c, str) else c
+            if isinstance(c, dict) and isinstance(c.get("name"), str):
+                c = {**c, "name": " ".join(c["name"].split())}
+                if not c["name"]:
+                    raise ValueError(f"category {n} has an empty name")
+            out.append(c)
+        return out
+
+    @field_validator("categories")
+    @classmethod
+    def _unique_names(cls, categories: list[Category]):
+        seen: dict[str, str] = {}
+        for c in categories:
+            key = c.name.casefold()
+            if key in seen:
+                raise ValueError(f"category {c.name!r} is listed twice")
+            seen[key] = c.name
+        return categories
+
+    @model_validator(mode="after")
+    def _other_apart(self):
+        if self.other and any(c.name.casefold() == "other" for c in self.categories):
+            raise ValueError("a category named 'Other' and other = true: keep one of them")
+        return self
+
+    def names(self) -> list[str]:
+        return [c.name for c in self.categories]
+
+
 Question = Annotated[
-    PairwiseQuestion | RankingQuestion | ScoringQuestion | RubricQuestion | DemonstrationQuestion,
+    PairwiseQuestion | RankingQuestion | ScoringQuestion | RubricQuestion | DemonstrationQuestion
+    | CategoricalQuestion,
     Field(discriminator="mode"),
 ]
 

@@ -1,4 +1,4 @@
-"""Training-ready rows from final answers (TRL, SFT, Alpaca, HelpSteer, HealthBench, long labels), and their card."""
+"""Training-ready rows from final answers (TRL, SFT, Alpaca, HelpSteer, HealthBench, classification, long labels), and their card."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "alpaca": ("demonstration", "pairwise", "ranking"),
     "attributes": ("scoring",),
     "rubric": ("rubric",),
-    "labels-long": ("pairwise", "ranking", "scoring", "rubric", "demonstration"),
+    "classification": ("categorical",),
+    "labels-long": ("pairwise", "ranking", "scoring", "rubric", "demonstration", "categorical"),
 }
 TIES = ("drop", "keep")
 # formats whose prompt (and response) columns can be chat messages: --chat applies to them
@@ -36,8 +37,11 @@ ABOUT = {
     "alpaca": "instruction / input / output, the Stanford Alpaca layout (LLaMA-Factory's `alpaca` formatting)",
     "attributes": "one row per response, one column per scoring axis (HelpSteer-style)",
     "rubric": "per item: each criterion with its mark and points, earned and possible points, the item score",
+    "classification": "text and its label (single choice) or labels (multi-choice), the category names of "
+                      "a categorical question, to load as Hugging Face `ClassLabel` / `Sequence(ClassLabel)`",
     "labels-long": "one row per label revision (and per reviewer decision), for analysts",
 }
+OTHER_LABEL = "Other"  # the class of an 'Other' answer (its own words are in the `other` column)
 
 
 @dataclass(frozen=True)
@@ -347,10 +351,39 @@ def rubric_rows(item, answer, q, shape, tally) -> list[dict]:
              "earned": float(earned), "possible": possible, "score": score}]
 
 
+def class_names(q) -> list[str]:
+    """The classes of a categorical question, in the spec's order: ClassLabel's names."""
+    return q.names() + ([OTHER_LABEL] if q.other else [])
+
+
+def plain_prompt(item: dict) -> str:
+    """The prompt as one text: a conversation's turns as 'Role: text', the context after it."""
+    msgs = turns(item)
+    text = msgs[0]["content"] if len(msgs) == 1 else "\n\n".join(
+        f"{m['role'].capitalize()}: {m['content']}" for m in msgs)
+    return f"{text}\n\n{item['context']}" if item.get("context") else text
+
+
+def classification_rows(item, answer, q, shape, tally) -> list[dict]:
+    """Per item (the prompt as `text`, the responses beside it) or per response (the response as
+    `text`, the prompt beside it): the class names picked, 'Other' with its words in `other`."""
+    def classes(choice: dict) -> dict:
+        names = [*choice.get("categories", []), *([OTHER_LABEL] if choice.get("other") is not None else [])]
+        return {"labels" if q.multiple else "label": names if q.multiple else names[0],
+                "other": choice.get("other")}
+    prompt = plain_prompt(item)
+    if q.target == "item":
+        return [{"item_id": item["id"], "text": prompt, "responses": [r["text"] for r in item["responses"]],
+                 **classes(answer)}]
+    per = answer.get("responses") or {}
+    return [{"item_id": item["id"], "response_id": r["id"], "prompt": prompt, "text": r["text"],
+             **classes(per[r["id"]])} for r in item["responses"] if r["id"] in per]
+
+
 ROWS: dict[str, Callable[..., list[dict]]] = {
     "trl-preference": preference_rows, "trl-kto": kto_rows, "ranking-pairs": ranking_pair_rows,
     "sft": sft_rows, "trl-prompt-completion": prompt_completion_rows, "alpaca": alpaca_rows,
-    "attributes": attribute_rows, "rubric": rubric_rows,
+    "attributes": attribute_rows, "rubric": rubric_rows, "classification": classification_rows,
 }
 
 
@@ -400,6 +433,12 @@ def columns(fmt: str, shape: Shape, q=None) -> dict[str, str]:
     if fmt == "rubric":
         return {"item_id": "text", "prompt": p, "response": "text", "criteria": "criteria",
                 "earned": "float", "possible": "int", "score": "float"}
+    if fmt == "classification":
+        label = {"labels": "texts"} if q.multiple else {"label": "text"}
+        if q.target == "item":
+            return {"item_id": "text", "text": "text", "responses": "texts", **label, "other": "text"}
+        return {"item_id": "text", "response_id": "text", "prompt": "text", "text": "text", **label,
+                "other": "text"}
     return {"item_id": "text", "question_id": "text", "kind": "text", "rater": "text", "rater_name": "text",
             "human": "bool", "revision": "int", "current": "bool", "answer": "text", "rationale": "text",
             "confidence": "int", "duration_ms": "int", "flags": "texts", "skip_reason": "text",
@@ -454,6 +493,7 @@ class CardFacts:
     options: dict
     created_at: str
     version: str
+    classes: list[str] = field(default_factory=list)  # classification: the ClassLabel names
     summary: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     decided: int = 0  # conflicts a reviewer decided (their answers are adjudicated)
@@ -523,6 +563,17 @@ def dataset_card(f: CardFacts) -> str:
     if f.notes:
         out += ["", "## Notes", "", *(f"- {n}" for n in f.notes)]
     kind = "parquet" if f.data_file.endswith(".parquet") else "json"
+    if f.classes:
+        column, feature = ("labels", "Sequence(ClassLabel(names=names))") if "labels" in f.columns \
+            else ("label", "ClassLabel(names=names)")
+        out += ["", "## Classes", "", f"{len(f.classes)} classes, in the spec's order (the class index "
+                "is the position here):", "", *(f"{n}. {c}" for n, c in enumerate(f.classes)), "",
+                "## Loading", "", "```python",
+                "from datasets import ClassLabel, Features, Sequence, Value, load_dataset", "",
+                f"names = {json.dumps(f.classes, ensure_ascii=False)}",
+                f'ds = load_dataset("{kind}", data_files="{f.data_file}", split="{split}")',
+                f'ds = ds.cast_column("{column}", {feature})', "```", ""]
+        return "\n".join(out)
     out += ["", "## Loading", "", "```python", "from datasets import load_dataset", "",
             f'ds = load_dataset("{kind}", data_files="{f.data_file}", split="{split}")', "```", ""]
     return "\n".join(out)

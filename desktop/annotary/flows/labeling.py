@@ -16,6 +16,7 @@ from annotary.core.spec import Requirement
 from annotary.flows.modes import (
     MODES,
     PAIRWISE_KEYS,
+    Categorical,
     Pairwise,
     Rubric,
     Scoring,
@@ -29,6 +30,7 @@ from annotary.ops import Store, annotate, queries
 
 FILTERS = ("all", "unlabeled", "flagged")
 RANKING = MODES["ranking"]
+CATEGORICAL: Categorical = MODES["categorical"]
 __all__ = ["PAIRWISE_KEYS", "LabelingFlow", "Pending", "shown_order_for"]
 
 
@@ -137,6 +139,7 @@ class LabelingFlow:
         self.editing = False
         self.focus = 0
         self._cursors: dict[str, tuple[int, ...]] = {}
+        self._filters: dict[str, str] = {}  # categorical: the filter typed per question
         self.current: ItemState | None = None
         self._undo: list[Snapshot] = []
         self._redo: list[Snapshot] = []
@@ -230,6 +233,7 @@ class LabelingFlow:
         self._moved_on = False
         self.feedback = ""
         self._cursors.clear()
+        self._filters.clear()
         self.focus = 0
         self.editing = False
         if self.review:
@@ -331,13 +335,14 @@ class LabelingFlow:
         pending[question_id] = replace(pending[question_id], **changes)
         self._change(pending=pending)
 
-    def _mode_change(self, q, value: Value) -> None:
-        """Store a question's new value; focus moves on when this completed the question."""
+    def _mode_change(self, q, value: Value, advance: bool = True) -> None:
+        """Store a question's new value; focus moves on when this completed the question (and
+        `advance`: a multi-choice question stays, to pick more)."""
         if self.review and self.case(q.id) is None:
             raise LabelError(f"{named(q)}: nothing to decide on this question for this item")
         was_complete = self.complete(q.id)
         self._set_pending(q.id, value=value)
-        if not was_complete and self.complete(q.id):
+        if advance and not was_complete and self.complete(q.id):
             self._advance_focus()
 
     def complete(self, question_id: str) -> bool:
@@ -414,6 +419,8 @@ class LabelingFlow:
             self.choose_point(n)
         elif q.mode == "ranking":
             self._mode_change(q, RANKING.press(q, value, state.item, state.shown_order, n))
+        elif q.mode == "categorical":
+            self.category_key(str(n))
         elif q.mode == "scoring":
             pos, axis = self.cursor(q.id)
             rid, ax = state.shown_order[pos], q.axes[axis]
@@ -442,6 +449,10 @@ class LabelingFlow:
             self._set_pending(q.id, value=Scoring.clear(q, value, self.current.shown_order[pos], axis))
         elif q.mode == "rubric":
             self._set_pending(q.id, value=Rubric.mark(q, value, self._criterion(q).id, None))
+        elif q.mode == "categorical":
+            units = dict(value["units"])
+            units.pop(self.category_unit(q.id), None)
+            self._set_pending(q.id, value={"units": units})
         else:
             raise LabelError(f"{named(q)}: Backspace does nothing on a {q.mode} question")
 
@@ -453,7 +464,7 @@ class LabelingFlow:
     # cursors: scoring (response position, axis index); rubric (criterion index)
     def cursor(self, question_id: str) -> tuple[int, ...]:
         q = self._question(question_id)
-        default = (0, 0) if q.mode == "scoring" else (0,)
+        default = (0, 0) if q.mode in ("scoring", "categorical") else (0,)
         return self._cursors.get(question_id, default)
 
     def set_cursor(self, question_id: str, *position: int) -> None:
@@ -474,8 +485,17 @@ class LabelingFlow:
         elif q.mode == "rubric":
             n = len(criteria_for(q, self.current.item))
             self._cursors[q.id] = (min(max(self.cursor(q.id)[0] + rows, 0), n - 1),)
+        elif q.mode == "categorical":
+            unit, entry = self.cursor(q.id)
+            units = len(Categorical.units(q, self.current.shown_order))
+            shown = self.category_matches(q.id)
+            entries = Categorical.entries(q)
+            if shown:
+                at = shown.index(entries[entry]) if entries[entry] in shown else 0
+                entry = entries.index(shown[min(max(at + rows, 0), len(shown) - 1)])
+            self._cursors[q.id] = (min(max(unit + columns, 0), units - 1), entry)
         else:
-            raise LabelError(f"{named(q)}: moving works on scoring and rubric questions")
+            raise LabelError(f"{named(q)}: moving works on scoring, rubric and categorical questions")
         self._moved_on = False
         self._emit("cursor")
 
@@ -519,6 +539,85 @@ class LabelingFlow:
         value = self.current.pending[q.id].value
         cid = self._criterion(q).id
         self._mode_change(q, Rubric.mark(q, value, cid, Rubric.toggled(q, value["marks"].get(cid))))
+
+    # -- categorical ----------------------------------------------------------------------------
+    def category_unit(self, question_id: str) -> str:
+        """The unit the keys answer: "" (the item), or the response under the cursor."""
+        q = self._question(question_id)
+        units = Categorical.units(q, self.current.shown_order)
+        return units[min(self.cursor(q.id)[0], len(units) - 1)]
+
+    def category_filter(self, question_id: str) -> str:
+        return self._filters.get(question_id, "")
+
+    def category_matches(self, question_id: str) -> list[str]:
+        return Categorical.matches(self._question(question_id), self.category_filter(question_id))
+
+    def set_category_filter(self, text: str, question_id: str | None = None) -> None:
+        """Type-to-filter: only matching categories stay; the cursor goes to the first."""
+        q = self._question(question_id) if question_id else self._need("categorical", "the filter")
+        if q.mode != "categorical":
+            raise LabelError(f"{named(q)}: not a categorical question")
+        self._filters[q.id] = text
+        entries = Categorical.entries(q)
+        kept = self.category_matches(q.id)
+        if kept:
+            self._cursors[q.id] = (self.cursor(q.id)[0], entries.index(kept[0]))
+        self._emit("cursor")
+
+    def category_key(self, key: str) -> str:
+        """A category's key (1-9, then letters; 0 none of these): pick it. Returns the entry."""
+        q = self._need("categorical", "a category key")
+        entry = Categorical.entry_for_key(q, key)
+        self._pick(q, entry)
+        return entry
+
+    def pick_at_cursor(self) -> str:
+        """Space (or Enter in the filter box): pick or toggle the entry under the cursor."""
+        q = self._need("categorical", "picking")
+        entries = Categorical.entries(q)
+        entry = entries[self.cursor(q.id)[1] % len(entries)]
+        if entry not in self.category_matches(q.id):
+            raise LabelError(f"{named(q)}: no category matches {self.category_filter(q.id)!r}")
+        self._pick(q, entry)
+        return entry
+
+    def _pick(self, q, entry: str) -> None:
+        state = self.current
+        unit = self.category_unit(q.id)
+        value = state.pending[q.id].value
+        before = CATEGORICAL.answered(value["units"].get(unit))
+        self._mode_change(q, CATEGORICAL.pick(q, value, unit, entry), advance=not q.multiple)
+        now = state.pending[q.id].value["units"].get(unit)
+        if q.target == "response" and not q.multiple and not before and CATEGORICAL.answered(now):
+            # a single choice made for one response: on to the next response still without one
+            units = Categorical.units(q, state.shown_order)
+            cur = self.cursor(q.id)
+            for i in list(range(cur[0] + 1, len(units))) + list(range(cur[0])):
+                if not CATEGORICAL.answered(state.pending[q.id].value["units"].get(units[i])):
+                    self._cursors[q.id] = (i, cur[1])
+                    self._emit("cursor")
+                    break
+
+    def other_unit_open(self, question_id: str) -> bool:
+        """The unit under the cursor has chosen Other (its text box is in use)."""
+        value = self.current.pending[question_id].value
+        unit = value["units"].get(self.category_unit(question_id))
+        return bool(unit and unit["other"] is not None)
+
+    def set_other_text(self, text: str, question_id: str | None = None) -> None:
+        """The 'Other' text as typed, for the unit under the cursor (one undo step a run)."""
+        q = self._question(question_id) if question_id else self.focused_question
+        if q.mode != "categorical" or not q.other:
+            raise LabelError(f"{named(q)}: this question offers no 'Other'")
+        state = self.current
+        self._typed(q.id, "other")
+        pending = dict(state.pending)
+        value = Categorical.with_other_text(pending[q.id].value, self.category_unit(q.id), text)
+        pending[q.id] = replace(pending[q.id], value=value)
+        state.pending = pending
+        state.modified = True
+        self._draft_dirty = True
 
     def set_text(self, text: str, question_id: str | None = None) -> None:
         """Demonstration text as typed; saved as a draft by flush_draft like a rationale."""

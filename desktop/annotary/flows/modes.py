@@ -11,6 +11,8 @@ from annotary.core.errors import LabelError
 from annotary.core.items import Item, criteria_for
 from annotary.core.labels import (
     Answer,
+    CategoricalAnswer,
+    CategoricalChoice,
     DemonstrationAnswer,
     PairwiseAnswer,
     RankingAnswer,
@@ -21,6 +23,7 @@ from annotary.core.labels import (
     screen_from_pairwise,
 )
 from annotary.core.spec import (
+    CategoricalQuestion,
     DemonstrationQuestion,
     PairwiseQuestion,
     RankingQuestion,
@@ -288,9 +291,170 @@ class Demonstration(Mode):
         return {"text": answer.text, "draft": answer.draft}
 
 
+# Keys of a categorical question's entries: 1-9, then letters. E and R stay with the item's
+# commands (edit, rationale); 0 is "None of these" in multi-choice.
+CATEGORY_KEYS = tuple("123456789ABCDFGHIJKLMNOPQSTUVWXYZ")
+NONE_KEY = "0"
+OTHER, NONE = "\x00other", "\x00none"  # the entries that are not categories
+FILTER_FROM = 10  # lists this long get a filter box
+
+
+class Categorical(Mode):
+    """units: unit -> {"picked": [names], "other": text or None, "none": bool}; the unit is ""
+    for a question asked of the item, a response id for one asked of each response."""
+
+    @staticmethod
+    def units(q: CategoricalQuestion, shown: list[str]) -> list[str]:
+        return list(shown) if q.target == "response" else [""]
+
+    @staticmethod
+    def blank() -> dict:
+        return {"picked": [], "other": None, "none": False}
+
+    def empty(self, q, item, shown):
+        return {"units": {}}
+
+    def started(self, value):
+        return bool(value and any(self.answered(u) or u["other"] is not None
+                                  for u in value["units"].values()))
+
+    @staticmethod
+    def answered(unit: dict | None) -> bool:
+        if not unit:
+            return False
+        return bool(unit["picked"] or unit["none"] or (unit["other"] or "").strip())
+
+    def unit_problem(self, q, unit: dict | None) -> str | None:
+        if unit and unit["other"] is not None and not unit["other"].strip():
+            return "write what 'Other' is"
+        if not self.answered(unit):
+            return "pick a category" if not q.multiple else "pick categories (0: none of these)"
+        return None
+
+    def problems(self, q: CategoricalQuestion, value, item, shown):
+        out = []
+        for pos, unit in enumerate(self.units(q, shown)):
+            problem = self.unit_problem(q, value["units"].get(unit))
+            if problem:
+                out.append(f"response {letter(pos)}: {problem}" if unit else problem)
+        return out
+
+    @staticmethod
+    def _choice(q, unit: dict) -> CategoricalChoice:
+        picked = set(unit["picked"])
+        other = unit["other"].strip() if unit["other"] is not None else None
+        return CategoricalChoice(categories=[n for n in q.names() if n in picked], other=other)
+
+    def to_answer(self, q: CategoricalQuestion, value, item, shown):
+        if q.target == "response":
+            return CategoricalAnswer(responses={rid: self._choice(q, value["units"][rid])
+                                                for rid in item_ids(item) if rid in value["units"]})
+        choice = self._choice(q, value["units"].get("", self.blank()))
+        return CategoricalAnswer(categories=choice.categories, other=choice.other)
+
+    def from_answer(self, q, answer: CategoricalAnswer, item, shown):
+        units = {}
+        for unit, choice in answer.choices().items():
+            units[unit or ""] = {"picked": list(choice.categories), "other": choice.other,
+                                 "none": q.multiple and not choice.categories and choice.other is None}
+        return {"units": units}
+
+    @staticmethod
+    def entries(q: CategoricalQuestion) -> list[str]:
+        """What the cursor moves over: the category names, then Other and None of these."""
+        out = q.names()
+        if q.other:
+            out.append(OTHER)
+        if q.multiple:
+            out.append(NONE)
+        return out
+
+    @classmethod
+    def keys(cls, q: CategoricalQuestion) -> dict[str, str]:
+        """Entry -> its key, as shown on the buttons (a list past 32 leaves the rest keyless)."""
+        out = {}
+        free = iter(CATEGORY_KEYS)
+        for entry in cls.entries(q):
+            if entry == NONE:
+                out[entry] = NONE_KEY
+            else:
+                key = next(free, None)
+                if key is not None:
+                    out[entry] = key
+        return out
+
+    @classmethod
+    def entry_for_key(cls, q: CategoricalQuestion, key: str) -> str:
+        key = key.upper()
+        for entry, k in cls.keys(q).items():
+            if k == key:
+                return entry
+        if key == NONE_KEY:
+            raise LabelError(f"{named(q)}: pick one category; 0 (none of these) is for multi-choice")
+        raise LabelError(f"{named(q)}: no category has the key {key}")
+
+    @staticmethod
+    def matches(q: CategoricalQuestion, text: str) -> list[str]:
+        """Entries a filter text keeps: categories whose name or description holds every word
+        typed; Other and None of these always stay."""
+        words = text.casefold().split()
+        kept = [c.name for c in q.categories
+                if all(w in f"{c.name} {c.description}".casefold() for w in words)]
+        return kept + [e for e in Categorical.entries(q) if e in (OTHER, NONE)]
+
+    def pick(self, q: CategoricalQuestion, value, unit: str, entry: str) -> Value:
+        """The value after choosing an entry: single choice replaces, multi-choice toggles."""
+        units = {u: {**v, "picked": list(v["picked"])} for u, v in value["units"].items()}
+        cur = units.get(unit) or self.blank()
+        if entry == NONE:
+            if not q.multiple:
+                raise LabelError(f"{named(q)}: pick one category; 'none of these' is for multi-choice")
+            cur = {**self.blank(), "none": not cur["none"]}
+        elif entry == OTHER:
+            if not q.other:
+                raise LabelError(f"{named(q)}: this question offers no 'Other'")
+            if q.multiple:
+                cur = {**cur, "none": False, "other": None if cur["other"] is not None else ""}
+            else:
+                cur = {**self.blank(), "other": cur["other"] or ""}
+        else:
+            if entry not in q.names():
+                raise LabelError(f"{named(q)}: {entry!r} is not a category here")
+            if q.multiple:
+                picked = cur["picked"]
+                picked = [p for p in picked if p != entry] if entry in picked else [*picked, entry]
+                cur = {**cur, "picked": picked, "none": False}
+            else:
+                cur = {**self.blank(), "picked": [entry]}
+        units[unit] = cur
+        return {"units": units}
+
+    @staticmethod
+    def with_other_text(value, unit: str, text: str) -> Value:
+        units = dict(value["units"])
+        units[unit] = {**(units.get(unit) or Categorical.blank()), "other": text}
+        return {"units": units}
+
+    @staticmethod
+    def label(entry: str) -> str:
+        return {OTHER: "Other…", NONE: "None of these"}.get(entry, entry)
+
+
+def item_ids(item: Item) -> list[str]:
+    return [r.id for r in item.responses]
+
+
+def choice_text(choice) -> str:
+    """A categorical choice in words: the categories, then Other's text; none of these."""
+    parts = list(choice.categories)
+    if choice.other is not None:
+        parts.append(f"Other: {choice.other}")
+    return ", ".join(parts) or "none of these"
+
+
 MODES: dict[str, Mode] = {
     "pairwise": Pairwise(), "ranking": Ranking(), "scoring": Scoring(),
-    "rubric": Rubric(), "demonstration": Demonstration(),
+    "rubric": Rubric(), "demonstration": Demonstration(), "categorical": Categorical(),
 }
 
 
@@ -326,4 +490,8 @@ def describe(q, answer, item: Item, shown: list[str]) -> str:
     if isinstance(answer, DemonstrationAnswer):
         words = answer.text.split()
         return " ".join(words[:30]) + (" …" if len(words) > 30 else "")
+    if isinstance(answer, CategoricalAnswer):
+        choices = sorted(answer.choices().items(), key=lambda kv: pos.get(kv[0], "~"))
+        return "; ".join((f"{pos.get(unit, unit)}: " if unit else "") + choice_text(choice)
+                         for unit, choice in choices)
     return str(answer)

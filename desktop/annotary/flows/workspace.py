@@ -10,6 +10,7 @@ from typing import Any
 
 from annotary.core.changes import Change
 from annotary.core.errors import AnnotaryError
+from annotary.flows.modes import describe, parse_answer
 from annotary.ops import Store
 from annotary.ops.adjudication import create_adjudication
 from annotary.ops.assign import AssignReport, assign_round
@@ -350,6 +351,8 @@ def describe_value(value: dict | None) -> str:
                          for rid, axes in value["scores"].items())
     if mode == "rubric":
         return ", ".join(f"{c} {m.replace('_', ' ')}" for c, m in value["marks"].items())
+    if mode == "categorical":
+        return describe(None, parse_answer(value), None, [])
     return str(value)
 
 

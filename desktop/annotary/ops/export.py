@@ -34,6 +34,7 @@ from annotary.datasets.exports import (
     CardFacts,
     Shape,
     arrow_schema,
+    class_names,
     columns,
     dataset_card,
     dataset_score,
@@ -159,7 +160,9 @@ def _export(store: Store, *, out: str | Path, fmt: str, question: str | None = N
             if chat is False and talks and fmt != "sft":
                 raise AnnotaryError(f"--no-chat: {talks} of the items exported are conversations, which only chat "
                                     "rows hold; leave --no-chat out")
-            shape = Shape(conversational=bool(talks) if chat is None else chat, ties=ties,
+            # classification texts are plain: a conversation is one text, its turns named
+            shape = Shape(conversational=(bool(talks) if chat is None else chat) and fmt != "classification",
+                          ties=ties,
                           margin=fmt == "trl-preference" and q.scale == "strength")
             rows_total = len(kept)
             chunks = (_preference_lines(parts, q, shape, kept, dropped) if parts is not None
@@ -202,7 +205,8 @@ def _export(store: Store, *, out: str | Path, fmt: str, question: str | None = N
                 spec_version=info.spec.version(), guidelines_version=info.guidelines_version,
                 label_guidelines=_label_guidelines(store, report, qid), annotators=len(report.humans),
                 raters=len(report.raters), options=opts, created_at=created, version=__version__,
-                summary=summary, notes=_notes(fmt, shape, q, chat))
+                summary=summary, notes=_notes(fmt, shape, q, chat),
+                classes=class_names(q) if fmt == "classification" else [])
             card = dataset_card(facts).encode("utf-8")
             _write_file(tmp / CARD, card)
             files = {data_name: {"sha256": sink.sha256, "bytes": sink.size},
@@ -211,7 +215,8 @@ def _export(store: Store, *, out: str | Path, fmt: str, question: str | None = N
                         "project": {"id": info.id, "name": info.name}, "spec_version": facts.spec_version,
                         "guidelines_version": info.guidelines_version, "export": opts,
                         "mode": facts.mode, "data_file": data_name, "rows": sink.rows, "answers": len(kept),
-                        "columns": cols, "by_provenance": by_prov, "dropped": dict(dropped),
+                        "columns": cols, **({"classes": facts.classes} if facts.classes else {}),
+                        "by_provenance": by_prov, "dropped": dict(dropped),
                         "conflicts": facts.conflicts, "summary": summary, "files": files}
             _write_file(tmp / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
             _fsync_dir(tmp)
@@ -571,6 +576,8 @@ class _Summary:
             self.labels.update(r["label"] for r in rows)
         elif self.fmt == "ranking-pairs":
             self.items.update(r["item_id"] for r in rows)
+        elif self.fmt == "classification":
+            self.labels.update(n for r in rows for n in (r["labels"] if "labels" in r else [r["label"]]))
 
     def figures(self) -> dict:
         if self.fmt == "rubric":
@@ -580,6 +587,8 @@ class _Summary:
             return {"desirable": self.labels[True], "undesirable": self.labels[False]}
         if self.fmt == "ranking-pairs":
             return {"items": len(self.items), "pairs": self.rows}
+        if self.fmt == "classification":
+            return {f"rows labelled {name}": n for name, n in self.labels.most_common()}
         return {}
 
 
@@ -608,6 +617,12 @@ def _notes(fmt: str, shape: Shape, q, chat: bool | None = None) -> list[str]:
         notes.append("a conversation's earlier turns are in `input` (as 'Role: text'), before the context")
         notes.append("for LLaMA-Factory (dataset_info.json: formatting alpaca); TRL's SFTTrainer does not read "
                      "this layout (KeyError: 'text'): export sft or trl-prompt-completion for TRL")
+    if fmt == "classification":
+        notes.append("a class is a category's name as the spec writes it; 'Other' (where the question offers "
+                     "it) has the annotator's own words in `other`" + (", an agreed one the placeholder "
+                     "\"(the annotators' own words)\"" if q.other else ""))
+        if q.multiple:
+            notes.append("`labels` may be empty: none of the categories applies")
     if fmt == "labels-long":
         notes.append("`answer` is JSON text, in the item's own response order; `provenance` is that of the "
                      "item and question's final answer (empty while it is a conflict)")

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from annotary.flows.modes import FILTER_FROM, NONE, Categorical
 from annotary.ui.shortcuts import COMMANDS, normalized
 from annotary.ui.widgets import SafeBrowser
 
@@ -372,6 +373,8 @@ def _question_rows(q, keys: _Keys) -> list[tuple[str, str]]:
         if q.allow_partial:
             rows.append((keys("rubric.partly"), "The criterion is partly met"))
         rows.append((keys("key.backspace"), "Clear the focused criterion's mark"))
+    elif q.mode == "categorical":
+        rows += _categorical_rows(q, keys)
     elif q.mode == "demonstration":
         what = "Edit the draft response" if q.edit_draft else "Write the response"
         rows.append((keys("item.edit"), f"{what} (the text box takes every key)"))
@@ -380,6 +383,33 @@ def _question_rows(q, keys: _Keys) -> list[tuple[str, str]]:
         top = q.confidence_scale
         rows.append((keys.range("confidence.", 1, top), f"Your confidence, 1 (unsure) to {top} (sure)"))
     return [(k, what) for k, what in rows if k]
+
+
+def _categorical_rows(q, keys: _Keys) -> list[tuple[str, str]]:
+    """A categorical question's keys: each category's own (the digits as the user bound them),
+    then the keys that move, toggle and filter."""
+    rows: list[tuple[str, str]] = []
+    descriptions = {c.name: c.description for c in q.categories}
+    how = "Toggle" if q.multiple else "Pick"
+    for entry, key in Categorical.keys(q).items():
+        bound = keys(f"key.digit{key}") if key.isdigit() else key
+        words = Categorical.label(entry).rstrip("…")
+        if entry == NONE:
+            rows.append((bound, "None of these (clears the others)"))
+            continue
+        help_text = f": {descriptions[entry]}" if descriptions.get(entry) else ""
+        rows.append((bound, f"{how} {words}{help_text}"))
+    framed = "toggle" if q.multiple else "pick"
+    rows.append((keys("key.up", "key.down"), f"Frame the previous / next category; {keys('key.space')} "
+                 f"to {framed} it"))
+    if q.target == "response":
+        rows.append((keys("key.left", "key.right"), "Previous / next response"))
+    if len(q.categories) >= FILTER_FROM:
+        rows.append((keys("category.filter"), "Filter the categories: type, Up / Down, Enter picks, "
+                     "Esc leaves"))
+    rows.append((keys("key.backspace"), "Clear the categories picked"
+                 + (" for the framed response" if q.target == "response" else "")))
+    return rows
 
 
 def key_sheet_groups(scope: str, commands=COMMANDS, questions=None, *, modes: set[str] | None = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QFontMetrics, QKeySequence, QTextCursor
 from PySide6.QtWidgets import (
     QFrame,
@@ -21,9 +21,9 @@ from PySide6.QtWidgets import (
 
 from annotary.core.errors import AnnotaryError
 from annotary.flows.labeling import LabelingFlow
-from annotary.flows.modes import MODES, describe, named
+from annotary.flows.modes import MODES, OTHER, Categorical, describe, named
 from annotary.ops import annotate, queries
-from annotary.ui.panels import PANELS, DemonstrationPanel, QuestionPanel
+from annotary.ui.panels import PANELS, CategoricalPanel, DemonstrationPanel, QuestionPanel
 from annotary.ui.theme import tokens
 from annotary.ui.widgets import READING_LINE, ResponsesView, SafeBrowser, prompt_markdown
 
@@ -112,6 +112,9 @@ class LabelingScreen(QWidget):
         self.flow = flow
         self.ask = asker
         self.keys = {c.id: key_text(c.keys) for c in commands}
+        # plain letters some command of the screen owns: never taken as a category's key
+        self.owned_letters = {k.upper() for c in commands if not c.modes and c.scope != "workspace"
+                              for k in c.keys if len(k) == 1 and k.isalpha()}
         self.setObjectName("labelingScreen")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -166,6 +169,9 @@ class LabelingScreen(QWidget):
             panel.rationale_edited.connect(self._typed_rationale)
             if isinstance(panel, DemonstrationPanel):
                 panel.text_edited.connect(self._typed_text)
+            if isinstance(panel, CategoricalPanel):
+                panel.filter_edited.connect(self._typed_filter)
+                panel.other_edited.connect(self._typed_other)
             if flow.review and panel.rationale is not None:
                 panel.rationale.setPlaceholderText(
                     "Reason for your decision (required when it overrides the majority) — "
@@ -485,10 +491,72 @@ class LabelingScreen(QWidget):
         elif action == "criterion":
             flow.set_cursor(question_id, arg)
             self._act(flow.toggle_mark)
+        elif action == "category":
+            q = flow.focused_question
+            flow.set_cursor(question_id, flow.cursor(question_id)[0], Categorical.entries(q).index(arg))
+            self._category(flow.pick_at_cursor)
+        elif action == "filter_pick":
+            self._category(flow.pick_at_cursor, from_filter=True)
+        elif action == "other_done":
+            flow.flush_draft()
+            self.focus_screen()
 
     def _typed_rationale(self, question_id: str, text: str) -> None:
         self._act(self.flow.set_rationale, text, question_id)
         self._typed()
+
+    def _typed_filter(self, question_id: str, text: str) -> None:
+        self._focus_question(question_id)
+        self._act(self.flow.set_category_filter, text, question_id)
+
+    def _typed_other(self, question_id: str, text: str) -> None:
+        self._act(self.flow.set_other_text, text, question_id)
+        self._typed()
+
+    def _category(self, fn, *args, from_filter: bool = False) -> None:
+        """Pick a category; Other opens its text box; a single choice made in the filter box
+        leaves the box (and its filter), a multi-choice one stays to pick more."""
+        flow = self.flow
+        q = flow.focused_question
+        try:
+            entry = fn(*args)
+        except AnnotaryError as err:
+            self.say(str(err))
+            return
+        panel = self.panels[[p.q.id for p in self.panels].index(q.id)]
+        if entry == OTHER and flow.other_unit_open(q.id):
+            self._focus_text(panel.other)
+        elif from_filter and not q.multiple:
+            panel.filter.setVisible(False)
+            flow.set_category_filter("", q.id)
+            self.focus_screen()
+
+    def category_letter(self, event) -> str | None:
+        """The category key a plain letter press stands for on the focused question, if any."""
+        flow = self.flow
+        if flow.current is None or self.focusWidget() not in (self, None):
+            return None
+        if event.modifiers() & ~(Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier):
+            return None
+        text = event.text().upper()
+        q = flow.focused_question
+        if q.mode != "categorical" or len(text) != 1 or not text.isalpha() or text in self.owned_letters:
+            return None
+        return text if text in Categorical.keys(q).values() else None
+
+    def event(self, event):  # Qt override
+        # a letter a category owns outranks another mode's use of it (A on a pairwise question)
+        if event.type() == QEvent.Type.ShortcutOverride and self.category_letter(event):
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event):  # noqa: N802 - Qt override
+        key = self.category_letter(event)
+        if key:
+            self._category(self.flow.category_key, key)
+            return
+        super().keyPressEvent(event)
 
     def _typed_text(self, question_id: str, text: str) -> None:
         self._act(self.flow.set_text, text, question_id)
@@ -569,11 +637,27 @@ class LabelingScreen(QWidget):
                 self.say(f"{named(panel.q)}: E writes the response on demonstration questions")
         elif command == "item.leave_text":
             flow.flush_draft()
+            panel = self.panels[flow.focus] if flow.current else None
+            if isinstance(panel, CategoricalPanel) and panel.filter.hasFocus():
+                panel.filter.setVisible(False)
+                flow.set_category_filter("", panel.q.id)  # leaving the filter shows every category
             self.focus_screen()
+        elif command == "category.filter":
+            panel = self.panels[flow.focus] if flow.current else None
+            if isinstance(panel, CategoricalPanel) and panel.filterable:
+                panel.filter.setVisible(True)
+                self._focus_text(panel.filter)
+            elif isinstance(panel, CategoricalPanel):
+                self.say(f"{named(panel.q)}: its categories all have keys; no filter needed")
+            else:
+                self.say("/ filters the categories of a categorical question")
         elif command in ("question.next", "question.previous"):
             flow.focus_next(1 if command == "question.next" else -1)
             self.focus_screen()
             self._enter_editor()
+        elif command.startswith("key.digit") and q is not None and q.mode == "categorical" \
+                and not (flow.review and not flow.editing and flow.case(q.id)):
+            self._category(flow.category_key, command.removeprefix("key.digit"))
         elif command.startswith("key.digit"):
             try:
                 note = flow.digit(int(command.removeprefix("key.digit")))
@@ -599,6 +683,8 @@ class LabelingScreen(QWidget):
         elif command in ("key.space", "key.shift_space"):
             if q is not None and q.mode == "rubric" and command == "key.space":
                 self._act(flow.toggle_mark)
+            elif q is not None and q.mode == "categorical" and command == "key.space":
+                self._category(flow.pick_at_cursor)
             else:
                 only = flow.cursor(q.id)[0] if q is not None and q.mode == "scoring" else None
                 self.responses.page(1 if command == "key.space" else -1, only)

@@ -6,12 +6,14 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QSizePolicy,
@@ -22,7 +24,17 @@ from PySide6.QtWidgets import (
 from annotary.core.spec import Requirement
 from annotary.flows.diff import word_ops
 from annotary.flows.labeling import LabelingFlow, Pending
-from annotary.flows.modes import PAIRWISE_KEYS, Ranking, Rubric, letter, word_count
+from annotary.flows.modes import (
+    FILTER_FROM,
+    NONE,
+    OTHER,
+    PAIRWISE_KEYS,
+    Categorical,
+    Ranking,
+    Rubric,
+    letter,
+    word_count,
+)
 from annotary.ui.theme import tokens
 from annotary.ui.widgets import SafeBrowser
 
@@ -408,6 +420,161 @@ class DemonstrationPanel(QuestionPanel):
             self.diff.setHtml(diff_html(draft, value["text"]))
 
 
+class CategoricalPanel(QuestionPanel):
+    """A button per category with its key (1-9, then letters); a filter box for long lists; the
+    focused category's description as help; per response, a line per response."""
+
+    filter_edited = Signal(str, str)
+    other_edited = Signal(str, str)
+    COLUMNS = 3
+
+    def __init__(self, number, question, parent=None):
+        super().__init__(number, question, parent)
+        q = question
+        self.units = QLabel()
+        self.units.setObjectName("rankOrder")
+        self.units.setWordWrap(True)
+        self.units.setAccessibleName(f"Categories picked per response for {q.id}")
+        self.units.setVisible(q.target == "response")
+        self.body.addWidget(self.units)
+        self.filter = QLineEdit()
+        self.filter.setAccessibleName(f"Filter the categories of {q.id}")
+        self.filter.setPlaceholderText(
+            f"/ to filter the {len(q.categories)} categories: type, Up/Down, Enter picks, Esc leaves")
+        self.filter.textEdited.connect(lambda text: self.filter_edited.emit(self.q.id, text))
+        self.filter.returnPressed.connect(lambda: self.action.emit(self.q.id, "filter_pick", None))
+        # shown while filtering (/ opens it, Esc or a pick closes it) and never reached by Tab:
+        # the keys stay with the questions until the annotator asks to type
+        self.filter.setVisible(False)
+        self.filterable = len(q.categories) >= FILTER_FROM
+        self.filter.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.body.addWidget(self.filter)
+        self.grid = grid = QGridLayout()
+        grid.setSpacing(6)
+        self.keys = Categorical.keys(q)
+        self.buttons: dict[str, QPushButton] = {}
+        self.entries = Categorical.entries(q)
+        descriptions = {c.name: c.description for c in q.categories}
+        for entry in self.entries:
+            key = self.keys.get(entry)
+            words = Categorical.label(entry)
+            b = button(f"{key}   {words}" if key else words,
+                       f"{words} for {q.id}" + (f" (key {key})" if key else ""),
+                       lambda _=False, e=entry: self.action.emit(self.q.id, "category", e))
+            b.setProperty("category", True)
+            if descriptions.get(entry):
+                b.setToolTip(descriptions[entry])
+            self.buttons[entry] = b
+        self._columns = 0
+        self._place(self.COLUMNS)
+        self.body.addLayout(grid)
+        self.other = QLineEdit()
+        self.other.setAccessibleName(f"Other, in your words, for {q.id}")
+        self.other.setPlaceholderText("Other: say what it is — Enter or Esc when done")
+        self.other.setMaxLength(2000)
+        self.other.textEdited.connect(lambda text: self.other_edited.emit(self.q.id, text))
+        self.other.returnPressed.connect(lambda: self.action.emit(self.q.id, "other_done", None))
+        self.other.setVisible(False)
+        self.other.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.body.addWidget(self.other)
+        self.help = QLabel()
+        self.help.setObjectName("hint")
+        self.help.setWordWrap(True)
+        self.help.setAccessibleName(f"Description of the focused category of {q.id}")
+        self.body.addWidget(self.help)
+        digits = [k for e, k in self.keys.items() if e != NONE and k.isdigit()]
+        letters = [k for e, k in self.keys.items() if e != NONE and k.isalpha()]
+        keys = f"keys {digits[0]}–{digits[-1]}" + (
+            f", {letters[0]}–{letters[-1]}" if len(letters) > 1 else f", {letters[0]}" if letters else "")
+        bits = [keys, "Space picks the framed one" if not q.multiple else "Space toggles the framed one",
+                "Up/Down move"]
+        if q.multiple:
+            bits.insert(1, "any number; 0 none of these")
+        if q.target == "response":
+            bits.append("Left/Right response")
+        if len(q.categories) >= FILTER_FROM:
+            bits.append("/ filters")
+        bits.append("Backspace clears")
+        self.hint.setText(" · ".join(b for b in bits if b))
+
+    def render_mode(self, flow, value, focused):
+        q = self.q
+        shown = flow.current.shown_order
+        units = Categorical.units(q, shown)
+        pos, at = flow.cursor(q.id)
+        unit = units[min(pos, len(units) - 1)]
+        cur = value["units"].get(unit) or Categorical.blank()
+        visible = set(flow.category_matches(q.id))
+        framed = self.entries[at % len(self.entries)]
+        for entry, b in self.buttons.items():
+            on = (entry in cur["picked"] or (entry == OTHER and cur["other"] is not None)
+                  or (entry == NONE and cur["none"]))
+            b.setChecked(on)
+            base = b.text().removeprefix("✓ ")
+            b.setText(("✓ " if on else "") + base)
+            b.setVisible(entry in visible)
+            here = focused and entry == framed
+            if b.property("atCursor") != here:
+                b.setProperty("atCursor", here)
+                b.style().unpolish(b)
+                b.style().polish(b)
+        if self.filter.text() != flow.category_filter(q.id):
+            self.filter.setText(flow.category_filter(q.id))
+        if self.filter.isVisible() and not (self.filter.hasFocus() or self.filter.text()):
+            self.filter.setVisible(False)
+        if q.target == "response":
+            lines = []
+            for i, rid in enumerate(shown):
+                u = value["units"].get(rid)
+                said = html.escape(self._said(u)) if u and Categorical.answered(u) else "<i>not yet</i>"
+                mark = "▶ " if i == pos and focused else "&nbsp;&nbsp;&nbsp;"
+                lines.append(f"{mark}<b>Response {letter(i)}</b>: {said}")
+            self.units.setText("<br>".join(lines))
+        other_open = cur["other"] is not None
+        self.other.setVisible(other_open)
+        if other_open and self.other.text() != cur["other"]:
+            self.other.setText(cur["other"])
+        # the framed category's description, as help, on the question that has the keys
+        description = {c.name: c.description for c in q.categories}.get(framed, "")
+        self.help.setText(f"<b>{html.escape(framed)}</b>: {html.escape(description)}"
+                          if focused and description else "")
+        self.help.setVisible(bool(self.help.text()))
+
+    def _place(self, columns: int) -> None:
+        """The buttons in rows of `columns`: as many as keep the longest category's words whole."""
+        if columns == self._columns:
+            return
+        for b in self.buttons.values():
+            self.grid.removeWidget(b)
+        for i, b in enumerate(self.buttons.values()):
+            self.grid.addWidget(b, i // columns, i % columns)
+        for c in range(self.COLUMNS):
+            self.grid.setColumnStretch(c, 1 if c < columns else 0)
+        self._columns = columns
+
+    def resizeEvent(self, event):  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        font = self.font()
+        font.setBold(True)  # a checked button's words are bold
+        widest = max(QFontMetrics(font).horizontalAdvance("✓ " + b.text().removeprefix("✓ "))
+                     for b in self.buttons.values()) + 40  # padding and frame
+        room = self.width() - 40
+        self._place(max(1, min(self.COLUMNS, (room + 6) // (widest + 6))))
+
+    @staticmethod
+    def _said(unit) -> str:
+        parts = list(unit["picked"])
+        if unit["other"] is not None:
+            parts.append(f"Other: {unit['other']}")
+        return ", ".join(parts) or "none of these"
+
+    def badges(self, flow, value):
+        if self.q.target != "response":
+            return {}
+        return {rid: self._said(u) for rid, u in value["units"].items()
+                if Categorical.answered(u)}
+
+
 def as_written_html(text: str) -> str:
     """Plain text inside our own HTML, its line breaks kept (a criterion's list of conditions)."""
     return html.escape(text.strip()).replace("\n", "<br>")
@@ -435,4 +602,5 @@ PANELS = {
     "scoring": ScoringPanel,
     "rubric": RubricPanel,
     "demonstration": DemonstrationPanel,
+    "categorical": CategoricalPanel,
 }

@@ -24,12 +24,13 @@ class Command:
 
 
 def _digits() -> list[Command]:
-    out = [Command("key.digit0", "labeling", ("0",), "Score 0", modes=("scoring",))]
+    out = [Command("key.digit0", "labeling", ("0",), "Score 0; none of these (multi-choice)",
+                   modes=("scoring", "categorical"))]
     for n in range(1, 10):
         out.append(Command(f"key.digit{n}", "labeling", (str(n),),
-                           f"{n}: strength point, rank response {n} next, score {n}; "
-                           f"reviewing: adopt annotator {n}'s answer",
-                           modes=("pairwise", "ranking", "scoring")))
+                           f"{n}: strength point, rank response {n} next, score {n}, "
+                           f"category {n}; reviewing: adopt annotator {n}'s answer",
+                           modes=("pairwise", "ranking", "scoring", "categorical")))
         out.append(Command(f"confidence.{n}", "labeling", (f"Alt+{n}",), f"Confidence {n}"))
     return out
 
@@ -91,19 +92,27 @@ COMMANDS: tuple[Command, ...] = (
     Command("key.equal", "labeling", ("=",), "Tie the next ranked response with the previous",
             modes=("ranking",)),
     Command("key.backspace", "labeling", ("Backspace",),
-            "Take back the last rank; clear the score or mark", modes=("ranking", "scoring", "rubric")),
+            "Take back the last rank; clear the score, mark or categories",
+            modes=("ranking", "scoring", "rubric", "categorical")),
     Command("ranking.unacceptable", "labeling", ("U",), "All responses unacceptable", modes=("ranking",)),
-    Command("key.up", "labeling", ("Up",), "Previous axis", modes=("scoring",), autorepeat=True),
-    Command("key.down", "labeling", ("Down",), "Next axis", modes=("scoring",), autorepeat=True),
-    Command("key.left", "labeling", ("Left",), "Previous response", modes=("scoring",), autorepeat=True),
-    Command("key.right", "labeling", ("Right",), "Next response", modes=("scoring",), autorepeat=True),
+    Command("key.up", "labeling", ("Up",), "Previous axis (categorical: previous category)",
+            modes=("scoring", "categorical"), autorepeat=True),
+    Command("key.down", "labeling", ("Down",), "Next axis (categorical: next category)",
+            modes=("scoring", "categorical"), autorepeat=True),
+    Command("key.left", "labeling", ("Left",), "Previous response",
+            modes=("scoring", "categorical"), autorepeat=True),
+    Command("key.right", "labeling", ("Right",), "Next response",
+            modes=("scoring", "categorical"), autorepeat=True),
+    Command("category.filter", "labeling", ("/",), "Filter the categories (type, then Enter picks)",
+            modes=("categorical",)),
     Command("rubric.next", "labeling", ("J",), "Next criterion", modes=("rubric",), autorepeat=True),
     Command("rubric.previous", "labeling", ("K",), "Previous criterion", modes=("rubric",), autorepeat=True),
     Command("rubric.met", "labeling", ("Y",), "Criterion met", modes=("rubric",)),
     Command("rubric.not_met", "labeling", ("N",), "Criterion not met", modes=("rubric",)),
     Command("rubric.partly", "labeling", ("P",), "Criterion partly met", modes=("rubric",)),
     Command("key.space", "labeling", ("Space",),
-            "Scroll the responses down (rubric: toggle the criterion)", autorepeat=True),
+            "Scroll the responses down (rubric: toggle the criterion; categorical: pick the "
+            "framed category)", autorepeat=True),
     Command("key.shift_space", "labeling", ("Shift+Space",), "Scroll the responses up", autorepeat=True),
     Command("filter.all", "labeling", ("Ctrl+Shift+A",), "Show all items", "&View"),
     Command("filter.unlabeled", "labeling", ("Ctrl+Shift+U",), "Show unlabeled items", "&View"),

@@ -81,6 +81,7 @@ QPushButton:checked {{ background: {accent}; color: {accent_text}; border-color:
 QPushButton:disabled {{ color: {muted}; }}
 QPushButton[atCursor="true"], QPushButton[atCursor="true"]:checked {{ border: 3px solid {text};
     font-weight: bold; }}
+QPushButton[category="true"] {{ text-align: left; }}
 QPushButton[primary="true"] {{ background: {accent}; color: {accent_text}; border-color: {accent};
                                font-weight: bold; padding: 8px 18px; }}
 QPushButton[primary="true"]:disabled {{ background: {border}; color: {muted}; border-color: {border}; }}
