@@ -68,3 +68,13 @@ def dawid_skene(matrix, n_classes: int | None = None, *, tol: float = 1e-6, max_
         last = log_lik
     reliability = np.einsum("c,rcc->r", prior, conf)
     return Competence(conf, reliability, post, prior, log_lik, it, converged)
+
+
+def posterior_of(confusion: np.ndarray, prior: np.ndarray, given) -> np.ndarray:
+    """One unit's posterior over the true classes from its ratings, (rater index, given class)
+    pairs, under fitted confusion matrices and prior (ratings independent given the truth)."""
+    log = np.log(prior).astype(float)
+    for r, k in given:
+        log = log + np.log(confusion[r, :, k])
+    p = np.exp(log - log.max())
+    return p / p.sum()

@@ -607,7 +607,8 @@ FORMAT_WORDS = {
     "rubric": "each criterion with its mark and points, the item score",
     "labels-long": "one row per label, for analysts",
 }
-PROVENANCE_WORDS = [("", "Any answer"), ("majority", "Majority or stronger"),
+PROVENANCE_WORDS = [("", "Any answer"), ("single+judge", "One person with the triage judge's agreement, or stronger"),
+                    ("majority", "Majority or stronger"),
                     ("unanimous", "Unanimous, adjudicated or gold"), ("adjudicated", "Adjudicated or gold"),
                     ("gold", "Gold only")]
 TIES_WORDS = [("drop", "Leave ties out"), ("keep", "Keep ties, marked as ties")]
@@ -635,7 +636,8 @@ def export_fields(store: Store, fmt: str) -> list[Field]:
         fields.append(Field("question", "&Question", "choice", qids[0], [(q, words.get(q, q)) for q in qids]))
     fields += [
         Field("min_provenance", "Keep &answers", "choice", "", PROVENANCE_WORDS,
-              tip="gold > adjudicated > unanimous > majority > single rating"),
+              tip="gold > adjudicated > unanimous > majority > one person with the triage judge's agreement "
+                  "> single rating"),
         Field("min_agreement", "Minimum a&greement", "share", 0.0, zero="no minimum",
               tip="Share of annotators behind the consensus an answer needs (0: no minimum; gold and "
                   "adjudicated answers pass)"),
