@@ -138,11 +138,8 @@ CHOICE = {0: "tie", 1: "A", 2: "B"}
 GPT = {"1": "A", "2": "B", "Tie": "tie"}  # "garbage": the verdict could not be parsed
 
 
-@pytest.fixture(scope="module")
-def pandalm(tmp_path_factory, coordinator_dir):
-    root = tmp_path_factory.mktemp("pandalm")
-    with (FIXTURES / "pandalm" / "verdicts.csv").open() as f:
-        rows = list(csv.DictReader(f))
+def pandalm_project(root, identity, rows: list[dict]):
+    """A project of PandaLM verdict rows: the three annotators as people, GPT-3.5 and PandaLM-7B as raters."""
     items = root / "items.jsonl"
     write_rows(items, [{"id": f"pandalm-{r['idx']}", "prompt": f"PandaLM test set, record {r['idx']}",
                         "responses": [{"id": "r1", "text": "response1"}, {"id": "r2", "text": "response2"}]}
@@ -150,7 +147,7 @@ def pandalm(tmp_path_factory, coordinator_dir):
     spec = root / "spec.toml"
     spec.write_text(PANDALM_TOML)
     db = root / "pandalm.db"
-    create_project(spec_path=spec, items_paths=[items], out=db, identity=load_identity(coordinator_dir))
+    create_project(spec_path=spec, items_paths=[items], out=db, identity=identity)
     store = open_project(db)
     for k in (1, 2, 3):
         import_rater_labels(store, rater=f"annotator{k}", human=True, path=write_rows(root / f"a{k}.jsonl", [
@@ -163,7 +160,18 @@ def pandalm(tmp_path_factory, coordinator_dir):
         {"item_id": f"pandalm-{r['idx']}", "question_id": "better",
          "answer": pairwise(CHOICE[int(r["pandalm_result"])])} for r in rows]))
     store.close()
-    return db, rows
+    return db
+
+
+def verdict_rows() -> list[dict]:
+    with (FIXTURES / "pandalm" / "verdicts.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def pandalm(tmp_path_factory, coordinator_dir):
+    rows = verdict_rows()
+    return pandalm_project(tmp_path_factory.mktemp("pandalm"), load_identity(coordinator_dir), rows), rows
 
 
 def by_hand(rows, seed: int) -> dict[str, tuple[int, int]]:

@@ -161,8 +161,8 @@ def simulate(store: Store, *, judge: str | None = None, seed: int = 0, min_rater
     weighed = [q for q in qs if info.spec.question(q).mode in COMPETENCE_MODES]
     if weighed:
         halves = _halves(replayed, f"{seed}\0{info.id}")
-        plans.append(("competence", f"1 person, one more while the Dawid–Skene posterior of the answer is below "
-                                    f"{min_posterior:g} or people split (estimates from the other half of the items)",
+        plans.append(("competence", f"1 person; one more while people split or the Dawid–Skene posterior of "
+                                    f"their answer is below {min_posterior:g}",
                       _competence_plan(holdings, orders, halves, weighed, min_posterior, tolerance)))
 
     times = _times(store, info.id)
