@@ -180,12 +180,10 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
         need = {iid: overlap - covering(iid) for iid, kind in kinds.items()
                 if kind == "normal" and covering(iid) < overlap}
     lessons = _feedback_items(store, info, people) if feedback else {}
-    if not need and not any(lessons.values()) and triage is not None:
+    if not need and not any(lessons.values()) and (triage is not None or competence):
         summary = "; ".join(f"{n} {why}" for why, n in reasons.items())
-        raise AnnotaryError(f"nothing to send under triage: {summary or 'no items'}")
-    if not need and not any(lessons.values()) and competence:
-        summary = "; ".join(f"{n} {why}" for why, n in reasons.items())
-        raise AnnotaryError(f"nothing to send under competence routing: {summary or 'no items'}")
+        what = "triage" if triage is not None else "competence routing"
+        raise AnnotaryError(f"nothing to send under {what}: {summary or 'no items'}")
     if not need and not any(lessons.values()):
         raise AnnotaryError(f"nothing to assign: every item already has {overlap} annotators")
 
