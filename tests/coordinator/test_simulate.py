@@ -57,7 +57,7 @@ def test_simulated_figures_are_the_ones_worked_out_by_hand(three_rounds):
     sim = simulate(open_project(team.db))
     assert (sim.items, sim.left_out, sim.no_majority) == (10, 0, 1)
     got = {p.plan: p for p in sim.plans}
-    assert list(got) == ["fixed-1", "fixed-2", "fixed-3", "adaptive", "triage:judge"]
+    assert list(got) == ["fixed-1", "fixed-2", "fixed-3", "adaptive", "triage:judge", "competence"]
     # people asked per item, by position: worked out from POSITIONS above
     asked = {"fixed-1": [1] * 10, "fixed-2": [2] * 10, "fixed-3": [3] * 10,
              "adaptive": [2, 2, 2, 2, 2, 2, 3, 3, 3, 3], "triage:judge": [1, 1, 1, 1, 2, 2, 1, 1, 3, 1]}
@@ -72,9 +72,13 @@ def test_simulated_figures_are_the_ones_worked_out_by_hand(three_rounds):
         assert p.hours == pytest.approx(seconds / 3600)
         assert p.cost == pytest.approx(seconds / 3600 * 60.0)  # everyone at 60/h
     assert got["fixed-3"].hours == pytest.approx(0.5) and got["fixed-3"].cost == pytest.approx(30.0)
-    # the order comes from the rounds: any seed gives the same figures, and a rerun the same
-    assert simulate(open_project(team.db), seed=7).as_dict() == {**sim.as_dict(), "seed": 7}
-    assert [p.plan for p in simulate(open_project(team.db), judge="judge").plans][-1] == "triage:judge"
+    # the order comes from the rounds: any seed gives the same figures (but the competence plan's
+    # seeded halves), and a rerun the same
+    other = simulate(open_project(team.db), seed=7).as_dict()
+    assert other["plans"][:-1] == sim.as_dict()["plans"][:-1]
+    assert simulate(open_project(team.db), seed=7).as_dict() == other
+    assert simulate(open_project(team.db)).as_dict() == sim.as_dict()
+    assert [p.plan for p in simulate(open_project(team.db), judge="judge").plans][-2] == "triage:judge"
     with pytest.raises(AnnotaryError, match="no non-human rater 'gpt'"):
         simulate(open_project(team.db), judge="gpt")
 
@@ -84,11 +88,39 @@ def test_simulate_command(three_rounds):
     result = CliRunner().invoke(cli, ["simulate", str(team.db), "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     plans = json.loads(result.output)["plans"]
-    assert [p["plan"] for p in plans][-1] == "triage:judge"
+    assert [p["plan"] for p in plans][-2:] == ["triage:judge", "competence"]
     assert {"plan", "human_labels", "share", "agreement", "cost", "hours"} <= set(plans[0])
     text = CliRunner().invoke(cli, ["simulate", str(team.db)]).output
     assert "triage:judge 14 46.7% 88.9% (8/9) 7" in " ".join(text.split())
     assert "Example:" in CliRunner().invoke(cli, ["simulate", "--help"]).output
+
+
+def test_competence_plan_between_its_bounds(three_rounds):
+    """At a posterior of 1 no answer is settled on the estimates: three people each (fixed-3); at a
+    posterior near 0 every lone answer is settled (but one the other half's estimates never saw: the
+    first person's tie on an item, where the other half has no tie, has no estimate)."""
+    team, _ = three_rounds
+    for seed in (0, 1):
+        plans = {p.plan: p for p in simulate(open_project(team.db), seed=seed, min_posterior=1.0).plans}
+        strict = plans["competence"]
+        assert (strict.human_labels, strict.agreed, strict.one_person) == (30, plans["fixed-3"].agreed, 0)
+        lax = next(p for p in simulate(open_project(team.db), seed=seed, min_posterior=1e-9).plans
+                   if p.plan == "competence")
+        unseen = sum(1 for n, iid in enumerate(ITEMS) if POSITIONS[n][0] == "tie" and not any(
+            POSITIONS[m][k] == "tie" for m in range(10) for k in range(3)
+            if m != n and (ITEMS[m] in halves(team, seed)[0]) == (iid in halves(team, seed)[1])))
+        assert lax.one_person == 10 - unseen and lax.human_labels < plans["adaptive"].human_labels
+    with pytest.raises(AnnotaryError, match="minimum posterior 0 must be above 0"):
+        simulate(open_project(team.db), min_posterior=0)
+    result = CliRunner().invoke(cli, ["simulate", str(team.db), "--min-posterior", "1", "--json"])
+    row = json.loads(result.output)["plans"][-1]
+    assert row["plan"] == "competence" and {"plan", "human_labels", "share", "agreement", "cost"} <= set(row)
+
+
+def halves(team, seed):
+    from annotary.ops.simulate import _halves
+
+    return _halves(list(ITEMS), f"{seed}\0pandalm")
 
 
 def test_simulate_needs_three_people(tmp_path, coordinator):
@@ -106,11 +138,8 @@ CHOICE = {0: "tie", 1: "A", 2: "B"}
 GPT = {"1": "A", "2": "B", "Tie": "tie"}  # "garbage": the verdict could not be parsed
 
 
-@pytest.fixture(scope="module")
-def pandalm(tmp_path_factory, coordinator_dir):
-    root = tmp_path_factory.mktemp("pandalm")
-    with (FIXTURES / "pandalm" / "verdicts.csv").open() as f:
-        rows = list(csv.DictReader(f))
+def pandalm_project(root, identity, rows: list[dict]):
+    """A project of PandaLM verdict rows: the three annotators as people, GPT-3.5 and PandaLM-7B as raters."""
     items = root / "items.jsonl"
     write_rows(items, [{"id": f"pandalm-{r['idx']}", "prompt": f"PandaLM test set, record {r['idx']}",
                         "responses": [{"id": "r1", "text": "response1"}, {"id": "r2", "text": "response2"}]}
@@ -118,7 +147,7 @@ def pandalm(tmp_path_factory, coordinator_dir):
     spec = root / "spec.toml"
     spec.write_text(PANDALM_TOML)
     db = root / "pandalm.db"
-    create_project(spec_path=spec, items_paths=[items], out=db, identity=load_identity(coordinator_dir))
+    create_project(spec_path=spec, items_paths=[items], out=db, identity=identity)
     store = open_project(db)
     for k in (1, 2, 3):
         import_rater_labels(store, rater=f"annotator{k}", human=True, path=write_rows(root / f"a{k}.jsonl", [
@@ -131,7 +160,18 @@ def pandalm(tmp_path_factory, coordinator_dir):
         {"item_id": f"pandalm-{r['idx']}", "question_id": "better",
          "answer": pairwise(CHOICE[int(r["pandalm_result"])])} for r in rows]))
     store.close()
-    return db, rows
+    return db
+
+
+def verdict_rows() -> list[dict]:
+    with (FIXTURES / "pandalm" / "verdicts.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def pandalm(tmp_path_factory, coordinator_dir):
+    rows = verdict_rows()
+    return pandalm_project(tmp_path_factory.mktemp("pandalm"), load_identity(coordinator_dir), rows), rows
 
 
 def by_hand(rows, seed: int) -> dict[str, tuple[int, int]]:
@@ -177,5 +217,10 @@ def test_pandalm_goal_triage_with_gpt35(pandalm):
         other = {p.plan: p for p in simulate(open_project(db), seed=seed).plans}["triage:gpt-3.5"]
         assert other.share <= 0.5 and other.agreement >= 0.98
         assert (other.human_labels, other.agreed) == (by_hand(rows, seed)["labels"], by_hand(rows, seed)["agreed"])
+    # competence-guided routing, each half routed by the estimates of the other: cheaper than
+    # triage here, and further from the majority (96.6 % at 36.6 % of the labels, seed 0)
+    comp = got["competence"]
+    assert comp.share < gpt.share and 0.96 <= comp.agreement < gpt.agreement
+    assert comp.human_labels == simulate(open_project(db)).plans[-1].human_labels  # seeded: the same again
     assert {p.cost for p in sim.plans} == {None} and sim.notes == [
         "no recorded times (imported labels carry none): no hours, no cost"]

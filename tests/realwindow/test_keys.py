@@ -69,7 +69,7 @@ def test_workspace_tabs_by_keys(launch, review, tmp_path):
     app.key("ctrl+Tab", until=lambda s: s["workspace_tab"] == "Annotators")
     # Ctrl+Shift+Tab reaches Qt as Ctrl+Backtab: the other key a keyboard sends differently
     app.key("ctrl+shift+Tab", until=lambda s: s["workspace_tab"] == "Agreement")
-    app.key("ctrl+shift+Tab", until=lambda s: s["workspace_tab"] == "Gold")  # wraps round
+    app.key("ctrl+shift+Tab", until=lambda s: s["workspace_tab"] == "Plans")  # wraps round to the last tab
     app.key("ctrl+5", until=lambda s: s["workspace_tab"] == "Heatmap")
     s = app.key("alt+Home", until=lambda s: s["screen"] == "home")
     assert s["focus_widget"]["class"] == "QListWidget"  # Enter opens the selected project

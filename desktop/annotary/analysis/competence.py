@@ -101,3 +101,13 @@ def competence(variables: list[Variable], humans: list[str]) -> list[CompetenceS
                                    {a: float(r) for a, r in zip(who, fit.reliability, strict=True)},
                                    fit.converged, fit.iterations))
     return out
+
+
+def posterior_of(confusion: np.ndarray, prior: np.ndarray, given) -> np.ndarray:
+    """One unit's posterior over the true classes from its ratings, (rater index, given class)
+    pairs, under fitted confusion matrices and prior (ratings independent given the truth)."""
+    log = np.log(prior).astype(float)
+    for r, k in given:
+        log = log + np.log(confusion[r, :, k])
+    p = np.exp(log - log.max())
+    return p / p.sum()

@@ -23,6 +23,9 @@ SPLIT = "{nth} person: {m} people split"
 RATER_AGREES = "settled: one person and {rater} agree"
 PEOPLE_AGREE = "settled: people agree"
 CAPPED = "held: at the most people per item ({cap}) without agreement"
+NO_ESTIMATE = "{nth} person: no Dawid–Skene estimate for the people who answered"
+DOUBTFUL = "{nth} person: Dawid–Skene posterior of the answer below {threshold:g}"
+CONFIDENT = "settled: Dawid–Skene posterior of the answer at least {threshold:g}"
 WAITING = "held: waiting for an answer already assigned"
 NTH = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth"}
 
@@ -164,6 +167,33 @@ def triage_reason(people: Sequence[dict[str, Parts | None]], rater: dict[str, Pa
         if len(given) >= 2 and not all_same(given, tolerance):
             return more, why or SPLIT.format(nth=nth(n + 1), m=WORDS.get(len(answering), len(answering)))
     return False, PEOPLE_AGREE
+
+
+def competence_reason(people: Sequence[dict[str, Parts | None]], posterior: float | None, *,
+                      questions: Sequence[str], min_posterior: float, tolerance: float = 0.0,
+                      cap: int = 3) -> tuple[bool, str]:
+    """(send one more person?, why) for one item under competence-guided routing.
+
+    `posterior`: the Dawid–Skene probability that the people's current answer (their majority,
+    or the one person's answer) is right, its weakest part; None where no one who answered has an
+    estimate. Where people split there is no human answer to weigh: one more person, always; the
+    estimates choose who labels what, never the answer."""
+    n = len(people)
+    if n == 0:
+        return True, FIRST
+    more, why = (False, CAPPED.format(cap=cap)) if n >= cap else (True, "")
+    answering = [p for p in people if any(p.get(q) for q in questions)]
+    if not answering:
+        return more, why or SKIPPED.format(nth=nth(n + 1))
+    for q in questions:
+        given = [p[q] for p in answering if p.get(q)]
+        if len(given) >= 2 and any(v is None for v in majority_parts(given, tolerance).values()):
+            return more, why or SPLIT.format(nth=nth(n + 1), m=WORDS.get(len(answering), len(answering)))
+    if posterior is None:
+        return more, why or NO_ESTIMATE.format(nth=nth(n + 1))
+    if posterior < min_posterior:
+        return more, why or DOUBTFUL.format(nth=nth(n + 1), threshold=min_posterior)
+    return False, CONFIDENT.format(threshold=min_posterior)
 
 
 WORDS = {2: "two", 3: "three", 4: "four", 5: "five"}

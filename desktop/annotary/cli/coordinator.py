@@ -141,13 +141,18 @@ project_create.help += RESPONSES_HELP
                    "has no answer or is unsure; a third only where two people split.")
 @click.option("--min-rater-confidence", type=float, metavar="P",
               help="With --triage: a rater answer below this confidence (0-1) counts as unsure.")
+@click.option("--competence", is_flag=True,
+              help="Send one more person only where people split, or where the Dawid-Skene posterior of "
+                   "the people's answer is below --min-posterior (competence-guided routing).")
+@click.option("--min-posterior", type=float, metavar="P",
+              help="With --competence: the posterior (0-1) an answer needs to be settled [default: 0.9].")
 @click.option("--tolerance", type=click.FloatRange(0), default=0.0, show_default=True,
-              help="With --triage: scoring answers this many scale points apart still agree.")
+              help="With --triage or --competence: scoring answers this many scale points apart still agree.")
 @click.option("--format", "fmt", default="auto", show_default=True, help="Record shape of --gold/--calibration.")
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False), help="Folder for the bundles.")
 @JSON
 def project_assign(project, overlap, gold, gold_fraction, calibration, round_, adaptive, weak_support, feedback,
-                   triage, min_rater_confidence, tolerance, fmt, out_dir, as_json):
+                   triage, min_rater_confidence, competence, min_posterior, tolerance, fmt, out_dir, as_json):
     """Assign a round and write one signed task bundle per annotator.
 
     Each item goes to OVERLAP distinct annotators of the roster, least loaded first; items keep
@@ -160,6 +165,11 @@ def project_assign(project, overlap, gold, gold_fraction, calibration, round_, a
     people split, up to OVERLAP people (default 3). Pairwise choices, ranking top choices, scoring
     axes (within --tolerance points) and rubric marks are compared; every reason is counted.
 
+    With --competence each round sends one more person to an item where people split, where the
+    Dawid-Skene posterior of the people's answer (its weakest part) is below --min-posterior, or
+    where no one who answered has an estimate (a person needs 5 items shared with another). The
+    estimates (`agreement --weighted` shows them) only route items: exports keep the human answers.
+
     \b
     Example:
       annotary project assign project.db --overlap 2 --gold-fraction 0.05 --out-dir round1/
@@ -168,17 +178,19 @@ def project_assign(project, overlap, gold, gold_fraction, calibration, round_, a
       annotary labels import project.db --rater gpt35 gpt35.jsonl
       annotary project assign project.db --triage gpt35 --out-dir round1/
       annotary project assign project.db --triage gpt35 --min-rater-confidence 0.7 --out-dir round2/
+      annotary project assign project.db --competence --min-posterior 0.95 --out-dir round3/
     """
     store = open_project(project)
     r = assign_round(store, identity=identity_ops.require_identity(), out_dir=out_dir, overlap=overlap,
                      round=round_, gold_paths=list(gold), gold_fraction=gold_fraction,
                      calibration_paths=list(calibration), adaptive=adaptive, fmt=fmt,
                      feedback=feedback, triage=triage, min_rater_confidence=min_rater_confidence,
-                     tolerance=tolerance, weak_support=weak_support)
+                     tolerance=tolerance, weak_support=weak_support, competence=competence,
+                     min_posterior=min_posterior)
     data = {"round": r.round, "items": r.items, "added": r.added, "notes": r.notes,
             "bundles": [{"annotator": b.annotator, "name": b.name, "path": str(b.path), "normal": b.normal,
                          "gold": b.gold, "calibration": b.calibration} for b in r.bundles]}
-    if triage is not None:
+    if triage is not None or competence:
         data["reasons"] = r.reasons
     lines = [r.message, *(f"  {line}" for line in r.reason_lines), *(f"  {b.path}" for b in r.bundles),
              *(f"note: {n}" for n in r.notes)]
@@ -423,16 +435,20 @@ def status(project, csv_dir, as_json):
               help="Triage: a rater answer below this confidence (0-1) counts as unsure.")
 @click.option("--tolerance", type=click.FloatRange(0), default=0.0, show_default=True,
               help="Scoring answers this many scale points apart still agree.")
+@click.option("--min-posterior", type=click.FloatRange(0, 1, min_open=True), default=0.9, show_default=True,
+              metavar="P", help="Competence plan: the Dawid-Skene posterior an answer needs to be settled.")
 @click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed of the order in which each item's people are asked.")
+              help="Seed of the order in which each item's people are asked, and of the competence plan's halves.")
 @JSON
-def simulate_command(project, judge, min_rater_confidence, tolerance, seed, as_json):
+def simulate_command(project, judge, min_rater_confidence, tolerance, min_posterior, seed, as_json):
     """What the project's labels would have cost under each plan, against the fixed-3 majority.
 
     Replays the labels the project holds (people and non-human raters) on every item with at
     least three people's labels: fixed 1, 2 and 3 people per item; adaptive (two, a third where
     they split); triage with each rater (one person, a second where the rater disagrees, has no
-    answer or is unsure, a third where two split). Per plan: human labels, their share of
+    answer or is unsure, a third where two split); competence-guided (one person, one more while
+    the Dawid-Skene posterior of the answer is below --min-posterior or people split, with each
+    half's estimates fitted on the other half of the items). Per plan: human labels, their share of
     fixed-3, agreement with the fixed-3 majority, cost from the roster's rates and hours from the
     recorded times. Each item's people are asked in the order of their rounds, ties in a seeded
     order: the same seed gives the same figures. Nothing is written.
@@ -443,7 +459,7 @@ def simulate_command(project, judge, min_rater_confidence, tolerance, seed, as_j
       annotary simulate project.db --judge gpt35 --json
     """
     sim = simulate(open_project(project), judge=judge, seed=seed, min_rater_confidence=min_rater_confidence,
-                   tolerance=tolerance)
+                   tolerance=tolerance, min_posterior=min_posterior)
     head = (f"{sim.project_name} ({sim.project_id}): {sim.items} items replayed, seed {sim.seed}; reference: "
             f"the fixed-3 majority ({sim.items - sim.no_majority} items have one)")
     rows = [[p.plan, p.human_labels, f"{p.share:.1%}",

@@ -28,7 +28,8 @@ def dataset():
               help="Folder to write: train.jsonl (or train.parquet), README.md card, manifest.json.")
 @click.option("--question", help="The question to export (needed when several fit the format).")
 @click.option("--min-provenance", type=click.Choice(PROVENANCE),
-              help="Keep answers at least this strong (gold > adjudicated > unanimous > majority > single).")
+              help="Keep answers at least this strong (gold > adjudicated > unanimous > majority > single+judge "
+                   "> single; single+judge: one person, and a triage round's judge gave the same answer).")
 @click.option("--min-agreement", type=click.FloatRange(0, 1),
               help="Keep answers whose share of annotators behind the consensus is at least this "
                    "(gold and adjudicated pass; a single rating does not).")
@@ -43,7 +44,7 @@ def dataset():
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def dataset_export(project, fmt, out, question, min_provenance, min_agreement, exclude_flagged, ties,
                    chat, parquet, force, as_json):
-    """Export final answers (gold, adjudicated, unanimous, majority, single) as a dataset folder.
+    """Export final answers (gold, adjudicated, unanimous, majority, single+judge, single) as a dataset folder.
 
     Formats: trl-preference (prompt/chosen/rejected, DPO and reward models), trl-kto
     (prompt/completion/label), ranking-pairs (every pair of each ranking), sft (messages),

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from annotary.core.errors import MAX_DURATION_MS, MAX_INT32
 from annotary.core.labels import Answer
 
-PROVENANCE = ("gold", "adjudicated", "unanimous", "majority", "single")
+# strongest first; single+judge: one person's answer that the AI judge of a triage round gave too
+PROVENANCE = ("gold", "adjudicated", "unanimous", "majority", "single+judge", "single")
 
 
 class Model(BaseModel):

@@ -498,6 +498,33 @@ class CardFacts:
     notes: list[str] = field(default_factory=list)
     decided: int = 0  # conflicts a reviewer decided (their answers are adjudicated)
     coverage: str = ""  # which rounds the agreement figures cover, where not all
+    judged_items: int = 0  # items one person decided with a triage judge's agreement (single+judge)
+    triage_rounds: list[dict] = field(default_factory=list)  # round, rater, min_rater_confidence, tolerance
+    competence_rounds: list[dict] = field(default_factory=list)  # round, min_posterior
+
+
+def _rounds(rounds: list[dict]) -> str:
+    n = [str(r["round"]) for r in rounds]
+    return f"round{'s' if len(n) > 1 else ''} {', '.join(n)}"
+
+
+def routing_lines(f: CardFacts) -> list[str]:
+    """The card's account of triage and competence-guided rounds: who decided which answers."""
+    out = []
+    if f.triage_rounds:
+        judges = ", ".join(dict.fromkeys(f"`{r['rater']}`" for r in f.triage_rounds))
+        out += [f"Triage ({_rounds(f.triage_rounds)}, judge {judges}): a second person labelled an item only "
+                f"where the judge disagreed with the first, had no answer or was unsure. {f.judged_items} of the "
+                "items here were decided by one person with the judge's agreement (provenance `single+judge`); "
+                "their ids are in manifest.json under `single_judge_items`. `--min-provenance majority` leaves "
+                "them out.", ""]
+    if f.competence_rounds:
+        bars = ", ".join(sorted({f"{r['min_posterior']:g}" for r in f.competence_rounds}))
+        out += [f"Competence-guided routing ({_rounds(f.competence_rounds)}, minimum posterior {bars}): "
+                "Dawid–Skene estimates of each annotator's competence chose which items got one more person. "
+                "They were advisory only: no answer here comes from them; each is one person's answer, the "
+                "people's majority or a reviewer's decision.", ""]
+    return out
 
 
 def _fmt(v) -> str:
@@ -534,7 +561,9 @@ def dataset_card(f: CardFacts) -> str:
            "{id, text, points, mark (met, not_met, partly or empty), earned}.",
            "", "## Provenance", "",
            "Each final answer is, strongest first: `gold` (an expert answer hidden among the items), "
-           "`adjudicated` (a reviewer decided), `unanimous`, `majority`, or `single` (one annotator).", "",
+           "`adjudicated` (a reviewer decided), `unanimous`, `majority`, `single+judge` (one annotator, and "
+           "the AI judge of a triage round gave the same answer), or `single` (one annotator).", "",
+           *routing_lines(f),
            "| provenance | answers |", "| --- | --- |",
            *(f"| {p} | {n} |" for p, n in f.by_provenance.items())]
     if f.decided:

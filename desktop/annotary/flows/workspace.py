@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from annotary.core.changes import Change
-from annotary.core.errors import AnnotaryError
+from annotary.core.errors import AnnotaryError, Cancelled
 from annotary.flows.modes import describe, parse_answer
 from annotary.ops import Store
 from annotary.ops.adjudication import create_adjudication
@@ -30,6 +30,7 @@ from annotary.ops.quality import (
     to_csv,
 )
 from annotary.ops.roster import add_members, members, parse_rate
+from annotary.ops.simulate import Simulation, simulate
 
 BAND_RULE = "κ/α ≥ 0.70 good · 0.40–0.70 watch · below 0.40 flagged"
 STATUS_TEXT = {"agreed": "agreed", "conflict": "conflict", "decided": "decided by a reviewer",
@@ -382,6 +383,66 @@ def consensus_table(r: QualityReport, status: str | None = None, words: dict[str
     return t
 
 
+# --- what the project would have cost under each plan ---------------------------------------------
+
+PLANS_TITLE = "What this project would have cost under each plan"
+PLANS_ABOUT = ("The labels this project holds, replayed under each plan on every item three people labelled, and "
+               "measured against the answer most of those three gave. Adaptive, triage and competence-guided "
+               "plans ask one more person only where the answers so far leave the item open; the competence-guided "
+               "plan routes each half of the items by the estimates fitted on the other half.")
+
+
+def compute_plans(store: Store, cancelled: Callable[[], bool] | None = None) -> Simulation:
+    """`annotary simulate` of the project (AnnotaryError when no item has three people's labels)."""
+    sim = simulate(store)
+    if cancelled and cancelled():
+        raise Cancelled("replaying the plans was cancelled")
+    return sim
+
+
+def plan_words(plan: str) -> str:
+    """A plan's name in words ("triage:gpt-3.5" -> "Triage with gpt-3.5")."""
+    kind, _, rater = plan.partition(":")
+    if kind.startswith("fixed-"):
+        n = kind.removeprefix("fixed-")
+        return f"Fixed {n}" + (" (the reference)" if n == "3" else "")
+    return {"adaptive": "Adaptive", "triage": f"Triage with {rater}",
+            "competence": "Competence-guided (Dawid–Skene)"}.get(kind, plan)
+
+
+def _share(v: float | None, detail: str = "") -> Cell:
+    return Cell("–" if v is None else f"{100 * v:.1f}%{detail}", v if v is not None else -math.inf, number=True)
+
+
+def plans_table(sim: Simulation | None, empty: str = "") -> Table:
+    t = Table("plans.csv", PLANS_TITLE,
+              ["Plan", "Human labels", "Share of fixed-3", "Agreement with fixed-3 majority",
+               "Settled on one person", "Cost", "Hours", "What it does"],
+              tips=["The plan (hover a cell for the name `annotary simulate` gives it)",
+                    "One person labelling one item, counted once", "Human labels as a share of three per item",
+                    "Share of items whose outcome is the fixed-3 majority (items without one are not counted)",
+                    "Items the plan settles on one person's answer", "Hours on task × the roster's rates",
+                    "Recorded time on task of the labels the plan uses", "Who is asked, and when one more"],
+              empty=empty or "Computing…")
+    if sim is None:
+        return t
+    for p in sim.plans:
+        detail = f" ({p.agreed}/{p.compared})" if p.agreement is not None else ""
+        t.rows.append([Cell(plan_words(p.plan), tip=p.plan), _i(p.human_labels), _share(p.share),
+                       _share(p.agreement, detail), _i(p.one_person), _n(p.cost), _n(p.hours),
+                       Cell(p.description, tip=p.description)])
+    return t
+
+
+def plans_line(sim: Simulation) -> str:
+    head = f"{sim.items} items replayed; {sim.items - sim.no_majority} have a fixed-3 majority to compare with."
+    return " ".join([head, *(n[0].upper() + n[1:] + "." for n in sim.notes)])
+
+
+def plans_csv(sim: Simulation) -> str:
+    return to_csv([vars(p) for p in sim.plans])
+
+
 # --- charts' data -------------------------------------------------------------------------------
 
 @dataclass
@@ -640,7 +701,8 @@ FORMAT_WORDS = {
     "rubric": "each criterion with its mark and points, the item score",
     "labels-long": "one row per label, for analysts",
 }
-PROVENANCE_WORDS = [("", "Any answer"), ("majority", "Majority or stronger"),
+PROVENANCE_WORDS = [("", "Any answer"), ("single+judge", "One person with the triage judge's agreement, or stronger"),
+                    ("majority", "Majority or stronger"),
                     ("unanimous", "Unanimous, adjudicated or gold"), ("adjudicated", "Adjudicated or gold"),
                     ("gold", "Gold only")]
 TIES_WORDS = [("drop", "Leave ties out"), ("keep", "Keep ties, marked as ties")]
@@ -668,7 +730,8 @@ def export_fields(store: Store, fmt: str) -> list[Field]:
         fields.append(Field("question", "&Question", "choice", qids[0], [(q, words.get(q, q)) for q in qids]))
     fields += [
         Field("min_provenance", "Keep &answers", "choice", "", PROVENANCE_WORDS,
-              tip="gold > adjudicated > unanimous > majority > single rating"),
+              tip="gold > adjudicated > unanimous > majority > one person with the triage judge's agreement "
+                  "> single rating"),
         Field("min_agreement", "Minimum a&greement", "share", 0.0, zero="no minimum",
               tip="Share of annotators behind the consensus an answer needs (0: no minimum; gold and "
                   "adjudicated answers pass)"),

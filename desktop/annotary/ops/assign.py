@@ -21,7 +21,16 @@ from annotary.ops.bundling import instance_fields
 from annotary.ops.project import ANSWER, insert_items, project_info, read_source_items
 from annotary.ops.quality import disputed_items, quality_report
 from annotary.ops.roster import members
-from annotary.ops.triage import item_reason, load_holdings, resolve_rater
+from annotary.ops.triage import (
+    DEFAULT_MIN_POSTERIOR,
+    MIN_SHARED,
+    competence_item_reason,
+    competence_questions,
+    fit_estimates,
+    item_reason,
+    load_holdings,
+    resolve_rater,
+)
 from annotary.store import Store
 from annotary.store.db import now_iso
 
@@ -82,7 +91,8 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
                  gold_fraction: float | None = None, calibration_paths: Sequence[str | Path] = (),
                  adaptive: bool = False, fmt: str = "auto", feedback: bool = False,
                  triage: str | None = None, min_rater_confidence: float | None = None,
-                 tolerance: float = 0.0, weak_support: float | None = None) -> AssignReport:
+                 tolerance: float = 0.0, weak_support: float | None = None, competence: bool = False,
+                 min_posterior: float | None = None) -> AssignReport:
     """Give each item to `overlap` distinct annotators (least loaded first) and write their bundles.
 
     Items keep the annotators of earlier rounds, so a later round with a higher overlap tops
@@ -96,6 +106,9 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
     person's answer to a second only where the rater has no answer, is below `min_rater_confidence`
     or disagrees (scores within `tolerance` points agree); an item where people split to one more,
     up to `overlap` people (default 3). The report counts the items per reason.
+    `competence`: as triage, but an item goes to one more person where people split, or where
+    the Dawid–Skene posterior of the people's answer is below `min_posterior` (default 0.9), or
+    where no one who answered has an estimate; the estimates route items, never decide answers.
     """
     info = project_info(store)
     spec = info.spec
@@ -107,6 +120,12 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
         raise AnnotaryError("no active annotators in the roster: add their cards with `annotary roster add`")
     if triage is not None and adaptive:
         raise AnnotaryError("choose --triage or --adaptive, not both")
+    if competence and (triage is not None or adaptive):
+        raise AnnotaryError("choose one of --competence, --triage and --adaptive")
+    if min_posterior is not None and not competence:
+        raise AnnotaryError("--min-posterior is for a competence round: add --competence")
+    if min_posterior is not None and not 0 < min_posterior <= 1:
+        raise AnnotaryError(f"minimum posterior {min_posterior} must be above 0 and at most 1")
     if min_rater_confidence is not None and triage is None:
         raise AnnotaryError("--min-rater-confidence is for a triage round: add --triage RATER")
     if min_rater_confidence is not None and not 0 <= min_rater_confidence <= 1:
@@ -117,7 +136,7 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
         raise AnnotaryError("--weak-consensus is for an adaptive round: add --adaptive")
     if weak_support is not None and not 0 <= weak_support <= 1:
         raise AnnotaryError(f"weak consensus {weak_support} must be a share between 0 and 1")
-    if triage is not None and overlap is None:
+    if (triage is not None or competence) and overlap is None:
         overlap = min(3, len(people))
     if overlap is None and not adaptive:
         raise AnnotaryError("give the overlap: how many annotators label each item")
@@ -153,6 +172,10 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
     if triage is not None:
         need, reasons = _triage_need(store, info, triage, kinds, given, labeled, people,
                                      min_rater_confidence=min_rater_confidence, tolerance=tolerance, cap=overlap)
+    elif competence:
+        min_posterior = DEFAULT_MIN_POSTERIOR if min_posterior is None else min_posterior
+        need, reasons = _competence_need(store, info, kinds, given, labeled, people, min_posterior=min_posterior,
+                                         tolerance=tolerance, cap=overlap)
     elif adaptive:
         options = Options() if weak_support is None else Options(weak_support=weak_support)
         disputed = disputed_items(quality_report(store, options=options), store)
@@ -173,9 +196,10 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
         need = {iid: overlap - covering(iid) for iid, kind in kinds.items()
                 if kind == "normal" and covering(iid) < overlap}
     lessons = _feedback_items(store, info, people) if feedback else {}
-    if not need and not any(lessons.values()) and triage is not None:
+    if not need and not any(lessons.values()) and (triage is not None or competence):
         summary = "; ".join(f"{n} {why}" for why, n in reasons.items())
-        raise AnnotaryError(f"nothing to send under triage: {summary or 'no items'}")
+        what = "triage" if triage is not None else "competence routing"
+        raise AnnotaryError(f"nothing to send under {what}: {summary or 'no items'}")
     if not need and not any(lessons.values()) and adaptive:
         raise AnnotaryError(f"nothing to send: {idle}, and no decision went against anyone's answer")
     if not need and not any(lessons.values()):
@@ -207,6 +231,8 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
     if triage is not None:
         settings["triage"] = {"rater": triage, "min_rater_confidence": min_rater_confidence,
                               "tolerance": tolerance, "reasons": reasons}
+    if competence:
+        settings["competence"] = {"min_posterior": min_posterior, "tolerance": tolerance, "reasons": reasons}
     report = _write(store, identity=identity, info=info, round=round, plan=plan, kinds=kinds,
                     added=added, people=people, out_dir=Path(out_dir), notes=notes, settings=settings)
     return replace(report, reasons=reasons)
@@ -218,6 +244,27 @@ def _triage_need(store: Store, info, rater: str, kinds: dict[str, str], given, l
     (sent ones first, then the settled and held ones)."""
     holdings = load_holdings(store, info)
     rid = resolve_rater(holdings, rater)
+    return _route(holdings, kinds, given, labeled, people, lambda iid, answered: item_reason(
+        holdings, iid, answered, rid, min_confidence=min_rater_confidence, tolerance=tolerance, cap=cap))
+
+
+def _competence_need(store: Store, info, kinds: dict[str, str], given, labeled, people, *, min_posterior,
+                     tolerance, cap) -> tuple[dict[str, int], dict[str, int]]:
+    """Items that go to one more person under competence-guided routing, and the items per reason."""
+    holdings = load_holdings(store, info)
+    questions = competence_questions(info)
+    fits = fit_estimates(holdings, questions)
+    if not fits:
+        raise AnnotaryError(f"no Dawid–Skene estimates yet: competence routing needs two people or more who "
+                            f"each share at least {MIN_SHARED} items with another on a pairwise, scoring or "
+                            "rubric question (assign a round with --overlap 2 first)")
+    return _route(holdings, kinds, given, labeled, people, lambda iid, answered: competence_item_reason(
+        fits, holdings, iid, answered, questions, min_posterior=min_posterior, tolerance=tolerance, cap=cap))
+
+
+def _route(holdings, kinds: dict[str, str], given, labeled, people, decide) -> tuple[dict[str, int], dict[str, int]]:
+    """One more person for each normal item `decide(item, people who answered)` sends; the items per
+    reason, sent ones first, then the settled and held ones."""
     need: dict[str, int] = {}
     sent: dict[str, int] = defaultdict(int)
     held: dict[str, int] = defaultdict(int)
@@ -228,8 +275,7 @@ def _triage_need(store: Store, info, rater: str, kinds: dict[str, str], given, l
         if any(a in people and (iid, a) not in labeled for a in given[iid]):
             held[WAITING] += 1  # an answer still to come may settle it
             continue
-        more, why = item_reason(holdings, iid, answered, rid, min_confidence=min_rater_confidence,
-                                tolerance=tolerance, cap=cap)
+        more, why = decide(iid, answered)
         if more:
             need[iid] = 1
             sent[why] += 1

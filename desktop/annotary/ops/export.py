@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from annotary import __version__
+from annotary.analysis.triage import same
 from annotary.core.adjudication import PROVENANCE
 from annotary.core.errors import AnnotaryError, Cancelled
 from annotary.datasets.exports import (
@@ -51,6 +52,7 @@ from annotary.ops import paused_gc
 from annotary.ops.final import FinalAnswer, export_answers, rank
 from annotary.ops.project import SKELETON_CONVERSATIONS, project_info
 from annotary.ops.quality import Options, QualityReport, load_raters
+from annotary.ops.triage import load_holdings, resolve_rater
 from annotary.store import Store
 from annotary.store.db import connect_read_only
 
@@ -146,6 +148,8 @@ def _export(store: Store, *, out: str | Path, fmt: str, question: str | None = N
                                         read=parts.start if parts is not None else None)
         if cancelled and cancelled():  # the figures of a large project take seconds: ask before going on
             raise Cancelled()
+        routing = _routing(store, info.id)
+        finals = _judged(store, info, finals, routing["triage"])
         flagged = _flagged(store, info.id) if exclude_flagged else set()
         kept, dropped = _select(finals, floor, min_provenance, min_agreement, flagged)
         filtered = floor is not None or min_agreement is not None or bool(flagged)
@@ -196,6 +200,7 @@ def _export(store: Store, *, out: str | Path, fmt: str, question: str | None = N
                     "parquet": parquet, "chat": chat}
             counted = Counter(f.provenance for f in kept)
             by_prov = {p: counted[p] for p in PROVENANCE if counted[p]}
+            judged = sorted({f.item_id for f in kept if f.provenance == JUDGED})
             facts = CardFacts(
                 title=f"{info.name}: {fmt}{f' ({qid})' if qid else ''}", project_id=info.id,
                 project_name=info.name, fmt=fmt, question=qid, mode=q.mode if q else None, data_file=data_name,
@@ -206,7 +211,8 @@ def _export(store: Store, *, out: str | Path, fmt: str, question: str | None = N
                 label_guidelines=_label_guidelines(store, report, qid), annotators=len(report.humans),
                 raters=len(report.raters), options=opts, created_at=created, version=__version__,
                 summary=summary, notes=_notes(fmt, shape, q, chat),
-                classes=class_names(q) if fmt == "classification" else [])
+                classes=class_names(q) if fmt == "classification" else [], judged_items=len(judged),
+                triage_rounds=routing["triage"], competence_rounds=routing["competence"])
             card = dataset_card(facts).encode("utf-8")
             _write_file(tmp / CARD, card)
             files = {data_name: {"sha256": sink.sha256, "bytes": sink.size},
@@ -218,6 +224,10 @@ def _export(store: Store, *, out: str | Path, fmt: str, question: str | None = N
                         "columns": cols, **({"classes": facts.classes} if facts.classes else {}),
                         "by_provenance": by_prov, "dropped": dict(dropped),
                         "conflicts": facts.conflicts, "summary": summary, "files": files}
+            if routing["triage"]:
+                manifest |= {"triage_rounds": routing["triage"], "single_judge_items": judged}
+            if routing["competence"]:
+                manifest["competence_rounds"] = routing["competence"]
             _write_file(tmp / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
             _fsync_dir(tmp)
             _swap(tmp, out, force)
@@ -274,6 +284,51 @@ def _select(finals: list[FinalAnswer], floor: int | None, min_provenance: str | 
         else:
             kept.append(f)
     return kept, dropped
+
+
+JUDGED = "single+judge"
+
+
+def _routing(store: Store, project_id: str) -> dict[str, list[dict]]:
+    """The project's triage and competence-guided rounds, from the settings each round recorded."""
+    out: dict[str, list[dict]] = {"triage": [], "competence": []}
+    for rnd, settings in store.query("SELECT round, settings FROM rounds WHERE project_id=? ORDER BY round",
+                                     (project_id,)):
+        s = json.loads(settings or "{}")
+        if s.get("triage"):
+            t = s["triage"]
+            out["triage"].append({"round": rnd, "rater": t["rater"], "min_rater_confidence": t.get(
+                "min_rater_confidence"), "tolerance": t.get("tolerance", 0.0)})
+        if s.get("competence"):
+            out["competence"].append({"round": rnd, "min_posterior": s["competence"]["min_posterior"]})
+    return out
+
+
+def _judged(store: Store, info, finals: list[FinalAnswer], triage: list[dict]) -> list[FinalAnswer]:
+    """One person's answers that a triage round's judge gave too (not below the round's confidence,
+    scores within its tolerance) become single+judge: one person decided, with the judge's agreement."""
+    if not triage or not any(f.provenance == "single" for f in finals):
+        return finals
+    holdings = load_holdings(store, info)
+    judges = {}
+    for t in triage:  # the newest round's settings for each rater
+        try:
+            judges[resolve_rater(holdings, t["rater"])] = (t["min_rater_confidence"], t["tolerance"])
+        except AnnotaryError:
+            continue  # a rater's labels removed since: nothing to agree with
+
+    def agrees(f: FinalAnswer) -> bool:
+        mine = holdings.people.get(f.item_id, {}).get(f.rater or "", {}).get(f.question_id)
+        if not mine:
+            return False
+        for rid, (confidence, tolerance) in judges.items():
+            answers, unsure = holdings.rater_view(rid, f.item_id, confidence)
+            theirs = answers.get(f.question_id)
+            if theirs and f.question_id not in unsure and same(mine, theirs, tolerance):
+                return True
+        return False
+
+    return [f._replace(provenance=JUDGED) if f.provenance == "single" and agrees(f) else f for f in finals]
 
 
 FLAGS = """

@@ -11,7 +11,15 @@ from annotary.analysis.triage import majority_parts, matches, triage_reason
 from annotary.core.errors import AnnotaryError
 from annotary.ops.project import project_info
 from annotary.ops.quality import load_raters
-from annotary.ops.triage import Holdings, load_holdings, resolve_rater
+from annotary.ops.triage import (
+    COMPETENCE_MODES,
+    DEFAULT_MIN_POSTERIOR,
+    Holdings,
+    competence_item_reason,
+    fit_estimates,
+    load_holdings,
+    resolve_rater,
+)
 from annotary.store import Store
 
 REFERENCE = 3  # the fixed-3 majority is the reference every plan is measured against
@@ -74,19 +82,24 @@ def _times(store: Store, project_id: str) -> dict[tuple[str, str], float]:
 
 
 def simulate(store: Store, *, judge: str | None = None, seed: int = 0, min_rater_confidence: float | None = None,
-             tolerance: float = 0.0) -> Simulation:
+             tolerance: float = 0.0, min_posterior: float = DEFAULT_MIN_POSTERIOR) -> Simulation:
     """Replay the people's and raters' labels under each plan, measured against the fixed-3 majority.
 
     Plans: fixed-1, fixed-2, fixed-3 (the first k people of each item); adaptive (two people, a
     third where they split); triage with each non-human rater, or `judge` only (one person, a
     second where the rater disagrees, has no answer or is below `min_rater_confidence`, a third
-    where two split). Only items with at least three people's labels are replayed; a plan's
+    where two split); competence-guided (one person, one more while people split or the
+    Dawid–Skene posterior of their answer is below `min_posterior`; the items are split in two
+    seeded halves and each half is routed by the estimates fitted on the other half's labels, so
+    no item's own labels estimate the people who answer it). Only items with at least three people's labels are replayed; a plan's
     outcome on an item is the majority of the answers it used, compared question by question
     (scores within `tolerance` points)."""
     if min_rater_confidence is not None and not 0 <= min_rater_confidence <= 1:
         raise AnnotaryError(f"minimum rater confidence {min_rater_confidence} must be between 0 and 1")
     if tolerance < 0:
         raise AnnotaryError(f"tolerance {tolerance} must be 0 or more scale points")
+    if not 0 < min_posterior <= 1:
+        raise AnnotaryError(f"minimum posterior {min_posterior} must be above 0 and at most 1")
     info = project_info(store)
     holdings = load_holdings(store, info)
     raters = [resolve_rater(holdings, judge)] if judge is not None else list(holdings.machines)
@@ -145,6 +158,13 @@ def simulate(store: Store, *, judge: str | None = None, seed: int = 0, min_rater
         plans.append((f"triage:{name}", f"1 person and {name}, a second where they differ, a third where two split",
                       {iid: grow(iid, 1, rid) for iid in replayed}))
 
+    weighed = [q for q in qs if info.spec.question(q).mode in COMPETENCE_MODES]
+    if weighed:
+        halves = _halves(replayed, f"{seed}\0{info.id}")
+        plans.append(("competence", f"1 person; one more while people split or the Dawid–Skene posterior of "
+                                    f"their answer is below {min_posterior:g}",
+                      _competence_plan(holdings, orders, halves, weighed, min_posterior, tolerance)))
+
     times = _times(store, info.id)
     rates = load_raters(store, info.id).rates
     recorded: dict[str, list[float]] = defaultdict(list)
@@ -197,7 +217,34 @@ def simulate(store: Store, *, judge: str | None = None, seed: int = 0, min_rater
         names = load_raters(store, info.id).names
         notes.append("no rate for " + ", ".join(sorted(names.get(p, p) for p in no_rate)) +
                      ": no cost (add one with `roster add --rate`)")
+    if not weighed:
+        notes.append("no pairwise, scoring or rubric question: no competence-guided plan")
     if not raters:
         notes.append("no non-human rater: import one with `annotary labels import --rater` for a triage plan")
     no_majority = sum(1 for iid in replayed if all(v is None for q in qs for v in reference[iid][q].values()))
     return Simulation(info.id, info.name, seed, len(replayed), left_out, no_majority, results, notes)
+
+
+def _halves(items: list[str], seed: str) -> tuple[list[str], list[str]]:
+    """The items in two seeded halves."""
+    shuffled = sorted(items)
+    random.Random(seed).shuffle(shuffled)
+    mid = len(shuffled) // 2
+    return shuffled[:mid], shuffled[mid:]
+
+
+def _competence_plan(holdings: Holdings, orders: dict[str, list[str]], halves: tuple[list[str], list[str]],
+                     questions: list[str], min_posterior: float, tolerance: float) -> dict[str, list[str]]:
+    """People asked per item under competence-guided routing, each half routed by the other's estimates."""
+    asked = {}
+    for mine, other in (halves, halves[::-1]):
+        fits = fit_estimates(holdings, questions, other)
+        for iid in mine:
+            people = orders[iid][:REFERENCE]
+            k = 1
+            while k < REFERENCE and competence_item_reason(
+                    fits, holdings, iid, people[:k], questions, min_posterior=min_posterior, tolerance=tolerance,
+                    cap=REFERENCE)[0]:
+                k += 1
+            asked[iid] = people[:k]
+    return asked

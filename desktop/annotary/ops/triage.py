@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from annotary.analysis.triage import TRIAGE_MODES, Parts, answer_parts, triage_reason
+import numpy as np
+
+from annotary.analysis.competence import dawid_skene, posterior_of
+from annotary.analysis.consensus import EPS
+from annotary.analysis.triage import (
+    TRIAGE_MODES,
+    Parts,
+    answer_parts,
+    competence_reason,
+    majority_parts,
+    triage_reason,
+)
 from annotary.core.errors import AnnotaryError
 from annotary.ops.project import ProjectInfo, item_skeletons
 from annotary.ops.quality import load_raters, load_ratings
@@ -40,12 +52,17 @@ class Holdings:
         return answers, unsure
 
 
-def triage_questions(info: ProjectInfo) -> list[str]:
-    found = [q.id for q in info.spec.questions if q.mode in TRIAGE_MODES]
+def questions_of(info: ProjectInfo, modes: tuple[str, ...], refusal: str) -> list[str]:
+    """The spec's questions of these modes; AnnotaryError(refusal) if it has none."""
+    found = [q.id for q in info.spec.questions if q.mode in modes]
     if not found:
-        raise AnnotaryError("triage compares categorical or ordinal answers (pairwise, ranking, scoring, "
-                            "rubric); this spec has none")
+        raise AnnotaryError(refusal)
     return found
+
+
+def triage_questions(info: ProjectInfo) -> list[str]:
+    return questions_of(info, TRIAGE_MODES, "triage compares categorical or ordinal answers (pairwise, ranking, "
+                                            "scoring, rubric); this spec has none")
 
 
 def load_holdings(store: Store, info: ProjectInfo) -> Holdings:
@@ -94,3 +111,108 @@ def item_reason(holdings: Holdings, iid: str, people: list[str], rater: str, *, 
     return triage_reason([mine.get(p, {}) for p in people], answers, unsure, questions=holdings.questions,
                          rater_name=holdings.names.get(rater, rater), min_confidence=min_confidence,
                          tolerance=tolerance, cap=cap)
+
+
+# --- competence-guided routing --------------------------------------------------------------------
+
+COMPETENCE_MODES = ("pairwise", "scoring", "rubric")  # a ranking's top choice names other responses per item
+MIN_SHARED = 5  # items a person shares with another before their competence is estimated
+DEFAULT_MIN_POSTERIOR = 0.9
+
+
+@dataclass
+class Fit:
+    """A Dawid–Skene fit of one variable (a question's choice, axis or criterion)."""
+
+    confusion: np.ndarray
+    prior: np.ndarray
+    raters: dict[str, int]  # person -> row of the confusion matrices
+    categories: dict  # value -> class index
+    ordinal: bool
+
+
+Variable = tuple[str, str]  # (question, part name): "choice", a scoring axis, a rubric criterion
+
+
+def _variable(qid: str, key: tuple) -> tuple[Variable, tuple]:
+    """The variable of an answer part and the rest of its key (a scoring axis's response)."""
+    return (qid, str(key[-1])), tuple(key[:-1])
+
+
+def competence_questions(info: ProjectInfo) -> list[str]:
+    return questions_of(info, COMPETENCE_MODES, "competence routing weighs pairwise, scoring or rubric answers "
+                                                "with Dawid–Skene estimates; this spec has none")
+
+
+def fit_estimates(holdings: Holdings, questions: list[str], items: Iterable[str] | None = None,
+                  min_shared: int = MIN_SHARED) -> dict[Variable, Fit]:
+    """Dawid–Skene fits per variable from the people's answers on `items` (default all), on the
+    units two people or more answered: one person's lone answers would only confirm their own
+    estimate. People sharing fewer than `min_shared` units with another have no estimate."""
+    values: dict[Variable, dict[tuple, dict[str, object]]] = defaultdict(lambda: defaultdict(dict))
+    ordinal: dict[Variable, bool] = {}
+    for iid in (holdings.people if items is None else items):
+        for person, answers in holdings.people.get(iid, {}).items():
+            for q in questions:
+                for key, (kind, v) in (answers.get(q) or {}).items():
+                    var, rest = _variable(q, key)
+                    values[var][(iid, *rest)][person] = v
+                    ordinal[var] = kind == "ordinal"
+    out = {}
+    for var, units in values.items():
+        shared = [u for u in units.values() if len(u) >= 2]
+        counts = Counter(p for u in shared for p in u)
+        who = sorted(p for p, n in counts.items() if n >= min_shared)
+        if len(who) < 2:
+            continue
+        seen = {v for u in units.values() for v in u.values()}
+        cats = sorted(seen) if ordinal[var] else sorted(seen, key=repr)
+        at = {c: i for i, c in enumerate(cats)}
+        rows = [u for u in shared if sum(p in u for p in who) >= 2]
+        x = np.full((len(rows), len(who)), np.nan)
+        for i, u in enumerate(rows):
+            for j, p in enumerate(who):
+                if p in u:
+                    x[i, j] = at[u[p]]
+        fit = dawid_skene(x, len(cats))
+        out[var] = Fit(fit.confusion, fit.prior, {p: j for j, p in enumerate(who)}, at, ordinal[var])
+    return out
+
+
+def answer_posterior(fits: dict[Variable, Fit], holdings: Holdings, iid: str, people: list[str],
+                     questions: list[str], tolerance: float = 0.0) -> float | None:
+    """The Dawid–Skene probability that the people's current answer on an item is right: per
+    part, the posterior mass of their majority value (scores: within `tolerance` points), from
+    the answers of `people` alone; the weakest part. None: no part has an estimate."""
+    mine = holdings.people.get(iid, {})
+    weakest = None
+    for q in questions:
+        given = [(p, mine[p][q]) for p in people if mine.get(p, {}).get(q)]
+        if not given:
+            continue
+        current = majority_parts([parts for _, parts in given], tolerance)
+        for key, value in current.items():
+            fit = fits.get(_variable(q, key)[0])
+            if fit is None or value is None:
+                continue
+            ratings = [(fit.raters[p], fit.categories[parts[key][1]]) for p, parts in given
+                       if key in parts and p in fit.raters and parts[key][1] in fit.categories]
+            if not ratings:
+                continue
+            post = posterior_of(fit.confusion, fit.prior, ratings)
+            if fit.ordinal:
+                mass = sum(post[i] for c, i in fit.categories.items() if abs(c - value) <= tolerance + EPS)
+            else:
+                mass = post[fit.categories[value]] if value in fit.categories else 0.0
+            weakest = float(mass) if weakest is None else min(weakest, float(mass))
+    return weakest
+
+
+def competence_item_reason(fits: dict[Variable, Fit], holdings: Holdings, iid: str, people: list[str],
+                           questions: list[str], *, min_posterior: float, tolerance: float,
+                           cap: int) -> tuple[bool, str]:
+    """competence_reason for one item and the given people."""
+    mine = holdings.people.get(iid, {})
+    posterior = answer_posterior(fits, holdings, iid, people, questions, tolerance)
+    return competence_reason([{q: mine.get(p, {}).get(q) for q in questions} for p in people], posterior,
+                             questions=questions, min_posterior=min_posterior, tolerance=tolerance, cap=cap)

@@ -9,7 +9,7 @@ from PySide6.QtGui import QKeySequence
 # scopes: "global" works everywhere; "labeling", "home" and "workspace" only on that screen
 SCOPES = ("global", "home", "labeling", "workspace")
 WORKSPACE_TABS = ("Agreement", "Annotators", "Rounds and guidelines", "Consensus", "Heatmap",
-                  "Labels", "Progress", "Gold")  # the coordinator workspace's tabs, Ctrl+1 …
+                  "Labels", "Progress", "Gold", "Plans")  # the coordinator workspace's tabs, Ctrl+1 …
 
 
 @dataclass(frozen=True)

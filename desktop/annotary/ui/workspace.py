@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -35,6 +36,7 @@ from annotary.ui.dialogs import CSV_FILTER, FOLDER_FILTER, PNG_FILTER
 from annotary.ui.shortcuts import COMMANDS, WORKSPACE_TABS, normalized
 from annotary.ui.theme import header_band
 
+PLANS = WORKSPACE_TABS.index("Plans")  # the tab of what each plan would have cost
 MERGE_MARKS = {"merged": "✓ merged", "unchanged": "= unchanged", "refused": "✗ refused"}
 
 
@@ -176,6 +178,8 @@ class WorkspaceScreen(QWidget):
         self.identity = identity  # signs task and adjudication bundles
         self.commands = commands
         self.snapshot: wf.Snapshot | None = None
+        self.plans: wf.Simulation | None = None  # the plans replayed, for the figures of _plans_for
+        self._plans_for = -1
         self.options = Options()
         self.last_merge: list = []
         self._generation = 0  # a newer refresh wins over an older one
@@ -314,15 +318,35 @@ class WorkspaceScreen(QWidget):
         self.distribution = BarChart("Label distribution per question")
         self.progress = BarChart("Progress per annotator")
         self.gold = BarChart("Gold accuracy per annotator")
+        plans = self._build_plans()
         pages = [agreement, people, rounds, consensus, heat, _scrolled(self.distribution),
-                 _scrolled(self.progress), _scrolled(self.gold)]
+                 _scrolled(self.progress), _scrolled(self.gold), plans]
         self.charts: dict[int, Chart] = {4: self.heatmap, 5: self.distribution, 6: self.progress, 7: self.gold}
         self.tables: dict[int, list[TableBox]] = {0: [self.agreement], 1: [self.annotators, self.competence,
                                                                              self.raters],
-                                                  2: [self.groups], 3: [self.consensus]}
+                                                  2: [self.groups], 3: [self.consensus], PLANS: [self.plans_box]}
         for n, (page, title) in enumerate(zip(pages, WORKSPACE_TABS, strict=True)):
             self.tabs.addTab(page, title)
             self.tabs.setTabToolTip(n, f"{title} ({self.key(f'workspace.tab{n + 1}')})")
+
+    def _build_plans(self) -> QWidget:
+        page = QWidget()
+        about = QLabel(wf.PLANS_ABOUT)
+        about.setObjectName("hint")
+        about.setWordWrap(True)
+        self.plans_box = TableBox(wf.PLANS_TITLE)
+        self.plans_box.table.setWordWrap(True)
+        self._show_plans_table(wf.plans_table(None, "Shown when this tab is opened."))
+        self.plans_notes = QLabel()
+        self.plans_notes.setObjectName("hint")
+        self.plans_notes.setWordWrap(True)
+        self.plans_notes.setAccessibleName("About the plans replayed")
+        lay = QVBoxLayout(page)
+        lay.addWidget(about)
+        lay.addWidget(self.plans_box)
+        lay.addWidget(self.plans_notes)
+        lay.addStretch(1)
+        return page
 
     def key(self, command: str) -> str:
         for c in self.commands:
@@ -335,7 +359,8 @@ class WorkspaceScreen(QWidget):
         self.hint.setText(
             f"Drop result bundles (.annotary) on this window to merge them, or press {k('workspace.merge')}; "
             f"dropped identity cards (.json) join the roster. "
-            f"{k('workspace.refresh')} recomputes; {k('workspace.tab1')} … {k('workspace.tab8')} switch tabs; "
+            f"{k('workspace.refresh')} recomputes; {k('workspace.tab1')} … {k(f'workspace.tab{len(WORKSPACE_TABS)}')} "
+            f"switch tabs ({k(f'workspace.tab{PLANS + 1}')}: what the project would have cost under each plan); "
             f"{k('workspace.export_csv')} exports the focused table as CSV, {k('workspace.export_png')} the "
             f"chart as PNG; {k('help.keys')} lists every key. "
             f"Roster {k('workspace.roster_add')} · assign a round {k('workspace.assign')} · "
@@ -458,6 +483,8 @@ class WorkspaceScreen(QWidget):
         self.raters.show_table(wf.raters_table(r))
         self.groups.show_table(wf.groups_table(r))
         self._show_consensus()
+        if self.tabs.currentIndex() == PLANS:
+            self.replay_plans()
         chosen = self.variable.currentData()
         names = wf.heatmap_variables(r)
         self.variable.blockSignals(True)
@@ -492,6 +519,43 @@ class WorkspaceScreen(QWidget):
         chart = self.charts.get(self.tabs.currentIndex())
         if chart:
             chart.refit()
+        if self.tabs.currentIndex() == PLANS:
+            self.replay_plans()
+
+    def _show_plans_table(self, t: wf.Table) -> None:
+        """The plans, their words last taking the width left (wrapped): the figures stay in view."""
+        box = self.plans_box
+        box.show_table(t)
+        if t.headers:
+            box.table.horizontalHeader().setSectionResizeMode(len(t.headers) - 1, QHeaderView.ResizeMode.Stretch)
+            box.table.resizeRowsToContents()
+            box.table.refit()
+
+    def replay_plans(self) -> None:
+        """The project's labels replayed under each plan (`annotary simulate`), off the GUI thread,
+        once per computation of the figures."""
+        if self._plans_for == self._generation or self._closed:
+            return
+        generation = self._plans_for = self._generation
+        self.plans_notes.clear()
+        self._show_plans_table(wf.plans_table(None, "Replaying the labels under each plan…"))
+
+        def done(sim):
+            if generation == self._generation:
+                self.plans = sim
+                self._show_plans_table(wf.plans_table(sim))
+                self.plans_notes.setText(wf.plans_line(sim))
+
+        def failed(err):
+            self._plans_for = -1  # shown again, tried again
+            if isinstance(err, AnnotaryError | Cancelled):
+                self._show_plans_table(wf.plans_table(None, "No plans to compare: " + one_line(err) + "."
+                                                         if isinstance(err, AnnotaryError) else one_line(err)))
+            else:
+                self._failed(err)
+
+        self._run("Replaying the labels under each plan…", "Plans progress",
+                  lambda store, progress, cancelled: wf.compute_plans(store, cancelled), done, failed)
 
     # -- long jobs: merge, export ----------------------------------------------------------------
     def _run(self, label: str, name: str, fn, done, failed, steps: int = 0) -> None:
@@ -683,7 +747,9 @@ class WorkspaceScreen(QWidget):
         """(file name, text) of what the current tab shows: the focused table, or the chart's data."""
         snap = self._need_snapshot()
         i = self.tabs.currentIndex()
-        tables = snap.tables()
+        tables = snap.tables() | self._plans_csv()
+        if i == PLANS and not self.plans:
+            raise AnnotaryError("no plans to export as CSV: " + one_line(self.plans_box.empty.text()).rstrip("."))
         if i in self.tables:
             boxes = [b for b in self.tables[i] if b.csv]
             focused = [b for b in boxes if b.table.hasFocus()]
@@ -717,17 +783,20 @@ class WorkspaceScreen(QWidget):
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise AnnotaryError(f"{folder}: cannot make the folder ({err.strerror or err})") from None
-        tables = snap.tables()
+        tables = snap.tables() | self._plans_csv()
         for name, text in tables.items():
             self._write(folder / name, text, quiet=True)
         self.message.emit(f"Wrote {len(tables)} CSV files to {folder}")
         return folder
 
+    def _plans_csv(self) -> dict[str, str]:
+        return {"plans.csv": wf.plans_csv(self.plans)} if self.plans else {}
+
     def export_png(self) -> Path | None:
         snap = self._need_snapshot()
         chart = self.charts.get(self.tabs.currentIndex())
         if chart is None:
-            raise AnnotaryError(f"this tab has no chart: the charts are {', '.join(WORKSPACE_TABS[4:])} "
+            raise AnnotaryError(f"this tab has no chart: the charts are {', '.join(WORKSPACE_TABS[4:8])} "
                                 f"({self.key('workspace.tab5')} … {self.key('workspace.tab8')})")
         slug = {4: f"heatmap-{self.variable.currentData()}", 5: "labels", 6: "progress", 7: "gold"}[
             self.tabs.currentIndex()]
