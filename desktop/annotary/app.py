@@ -12,6 +12,7 @@ import click
 
 import annotary.cli.system  # noqa: F401  (registers paths and backup)
 from annotary import __version__
+from annotary.bundles.sealed import is_sealed
 from annotary.cli import coordinator  # noqa: F401  (registers the coordinator commands)
 from annotary.cli.main import cli
 from annotary.core.errors import AnnotaryError
@@ -29,7 +30,7 @@ def file_kind(path: str | Path) -> str:
         raise AnnotaryError(f"{path}: no such file")
     with path.open("rb") as f:
         head = f.read(len(SQLITE_MAGIC))
-    if head.startswith(ZIP_MAGIC):
+    if head.startswith(ZIP_MAGIC) or is_sealed(path):  # a signed zip, or one encrypted (age)
         return "bundle"
     if head == SQLITE_MAGIC:
         return "store"
