@@ -97,8 +97,8 @@ def create_adjudication(store: Store, *, identity: Identity, reviewer: str, out:
         raise TrustError(f"only the project's coordinator ({info.coordinator_name}) signs its bundles")
     key = _reviewer(store, reviewer)
     out = Path(out)
-    chosen = recipients(encryption, signer=identity, readers=[roster_recipient(store, info.id, key)],
-                        confidential=info.spec.confidential, what=out.name)
+    readers = recipients(encryption, signer=identity, readers=[roster_recipient(store, info.id, key)],
+                         confidential=info.spec.confidential, what=out.name)
     report = quality_report(store)
     agreed = [c for c in report.consensus if c.status == "agreed"]
     chosen = {(c.item_id, c.question_id): "conflict" for c in report.conflicts}
@@ -146,7 +146,7 @@ def create_adjudication(store: Store, *, identity: Identity, reviewer: str, out:
                  members={"spec.json": _review_spec(info.spec).model_dump_json(indent=2).encode(),
                           "guidelines.md": info.guidelines.encode("utf-8"),
                           "items.jsonl": items, "cases.jsonl": dump_jsonl(cases)},
-                 counts={"items.jsonl": len(item_ids), "cases.jsonl": len(cases)}, **seal_options(chosen))
+                 counts={"items.jsonl": len(item_ids), "cases.jsonl": len(cases)}, **seal_options(readers))
     with store.atomic():
         store.conn.executemany(
             "INSERT OR IGNORE INTO adjudications (project_id, bundle_id, reviewer, item_id, question_id,"
@@ -156,7 +156,7 @@ def create_adjudication(store: Store, *, identity: Identity, reviewer: str, out:
     return Change(op="adjudication", project_id=info.id,
                   counts={"cases": len(cases), "conflicts": conflicts, "audit": len(cases) - conflicts,
                           "items": len(item_ids)},
-                  message=f"wrote {out.name}{sealed_text(chosen)}: {len(cases)} cases ({conflicts} conflicts) on "
+                  message=f"wrote {out.name}{sealed_text(readers)}: {len(cases)} cases ({conflicts} conflicts) on "
                           f"{len(item_ids)} items for reviewer {key}")
 
 

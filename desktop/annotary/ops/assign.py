@@ -332,15 +332,15 @@ def _write(store: Store, *, identity, info, round, plan, kinds, added, people, o
                 records = [task_view(kinds[i], data[i]) for i in work["calibration"] + mixed]
                 lines = "".join(r + "\n" for r in records).encode("utf-8")
                 path = out_dir / f"{info.id}-round{round}-{_slug(people[a])}-{a[:8]}.annotary"
-                chosen = recipients(seal[0], signer=identity, readers=[roster_recipient(store, info.id, a)],
-                                    confidential=spec.confidential, what=path.name, extra=seal[1])
-                encrypted = encrypted or bool(chosen)
+                readers = recipients(seal[0], signer=identity, readers=[roster_recipient(store, info.id, a)],
+                                     confidential=spec.confidential, what=path.name, extra=seal[1])
+                encrypted = encrypted or bool(readers)
                 write_bundle(path, kind="tasks", project_id=info.id, project_name=spec.name,
                              identity=identity, round=round, **instance_fields(info),
                              members={"spec.json": spec.model_dump_json(indent=2).encode(),
                                       "guidelines.md": info.guidelines.encode("utf-8"),
                                       "items.jsonl": lines},
-                             counts={"items.jsonl": len(records)}, **seal_options(chosen))
+                             counts={"items.jsonl": len(records)}, **seal_options(readers))
                 written.append(path)
                 bundles.append(TaskBundle(a, people[a], path, len(work["normal"]), len(work["gold"]),
                                           len(work["calibration"])))
