@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from annotary.bundles.bundle import BundleReader, open_bundle
-from annotary.bundles.sealed import Unseal, unsealed
+from annotary.bundles.sealed import Unseal, is_sealed, unsealed
 from annotary.bundles.zipsafe import DEFAULT_LIMITS
 from annotary.core.adjudication import Case
 from annotary.core.errors import BundleError, ItemError, SpecError, TrustError
@@ -29,6 +29,11 @@ def local_unseal() -> Unseal:
 def open_local(path: str | Path, **options) -> BundleReader:
     """open_bundle, an encrypted bundle decrypted with the local identity (see local_unseal)."""
     return open_bundle(path, unseal=local_unseal(), **options)
+
+
+def is_encrypted_bundle(path: str | Path) -> bool:
+    """Whether the file is an age file (an encrypted bundle, to be opened with the local identity)."""
+    return is_sealed(path)
 
 
 @contextmanager

@@ -62,6 +62,16 @@ def export_recipients(store: Store, info, identity: Identity, encryption: Encryp
                       confidential=info.spec.confidential, by_default=came_sealed(store, info.id), what=what)
 
 
+def export_default(store: Store, project_id: str) -> str | None:
+    """The coordinator's name when the project's results go encrypted to them by default (its
+    task bundle came encrypted, or it is confidential); None when they go signed only."""
+    info = queries.project(store, project_id)
+    coordinator = coordinator_recipient(store, project_id)
+    if info is None or coordinator is None:
+        return None
+    return coordinator.name if info.spec.confidential or came_sealed(store, project_id) else None
+
+
 def decisions_of(store: Store, project_id: str, labels: list[Label]) -> list[Decision]:
     """A reviewer's current labels as decisions: which annotator answer (if any) was adopted
     unchanged, and whether the decision overrides a majority."""
