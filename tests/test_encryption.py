@@ -15,6 +15,8 @@ import pyrage
 import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from annotary.app import cli
 from annotary.bundles.bundle import open_bundle
@@ -366,3 +368,34 @@ def test_the_app_takes_an_encrypted_bundle_for_a_bundle(people, tmp_path):
     bundle = tmp_path / "round1.annotary"
     build(people, bundle, "--encrypt-to", people.card("ada"))
     assert file_kind(bundle) == "bundle"
+
+
+def test_a_private_folder_left_by_a_killed_process_goes_after_a_day(tmp_path):
+    from annotary.bundles.sealed import PREFIX, STALE_SECONDS, private_folder
+
+    work = tmp_path / "work"
+    work.mkdir()
+    stale, recent = work / f"{PREFIX}stale", work / f"{PREFIX}recent"
+    for folder in (stale, recent):
+        folder.mkdir()
+        (folder / "round1.annotary").write_bytes(b"PK")
+    old = os.stat(stale).st_mtime - STALE_SECONDS - 60
+    os.utime(stale, (old, old))
+    with private_folder(work) as mine:
+        assert mine.is_dir() and mine.name.startswith(PREFIX)
+    assert not stale.exists() and recent.exists() and not mine.exists()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tail=st.binary(max_size=2048), armored=st.booleans())
+def test_any_age_looking_file_gives_only_a_bundle_error(tmp_path, tail, armored):
+    from annotary.bundles.identity import create_identity
+
+    home = tmp_path / "fuzz-home"
+    ident = load_identity(home) or create_identity(home, name="Fuzz", role="annotator")
+    path = tmp_path / "fuzz.annotary"
+    path.write_bytes((b"-----BEGIN AGE ENCRYPTED FILE-----\n" if armored else AGE_HEADER) + tail)
+    work = tmp_path / "fuzz-work"
+    with pytest.raises(BundleError):
+        open_bundle(path, unseal=Unseal(identity=lambda: ident, workdir=work))
+    assert not work.exists() or list(work.iterdir()) == []

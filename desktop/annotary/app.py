@@ -229,6 +229,7 @@ def run_gui(*, file: str | None = None, demo: bool = False, project: str | None 
             if headless or not unlock_for_session(ask):
                 return refuse("your private key is protected by a passphrase: Annotary needs it to sign "
                               f"and open bundles (or give it in {identity_ops.PASSPHRASE_ENV})")
+        identity_ops.set_passphrase_prompt(None)  # the window never asks on a terminal
         window = MainWindow(store, ident)
         if not store.read_only:
             window.closing_hooks.append(

@@ -12,6 +12,7 @@ import base64
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -74,6 +75,22 @@ def is_sealed(path: Path | str) -> bool:
     return head.startswith(AGE_HEADER) or head.lstrip().startswith(AGE_ARMOR)
 
 
+PREFIX = ".annotary-"
+STALE_SECONDS = 24 * 3600
+
+
+def _sweep(workdir: Path) -> None:
+    """Private folders a killed process could not remove (a power cut, SIGKILL): gone after a day
+    (no open or merge takes that long, so none is in use)."""
+    now = time.time()
+    for folder in workdir.glob(PREFIX + "*"):
+        try:
+            if now - folder.stat().st_mtime > STALE_SECONDS:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass
+
+
 @contextmanager
 def private_folder(workdir: Path | None = None) -> Iterator[Path]:
     """A fresh folder only its owner can enter (mkdtemp makes it 0700), removed with all it holds
@@ -81,10 +98,11 @@ def private_folder(workdir: Path | None = None) -> Iterator[Path]:
     if workdir is not None:
         try:
             Path(workdir).mkdir(parents=True, exist_ok=True, mode=0o700)
+            _sweep(Path(workdir))
         except OSError:
             workdir = None
     try:
-        folder = Path(tempfile.mkdtemp(prefix=".annotary-", dir=workdir))
+        folder = Path(tempfile.mkdtemp(prefix=PREFIX, dir=workdir))
     except OSError as e:
         raise BundleError(f"cannot make a private temporary folder ({e.strerror or e})") from None
     try:
