@@ -113,10 +113,6 @@ class Identity:
         comment = "".join(c if c.isalnum() or c in "._-@" else "_" for c in self.name)[:64]
         return f"{line} {comment}" if comment else line
 
-    def _with_unlock(self, unlock: Callable[[], Ed25519PrivateKey]) -> Identity:
-        self.unlock = unlock
-        return self
-
     def card(self) -> IdentityCard:
         return IdentityCard(
             name=self.name,
@@ -240,7 +236,9 @@ def load_identity(directory: Path, passphrase: PassphraseSource | None = None) -
                                     "(or in ANNOTARY_PASSPHRASE)")
             return _private_from_pem(pem, given.encode("utf-8"), key_path, card)
 
-        return Identity.from_card(card, None)._with_unlock(unlock)
+        locked = Identity.from_card(card)
+        locked.unlock = unlock
+        return locked
     return Identity.from_card(card, _private_from_pem(pem, None, key_path, card))
 
 
