@@ -54,6 +54,7 @@ bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/bench.py
 	$(BIN)/python benchmarks/coordinator_bench.py
 	$(BIN)/python benchmarks/export_bench.py
+	$(BIN)/python benchmarks/crypto_bench.py
 
 schemas: $(RUNSTAMP)
 	$(BIN)/python -c "from pathlib import Path; from annotary.core.schema import schema_texts; \

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -15,6 +16,7 @@ from annotary import __version__
 from annotary.cli import coordinator  # noqa: F401  (registers the coordinator commands)
 from annotary.cli.main import cli
 from annotary.core.errors import AnnotaryError
+from annotary.ops.bundling import is_encrypted_bundle
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -29,7 +31,7 @@ def file_kind(path: str | Path) -> str:
         raise AnnotaryError(f"{path}: no such file")
     with path.open("rb") as f:
         head = f.read(len(SQLITE_MAGIC))
-    if head.startswith(ZIP_MAGIC):
+    if head.startswith(ZIP_MAGIC) or is_encrypted_bundle(path):  # a signed zip, or one encrypted (age)
         return "bundle"
     if head == SQLITE_MAGIC:
         return "store"
@@ -160,7 +162,7 @@ def run_gui(*, file: str | None = None, demo: bool = False, project: str | None 
     from annotary.ops import backup
     from annotary.ops import identity as identity_ops
     from annotary.paths import store_path
-    from annotary.ui.dialogs import Asker
+    from annotary.ui.dialogs import Asker, unlock_for_session
     from annotary.ui.main_window import MainWindow, one_line
     from annotary.ui.single_instance import Receiver, hand_over, server_name
 
@@ -222,6 +224,12 @@ def run_gui(*, file: str | None = None, demo: bool = False, project: str | None 
             if answer is None:
                 return 1
             ident = identity_ops.make_identity(name=answer[0], role=answer[1])
+        if ident.protected and not os.environ.get(identity_ops.PASSPHRASE_ENV):
+            # asked once, here on the GUI thread; the work done later off it finds it kept
+            if headless or not unlock_for_session(ask):
+                return refuse("your private key is protected by a passphrase: Annotary needs it to sign "
+                              f"and open bundles (or give it in {identity_ops.PASSPHRASE_ENV})")
+        identity_ops.set_passphrase_prompt(None)  # the window never asks on a terminal
         window = MainWindow(store, ident)
         if not store.read_only:
             window.closing_hooks.append(

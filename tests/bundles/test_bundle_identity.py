@@ -96,7 +96,7 @@ def test_refuses_bad_name_or_role(tmp_path, name, role, message):
 def test_load_refuses_corrupt_key(tmp_path):
     create_identity(tmp_path, name="Ann", role="annotator")
     (tmp_path / KEY_FILE).write_bytes(b"-----BEGIN PRIVATE KEY-----\ngarbage\n")
-    with pytest.raises(IdentityError, match="not an unencrypted Ed25519 private key"):
+    with pytest.raises(IdentityError, match="not an Ed25519 private key"):
         load_identity(tmp_path)
 
 

@@ -6,10 +6,10 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +31,15 @@ from annotary.bundles.records import (
     load_object,
     parse_jsonl,
     record_dict,
+)
+from annotary.bundles.sealed import (
+    Recipient,
+    Unseal,
+    atomic_output,
+    is_sealed,
+    private_folder,
+    seal,
+    unsealed,
 )
 from annotary.bundles.zipsafe import (
     DEFAULT_LIMITS,
@@ -69,9 +78,13 @@ def write_bundle(
     bundle_id: str | None = None,
     instance_id: str | None = None,
     coordinator_key_id: str | None = None,
+    recipients: Sequence[Recipient] = (),
+    workdir: Path | None = None,
 ) -> Manifest:
     """Write a signed bundle. `instance_id` and `coordinator_key_id` (both or neither) tie it to
-    one project instance (see Manifest)."""
+    one project instance (see Manifest). With `recipients` the signed zip is encrypted to them
+    (age, see bundles.sealed): it is written first into a private temporary folder (in
+    `workdir`), never beside the output, and only its encryption reaches `path`."""
     path = Path(path)
     label = path.name
     for name in members:
@@ -105,34 +118,29 @@ def write_bundle(
     manifest_bytes = encode_manifest(manifest)
     signature = identity.sign(manifest_bytes)
     stamp = manifest.created_at.timetuple()[:6]
-    _write_zip_atomically(path, [(MANIFEST, manifest_bytes), (SIGNATURE, signature), *entries], stamp)
+    zipped = [(MANIFEST, manifest_bytes), (SIGNATURE, signature), *entries]
+    if not recipients:
+        _write_zip_atomically(path, zipped, stamp)
+        return manifest
+    with private_folder(workdir) as folder:
+        plain = folder / path.name
+        _write_zip_atomically(plain, zipped, stamp)
+        seal(plain, path, recipients)
+    _fsync_dir(path.parent)
     return manifest
 
 
 def _write_zip_atomically(path: Path, entries: list[tuple[str, bytes]], stamp: Any) -> None:
     """Readers see the old file or the whole new one, never a half-written zip."""
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as e:
-        raise BundleError(f"{path.name}: cannot write ({e.strerror or e})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(f, "w") as zf:
-                for name, data in entries:
-                    info = zipfile.ZipInfo(name, date_time=stamp)
-                    info.compress_type = zipfile.ZIP_DEFLATED
-                    # unix mode bits in the upper half, so unzip tools make plain 0644 files
-                    info.create_system = 3
-                    info.external_attr = (stat.S_IFREG | 0o644) << 16
-                    zf.writestr(info, data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise BundleError(f"{path.name}: cannot write ({e.strerror or e})") from None
-        raise
+    with atomic_output(path) as f:
+        with zipfile.ZipFile(f, "w") as zf:
+            for name, data in entries:
+                info = zipfile.ZipInfo(name, date_time=stamp)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                # unix mode bits in the upper half, so unzip tools make plain 0644 files
+                info.create_system = 3
+                info.external_attr = (stat.S_IFREG | 0o644) << 16
+                zf.writestr(info, data)
     _fsync_dir(path.parent)
 
 
@@ -201,6 +209,10 @@ class BundleReader:
         self.path, self.zip, self.manifest, self.manifest_bytes = path, zip_reader, manifest, manifest_bytes
         self.listed = {m.name: m for m in manifest.members}
         self._sha256: str | None = None
+        # an encrypted bundle: the file given (self.path is its decryption, of the same name)
+        self.source: Path = path
+        self.sealed = False
+        self._cleanup = ExitStack()
 
     @property
     def label(self) -> str:
@@ -304,14 +316,17 @@ class BundleReader:
     def read_all(self) -> OpenedBundle:
         """Every member whole, verified (the sum is bounded by the total limit)."""
         members = {name: self.read(name) for name in self.listed}
-        return OpenedBundle(self.path, self.sha256, self.manifest, self.manifest_bytes, members)
+        return OpenedBundle(self.source, self.sha256, self.manifest, self.manifest_bytes, members)
 
     def _named(self, e: BundleError) -> BundleError:
         prefix = f"{self.label}: "
         return e if e.message.startswith(prefix) else BundleError(prefix + e.message)
 
     def close(self) -> None:
-        self.zip.close()
+        try:
+            self.zip.close()
+        finally:
+            self._cleanup.close()  # an encrypted bundle's decryption is removed
 
     def __enter__(self) -> BundleReader:
         return self
@@ -329,10 +344,26 @@ def open_bundle(
     *,
     limits: Limits = DEFAULT_LIMITS,
     expect_kind: str | tuple[str, ...] | None = None,
+    unseal: Unseal | None = None,
 ) -> BundleReader:
     """Open a bundle and verify its manifest and signature, inflating nothing else (see
-    BundleReader); close it (a with block) when done. BundleError, one line, if refused."""
+    BundleReader); close it (a with block) when done. BundleError, one line, if refused.
+
+    An encrypted bundle (an age file, told by its header line) is first decrypted with
+    `unseal`'s identity, streaming, into a private temporary file (see bundles.sealed.unsealed),
+    removed when the reader closes; then it is verified as any other."""
     path = Path(path)
+    if not is_sealed(path):
+        return _open_zip(path, limits, expect_kind)
+    with ExitStack() as stack:
+        plain = stack.enter_context(unsealed(path, unseal, max_bytes=limits.max_file_bytes))
+        reader = _open_zip(plain, limits, expect_kind)
+        reader.source, reader.sealed = path, True
+        reader._cleanup = stack.pop_all()
+    return reader
+
+
+def _open_zip(path: Path, limits: Limits, expect_kind: str | tuple[str, ...] | None) -> BundleReader:
     label = path.name
     z = ZipReader.open(path, limits)
     try:
@@ -361,10 +392,11 @@ def read_bundle(
     *,
     limits: Limits = DEFAULT_LIMITS,
     expect_kind: str | tuple[str, ...] | None = None,
+    unseal: Unseal | None = None,
 ) -> OpenedBundle:
     """Open and check a bundle, every member read whole; nothing in it is to be trusted until
     this returns. Large bundles are better read streaming with open_bundle."""
-    with open_bundle(path, limits=limits, expect_kind=expect_kind) as b:
+    with open_bundle(path, limits=limits, expect_kind=expect_kind, unseal=unseal) as b:
         return b.read_all()
 
 

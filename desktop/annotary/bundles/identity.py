@@ -7,6 +7,7 @@ import binascii
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,6 +73,21 @@ class Identity:
     public_key: str
     created_at: datetime
     private_key: Ed25519PrivateKey | None = field(default=None, repr=False, compare=False)
+    # a key file protected by a passphrase is decrypted when the key is first needed
+    unlock: Callable[[], Ed25519PrivateKey] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def protected(self) -> bool:
+        """Whether the private key file is protected by a passphrase."""
+        return self.unlock is not None
+
+    def private(self) -> Ed25519PrivateKey:
+        """The private key, unlocked with its passphrase the first time if it is protected."""
+        if self.private_key is None and self.unlock is not None:
+            self.private_key = self.unlock()
+        if self.private_key is None:
+            raise IdentityError(f"identity {self.name!r} has no private key here")
+        return self.private_key
 
     @classmethod
     def from_card(cls, card: IdentityCard, private_key: Ed25519PrivateKey | None = None) -> Identity:
@@ -86,9 +102,16 @@ class Identity:
         return fingerprint_of(self.public_raw)
 
     def sign(self, data: bytes) -> bytes:
-        if self.private_key is None:
+        if self.private_key is None and self.unlock is None:
             raise IdentityError(f"identity {self.name!r} has no private key here; it cannot sign")
-        return self.private_key.sign(data)
+        return self.private().sign(data)
+
+    def openssh_public(self) -> str:
+        """The public key as one OpenSSH line (`ssh-ed25519 AAAA… name`): an age recipient."""
+        line = public_key_from_b64(self.public_key).public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode("ascii")
+        comment = "".join(c if c.isalnum() or c in "._-@" else "_" for c in self.name)[:64]
+        return f"{line} {comment}" if comment else line
 
     def card(self) -> IdentityCard:
         return IdentityCard(
@@ -159,8 +182,11 @@ def create_identity(directory: Path, *, name: str, role: str, overwrite: bool = 
     return Identity.from_card(card, private)
 
 
-def load_identity(directory: Path) -> Identity | None:
-    directory = Path(directory)
+PassphraseSource = Callable[[], "str | None"]
+ENCRYPTED_PEM = b"-----BEGIN ENCRYPTED PRIVATE KEY-----"
+
+
+def _read_identity_files(directory: Path) -> tuple[bytes, IdentityCard] | None:
     key_path, info_path = directory / KEY_FILE, directory / INFO_FILE
     if not key_path.exists() and not info_path.exists():
         return None
@@ -172,16 +198,60 @@ def load_identity(directory: Path) -> Identity | None:
     except OSError as e:
         raise IdentityError(f"cannot read identity in {directory}: {e.strerror or e}") from None
     try:
-        private = serialization.load_pem_private_key(pem, password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        private = None
-    if not isinstance(private, Ed25519PrivateKey):
-        raise IdentityError(f"{key_path} is not an unencrypted Ed25519 private key")
-    try:
         card = IdentityCard.model_validate_json(info)
     except ValidationError as e:
         raise IdentityError(f"{info_path}: {describe_validation(e)}") from None
+    return pem, card
+
+
+def _private_from_pem(pem: bytes, password: bytes | None, key_path: Path, card: IdentityCard) -> Ed25519PrivateKey:
+    try:
+        private = serialization.load_pem_private_key(pem, password=password)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        if password is not None:
+            raise IdentityError("wrong passphrase for your private key") from None
+        private = None
+    if not isinstance(private, Ed25519PrivateKey):
+        raise IdentityError(f"{key_path} is not an Ed25519 private key")
     raw = _raw_public(private)
     if card.public_key != base64.b64encode(raw).decode("ascii") or card.key_id != key_id_of(raw):
-        raise IdentityError(f"{info_path} does not match {KEY_FILE}: the key pair was mixed up")
-    return Identity.from_card(card, private)
+        raise IdentityError(f"{key_path.with_name(INFO_FILE)} does not match {KEY_FILE}: the key pair was mixed up")
+    return private
+
+
+def load_identity(directory: Path, passphrase: PassphraseSource | None = None) -> Identity | None:
+    """The identity kept in `directory`, or None. A key file protected by a passphrase is left
+    locked: `passphrase()` is asked for it the first time the key signs or decrypts."""
+    directory = Path(directory)
+    found = _read_identity_files(directory)
+    if found is None:
+        return None
+    pem, card = found
+    key_path = directory / KEY_FILE
+    if pem.lstrip().startswith(ENCRYPTED_PEM):
+        def unlock() -> Ed25519PrivateKey:
+            given = passphrase() if passphrase is not None else None
+            if not given:
+                raise IdentityError("your private key is protected by a passphrase: give it when asked "
+                                    "(or in ANNOTARY_PASSPHRASE)")
+            return _private_from_pem(pem, given.encode("utf-8"), key_path, card)
+
+        locked = Identity.from_card(card)
+        locked.unlock = unlock
+        return locked
+    return Identity.from_card(card, _private_from_pem(pem, None, key_path, card))
+
+
+def set_passphrase(directory: Path, identity: Identity, passphrase: str | None) -> None:
+    """Protect the private key file with `passphrase` (None: remove the protection). The key is
+    written again, atomically, 0600; it must be unlocked (identity.private()) first."""
+    private = identity.private()
+    if passphrase is not None and len(passphrase) < 8:
+        raise IdentityError("a passphrase needs at least 8 characters")
+    encryption = (serialization.BestAvailableEncryption(passphrase.encode("utf-8")) if passphrase
+                  else serialization.NoEncryption())
+    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+    try:
+        _write_private(Path(directory) / KEY_FILE, pem)
+    except OSError as e:
+        raise IdentityError(f"cannot write identity in {directory}: {e.strerror or e}") from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from annotary.cli.main import cli, emit
+from annotary.cli.main import cli, emit, encryption_options
 from annotary.ops import identity as identity_ops
 from annotary.ops.adjudication import create_adjudication, set_show_names
 from annotary.ops.project import open_project
@@ -29,8 +29,9 @@ def adjudication():
               help="Share of agreed cases to send for audit too.")
 @click.option("--seed", type=int, default=None, help="Make the audit sample repeatable.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False))
+@encryption_options("the reviewer")
 @click.option("--json", "as_json", is_flag=True)
-def adjudication_create(project, reviewer, include, audit_sample, seed, out, as_json):
+def adjudication_create(project, reviewer, include, audit_sample, seed, out, as_json, encryption):
     """Write a signed bundle of the conflicted cases, with every annotator's answer, rationale,
     confidence and time, the consensus attempt and the agreement figures.
 
@@ -40,7 +41,7 @@ def adjudication_create(project, reviewer, include, audit_sample, seed, out, as_
     """
     change = create_adjudication(open_project(project), identity=identity_ops.require_identity(),
                                  reviewer=reviewer, out=out, include=include,
-                                 audit_sample=audit_sample, seed=seed)
+                                 audit_sample=audit_sample, seed=seed, encryption=encryption)
     emit({"out": out, **change.counts}, as_json, change.message)
 
 

@@ -14,6 +14,7 @@ from annotary.cli.main import (
     SKIP_INVALID,
     cli,
     emit,
+    encryption_options,
     identity,
     rejected_file,
     with_hint,
@@ -150,9 +151,11 @@ project_create.help += RESPONSES_HELP
               help="With --triage or --competence: scoring answers this many scale points apart still agree.")
 @click.option("--format", "fmt", default="auto", show_default=True, help="Record shape of --gold/--calibration.")
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False), help="Folder for the bundles.")
+@encryption_options("each bundle's annotator")
 @JSON
 def project_assign(project, overlap, gold, gold_fraction, calibration, round_, adaptive, weak_support, feedback,
-                   triage, min_rater_confidence, competence, min_posterior, tolerance, fmt, out_dir, as_json):
+                   triage, min_rater_confidence, competence, min_posterior, tolerance, fmt, out_dir, as_json,
+                   encryption):
     """Assign a round and write one signed task bundle per annotator.
 
     Each item goes to OVERLAP distinct annotators of the roster, least loaded first; items keep
@@ -186,7 +189,7 @@ def project_assign(project, overlap, gold, gold_fraction, calibration, round_, a
                      calibration_paths=list(calibration), adaptive=adaptive, fmt=fmt,
                      feedback=feedback, triage=triage, min_rater_confidence=min_rater_confidence,
                      tolerance=tolerance, weak_support=weak_support, competence=competence,
-                     min_posterior=min_posterior)
+                     min_posterior=min_posterior, encryption=encryption)
     data = {"round": r.round, "items": r.items, "added": r.added, "notes": r.notes,
             "bundles": [{"annotator": b.annotator, "name": b.name, "path": str(b.path), "normal": b.normal,
                          "gold": b.gold, "calibration": b.calibration} for b in r.bundles]}

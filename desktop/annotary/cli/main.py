@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -10,12 +12,13 @@ from pathlib import Path
 import click
 
 from annotary import __version__
-from annotary.core.errors import AnnotaryError, Cancelled
+from annotary.core.errors import AnnotaryError, Cancelled, IdentityError
 from annotary.datasets.readers import SHAPES, RowError
 from annotary.ops import identity as identity_ops
 from annotary.ops import queries
 from annotary.ops.importing import import_tasks, load_tasks, preview_tasks
 from annotary.ops.results import export_results
+from annotary.ops.sealing import Encryption
 from annotary.ops.sources import SKIP_HINT, rejected_path
 from annotary.ops.tasks import build_task_bundle
 from annotary.ops.verify import verify_bundle
@@ -69,6 +72,33 @@ def cli():
       annotary import tasks.annotary --trust
       annotary results export --project demo-pairwise --out results.annotary
     """
+    # a key protected by a passphrase: asked on the terminal, once, when first needed
+    identity_ops.set_passphrase_prompt(ask_passphrase)
+
+
+def ask_passphrase() -> str | None:
+    if not sys.stdin.isatty():
+        return None
+    return click.prompt("Passphrase of your key", hide_input=True, err=True, default="", show_default=False)
+
+
+def encryption_options(readers: str):
+    """--encrypt, --encrypt-to CARD (repeatable) and --plaintext, given to the command as one
+    `encryption` (ops.sealing.Encryption). `readers`: who --encrypt encrypts to."""
+    def decorate(f):
+        @functools.wraps(f)
+        def run(*args, encrypt, encrypt_to, plaintext, **kwargs):
+            return f(*args, encryption=Encryption(encrypt, tuple(encrypt_to), plaintext), **kwargs)
+
+        run = click.option("--plaintext", is_flag=True,
+                           help="Write it unencrypted, even for a confidential project.")(run)
+        run = click.option("--encrypt-to", "encrypt_to", multiple=True, metavar="CARD.json",
+                           type=click.Path(dir_okay=False),
+                           help="Encrypt it (age) to this person's card too; repeatable. "
+                                "You are always a recipient.")(run)
+        return click.option("--encrypt", is_flag=True,
+                            help=f"Encrypt it (age) to {readers} (the default for a confidential project).")(run)
+    return decorate
 
 
 # -- identity ---------------------------------------------------------------------------------
@@ -100,22 +130,83 @@ def identity_create(name, role, force):
 
 @identity.command("show")
 @click.option("--pem", is_flag=True, help="Print the public key as PEM (for openssl).")
+@click.option("--openssh", is_flag=True, help="Print the public key as one `ssh-ed25519 …` line "
+                                              "(an age recipient: `age -R`).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def identity_show(pem, as_json):
+def identity_show(pem, openssh, as_json):
     """Show your name, role, key id and fingerprint.
 
     \b
     Example:
       annotary identity show --pem > me.pem
+      annotary identity show --openssh >> recipients.txt
     """
     ident = identity_ops.require_identity()
     if pem:
         click.echo(ident.public_pem(), nl=False)
         return
+    if openssh:
+        click.echo(ident.openssh_public())
+        return
     data = {"name": ident.name, "role": ident.role, "key_id": ident.key_id,
-            "fingerprint": ident.fingerprint, "public_key": ident.public_key}
+            "fingerprint": ident.fingerprint, "public_key": ident.public_key,
+            "openssh": ident.openssh_public(), "passphrase": ident.protected}
     emit(data, as_json, f"{ident.name} ({ident.role})\nkey id      {ident.key_id}\n"
                         f"fingerprint {ident.fingerprint}")
+
+
+@identity.group("passphrase")
+def identity_passphrase():
+    """Protect your private key file with a passphrase, or remove the protection.
+
+    A copied key file is then of no use without the passphrase. It does not protect against
+    malware on the running computer, nor a weak passphrase. Annotary asks for it once per
+    session; scripts give it in ANNOTARY_PASSPHRASE.
+
+    \b
+    Example:
+      annotary identity passphrase set
+      annotary identity passphrase remove
+    """
+
+
+NEW_PASSPHRASE_ENV = "ANNOTARY_NEW_PASSPHRASE"
+
+
+@identity_passphrase.command("set")
+def identity_passphrase_set():
+    """Set (or change) the passphrase of your private key: asked twice, hidden (or taken from
+    ANNOTARY_NEW_PASSPHRASE); the current one, if any, from ANNOTARY_PASSPHRASE or asked.
+
+    \b
+    Example:
+      annotary identity passphrase set
+    """
+    identity_ops.require_identity().private()  # the current passphrase first, if there is one
+    new = os.environ.get(NEW_PASSPHRASE_ENV)
+    if not new:
+        if not sys.stdin.isatty():
+            raise IdentityError(f"no terminal to ask for the new passphrase: give it in {NEW_PASSPHRASE_ENV}")
+        new = click.prompt("New passphrase", hide_input=True, confirmation_prompt=True, err=True)
+    ident = identity_ops.change_passphrase(new)
+    click.echo(f"your private key ({ident.key_id}) is now protected by a passphrase")
+
+
+@identity_passphrase.command("remove")
+def identity_passphrase_remove():
+    """Remove the passphrase: the key file is written unprotected again (mode 0600).
+
+    \b
+    Example:
+      annotary identity passphrase remove   # the current one asked, or in ANNOTARY_PASSPHRASE
+    """
+    ident = identity_ops.require_identity()
+    if not ident.protected:
+        click.echo("your private key has no passphrase; nothing changed")
+        return
+    ident.private()
+    identity_ops.change_passphrase(None)
+    click.echo(f"your private key ({ident.key_id}) is no longer protected by a passphrase")
 
 
 # -- tasks ------------------------------------------------------------------------------------
@@ -175,9 +266,10 @@ def with_hint(run, out):
 @RESPONSES
 @KEEP_SOURCE
 @SKIP_INVALID
+@encryption_options("the cards given with --encrypt-to")
 @click.option("--json", "as_json", is_flag=True)
 def tasks_build(spec, items, out, guidelines, fmt, round_, responses, keep_source_responses, skip_invalid,
-                as_json):
+                as_json, encryption):
     """Sign a task bundle of ITEMS (JSONL/JSON/CSV, optionally .gz, or Parquet) under SPEC (TOML or JSON).
 
     \b
@@ -185,11 +277,12 @@ def tasks_build(spec, items, out, guidelines, fmt, round_, responses, keep_sourc
       annotary tasks build spec.toml pairs.jsonl --out round1.annotary
       annotary tasks build rubric.toml healthbench.jsonl --responses our-model.jsonl \\
           --skip-invalid --out round1.annotary
+      annotary tasks build spec.toml pairs.jsonl --encrypt-to ada.card.json --out round1.annotary
     """
     change = with_hint(lambda: build_task_bundle(
         spec_path=spec, items_paths=list(items), out=out, identity=identity_ops.require_identity(),
         guidelines_path=guidelines, fmt=fmt, round=round_, skip_invalid=skip_invalid,
-        responses=list(responses), keep_source_responses=keep_source_responses), out)
+        responses=list(responses), keep_source_responses=keep_source_responses, encryption=encryption), out)
     emit({"out": out, **change.counts, **rejected_file(change, out)}, as_json, change.message)
 
 
@@ -250,9 +343,13 @@ def results():
 @results.command("export")
 @click.option("--project", "project_id", required=True, help="Project id (see `annotary projects`).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False))
+@encryption_options("the project's coordinator")
 @click.option("--json", "as_json", is_flag=True)
-def results_export(project_id, out, as_json):
+def results_export(project_id, out, as_json, encryption):
     """Write every current label of yours in a project, signed with your key.
+
+    When the project's task bundle came encrypted (or its spec is confidential) the results are
+    encrypted to its coordinator (and you) unless --plaintext.
 
     \b
     Example:
@@ -260,7 +357,7 @@ def results_export(project_id, out, as_json):
     """
     store = open_store(store_path())
     change = export_results(store, project_id=project_id, identity=identity_ops.require_identity(),
-                            out=out)
+                            out=out, encryption=encryption)
     emit({"out": out, **change.counts}, as_json, change.message)
 
 
@@ -276,10 +373,11 @@ def verify(bundle, as_json):
     """
     r = verify_bundle(bundle)
     counts = ", ".join(f"{v} {k}" for k, v in r.counts.items()) or "no records"
+    sealed = "\nencrypted (age), opened with your key" if r.encrypted else ""
     emit({"ok": True, **r.as_dict()}, as_json,
          f"OK {Path(bundle).name}: {r.kind} bundle of project {r.project_id!r} ({r.project_name}), "
-         f"round {r.round}, {counts}\nsigned by {r.signer_name} ({r.signer_role}), key id "
-         f"{r.signer_key_id}\nfingerprint {r.fingerprint}")
+         f"round {r.round}, {counts}\nproject {r.instance_text}\nsigned by {r.signer_name} "
+         f"({r.signer_role}), key id {r.signer_key_id}\nfingerprint {r.fingerprint}{sealed}")
 
 
 @cli.command("projects")

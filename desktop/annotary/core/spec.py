@@ -293,6 +293,8 @@ class Spec(Strict):
         default_factory=lambda: ["cannot judge", "outside my expertise", "broken item"]
     )
     shuffle: bool = Field(True, description="Shuffle response order per annotator (position bias)")
+    confidential: bool = Field(False, description="Every bundle of the project is encrypted to its "
+                               "recipients (age); a plaintext one only when asked for (--plaintext)")
 
     @model_validator(mode="after")
     def _unique(self):
@@ -317,7 +319,8 @@ class Spec(Strict):
 
     def version(self) -> str:
         """Short content hash: labels record which spec they answered."""
-        raw = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        # how bundles travel is not what was asked: a project made confidential keeps its version
+        raw = json.dumps(self.model_dump(mode="json", exclude={"confidential"}), sort_keys=True).encode()
         return hashlib.sha256(raw).hexdigest()[:12]
 
 

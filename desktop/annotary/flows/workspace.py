@@ -30,6 +30,7 @@ from annotary.ops.quality import (
     to_csv,
 )
 from annotary.ops.roster import add_members, members, parse_rate
+from annotary.ops.sealing import DEFAULT_CHOICE, Encryption
 from annotary.ops.simulate import Simulation, simulate
 
 BAND_RULE = "κ/α ≥ 0.70 good · 0.40–0.70 watch · below 0.40 flagged"
@@ -636,7 +637,23 @@ def assign_fields(store: Store) -> list[Field]:
               False),
         Field("out", "Folder &to write the task bundles", "folder", str(free_path(project_folder(store) / f"round-{r}")),
               tip="Made if missing; one signed bundle per annotator"),
+        encrypt_field(store, "&Encrypt each bundle so only its annotator and you can open it"),
     ]
+
+
+def encrypt_field(store: Store, label: str) -> Field:
+    """The choice to encrypt (age); on by default for a confidential project."""
+    return Field("encrypt", label, "bool", project_info(store).spec.confidential,
+                 tip="Encrypted to the people's own signing keys; a lost laptop or a shared drive shows "
+                     "nothing of the project. Off: the bundle is only signed, anyone who has it can read it")
+
+
+def encryption_of(values: dict) -> Encryption:
+    """The form's choice: on, off (plaintext, even for a confidential project), or, when the
+    form did not ask, the project's default."""
+    if "encrypt" not in values or values["encrypt"] is None:
+        return DEFAULT_CHOICE
+    return Encryption(encrypt=True) if values["encrypt"] else Encryption(plaintext=True)
 
 
 def assign(store: Store, identity, values: dict) -> AssignReport:
@@ -646,7 +663,8 @@ def assign(store: Store, identity, values: dict) -> AssignReport:
     return assign_round(store, identity=identity, out_dir=out, overlap=int(values["overlap"]),
                         gold_paths=list(values.get("gold") or []), gold_fraction=fraction,
                         calibration_paths=list(values.get("calibration") or []),
-                        adaptive=bool(values.get("adaptive")), feedback=bool(values.get("feedback")))
+                        adaptive=bool(values.get("adaptive")), feedback=bool(values.get("feedback")),
+                        encryption=encryption_of(values))
 
 
 def assign_message(r: AssignReport) -> str:
@@ -654,8 +672,9 @@ def assign_message(r: AssignReport) -> str:
     per = [f"{b.name}: {b.normal} items, {b.gold} gold, {b.calibration} calibration → {b.path.name}"
            for b in r.bundles]
     folder = r.bundles[0].path.parent if r.bundles else ""
+    sealed = ["Each bundle is encrypted: only its annotator and you can open it."] if r.encrypted else []
     return "\n".join([f"Round {r.round}: {r.items} items to {len(r.bundles)} annotators, written to {folder}.",
-                      *per, *(f"Note: {n}" for n in r.notes),
+                      *per, *(f"Note: {n}" for n in r.notes), *sealed,
                       "Send each annotator their bundle; drop their result bundles here to merge them."])
 
 
@@ -676,6 +695,7 @@ def adjudication_fields(store: Store) -> list[Field]:
               tip="A share of the agreed cases sent too, to check the agreement"),
         Field("out", "Adjudication bundle &file", "save", str(free_path(folder / f"{info.id}-round{info.round}-review.annotary")),
               filter=BUNDLE_FILES),
+        encrypt_field(store, "&Encrypt it so only the reviewer and you can open it"),
     ]
 
 
@@ -688,7 +708,7 @@ def adjudicate(store: Store, identity, values: dict) -> Change:
     out.parent.mkdir(parents=True, exist_ok=True)
     return create_adjudication(store, identity=identity, reviewer=values["reviewer"], out=out,
                                include=values.get("include") or "conflicts",
-                               audit_sample=float(values.get("audit") or 0.0))
+                               audit_sample=float(values.get("audit") or 0.0), encryption=encryption_of(values))
 
 
 FORMAT_WORDS = {

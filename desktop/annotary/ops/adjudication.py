@@ -7,7 +7,7 @@ import random
 import uuid
 from pathlib import Path
 
-from annotary.bundles.bundle import open_bundle, write_bundle
+from annotary.bundles.bundle import write_bundle
 from annotary.bundles.identity import Identity
 from annotary.bundles.records import dump_jsonl
 from annotary.core.adjudication import Case, CaseAnswer, Decision
@@ -18,11 +18,19 @@ from annotary.core.spec import Requirement
 from annotary.ops import queries
 from annotary.ops.annotate import set_setting
 from annotary.ops.assign import task_view
-from annotary.ops.bundling import check_instance, instance_fields, logged_before
+from annotary.ops.bundling import check_instance, instance_fields, logged_before, open_local
 from annotary.ops.merge import MergeReport
 from annotary.ops.project import ANSWER, item_skeletons, project_info
 from annotary.ops.quality import QualityReport, load_raters, quality_report
 from annotary.ops.roster import members, read_card
+from annotary.ops.sealing import (
+    DEFAULT_CHOICE,
+    Encryption,
+    recipients,
+    roster_recipient,
+    seal_options,
+    sealed_text,
+)
 from annotary.store import Store
 from annotary.store.db import now_iso
 
@@ -79,7 +87,7 @@ def _figures(report: QualityReport, question_id: str) -> dict[str, float | None]
 
 def create_adjudication(store: Store, *, identity: Identity, reviewer: str, out: str | Path,
                         include: str = "conflicts", audit_sample: float = 0.0,
-                        seed: int | None = None) -> Change:
+                        seed: int | None = None, encryption: Encryption = DEFAULT_CHOICE) -> Change:
     """A signed bundle of the conflicted cases (and a sample of agreed ones to audit) for one
     reviewer, each with every annotator's answer, rationale, confidence and time."""
     if include not in ("conflicts", "all"):
@@ -90,6 +98,9 @@ def create_adjudication(store: Store, *, identity: Identity, reviewer: str, out:
     if identity.key_id != info.coordinator_key_id:
         raise TrustError(f"only the project's coordinator ({info.coordinator_name}) signs its bundles")
     key = _reviewer(store, reviewer)
+    out = Path(out)
+    readers = recipients(encryption, signer=identity, readers=[roster_recipient(store, info.id, key)],
+                         confidential=info.spec.confidential, what=out.name)
     report = quality_report(store)
     agreed = [c for c in report.consensus if c.status == "agreed" and not c.decided]
     chosen = {(c.item_id, c.question_id): "conflict" for c in report.conflicts}
@@ -134,14 +145,13 @@ def create_adjudication(store: Store, *, identity: Identity, reviewer: str, out:
         f"SELECT id, data FROM items WHERE project_id=? AND id IN ({','.join('?' * len(item_ids))})",
         (info.id, *item_ids))}
     items = "".join(task_view("normal", rows[i]) + "\n" for i in item_ids).encode()
-    out = Path(out)
     bundle_id = uuid.uuid4().hex
     write_bundle(out, kind="adjudication", project_id=info.id, project_name=info.name,
                  identity=identity, round=info.round, bundle_id=bundle_id, **instance_fields(info),
                  members={"spec.json": _review_spec(info.spec).model_dump_json(indent=2).encode(),
                           "guidelines.md": info.guidelines.encode("utf-8"),
                           "items.jsonl": items, "cases.jsonl": dump_jsonl(cases)},
-                 counts={"items.jsonl": len(item_ids), "cases.jsonl": len(cases)})
+                 counts={"items.jsonl": len(item_ids), "cases.jsonl": len(cases)}, **seal_options(readers))
     with store.atomic():
         store.conn.executemany(
             "INSERT OR IGNORE INTO adjudications (project_id, bundle_id, reviewer, item_id, question_id,"
@@ -151,8 +161,8 @@ def create_adjudication(store: Store, *, identity: Identity, reviewer: str, out:
     return Change(op="adjudication", project_id=info.id,
                   counts={"cases": len(cases), "conflicts": conflicts, "audit": len(cases) - conflicts,
                           "items": len(item_ids), "decided": decided},
-                  message=f"wrote {out.name}: {len(cases)} cases ({conflicts} conflicts still undecided"
-                          f"{settled}) on {len(item_ids)} items for reviewer {key}")
+                  message=f"wrote {out.name}{sealed_text(readers)}: {len(cases)} cases ({conflicts} conflicts "
+                          f"still undecided{settled}) on {len(item_ids)} items for reviewer {key}")
 
 
 def merge_decisions(store: Store, *, path: str | Path) -> MergeReport:
@@ -160,7 +170,7 @@ def merge_decisions(store: Store, *, path: str | Path) -> MergeReport:
     cases sent to them; newer revisions replace older ones; the same bundle twice adds nothing."""
     path = Path(path)
     info = project_info(store)
-    with open_bundle(path, expect_kind="decisions") as bundle:
+    with open_local(path, expect_kind="decisions") as bundle:
         m = bundle.manifest
         report = MergeReport(str(path), sha256=bundle.sha256, signer=m.producer.key_id,
                              signer_name=m.producer.name)

@@ -21,6 +21,13 @@ from annotary.ops.bundling import instance_fields
 from annotary.ops.project import ANSWER, insert_items, project_info, read_source_items
 from annotary.ops.quality import disputed_items, quality_report
 from annotary.ops.roster import members
+from annotary.ops.sealing import (
+    DEFAULT_CHOICE,
+    Encryption,
+    recipients,
+    roster_recipient,
+    seal_options,
+)
 from annotary.ops.triage import (
     DEFAULT_MIN_POSTERIOR,
     MIN_SHARED,
@@ -54,11 +61,13 @@ class AssignReport:
     bundles: list[TaskBundle]
     notes: list[str]
     reasons: dict[str, int] = field(default_factory=dict)  # triage: items per reason, sent or held
+    encrypted: bool = False  # each bundle encrypted to its annotator and the coordinator
 
     @property
     def message(self) -> str:
         per = ", ".join(f"{b.name} {b.normal}+{b.gold} gold+{b.calibration} calibration" for b in self.bundles)
-        return f"round {self.round}: {self.items} items to {len(self.bundles)} annotators ({per})"
+        sealed = ", each bundle encrypted to its annotator and you" if self.encrypted else ""
+        return f"round {self.round}: {self.items} items to {len(self.bundles)} annotators ({per}){sealed}"
 
     @property
     def reason_lines(self) -> list[str]:
@@ -92,7 +101,7 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
                  adaptive: bool = False, fmt: str = "auto", feedback: bool = False,
                  triage: str | None = None, min_rater_confidence: float | None = None,
                  tolerance: float = 0.0, weak_support: float | None = None, competence: bool = False,
-                 min_posterior: float | None = None) -> AssignReport:
+                 min_posterior: float | None = None, encryption: Encryption = DEFAULT_CHOICE) -> AssignReport:
     """Give each item to `overlap` distinct annotators (least loaded first) and write their bundles.
 
     Items keep the annotators of earlier rounds, so a later round with a higher overlap tops
@@ -109,6 +118,8 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
     `competence`: as triage, but an item goes to one more person where people split, or where
     the Dawid–Skene posterior of the people's answer is below `min_posterior` (default 0.9), or
     where no one who answered has an estimate; the estimates route items, never decide answers.
+    `encryption`: each bundle encrypted to its annotator and the coordinator (and the cards given);
+    by default when the spec is confidential.
     """
     info = project_info(store)
     spec = info.spec
@@ -116,6 +127,7 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
         raise TrustError(f"this project is coordinated by key {info.coordinator_key_id} "
                          f"({info.coordinator_name}); your key {identity.key_id} cannot sign its tasks")
     people = {m.key_id: m.name for m in members(store, active_only=True, role="annotator")}
+    extra = encryption.check()  # every card checked before anything is written
     if not people:
         raise AnnotaryError("no active annotators in the roster: add their cards with `annotary roster add`")
     if triage is not None and adaptive:
@@ -234,7 +246,8 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
     if competence:
         settings["competence"] = {"min_posterior": min_posterior, "tolerance": tolerance, "reasons": reasons}
     report = _write(store, identity=identity, info=info, round=round, plan=plan, kinds=kinds,
-                    added=added, people=people, out_dir=Path(out_dir), notes=notes, settings=settings)
+                    added=added, people=people, out_dir=Path(out_dir), notes=notes, settings=settings,
+                    seal=(encryption, extra))
     return replace(report, reasons=reasons)
 
 
@@ -357,12 +370,13 @@ def _add_gold_and_calibration(plan, kinds: dict[str, str], given, gold_fraction,
 
 
 def _write(store: Store, *, identity, info, round, plan, kinds, added, people, out_dir, notes,
-           settings) -> AssignReport:
+           settings, seal) -> AssignReport:
     """Record the round and write the bundles in one go: a failed bundle leaves neither behind."""
     spec = info.spec
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     bundles = []
+    encrypted = False
     try:
         with store.atomic():
             insert_items(store, info.id, added)
@@ -382,12 +396,15 @@ def _write(store: Store, *, identity, info, round, plan, kinds, added, people, o
                 records = [task_view(kinds[i], data[i]) for i in work["calibration"] + mixed]
                 lines = "".join(r + "\n" for r in records).encode("utf-8")
                 path = out_dir / f"{info.id}-round{round}-{_slug(people[a])}-{a[:8]}.annotary"
+                readers = recipients(seal[0], signer=identity, readers=[roster_recipient(store, info.id, a)],
+                                     confidential=spec.confidential, what=path.name, extra=seal[1])
+                encrypted = encrypted or bool(readers)
                 write_bundle(path, kind="tasks", project_id=info.id, project_name=spec.name,
                              identity=identity, round=round, **instance_fields(info),
                              members={"spec.json": spec.model_dump_json(indent=2).encode(),
                                       "guidelines.md": info.guidelines.encode("utf-8"),
                                       "items.jsonl": lines},
-                             counts={"items.jsonl": len(records)})
+                             counts={"items.jsonl": len(records)}, **seal_options(readers))
                 written.append(path)
                 bundles.append(TaskBundle(a, people[a], path, len(work["normal"]), len(work["gold"]),
                                           len(work["calibration"])))
@@ -404,4 +421,4 @@ def _write(store: Store, *, identity, info, round, plan, kinds, added, people, o
         raise
     return AssignReport(info.id, round, counts["items"],
                         {k: sum(1 for i in added if i.kind == k) for k in ("gold", "calibration")},
-                        bundles, notes)
+                        bundles, notes, encrypted=encrypted)

@@ -3,14 +3,45 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
-from annotary.bundles.bundle import BundleReader
+from annotary.bundles.bundle import BundleReader, open_bundle
+from annotary.bundles.sealed import Unseal, is_sealed, unsealed
+from annotary.bundles.zipsafe import DEFAULT_LIMITS
 from annotary.core.adjudication import Case
 from annotary.core.errors import BundleError, ItemError, SpecError, TrustError
 from annotary.core.items import Item, check_item_fits
 from annotary.core.spec import Spec, parse_spec
+from annotary.ops import identity as identity_ops
+from annotary.paths import data_dir
 from annotary.store import Store
+
+
+def local_unseal() -> Unseal:
+    """Encrypted bundles are opened here with this computer's identity; their decryption goes in
+    a private folder of the data folder (not a temporary folder that may live in memory)."""
+    return Unseal(identity=identity_ops.current_identity, workdir=data_dir() / "tmp")
+
+
+def open_local(path: str | Path, **options) -> BundleReader:
+    """open_bundle, an encrypted bundle decrypted with the local identity (see local_unseal)."""
+    return open_bundle(path, unseal=local_unseal(), **options)
+
+
+def is_encrypted_bundle(path: str | Path) -> bool:
+    """Whether the file is an age file (an encrypted bundle, to be opened with the local identity)."""
+    return is_sealed(path)
+
+
+@contextmanager
+def plain_local(path: str | Path) -> Iterator[Path]:
+    """The path itself, or, for an encrypted bundle, its decryption (same name, private, removed
+    on the way out): for a caller that opens the same file more than once."""
+    with unsealed(Path(path), local_unseal(), max_bytes=DEFAULT_LIMITS.max_file_bytes) as plain:
+        yield plain
 
 
 def bundle_spec(bundle: BundleReader) -> Spec:

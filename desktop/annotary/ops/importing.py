@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from annotary.bundles.bundle import OpenedBundle, open_bundle
+from annotary.bundles.bundle import OpenedBundle
 from annotary.bundles.identity import fingerprint_of
 from annotary.core.adjudication import Case
 from annotary.core.changes import Change
@@ -23,6 +23,7 @@ from annotary.ops.bundling import (
     check_spec_project,
     instance_problem,
     logged_before,
+    open_local,
 )
 from annotary.ops.tasks import GUIDELINE_ASSETS
 from annotary.store import Store
@@ -88,6 +89,7 @@ class TaskBundle:
     guidelines: str
     rows: list[ItemRow]
     cases: list[Case] = field(default_factory=list)  # adjudication bundles: what the reviewer decides
+    sealed: bool = False  # it came encrypted: what is sent back is encrypted by default
 
     @property
     def manifest(self):
@@ -99,7 +101,7 @@ def load_tasks(path: str | Path) -> TaskBundle:
     a reviewer's adjudication bundle, every case). Items are read line by line from the bundle;
     only their rows are kept."""
     path = Path(path)
-    with open_bundle(path, expect_kind=("tasks", "adjudication")) as b:
+    with open_local(path, expect_kind=("tasks", "adjudication")) as b:
         m = b.manifest
         if m.coordinator_key_id is not None and m.coordinator_key_id != m.producer.key_id:
             raise TrustError(f"{path.name}: names coordinator key {m.coordinator_key_id} but is signed by "
@@ -118,7 +120,8 @@ def load_tasks(path: str | Path) -> TaskBundle:
                 for _ in b.chunks(name):
                     pass
         bundle = OpenedBundle(path, b.sha256, b.manifest, b.manifest_bytes, kept)
-    return TaskBundle(path, bundle, spec, guidelines, rows, cases)
+        sealed = b.sealed
+    return TaskBundle(path, bundle, spec, guidelines, rows, cases, sealed=sealed)
 
 
 def _loaded(source: str | Path | TaskBundle) -> TaskBundle:
@@ -254,9 +257,9 @@ def import_tasks(
             counts["cases"] = len(tasks.cases)
         conn.execute(
             "INSERT INTO bundle_log (sha256, kind, bundle_id, project_id, signer_key_id, signer_name,"
-            " file_name, imported_at, counts) VALUES (?,?,?,?,?,?,?,?,?)",
+            " file_name, imported_at, counts, details) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (bundle.sha256, m.kind, m.bundle_id, m.project_id, m.producer.key_id, m.producer.name,
-             path.name, now_iso(), json.dumps(counts)),
+             path.name, now_iso(), json.dumps(counts), json.dumps({"sealed": True} if tasks.sealed else {})),
         )
     return Change(op="import", project_id=m.project_id, counts=counts,
                   message=f"imported {path.name}: {added} new items, {updated} updated, project {spec.name!r}")

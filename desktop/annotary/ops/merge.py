@@ -9,13 +9,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from annotary.bundles.bundle import open_bundle
 from annotary.core.errors import AnnotaryError, BundleError, Cancelled, TrustError
 from annotary.core.formats import Manifest
 from annotary.core.items import Item
 from annotary.core.labels import Label, label_problem
 from annotary.ops import paused_gc
-from annotary.ops.bundling import check_instance, logged_before
+from annotary.ops.bundling import check_instance, logged_before, open_local, plain_local
 from annotary.ops.project import item_skeletons, project_info
 from annotary.ops.queries import ProjectInfo
 from annotary.store import Store
@@ -111,7 +110,7 @@ def _read(path: Path, trust: _Trust) -> _Read:
     The signer is checked against the roster before any record is inflated; the records are
     read line by line from the bundle's stream."""
     info = trust.info
-    with open_bundle(path, expect_kind="results") as bundle:
+    with open_local(path, expect_kind="results") as bundle:
         m = bundle.manifest
         if m.project_id != info.id:
             raise TrustError(f"{path.name}: results for project {m.project_id!r}, not {info.id!r}: refused")
@@ -312,20 +311,23 @@ def merge_results(store: Store, *, paths: list[str | Path],
                 break
             path = Path(path)
             try:
-                if _declared_kind(path) == "decisions":
-                    from annotary.ops.adjudication import (
-                        merge_decisions,  # it builds on this module
-                    )
+                # an encrypted bundle is decrypted once, for the look at its kind and the merge
+                with plain_local(path) as plain:
+                    if _declared_kind(plain) == "decisions":
+                        from annotary.ops.adjudication import (
+                            merge_decisions,  # it builds on this module
+                        )
 
-                    writer.finish(out)
-                    out.append(merge_decisions(store, path=path))
-                else:
-                    read = _read(path, trust)  # while the previous bundle is written
-                    writer.finish(out)
-                    data = _merge_read(store, read, info, items.all())
-                    out.append(read.report)
-                    if data is not None:
-                        writer.submit(len(out) - 1, read, data)
+                        writer.finish(out)
+                        out.append(merge_decisions(store, path=plain))
+                    else:
+                        read = _read(plain, trust)  # while the previous bundle is written
+                        writer.finish(out)
+                        data = _merge_read(store, read, info, items.all())
+                        out.append(read.report)
+                        if data is not None:
+                            writer.submit(len(out) - 1, read, data)
+                    out[-1].file = str(path)  # the file given, not its decryption
             except AnnotaryError as err:
                 out.append(MergeReport(str(path), refusal=str(err).removeprefix(f"{path.name}: ")))
             if progress:
@@ -342,7 +344,7 @@ def _declared_kind(path: str | Path) -> str | None:
     """The kind a bundle's signed manifest states, to pick the merge (None if it cannot be
     read: the merge then refuses it with the reason)."""
     try:
-        with open_bundle(path) as bundle:
+        with open_local(path) as bundle:
             return bundle.manifest.kind
     except AnnotaryError:
         return None

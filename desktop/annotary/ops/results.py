@@ -7,24 +7,37 @@ from pathlib import Path
 from annotary.bundles.bundle import write_bundle
 from annotary.bundles.identity import Identity
 from annotary.bundles.records import dump_jsonl
+from annotary.bundles.sealed import Recipient
 from annotary.core.adjudication import Decision
 from annotary.core.changes import Change
 from annotary.core.errors import LabelError
 from annotary.core.labels import Label
 from annotary.ops import queries
 from annotary.ops.bundling import instance_fields
+from annotary.ops.sealing import (
+    DEFAULT_CHOICE,
+    Encryption,
+    came_sealed,
+    coordinator_recipient,
+    recipients,
+    seal_options,
+    sealed_text,
+)
 from annotary.store import Store
 
 
-def export_results(store: Store, *, project_id: str, identity: Identity, out: str | Path) -> Change:
-    """Write every current label of this annotator in the project, signed with their key."""
+def export_results(store: Store, *, project_id: str, identity: Identity, out: str | Path,
+                   encryption: Encryption = DEFAULT_CHOICE) -> Change:
+    """Write every current label of this annotator in the project, signed with their key;
+    encrypted to the project's coordinator (see export_recipients)."""
     info = queries.project(store, project_id)
     if info is None:
         raise LabelError(f"no project {project_id!r} in this store")
     labels = queries.current_labels(store, project_id, identity.key_id)
     out = Path(out)
+    chosen = export_recipients(store, info, identity, encryption, out.name)
     if info.kind == "adjudication":
-        return _export_decisions(store, info, labels, identity, out)
+        return _export_decisions(store, info, labels, identity, out, chosen)
     write_bundle(
         out, kind="results", project_id=project_id, project_name=info.name, identity=identity,
         round=info.round, **instance_fields(info),
@@ -33,10 +46,30 @@ def export_results(store: Store, *, project_id: str, identity: Identity, out: st
             "results.jsonl": dump_jsonl(labels),
         },
         counts={"results.jsonl": len(labels)},
+        **seal_options(chosen),
     )
     items = len({lab.item_id for lab in labels})
     return Change(op="export", project_id=project_id, counts={"labels": len(labels), "items": items},
-                  message=f"wrote {out.name}: {len(labels)} labels of {items} items")
+                  message=f"wrote {out.name}{sealed_text(chosen)}: {len(labels)} labels of {items} items")
+
+
+def export_recipients(store: Store, info, identity: Identity, encryption: Encryption, what: str) -> list[Recipient]:
+    """Who an annotator's (a reviewer's) export is encrypted to: by default, when the project is
+    confidential or its task bundle came encrypted, to the coordinator named in it (and the
+    annotator); none with --plaintext."""
+    coordinator = coordinator_recipient(store, info.id)
+    return recipients(encryption, signer=identity, readers=[coordinator] if coordinator else [],
+                      confidential=info.spec.confidential, by_default=came_sealed(store, info.id), what=what)
+
+
+def export_default(store: Store, project_id: str) -> str | None:
+    """The coordinator's name when the project's results go encrypted to them by default (its
+    task bundle came encrypted, or it is confidential); None when they go signed only."""
+    info = queries.project(store, project_id)
+    coordinator = coordinator_recipient(store, project_id)
+    if info is None or coordinator is None:
+        return None
+    return coordinator.name if info.spec.confidential or came_sealed(store, project_id) else None
 
 
 def decisions_of(store: Store, project_id: str, labels: list[Label]) -> list[Decision]:
@@ -58,7 +91,8 @@ def decisions_of(store: Store, project_id: str, labels: list[Label]) -> list[Dec
     return out
 
 
-def _export_decisions(store: Store, info, labels: list[Label], identity: Identity, out: Path) -> Change:
+def _export_decisions(store: Store, info, labels: list[Label], identity: Identity, out: Path,
+                      chosen: list[Recipient]) -> Change:
     decisions = decisions_of(store, info.id, labels)
     write_bundle(
         out, kind="decisions", project_id=info.id, project_name=info.name, identity=identity,
@@ -66,7 +100,8 @@ def _export_decisions(store: Store, info, labels: list[Label], identity: Identit
         members={"spec.json": info.spec.model_dump_json(indent=2).encode(),
                  "decisions.jsonl": dump_jsonl(decisions)},
         counts={"decisions.jsonl": len(decisions)},
+        **seal_options(chosen),
     )
     items = len({d.item_id for d in decisions})
     return Change(op="export", project_id=info.id, counts={"decisions": len(decisions), "items": items},
-                  message=f"wrote {out.name}: {len(decisions)} decisions on {items} items")
+                  message=f"wrote {out.name}{sealed_text(chosen)}: {len(decisions)} decisions on {items} items")

@@ -11,6 +11,7 @@ from annotary.bundles.records import dump_jsonl
 from annotary.core.changes import Change
 from annotary.core.errors import ItemError, SpecError
 from annotary.core.spec import load_spec_file
+from annotary.ops.sealing import DEFAULT_CHOICE, Encryption, recipients, seal_options, sealed_text
 from annotary.ops.sources import read_sources, rejected_line, write_rejected
 
 GUIDELINE_ASSETS = "guidelines/"
@@ -50,12 +51,15 @@ def build_task_bundle(
     skip_invalid: bool = False,
     responses: list[str | Path] = (),
     keep_source_responses: bool = False,
+    encryption: Encryption = DEFAULT_CHOICE,
 ) -> Change:
     """Read, check and sign: every item must fit every question of the spec.
 
     `responses`, `keep_source_responses`, `skip_invalid`: as ops.sources.read_sources; the rows
     set aside are listed in OUT.rejected.jsonl."""
     spec = load_spec_file(spec_path)
+    chosen = recipients(encryption, signer=identity, readers=[], confidential=spec.confidential,
+                        what=Path(out).name)
     spec_path = Path(spec_path)
     if guidelines_path is None:
         default = spec_path.with_name("guidelines.md")
@@ -83,9 +87,10 @@ def build_task_bundle(
             "items.jsonl": dump_jsonl(i.model_dump(mode="json", exclude_defaults=True) for i in items),
         },
         counts={"items.jsonl": len(items)},
+        **seal_options(chosen),
     )
     listed = write_rejected(out, found.rejected) if skip_invalid else None
     left = f"\n{rejected_line(found.rejected, listed)}" if listed else ""
     return Change(op="build", project_id=spec.resolved_project_id,
                   counts={"items": len(items), **({"rejected": len(found.rejected)} if skip_invalid else {})},
-                  message=f"wrote {out.name}: {len(items)} items ({'; '.join(s.rsplit(', ', 1)[0] for s in found.shapes)}){found.summary}{left}")
+                  message=f"wrote {out.name}{sealed_text(chosen)}: {len(items)} items ({'; '.join(s.rsplit(', ', 1)[0] for s in found.shapes)}){found.summary}{left}")

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from annotary.bundles.bundle import open_bundle
 from annotary.bundles.identity import fingerprint_of
 from annotary.core.adjudication import Case, Decision
 from annotary.core.items import Item
 from annotary.core.labels import Label
-from annotary.ops.bundling import bundle_guidelines, bundle_items, bundle_spec, check_spec_project
+from annotary.ops.bundling import (
+    bundle_guidelines,
+    bundle_items,
+    bundle_spec,
+    check_spec_project,
+    open_local,
+)
 
 
 @dataclass(frozen=True)
@@ -31,9 +37,20 @@ class VerifyReport:
     fingerprint: str
     members: int
     counts: dict
+    instance_id: str | None = None  # the project instance it was made for, None before instances
+    coordinator_key_id: str | None = None
+    encrypted: bool = False  # an age file, opened with this computer's identity
+    signed_sha256: str = ""  # of the signed zip inside (the file itself when not encrypted)
+
+    @property
+    def instance_text(self) -> str:
+        """The project instance, said as a person reads it."""
+        if self.instance_id is None:
+            return "made before instance ids; matched on project id only"
+        return f"instance {self.instance_id}, coordinator key {self.coordinator_key_id}"
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return asdict(self) | {"instance": self.instance_text}
 
 
 def verify_bundle(path: str | Path) -> VerifyReport:
@@ -42,7 +59,7 @@ def verify_bundle(path: str | Path) -> VerifyReport:
     The signature is checked before anything else is inflated; then every member is streamed
     once for its hash, and the records are validated line by line."""
     path = Path(path)
-    with open_bundle(path) as bundle:
+    with open_local(path) as bundle:
         m = bundle.manifest
         bundle.verify_all()
         counts = {}
@@ -60,10 +77,20 @@ def verify_bundle(path: str | Path) -> VerifyReport:
             if bundle.has(member):
                 counts[what] = sum(1 for _ in bundle.records(member, model))
         return VerifyReport(
-            file=str(path), sha256=bundle.sha256, kind=m.kind, format_version=m.version,
+            file=str(path), sha256=_file_sha256(path) if bundle.sealed else bundle.sha256, kind=m.kind, format_version=m.version,
             bundle_id=m.bundle_id, project_id=m.project_id, project_name=m.project_name, round=m.round,
             created_at=m.created_at.isoformat(), signer_name=m.producer.name, signer_role=m.producer.role,
             signer_key_id=m.producer.key_id,
             fingerprint=fingerprint_of(base64.b64decode(m.producer.public_key)),
             members=len(bundle.names()), counts=counts,
+            instance_id=m.instance_id, coordinator_key_id=m.coordinator_key_id,
+            encrypted=bundle.sealed, signed_sha256=bundle.sha256,
         )
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

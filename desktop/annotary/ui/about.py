@@ -38,6 +38,7 @@ It ships with:
   click                              BSD-3-Clause
   platformdirs                       MIT
   numpy                              BSD-3-Clause (bundled OpenBLAS: BSD-3-Clause)
+  pyrage (the Rust age crate inside) MIT (age: MIT OR Apache-2.0)
   Python                             PSF-2.0
 
 The demo projects contain samples of public datasets; their sources and licences follow.

@@ -28,7 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from annotary.core.errors import IdentityError
 from annotary.flows.modes import FILTER_FROM, NONE, Categorical
+from annotary.ops import identity as identity_ops
 from annotary.ui.shortcuts import COMMANDS, normalized
 from annotary.ui.widgets import SafeBrowser
 
@@ -118,11 +120,34 @@ class Asker:
         dialog.resize(560, 420)
         dialog.exec()
 
+    def passphrase(self, wrong: bool = False) -> str | None:
+        """The passphrase of the private key (asked once per session), or None if cancelled."""
+        label = ("That passphrase did not unlock your key. Passphrase:" if wrong else
+                 "Your signing key is protected by a passphrase. Passphrase:")
+        text, ok = QInputDialog.getText(self.parent, "Unlock your key", label, QLineEdit.EchoMode.Password)
+        return text if ok and text else None
+
     def identity(self) -> tuple[str, str] | None:
         dialog = IdentityDialog(self.parent)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return None
         return dialog.values()
+
+
+def unlock_for_session(asker, attempts: int = 3) -> bool:
+    """Ask for the passphrase of a protected key until it unlocks the key (at most `attempts`
+    times); it is then kept in memory for this session, never written. False if not given."""
+    wrong = False
+    for _ in range(attempts):
+        given = asker.passphrase(wrong)
+        if given is None:
+            return False
+        try:
+            identity_ops.unlock_identity(given)
+            return True
+        except IdentityError:
+            wrong = True
+    return False
 
 
 class IdentityDialog(QDialog):

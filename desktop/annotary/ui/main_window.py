@@ -19,10 +19,12 @@ from PySide6.QtWidgets import (
 
 from annotary.core.errors import AnnotaryError, Cancelled, TrustError
 from annotary.flows.labeling import LabelingFlow
+from annotary.flows.workspace import Field, encryption_of
 from annotary.ops import annotate, open_store, queries
 from annotary.ops.demo import ensure_demos
 from annotary.ops.importing import import_tasks, load_tasks, preview_tasks
-from annotary.ops.results import export_results
+from annotary.ops.results import export_default, export_results
+from annotary.ops.sealing import DEFAULT_CHOICE
 from annotary.ui.about import AboutDialog
 from annotary.ui.dialogs import PROJECT_FILTER, Asker, KeySheet
 from annotary.ui.guidelines import GuidelinesDock
@@ -340,14 +342,32 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Nothing exported", 8000)
             return
         safe_name = "".join(ch if ch.isalnum() else "-" for ch in self.identity.name).strip("-")
+        encryption = self._export_encryption(info.id)
+        if encryption is None:
+            self.statusBar().showMessage("Nothing exported", 8000)
+            return
         path = self.ask.save_path("Export results", f"{info.id}-{safe_name}-results.annotary")
         if not path:
             return
-        change = export_results(self.store, project_id=info.id, identity=self.identity, out=path)
+        change = export_results(self.store, project_id=info.id, identity=self.identity, out=path,
+                                encryption=encryption)
         left = len(flow.ids) - len(flow.labeled)
         more = f"\n{left} of {len(flow.ids)} items are not submitted yet." if left else ""
         send = "" if not flow.labeled else "\nSend this file to your coordinator."
         self.ask.info("Results exported", f"{change.message}{more}{send}")
+
+    def _export_encryption(self, project_id: str):
+        """Whether the results go encrypted: asked when that is the project's default (its task
+        bundle came encrypted, or it is confidential); otherwise the file is signed only, as ever.
+        None: cancelled."""
+        coordinator = export_default(self.store, project_id)
+        if coordinator is None:
+            return DEFAULT_CHOICE
+        values = self.ask.form("Export results", [Field(
+            "encrypt", f"&Encrypt so only {coordinator} and you can open it", "bool", True,
+            tip="Your task bundle came encrypted: send your results back the same way")],
+            intro="Your results can be opened only by the people they are encrypted to.", ok="Export")
+        return None if values is None else encryption_of(values)
 
     # -- drag and drop ------------------------------------------------------------------------
     def dragEnterEvent(self, event):  # noqa: N802 - Qt override
