@@ -8,7 +8,7 @@ PKGSTAMP := $(VENV)/.installed-package
 APP := dist/annotary/annotary
 
 .PHONY: run test lint bench schemas clean package test-package install-desktop uninstall-desktop \
-	icons bench-package test-realwindow screenshots
+	icons bench-package test-realwindow screenshots package-windows test-package-windows
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,15 @@ package: $(PKGSTAMP)
 test-package: package
 	env -u QT_QPA_PLATFORM $(APP) self-test
 	ANNOTARY_FROZEN=$(APP) QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest tests/packaging
+
+# the Windows app, built under Wine with a Windows CPython (packaging/windows/wine_build.py):
+# dist/annotary-windows/, its zip and SHA-256; set-up cached in build/windows/
+package-windows: | $(BIN)/python
+	$(BIN)/python packaging/windows/wine_build.py build
+
+# build it, then run the frozen annotary.exe's --version and self-test under Wine
+test-package-windows: package-windows
+	$(BIN)/python packaging/windows/wine_build.py test
 
 bench-package: package
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/package_bench.py --app $(APP)
