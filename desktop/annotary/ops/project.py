@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import secrets
+from collections import Counter
 from pathlib import Path
 
 from annotary.bundles.identity import Identity
@@ -20,15 +22,18 @@ from annotary.ops import queries
 from annotary.ops.queries import ProjectInfo
 from annotary.ops.sources import (
     ANSWER,  # noqa: F401  (the answers' adapter, used by other operations)
+    Sources,
     read_sources,
     rejected_line,
+    stream_sources,
     write_rejected,
 )
 from annotary.store import Store, open_store
 from annotary.store.db import now_iso, open_elsewhere
 from annotary.store.migrations import SKELETON_PATHS, SKELETON_RESPONSES
 
-MARK = "coordinator_project"  # settings key naming the project a coordinator's file holds
+MARK = "coordinator_project"
+INSERT_CHUNK = 2000  # items read, checked and written at a time  # settings key naming the project a coordinator's file holds
 
 
 def open_project(path: str | Path) -> Store:
@@ -145,11 +150,9 @@ def create_project(*, spec_path: str | Path, items_paths: list[str | Path], out:
         default = Path(spec_path).with_name("guidelines.md")
         guidelines_path = default if default.exists() else None
     guidelines = read_guidelines(guidelines_path)
-    found = read_sources(list(items_paths), spec, fmt, skip_invalid=skip_invalid, responses=list(responses),
-                         keep_source_responses=keep_source_responses)
-    items, shapes = found.items, found.shapes
-    if not items:
-        raise ItemError("no items to put in the project")
+    found = Sources([], [])
+    items = stream_sources(found, list(items_paths), spec, fmt, skip_invalid=skip_invalid,
+                           responses=list(responses), keep_source_responses=keep_source_responses)
     pid = spec.resolved_project_id
     tmp = out.with_name(f".{out.name}.creating")
     _remove_db(tmp)
@@ -162,7 +165,13 @@ def create_project(*, spec_path: str | Path, items_paths: list[str | Path], out:
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (pid, spec.name, spec.model_dump_json(), guidelines, spec.guidelines_version,
                  identity.key_id, identity.public_key, identity.name, 1, now_iso(), new_instance_id()))
-            insert_items(store, pid, items)
+            kinds = Counter()
+            # read, checked and written a chunk at a time: the dataset is never in memory whole
+            while chunk := list(itertools.islice(items, INSERT_CHUNK)):
+                insert_items(store, pid, chunk)
+                kinds.update(i.kind for i in chunk)
+            if not kinds:
+                raise ItemError("no items to put in the project")
             store.conn.execute("INSERT INTO settings (key, value) VALUES (?, ?)", (MARK, f'"{pid}"'))
     except BaseException:
         store.close()
@@ -177,13 +186,14 @@ def create_project(*, spec_path: str | Path, items_paths: list[str | Path], out:
     _remove_db(out)
     os.replace(tmp, out)
     listed = write_rejected(out, found.rejected) if skip_invalid else None
-    kinds = {k: sum(1 for i in items if i.kind == k) for k in ("normal", "gold", "calibration")}
+    total = sum(kinds.values())
+    kinds = {k: kinds[k] for k in ("normal", "gold", "calibration")}
     left = f"\n{rejected_line(found.rejected, listed)}" if listed else ""
     return Change(op="create", project_id=pid,
-                  counts={"items": len(items), **kinds, **({"rejected": len(found.rejected)} if skip_invalid else {})},
-                  message=f"created {out.name}: project {pid!r}, {len(items)} items "
+                  counts={"items": total, **kinds, **({"rejected": len(found.rejected)} if skip_invalid else {})},
+                  message=f"created {out.name}: project {pid!r}, {total} items "
                           f"({kinds['gold']} gold, {kinds['calibration']} calibration); "
-                          f"read {'; '.join(shapes)}{found.summary}{left}")
+                          f"read {'; '.join(found.shapes)}{found.summary}{left}")
 
 
 def _refuse_if_open(out: Path) -> None:
