@@ -70,10 +70,28 @@ def item_skeletons(store: Store, project_id: str) -> dict[str, Item]:
     """The project's items without their texts: ids, kind, response ids, rubric criteria (gold and
     calibration items whole). Enough to check labels and compute figures, in a fraction of the time
     parsing every item takes: the skeletons come from an index, and items of one shape share it."""
+    return _skeletons(store, project_id, store.tuples(SKELETONS, (project_id,)), named=True)
+
+
+# an annotator's assigned items' skeletons, in the items' order
+ASSIGNED_SKELETONS = """
+    SELECT i.id, i.skeleton FROM assignments a JOIN items i ON i.project_id=a.project_id AND i.id=a.item_id
+    WHERE a.project_id=? AND a.annotator=? ORDER BY i.seq
+"""
+
+
+def assigned_skeletons(store: Store, project_id: str, annotator: str) -> dict[str, Item]:
+    """item_skeletons of the items assigned to one annotator, each of one shape the very same
+    object (its id is that of the first item of the shape): what checking their labels needs,
+    in memory bounded by their number, not the project's."""
+    return _skeletons(store, project_id, store.tuples(ASSIGNED_SKELETONS, (project_id, annotator)), named=False)
+
+
+def _skeletons(store: Store, project_id: str, rows, *, named: bool) -> dict[str, Item]:
     out: dict[str, Item | None] = {}
     shapes: dict[str, Item | None] = {}
     whole = False
-    for iid, skeleton in store.tuples(SKELETONS, (project_id,)):
+    for iid, skeleton in rows:
         base = None if skeleton is None else shapes.get(skeleton, False)
         if base is False:  # a shape not seen yet: most datasets have a handful
             parts = json.loads(skeleton)
@@ -84,10 +102,11 @@ def item_skeletons(store: Store, project_id: str) -> dict[str, Item]:
         if base is None:
             out[iid], whole = None, True  # filled below, keeping the items' order
         else:
-            out[iid] = _renamed(base, iid)
+            out[iid] = _renamed(base, iid) if named else base
     if whole:
         for iid, data in store.conn.execute(WHOLE, (project_id,)):
-            out[iid] = Item.model_validate_json(data)
+            if iid in out:
+                out[iid] = Item.model_validate_json(data)
     return out  # type: ignore[return-value]  (every None was filled)
 
 
