@@ -257,14 +257,15 @@ def _new_items(store: Store, project_id: str, spec, gold_paths, calibration_path
     """Gold and calibration items from files, checked; the ones the project holds already are skipped."""
     gold, _ = read_source_items(list(gold_paths), spec, fmt, kind="gold")
     calibration, _ = read_source_items(list(calibration_paths), spec, fmt, kind="calibration")
-    stored = dict(store.query("SELECT id, data FROM items WHERE project_id=?", (project_id,)))
     out, seen = [], set()
     for item in gold + calibration:
         if item.id in seen:
             raise ItemError(f"item id {item.id!r} is both in the gold and the calibration files")
         seen.add(item.id)
-        if item.id in stored:
-            if stored[item.id] != item.model_dump_json(exclude_defaults=True):
+        # looked up one by one: reading every item's text to compare a few would hold the project
+        stored = store.one("SELECT data FROM items WHERE project_id=? AND id=?", (project_id, item.id))
+        if stored is not None:
+            if stored[0] != item.model_dump_json(exclude_defaults=True):
                 raise ItemError(f"item id {item.id!r} is already in the project with other content")
             continue
         out.append(item)
