@@ -6,8 +6,8 @@ step runs as a user runs it, the `annotary` command in a process of its own unde
 `/usr/bin/time` (its peak RSS is that process's own), timed from start to exit:
 
   project create, assign (20 signed task bundles), merge (20 result bundles), the quality report
-  (`annotary agreement`), trl-preference export, tasks build (every item in one task bundle) and
-  `annotary import` of that bundle into a fresh store, against a plain baseline measured the same
+  (`annotary agreement`), trl-preference export, labels-long Parquet, tasks build (the items, at
+  most the first 100,000, in one task bundle) and `annotary import` of that bundle into a fresh store, against a plain baseline measured the same
   way: a process that reads the bundle's items.jsonl, json.loads each line and executemany's the
   same columns into SQLite with the store's page size, WAL and synchronous=FULL.
 
@@ -39,6 +39,8 @@ SPEC = pairwise_spec(PROJECT, "Scale benchmark")
 GOALS_S = {"merge": 10.0, "quality report": 15.0, "trl-preference export": 10.0}  # at 1M labels
 GOAL_RSS_MB = 400  # every coordinator command (project create of 1M items, a 2M-label project)
 GOAL_IMPORT_RATIO = 1.5
+IMPORT_ITEMS = 100_000  # the task bundle built and imported: at most this many items (a bundle's
+# items.jsonl may not pass 512 MiB, about 400k items of this size)
 WORDS = ("the model answer explains why each step follows from the last and where the user should check "
          "units, données, edge cases and the limits of the method before relying on it; a careful reader "
          "compares both responses against the question asked").split()
@@ -222,9 +224,16 @@ def one_size(labels: int, work: Path, say) -> dict[str, tuple[float, float]]:
                                          "--out", str(root / "labels")))
     shutil.rmtree(root / "labels")
     db.unlink()
-    step("tasks build", annotary("tasks", "build", str(root / "spec.toml"), str(root / "items.jsonl"),
+    source = root / "items.jsonl"
+    if items > IMPORT_ITEMS:  # the first IMPORT_ITEMS items
+        source = root / "items-import.jsonl"
+        with (root / "items.jsonl").open("rb") as full, source.open("wb") as head:
+            for _, line in zip(range(IMPORT_ITEMS), full, strict=False):
+                head.write(line)
+    step("tasks build", annotary("tasks", "build", str(root / "spec.toml"), str(source),
                                  "--out", str(root / "tasks.annotary")))
-    (root / "items.jsonl").unlink()
+    for used in {source, root / "items.jsonl"}:
+        used.unlink()
     setup("extract", str(root / "tasks.annotary"), str(root / "member.jsonl"), log=logs / "setup-extract.log")
     (root / "annotator").mkdir()
     step("import", annotary("import", str(root / "tasks.annotary"), "--trust"), root / "annotator")
