@@ -136,8 +136,13 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
     given: dict[str, set[str]] = defaultdict(set)
     for iid, who in store.query("SELECT item_id, annotator FROM assignments WHERE project_id=?", (info.id,)):
         given[iid].add(who)
+    # who labeled what: triage asks it of everyone, the overlap only of annotators no longer active
+    # (their unlabeled items need someone else), so a plain round reads no label of the people
+    # at work (a million labels would be a few hundred MB of pairs)
+    wanted = None if triage is not None else sorted({a for who in given.values() for a in who} - set(people))
     labeled = {(r[0], r[1]) for r in store.query(
-        "SELECT DISTINCT item_id, annotator FROM labels WHERE project_id=?", (info.id,))}
+        "SELECT DISTINCT item_id, annotator FROM labels WHERE project_id=? AND (?2 IS NULL OR annotator IN"
+        " (SELECT value FROM json_each(?2)))", (info.id, None if wanted is None else json.dumps(wanted)))}
 
     def covering(iid: str) -> int:  # a removed annotator's unlabeled items need someone else
         return sum(1 for a in given[iid] if a in people or (iid, a) in labeled)
