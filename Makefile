@@ -49,12 +49,16 @@ screenshots: $(STAMP)
 	cp $(SHOWN:%=tests/screenshots/realwindow/%.png) docs/screenshots/
 
 # labeling (import, latency per mode, memory, cold start), then the coordinator's merge and
-# agreement, then dataset export: figures and ratios, never pass/fail
+# agreement, then dataset export, then every coordinator command at SCALE_SIZES labels (time,
+# peak RSS, growth; `make bench SCALE_SIZES=10000,100000` for a quicker run): figures and
+# ratios, never pass/fail
+SCALE_SIZES ?= 10000,100000,1000000
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/bench.py
 	$(BIN)/python benchmarks/coordinator_bench.py
 	$(BIN)/python benchmarks/export_bench.py
 	$(BIN)/python benchmarks/crypto_bench.py
+	$(BIN)/python benchmarks/scale_bench.py --sizes $(SCALE_SIZES)
 
 schemas: $(RUNSTAMP)
 	$(BIN)/python -c "from pathlib import Path; from annotary.core.schema import schema_texts; \

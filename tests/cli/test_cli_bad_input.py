@@ -111,27 +111,24 @@ def test_the_installed_command_exits_2_with_one_line(built, demo_store, before, 
 
 
 def test_file_swapped_after_the_check_changes_nothing_imported(built, store, demo_bundle, monkeypatch):
-    """The file is read once: what was shown (and trusted with --trust) is what gets imported,
-    even if the file is replaced in between."""
+    """What was shown (and trusted with --trust) is what gets imported, or nothing: the items are
+    read as they are written, so a file replaced in between is refused and no key gets pinned."""
     import shutil
 
     import annotary.cli.main as cli_main
-    from annotary.ops import queries
 
     real_preview = cli_main.preview_tasks
-    shown = {}
+    checkpoint(store)
+    before = snapshot(store)
 
     def preview_then_swap(store_, tasks):
         preview = real_preview(store_, tasks)
-        shown["key"] = preview.signer_key_id
         shutil.copy(built["pinned-key-mismatch"][0], demo_bundle)  # same project, another key
         return preview
 
     monkeypatch.setattr(cli_main, "preview_tasks", preview_then_swap)
-    result = run("import", str(demo_bundle), "--trust")
-    assert result.exit_code == 0, result.output
-    info = queries.project(store, "demo-pairwise")
-    assert info.coordinator_key_id == shown["key"]
+    assert_user_error(run("import", str(demo_bundle), "--trust"), r"the file changed since it was checked")
+    assert_unchanged(before, snapshot(store))
 
 
 def test_error_stays_one_line_with_a_line_break_in_the_file_name(demo_store, before, tmp_path):

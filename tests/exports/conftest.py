@@ -50,8 +50,9 @@ def load(hf, tmp_path):
     """Load an export folder's data file the way training code does."""
 
     def go(folder: Path):
-        kind = "parquet" if (folder / "train.parquet").exists() else "json"
-        data = folder / ("train.parquet" if kind == "parquet" else "train.jsonl")
+        kind = "parquet" if (folder / "train.parquet").exists() or (folder / "data").is_dir() else "json"
+        data = folder / ("data/round=*/part-0.parquet" if (folder / "data").is_dir() else
+                         "train.parquet" if kind == "parquet" else "train.jsonl")
         return hf.load_dataset(kind, data_files=str(data), split="train", cache_dir=str(tmp_path / "hf-cache"))
 
     return go

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from annotary.core.errors import AnnotaryError, TrustError
-from annotary.ops import queries
-from annotary.ops.importing import import_tasks, preview_tasks
+from annotary.ops import importing, queries
+from annotary.ops.importing import import_tasks, load_tasks, preview_tasks
 from tests.ops.badbundles import (
     CASE_IDS,
     assert_one_line,
@@ -121,3 +121,61 @@ def test_same_bundle_twice_changes_nothing(demo_store, demo_bundle):
     assert "already imported; nothing changed" in change.message
     assert change.counts == {"items": 0}
     assert_unchanged(before, snapshot(demo_store))
+
+
+# --- the import that reads, checks and writes the items a chunk at a time (the CLI's and the
+# app's): every bundle the whole-bundle check refuses is refused, and nothing is left of it
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """One item a chunk: the items before a bad one are written (in the transaction) first."""
+    monkeypatch.setattr(importing, "CHUNK", 1)
+
+
+@pytest.mark.parametrize("case_id", CASE_IDS)
+def test_chunked_import_refuses_with_nothing_left(case_id, built, demo_store, small_chunks, monkeypatch, tmp_path):
+    """Into a store that holds the project already (its coordinator pinned)."""
+    store = demo_store
+    checkpoint(store)
+    before = snapshot(store)
+    path = use_case(case_id, built, monkeypatch, tmp_path)
+    with pytest.raises(AnnotaryError) as err:
+        import_tasks(store, load_tasks(path, items=False), trust_new_key=True)
+    message = str(err.value)
+    assert_one_line(message)
+    assert re.search(expected(case_id), message), message
+    checkpoint(store)  # a rolled-back transaction may leave frames in the WAL nobody reads
+    after = snapshot(store)
+    assert after["db"] == before["db"] and after["dump"] == before["dump"]
+
+
+def test_chunked_import_stores_the_same_rows(demo_bundle, tmp_path, small_chunks):
+    from annotary.store import open_store
+
+    stores = [open_store(tmp_path / "whole.db"), open_store(tmp_path / "chunks.db")]
+    tasks = load_tasks(demo_bundle, items=False)
+    assert tasks.rows is None and preview_tasks(stores[1], tasks).items == tasks.items > 1
+    counts = [import_tasks(stores[0], demo_bundle, trust_new_key=True).counts,
+              import_tasks(stores[1], tasks, trust_new_key=True).counts]
+    assert counts[0] == counts[1] and counts[1]["added"] == tasks.items
+    rows = [s.conn.execute("SELECT id, seq, kind, data FROM items ORDER BY seq").fetchall() for s in stores]
+    assert rows[0] == rows[1]
+    progress = []
+    again = open_store(tmp_path / "again.db")
+    import_tasks(again, load_tasks(demo_bundle, items=False), trust_new_key=True,
+                 progress=lambda done, total: progress.append((done, total)))
+    assert progress[-1] == (tasks.items, tasks.items) and len(progress) == tasks.items
+    for s in (*stores, again):
+        s.close()
+
+
+def test_file_swapped_before_the_items_are_read_is_refused(built, store, demo_bundle, monkeypatch, tmp_path):
+    import shutil
+
+    checkpoint(store)
+    before = snapshot(store)
+    tasks = load_tasks(demo_bundle, items=False)
+    shutil.copy(built["pinned-key-mismatch"][0], demo_bundle)
+    with pytest.raises(AnnotaryError, match="changed since it was checked"):
+        import_tasks(store, tasks, trust_new_key=True)
+    assert_unchanged(before, snapshot(store))

@@ -306,7 +306,7 @@ def import_cmd(bundle, trust, as_json):
       annotary import round1.annotary --trust
     """
     store = open_store(store_path())
-    tasks = load_tasks(bundle)  # read and checked once; the import writes what was shown
+    tasks = load_tasks(bundle, items=False)  # the items are checked as the import reads and writes them
     preview = preview_tasks(store, tasks)
     if preview.pin == "new" and not trust and sys.stdin.isatty() and not as_json:
         click.echo(f"Project {preview.project_name!r} ({preview.items} items), signed by "

@@ -387,12 +387,15 @@ ROWS: dict[str, Callable[..., list[dict]]] = {
 }
 
 
-def label_row(*, item_id: str, question_id: str, kind: str, rater: str, rater_name: str, human: bool,
-              revision: int, current: bool, data: dict, provenance: str | None) -> dict:
+def label_row(*, item_id: str, item_kind: str, question_id: str, kind: str, round: int, rater: str,
+              rater_name: str, human: bool, revision: int, current: bool, data: dict,
+              provenance: str | None) -> dict:
     """One label revision (kind "label") or reviewer decision (kind "decision") as a flat row;
-    the answer is JSON text because its shape differs by mode."""
+    the answer is JSON text because its shape differs by mode. `round`: the round the item was
+    assigned to the rater in (0: outside any round, as outside raters' labels and decisions)."""
     answer = data.get("answer")
-    return {"item_id": item_id, "question_id": question_id, "kind": kind, "rater": rater,
+    return {"round": round, "item_id": item_id, "item_kind": item_kind, "question_id": question_id,
+            "kind": kind, "rater": rater,
             "rater_name": rater_name, "human": human, "revision": revision, "current": current,
             "answer": None if answer is None else json.dumps(answer, ensure_ascii=False, sort_keys=True),
             "rationale": data.get("rationale") or data.get("reason"), "confidence": data.get("confidence"),
@@ -439,7 +442,8 @@ def columns(fmt: str, shape: Shape, q=None) -> dict[str, str]:
             return {"item_id": "text", "text": "text", "responses": "texts", **label, "other": "text"}
         return {"item_id": "text", "response_id": "text", "prompt": "text", "text": "text", **label,
                 "other": "text"}
-    return {"item_id": "text", "question_id": "text", "kind": "text", "rater": "text", "rater_name": "text",
+    return {"round": "int", "item_id": "text", "item_kind": "text", "question_id": "text", "kind": "text",
+            "rater": "text", "rater_name": "text",
             "human": "bool", "revision": "int", "current": "bool", "answer": "text", "rationale": "text",
             "confidence": "int", "duration_ms": "int", "flags": "texts", "skip_reason": "text",
             "submitted_at": "text", "guidelines_version": "text", "provenance": "text"}
@@ -501,6 +505,7 @@ class CardFacts:
     judged_items: int = 0  # items one person decided with a triage judge's agreement (single+judge)
     triage_rounds: list[dict] = field(default_factory=list)  # round, rater, min_rater_confidence, tolerance
     competence_rounds: list[dict] = field(default_factory=list)  # round, min_posterior
+    partition: str | None = None  # data_file is a folder of Hive-style partitions by this column
 
 
 def _rounds(rounds: list[dict]) -> str:
@@ -527,6 +532,14 @@ def routing_lines(f: CardFacts) -> list[str]:
     return out
 
 
+PARTITION_FILE = "part-0.parquet"
+
+
+def partition_path(folder: str, column: str, value) -> str:
+    """Where one partition's rows go, Hive-style (Spark, DuckDB, Arrow read the value from the path)."""
+    return f"{folder}/{column}={value}/{PARTITION_FILE}"
+
+
 def _fmt(v) -> str:
     if v is None:
         return "–"
@@ -542,15 +555,22 @@ def _estimate(value, low, high) -> str:
 
 def dataset_card(f: CardFacts) -> str:
     """A Hugging Face dataset card: YAML front matter naming the data file, then the facts."""
-    split = f.data_file.rsplit(".", 1)[0]
+    split = "train" if f.partition else f.data_file.rsplit(".", 1)[0]
+    files = partition_path(f.data_file, f.partition, "*") if f.partition else f.data_file
+    if f.partition:
+        where = (f"- data: `{files}`, one Parquet file per {f.partition} (Hive-style partitions: the "
+                 f"`{f.partition}` column is the folder's name, not in the files), {f.rows} rows; each "
+                 f"file's sha256 is in `manifest.json`")
+    else:
+        where = f"- data file: `{f.data_file}`, {f.rows} rows, sha256 `{f.sha256}`"
     out = ["---", f"pretty_name: {json.dumps(f.title, ensure_ascii=False)}", "configs:",
-           "- config_name: default", "  data_files:", f"  - split: {split}", f"    path: {f.data_file}",
+           "- config_name: default", "  data_files:", f"  - split: {split}", f"    path: {files}",
            "tags:", "- annotary", f"- {f.fmt}", "---", "", f"# {f.title}", "",
            f"Exported by Annotary {f.version} on {f.created_at} from project `{f.project_id}` "
            f"({f.project_name}).", "",
            f"**Format `{f.fmt}`**: {ABOUT[f.fmt]}.",
            f"Question: `{f.question}` ({f.mode})." if f.question else "Questions: all.", "",
-           f"- data file: `{f.data_file}`, {f.rows} rows, sha256 `{f.sha256}`",
+           where,
            f"- final answers exported: {f.answers}",
            f"- spec version `{f.spec_version}`, guidelines version `{f.guidelines_version}`"
            f" (labels made under {', '.join(f'`{v}`' for v in f.label_guidelines) or '–'})",
@@ -591,7 +611,7 @@ def dataset_card(f: CardFacts) -> str:
     out += ["", "## Export options", "", "```json", json.dumps(f.options, indent=2, sort_keys=True), "```"]
     if f.notes:
         out += ["", "## Notes", "", *(f"- {n}" for n in f.notes)]
-    kind = "parquet" if f.data_file.endswith(".parquet") else "json"
+    kind = "parquet" if f.partition or f.data_file.endswith(".parquet") else "json"
     if f.classes:
         column, feature = ("labels", "Sequence(ClassLabel(names=names))") if "labels" in f.columns \
             else ("label", "ClassLabel(names=names)")
@@ -604,5 +624,10 @@ def dataset_card(f: CardFacts) -> str:
                 f'ds = ds.cast_column("{column}", {feature})', "```", ""]
         return "\n".join(out)
     out += ["", "## Loading", "", "```python", "from datasets import load_dataset", "",
-            f'ds = load_dataset("{kind}", data_files="{f.data_file}", split="{split}")', "```", ""]
+            f'ds = load_dataset("{kind}", data_files="{files}", split="{split}")', "```", ""]
+    if f.partition:
+        out[-1:] = ["", "Past one machine, with the partition column from the folder names:", "", "```python",
+                    f'duckdb.sql("SELECT * FROM read_parquet(\'{files}\', hive_partitioning = true)")',
+                    f'spark.read.parquet("{f.data_file}")  # run from this folder; adds `{f.partition}`',
+                    "```", ""]
     return "\n".join(out)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
 import json
 import re
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -661,10 +662,14 @@ class Unreadable:
     text: str
 
 
-def _records(path: Path, *, lenient: bool = False) -> list[tuple[str, int, Any]]:
+HEAD = 1 << 16  # bytes looked at to tell JSON Lines from one JSON value
+
+
+def _records(path: Path, *, lenient: bool = False) -> Iterable[tuple[str, int, Any]]:
     """(where kind, number, value) per record: ('line', n) for JSON Lines and CSV, ('index', i) for an
     array, ('row', n) for Parquet. A line of JSON Lines that is not JSON is a RowError, or with
-    `lenient` an Unreadable record."""
+    `lenient` an Unreadable record. JSON Lines are read line by line as they are iterated (a large
+    file is never in memory whole); the other layouts are read whole."""
     name = path.name
     lower = name.lower().removesuffix(".gz")
     if not lower.endswith(SUFFIXES + TABLE_SUFFIXES):
@@ -674,6 +679,66 @@ def _records(path: Path, *, lenient: bool = False) -> list[tuple[str, int, Any]]
         if not path.is_file():
             raise ItemError(f"{name}: cannot read (No such file or directory)")
         return _parquet_records(path)
+    try:
+        with _open_data(path) as f:
+            head = f.read(HEAD)
+    except OSError as err:
+        raise ItemError(f"{name}: cannot read ({err.strerror})") from None
+    except (EOFError, zlib.error):
+        raise ItemError(f"{name}: not a valid gzip file") from None
+    start = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if lower.endswith(".csv") or start[:1] not in (b"{", b""):
+        return _whole_records(path, lower, lenient)
+    first = start.split(b"\n", 1)[0]
+    if len(first) == len(start) and len(head) == HEAD:  # a first line longer than the head: look at it whole
+        return _whole_records(path, lower, lenient)
+    if not _parses(first.decode("utf-8", "replace")):
+        return _whole_records(path, lower, lenient)  # pretty-printed, or a broken first line
+    return _lines(path, lenient)
+
+
+def _open_data(path: Path):
+    with open(path, "rb") as probe:
+        gz = probe.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rb") if gz else open(path, "rb")  # noqa: SIM115  (closed by the caller)
+
+
+def _lines(path: Path, lenient: bool) -> Iterator[tuple[str, int, Any]]:
+    """The records of a JSON Lines file whose first line is JSON, read line by line (split on
+    '\n' only: U+2028 may be inside a string)."""
+    name = path.name
+    offset = 0
+    try:
+        with _open_data(path) as f:
+            for n, raw in enumerate(f, 1):
+                if n == 1:
+                    offset = len(raw) - len(raw := raw.removeprefix(b"\xef\xbb\xbf"))
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as err:
+                    raise ItemError(f"{name} line {n}: not valid UTF-8 (byte {offset + err.start})") from None
+                offset += len(raw)
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)
+                except (json.JSONDecodeError, RecursionError) as err:
+                    why = (f"malformed JSON ({err.msg}, column {err.colno})" if isinstance(err, json.JSONDecodeError)
+                           else "JSON nested too deeply")
+                    if not lenient:
+                        raise RowError(f"{name} line {n}: {why}") from None
+                    yield "line", n, Unreadable(why, line.removesuffix("\n"))
+                    continue
+                yield "line", n, value
+    except OSError as err:
+        raise ItemError(f"{name}: cannot read ({err.strerror or err})") from None
+    except (EOFError, zlib.error):
+        raise ItemError(f"{name}: not a valid gzip file") from None
+
+
+def _whole_records(path: Path, lower: str, lenient: bool) -> list[tuple[str, int, Any]]:
+    """The records of a file read whole: CSV, a JSON array, one pretty-printed record."""
+    name = path.name
     try:
         raw = path.read_bytes()
     except OSError as err:
@@ -737,55 +802,87 @@ def read_items(path: str | Path, fmt: str = "auto", *, skip_bad: bool = False,
     ReadResult.refused. File-level problems (unreadable, not UTF-8, malformed JSON, empty, unknown
     shape) always raise, and so does a file of which no row gave an item unless `allow_empty`.
     """
-    path = Path(path)
-    name = path.name
-    records = _records(path, lenient=skip_bad)
-    if fmt == "auto":
-        kind, n, first = next(r for r in records if not isinstance(r[2], Unreadable))
-        if not isinstance(first, dict):
-            raise ItemError(f"{name} {kind} {n}: expected a JSON object, got {_type(first)}")
-        found = detect_shapes(first)
-        if not found:
-            raise _unknown_shape(name, first)
-        if len(found) > 1:
-            raise ItemError(f"{name} {kind} {n}: the record fits several shapes ({', '.join(found)}); "
-                            "name one as the format")
-        fmt = found[0]
-    elif fmt not in REGISTRY:
-        raise ItemError(f"unknown record shape {fmt!r}; known shapes: {', '.join(SHAPES)}")
-    convert = REGISTRY[fmt].convert
-    stem = _stem(name)
-
+    stream = ItemStream(path, fmt, skip_bad=skip_bad, allow_empty=allow_empty)
     items: list[Item] = []
     rows: list[str] = []
-    seen: dict[str, str] = {}
-    skipped: list[str] = []
-    refused: list[Refusal] = []
-    for kind, n, rec in records:
-        try:
-            if isinstance(rec, Unreadable):
-                raise ItemError(rec.reason)
-            if not isinstance(rec, dict):
-                raise ItemError(f"expected a JSON object, got {_type(rec)}")
-            got = convert(rec, f"{stem}-{n}")
-            got = got if isinstance(got, list) else [got]
-            here: dict[str, str] = {}
+    for item, row in stream:
+        items.append(item)
+        rows.append(row)
+    return ReadResult(items=items, shape=stream.shape, source=str(path), skipped=stream.skipped,
+                      refused=stream.refused, rows=rows)
+
+
+class ItemStream:
+    """The items of one dataset file as it is read, with the row each came from: (item, "line 12").
+    read_items' checks and messages; the shape is known once made, what was left out (skipped,
+    refused) and how many items came once iterated. `seen` (item id -> file number << 32 | row
+    number) is shared by the files of one project: an id another file gave is not a duplicate
+    here, and is given for the caller to judge; one given by this file before is."""
+
+    def __init__(self, path: str | Path, fmt: str = "auto", *, skip_bad: bool = False, allow_empty: bool = False,
+                 seen: dict[str, int] | None = None, file_no: int = 0):
+        self.path = Path(path)
+        self.skip_bad, self.allow_empty = skip_bad, allow_empty
+        self.seen = {} if seen is None else seen
+        self.file_no = file_no
+        self.skipped: list[str] = []
+        self.refused: list[Refusal] = []
+        self.count = 0
+        name = self.path.name
+        records = iter(_records(self.path, lenient=skip_bad))
+        self.first: list[tuple[str, int, Any]] = []
+        if fmt == "auto":
+            for record in records:
+                self.first.append(record)
+                if not isinstance(record[2], Unreadable):
+                    break
+            kind, n, first = self.first[-1]
+            if not isinstance(first, dict):
+                raise ItemError(f"{name} {kind} {n}: expected a JSON object, got {_type(first)}")
+            found = detect_shapes(first)
+            if not found:
+                raise _unknown_shape(name, first)
+            if len(found) > 1:
+                raise ItemError(f"{name} {kind} {n}: the record fits several shapes ({', '.join(found)}); "
+                                "name one as the format")
+            fmt = found[0]
+        elif fmt not in REGISTRY:
+            raise ItemError(f"unknown record shape {fmt!r}; known shapes: {', '.join(SHAPES)}")
+        self.shape, self.records = fmt, records
+
+    def __iter__(self) -> Iterator[tuple[Item, str]]:
+        name = self.path.name
+        convert = REGISTRY[self.shape].convert
+        stem = _stem(name)
+        seen, mine = self.seen, self.file_no << 32
+        for kind, n, rec in itertools.chain(self.first, self.records):
+            try:
+                if isinstance(rec, Unreadable):
+                    raise ItemError(rec.reason)
+                if not isinstance(rec, dict):
+                    raise ItemError(f"expected a JSON object, got {_type(rec)}")
+                got = convert(rec, f"{stem}-{n}")
+                got = got if isinstance(got, list) else [got]
+                here: dict[str, int] = {}
+                for item in got:
+                    first_at = here.get(item.id)
+                    if first_at is None and (at := seen.get(item.id)) is not None and at >> 32 == self.file_no:
+                        first_at = at & 0xFFFFFFFF
+                    if first_at is not None:
+                        raise ItemError(f"duplicate item id {item.id!r} (first at {kind} {first_at})")
+                    here[item.id] = n
+            except (ItemError, ValidationError) as err:
+                why = describe_validation(err) if isinstance(err, ValidationError) else err.message
+                message = f"{name} {kind} {n}: {why}"
+                if not self.skip_bad:
+                    raise RowError(message) from None
+                self.skipped.append(message)
+                self.refused.append(Refusal(kind, n, why, rec.text if isinstance(rec, Unreadable) else rec))
+                continue
             for item in got:
-                if first_at := seen.get(item.id) or here.get(item.id):
-                    raise ItemError(f"duplicate item id {item.id!r} (first at {first_at})")
-                here[item.id] = f"{kind} {n}"
-        except (ItemError, ValidationError) as err:
-            why = describe_validation(err) if isinstance(err, ValidationError) else err.message
-            message = f"{name} {kind} {n}: {why}"
-            if not skip_bad:
-                raise RowError(message) from None
-            skipped.append(message)
-            refused.append(Refusal(kind, n, why, rec.text if isinstance(rec, Unreadable) else rec))
-            continue
-        seen.update(here)
-        items.extend(got)
-        rows.extend([f"{kind} {n}"] * len(got))
-    if not items and not allow_empty:
-        why = f"{len(skipped)} refused; first: {skipped[0]}" if skipped else "no record gave an item"
-        raise ItemError(f"{name}: no usable records ({why})")
-    return ReadResult(items=items, shape=fmt, source=str(path), skipped=skipped, refused=refused, rows=rows)
+                seen.setdefault(item.id, mine | n)
+                self.count += 1
+                yield item, f"{kind} {n}"
+        if not self.count and not self.allow_empty:
+            why = f"{len(self.skipped)} refused; first: {self.skipped[0]}" if self.skipped else "no record gave an item"
+            raise ItemError(f"{name}: no usable records ({why})")

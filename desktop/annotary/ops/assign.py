@@ -173,8 +173,13 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
     given: dict[str, set[str]] = defaultdict(set)
     for iid, who in store.query("SELECT item_id, annotator FROM assignments WHERE project_id=?", (info.id,)):
         given[iid].add(who)
+    # who labeled what: triage asks it of everyone, the overlap only of annotators no longer active
+    # (their unlabeled items need someone else), so a plain round reads no label of the people
+    # at work (a million labels would be a few hundred MB of pairs)
+    wanted = None if triage is not None else sorted({a for who in given.values() for a in who} - set(people))
     labeled = {(r[0], r[1]) for r in store.query(
-        "SELECT DISTINCT item_id, annotator FROM labels WHERE project_id=?", (info.id,))}
+        "SELECT DISTINCT item_id, annotator FROM labels WHERE project_id=? AND (?2 IS NULL OR annotator IN"
+        " (SELECT value FROM json_each(?2)))", (info.id, None if wanted is None else json.dumps(wanted)))}
 
     def covering(iid: str) -> int:  # a removed annotator's unlabeled items need someone else
         return sum(1 for a in given[iid] if a in people or (iid, a) in labeled)
@@ -334,14 +339,15 @@ def _new_items(store: Store, project_id: str, spec, gold_paths, calibration_path
     """Gold and calibration items from files, checked; the ones the project holds already are skipped."""
     gold, _ = read_source_items(list(gold_paths), spec, fmt, kind="gold")
     calibration, _ = read_source_items(list(calibration_paths), spec, fmt, kind="calibration")
-    stored = dict(store.query("SELECT id, data FROM items WHERE project_id=?", (project_id,)))
     out, seen = [], set()
     for item in gold + calibration:
         if item.id in seen:
             raise ItemError(f"item id {item.id!r} is both in the gold and the calibration files")
         seen.add(item.id)
-        if item.id in stored:
-            if stored[item.id] != item.model_dump_json(exclude_defaults=True):
+        # looked up one by one: reading every item's text to compare a few would hold the project
+        stored = store.one("SELECT data FROM items WHERE project_id=? AND id=?", (project_id, item.id))
+        if stored is not None:
+            if stored[0] != item.model_dump_json(exclude_defaults=True):
                 raise ItemError(f"item id {item.id!r} is already in the project with other content")
             continue
         out.append(item)

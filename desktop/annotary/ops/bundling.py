@@ -113,11 +113,18 @@ def bundle_items(bundle: BundleReader, spec: Spec) -> list[ItemRow]:
 
     Only the rows are kept: 100k validated models would hold a gigabyte for nothing; the member
     is read line by line from its stream."""
+    gc.disable()  # nothing here makes cycles; collections over the growing list only cost time
+    try:
+        return list(iter_bundle_items(bundle, spec))
+    finally:
+        gc.enable()
+
+
+def iter_bundle_items(bundle: BundleReader, spec: Spec) -> Iterator[ItemRow]:
+    """bundle_items one row at a time, as the member is read (its hash is checked at its end)."""
     seen: dict[str, int] = {}
-    rows: list[ItemRow] = []
     if not bundle.has("items.jsonl"):
         raise BundleError(f"{bundle.path.name}: bundle has no items.jsonl")
-    gc.disable()  # nothing here makes cycles; collections over the growing list only cost time
     try:
         for n, item, line in bundle.records("items.jsonl", Item):
             if item.id in seen:
@@ -130,16 +137,13 @@ def bundle_items(bundle: BundleReader, spec: Spec) -> list[ItemRow]:
                 check_item_fits(item, spec, where=f"items.jsonl line {n}: ")
             except ItemError as err:
                 raise BundleError(f"{bundle.path.name}: {err}") from None
-            rows.append(ItemRow(item.id, item.kind, line.decode("utf-8")))
+            yield ItemRow(item.id, item.kind, line.decode("utf-8"))
     except BundleError as err:
         if err.message.startswith(f"{bundle.path.name}: "):
             raise
         raise BundleError(f"{bundle.path.name}: {err.message}") from None
-    finally:
-        gc.enable()
-    if not rows:
+    if not seen:
         raise BundleError(f"{bundle.path.name}: the bundle holds no items")
-    return rows
 
 
 def bundle_cases(bundle: BundleReader, spec: Spec, item_ids: set[str]) -> list[Case]:

@@ -41,6 +41,7 @@ from annotary.datasets.exports import (
     dataset_score,
     jsonl_bytes,
     label_row,
+    partition_path,
     parts_item,
     preference_cuts,
     preference_frame,
@@ -172,7 +173,8 @@ def _export(store: Store, *, out: str | Path, fmt: str, question: str | None = N
             chunks = (_preference_lines(parts, q, shape, kept, dropped) if parts is not None
                       else _answer_rows(store, info.id, fmt, q, shape, kept, dropped))
         cols = columns(fmt, shape, q)
-        data_name = "train.parquet" if parquet else "train.jsonl"
+        partition = "round" if parquet and fmt == "labels-long" else None
+        data_name = PARTITIONED if partition else "train.parquet" if parquet else "train.jsonl"
         made = _make_parents(out)
         try:
             tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
@@ -180,7 +182,8 @@ def _export(store: Store, *, out: str | Path, fmt: str, question: str | None = N
             _remove_made(made)
             raise AnnotaryError(f"{out.parent}: cannot write here ({err.strerror or err})") from None
         try:
-            sink = _Sink(tmp / data_name, arrow_schema(cols) if parquet else None)
+            sink = (_Partitions(tmp, data_name, partition, arrow_schema(cols)) if partition else
+                    _Sink(tmp / data_name, arrow_schema(cols) if parquet else None, data_name))
             summary, done = _Summary(fmt), 0
             with sink:
                 for n, rows in chunks:
@@ -192,6 +195,8 @@ def _export(store: Store, *, out: str | Path, fmt: str, question: str | None = N
                     if progress:
                         progress(done, rows_total)
             if not sink.rows:
+                if fmt == "labels-long":
+                    raise AnnotaryError("nothing to export: no labels pass the filters")
                 raise AnnotaryError(f"nothing to export: every answer was left out ({_counts(dropped)})")
             summary = summary.figures()
             created = datetime.now(UTC).isoformat(timespec="seconds")
@@ -204,23 +209,24 @@ def _export(store: Store, *, out: str | Path, fmt: str, question: str | None = N
             facts = CardFacts(
                 title=f"{info.name}: {fmt}{f' ({qid})' if qid else ''}", project_id=info.id,
                 project_name=info.name, fmt=fmt, question=qid, mode=q.mode if q else None, data_file=data_name,
-                sha256=sink.sha256, rows=sink.rows, columns=cols, answers=len(kept), by_provenance=by_prov,
+                sha256=sink.sha256 if not partition else "", rows=sink.rows, columns=cols, answers=len(kept),
+                by_provenance=by_prov, partition=partition,
                 dropped=dict(dropped), conflicts=len(report.conflicts), decided=len(report.decided),
                 agreement=_agreement(report), coverage=report.design.describe(),
                 spec_version=info.spec.version(), guidelines_version=info.guidelines_version,
                 label_guidelines=_label_guidelines(store, report, qid), annotators=len(report.humans),
                 raters=len(report.raters), options=opts, created_at=created, version=__version__,
-                summary=summary, notes=_notes(fmt, shape, q, chat),
+                summary=summary, notes=_notes(fmt, shape, q, chat, partition),
                 classes=class_names(q) if fmt == "classification" else [], judged_items=len(judged),
                 triage_rounds=routing["triage"], competence_rounds=routing["competence"])
             card = dataset_card(facts).encode("utf-8")
             _write_file(tmp / CARD, card)
-            files = {data_name: {"sha256": sink.sha256, "bytes": sink.size},
-                     CARD: {"sha256": hashlib.sha256(card).hexdigest(), "bytes": len(card)}}
+            files = {**sink.files, CARD: {"sha256": hashlib.sha256(card).hexdigest(), "bytes": len(card)}}
             manifest = {"format": DATASET_FORMAT, "annotary": __version__, "created_at": created,
                         "project": {"id": info.id, "name": info.name}, "spec_version": facts.spec_version,
                         "guidelines_version": info.guidelines_version, "export": opts,
                         "mode": facts.mode, "data_file": data_name, "rows": sink.rows, "answers": len(kept),
+                        **({"partitioned_by": partition} if partition else {}),
                         "columns": cols, **({"classes": facts.classes} if facts.classes else {}),
                         "by_provenance": by_prov, "dropped": dict(dropped),
                         "conflicts": facts.conflicts, "summary": summary, "files": files}
@@ -571,47 +577,65 @@ def _answer_rows(store: Store, project_id: str, fmt: str, q, shape: Shape, kept:
         yield done, rows
 
 
+# in the items' order, each item, question and rater's revisions oldest first (the items'
+# seq index, then the labels' own unique index: no sort); the round is that of the rater's
+# assignment of the item (0: none, as outside raters' labels)
 LABELS = """
-    SELECT l.item_id, l.question_id, l.annotator, l.revision, l.data
-    FROM labels l JOIN items i ON i.project_id=l.project_id AND i.id=l.item_id
-    WHERE l.project_id=:p AND l.retracted=0 AND (:q IS NULL OR l.question_id=:q)
+    SELECT l.item_id, l.question_id, l.annotator, l.revision, l.data, i.kind, coalesce(a.round, 0)
+    FROM items i JOIN labels l ON l.project_id=i.project_id AND l.item_id=i.id
+    LEFT JOIN assignments a ON a.project_id=l.project_id AND a.item_id=l.item_id AND a.annotator=l.annotator
+    WHERE i.project_id=:p AND l.retracted=0 AND (:q IS NULL OR l.question_id=:q)
     ORDER BY i.seq, l.question_id, l.annotator, l.revision
 """
 DECISIONS = """
-    SELECT d.item_id, d.question_id, d.reviewer, d.revision, d.data
-    FROM decisions d JOIN items i ON i.project_id=d.project_id AND i.id=d.item_id
-    WHERE d.project_id=:p AND (:q IS NULL OR d.question_id=:q)
+    SELECT d.item_id, d.question_id, d.reviewer, d.revision, d.data, i.kind, 0
+    FROM items i JOIN decisions d ON d.project_id=i.project_id AND d.item_id=i.id
+    WHERE i.project_id=:p AND (:q IS NULL OR d.question_id=:q)
     ORDER BY i.seq, d.question_id, d.reviewer, d.revision
+"""
+LABEL_COUNT = """
+    SELECT (SELECT count(*) FROM labels WHERE project_id=:p AND retracted=0 AND (:q IS NULL OR question_id=:q))
+         + (SELECT count(*) FROM decisions WHERE project_id=:p AND (:q IS NULL OR question_id=:q))
 """
 
 
 def _label_rows(store: Store, project_id: str, qid: str | None, kept: list[FinalAnswer], filtered: bool,
                 flagged: set[str]):
-    """(row count, chunks, shape) of labels-long: every label revision, then every decision."""
+    """(labels and decisions, chunks, shape) of labels-long: every label revision, then every
+    decision, read as they are written (a revision is current when the next row is not of the
+    same item, question and rater), so memory holds one chunk."""
     prov = {}
     for f in kept:
         prov.setdefault((f.item_id, f.question_id), f.provenance)
     raters = load_raters(store, project_id)
     p = {"p": project_id, "q": qid}
-    found = []
-    for kind, sql in (("label", LABELS), ("decision", DECISIONS)):
-        for iid, q, who, rev, data in store.conn.execute(sql, p):
-            if (filtered and (iid, q) not in prov) or iid in flagged:
-                continue
-            found.append((kind, iid, q, who, rev, data))
-    latest = {}
-    for kind, iid, q, who, rev, _ in found:
-        latest[(kind, iid, q, who)] = max(rev, latest.get((kind, iid, q, who), 0))
+
+    def found():
+        for kind, sql in (("label", LABELS), ("decision", DECISIONS)):
+            last = None
+            for row in store.conn.execute(sql, p):
+                if last is not None:
+                    yield kind, last, last[:3] != row[:3]
+                last = row
+            if last is not None:
+                yield kind, last, True
 
     def chunks():
-        for start in range(0, len(found), CHUNK):
-            batch = found[start:start + CHUNK]
-            yield len(batch), [label_row(
-                item_id=iid, question_id=q, kind=kind, rater=who, rater_name=raters.names.get(who, who),
-                human=who not in raters.machines, revision=rev, current=rev == latest[(kind, iid, q, who)],
-                data=json.loads(data), provenance=prov.get((iid, q))) for kind, iid, q, who, rev, data in batch]
+        rows, done = [], 0
+        for kind, (iid, q, who, rev, data, item_kind, round_), current in found():
+            done += 1
+            if not ((filtered and (iid, q) not in prov) or iid in flagged):
+                rows.append(label_row(
+                    item_id=iid, item_kind=item_kind, question_id=q, kind=kind, round=round_, rater=who,
+                    rater_name=raters.names.get(who, who), human=who not in raters.machines, revision=rev,
+                    current=current, data=json.loads(data), provenance=prov.get((iid, q))))
+            if done >= CHUNK:
+                yield done, rows
+                rows, done = [], 0
+        if done:
+            yield done, rows
 
-    return len(found), chunks(), Shape()
+    return store.one(LABEL_COUNT, p)[0], chunks(), Shape()
 
 
 class _Summary:
@@ -647,7 +671,7 @@ class _Summary:
         return {}
 
 
-def _notes(fmt: str, shape: Shape, q, chat: bool | None = None) -> list[str]:
+def _notes(fmt: str, shape: Shape, q, chat: bool | None = None, partition: str | None = None) -> list[str]:
     notes = []
     if "prompt" in columns(fmt, shape, q):
         if chat:
@@ -681,6 +705,9 @@ def _notes(fmt: str, shape: Shape, q, chat: bool | None = None) -> list[str]:
     if fmt == "labels-long":
         notes.append("`answer` is JSON text, in the item's own response order; `provenance` is that of the "
                      "item and question's final answer (empty while it is a conflict)")
+        notes.append("`round`: the round the item was assigned to the rater in; 0 for labels outside any "
+                     "round (outside raters' imported labels) and for reviewers' decisions"
+                     + (" (the partition folder's name)" if partition else ""))
     return notes
 
 
@@ -704,7 +731,8 @@ class _Sink:
     Python's lock, so the next rows are built meanwhile), fsynced at the end. A write that fails
     there is raised here, at the next write or on leaving."""
 
-    def __init__(self, path: Path, schema=None):
+    def __init__(self, path: Path, schema=None, name: str | None = None):
+        self.name = name or path.name
         self.f = open(path, "wb")  # noqa: SIM115  (closed by __exit__)
         self.hash, self.size, self.rows = hashlib.sha256(), 0, 0
         self.schema, self.writer = schema, None
@@ -765,9 +793,18 @@ class _Sink:
         else:
             self.write(jsonl_bytes(rows))
 
+    def add_table(self, table) -> None:
+        """Arrow rows, written as row groups of ROW_GROUP rows."""
+        self.rows += table.num_rows
+        self.writer.write_table(table, row_group_size=ROW_GROUP)
+
     @property
     def sha256(self) -> str:
         return self.hash.hexdigest()
+
+    @property
+    def files(self) -> dict[str, dict]:
+        return {self.name: {"sha256": self.sha256, "bytes": self.size}}
 
     def __enter__(self):
         return self
@@ -789,6 +826,78 @@ class _Sink:
                 os.fsync(self.f.fileno())
         finally:
             self.f.close()
+
+
+PARTITIONED = "data"  # the folder of a partitioned export's files
+ROW_GROUP = 65_536  # rows per Parquet row group of a partitioned export
+
+
+class _Partitions:
+    """Parquet partitioned Hive-style, as distributed engines read it: the rows of each value of
+    `column` in FOLDER/column=value/part-0.parquet, without the column (it is in the path). Rows
+    come in any order of values: each value's are kept as Arrow tables until a row group's worth
+    (ROW_GROUP) is there, then written, so memory holds at most a row group per value."""
+
+    def __init__(self, root: Path, folder: str, column: str, schema):
+        import pyarrow as pa
+
+        self.pa, self.root, self.folder, self.column = pa, root, folder, column
+        self.schema = schema.remove(schema.get_field_index(column))
+        self.sinks: dict[object, _Sink] = {}
+        self.waiting: dict[object, list] = {}  # value -> Arrow tables not written yet
+        self.rows = 0
+
+    def add(self, rows: list[dict]) -> None:
+        by_value: dict[object, list[dict]] = {}
+        for row in rows:
+            by_value.setdefault(row.pop(self.column), []).append(row)
+        for value, part in by_value.items():
+            tables = self.waiting.setdefault(value, [])
+            tables.append(self.pa.Table.from_pylist(part, schema=self.schema))
+            self.rows += len(part)
+            if sum(t.num_rows for t in tables) >= ROW_GROUP:
+                self._write(value)
+
+    def _write(self, value, last: bool = False) -> None:
+        """Whole row groups of a value's rows waiting (all of them when `last`)."""
+        table = self.pa.concat_tables(self.waiting.pop(value))
+        whole = table.num_rows if last else table.num_rows - table.num_rows % ROW_GROUP
+        if whole < table.num_rows:
+            self.waiting[value] = [table.slice(whole)]
+        if not whole:
+            return
+        sink = self.sinks.get(value)
+        if sink is None:
+            name = partition_path(self.folder, self.column, value)
+            (self.root / name).parent.mkdir(parents=True)
+            sink = self.sinks[value] = _Sink(self.root / name, self.schema, name)
+        sink.add_table(table.slice(0, whole))
+
+    @property
+    def files(self) -> dict[str, dict]:
+        return {name: f for value in sorted(self.sinks) for name, f in self.sinks[value].files.items()}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, *exc):
+        try:
+            if kind is None:
+                for value in list(self.waiting):
+                    self._write(value, last=True)
+        finally:
+            failed = None
+            for sink in self.sinks.values():
+                try:
+                    sink.__exit__(kind, *exc)
+                except BaseException as err:  # every file is closed; the first failure is raised
+                    failed = failed or err
+            if failed is not None and kind is None:
+                raise failed
+        if kind is None:
+            for value in self.sinks:
+                _fsync_dir(self.root / self.folder / f"{self.column}={value}")
+            _fsync_dir(self.root / self.folder)
 
 
 def _write_file(path: Path, data: bytes) -> None:

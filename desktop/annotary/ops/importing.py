@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +17,7 @@ from annotary.core.adjudication import Case
 from annotary.core.changes import Change
 from annotary.core.errors import Cancelled, TrustError
 from annotary.core.spec import Spec
+from annotary.ops import paused_gc
 from annotary.ops.bundling import (
     ItemRow,
     bundle_cases,
@@ -22,6 +26,7 @@ from annotary.ops.bundling import (
     bundle_spec,
     check_spec_project,
     instance_problem,
+    iter_bundle_items,
     logged_before,
     open_local,
 )
@@ -81,13 +86,14 @@ def _instance_refusal(store: Store, manifest, path: Path) -> str | None:
 
 @dataclass
 class TaskBundle:
-    """A task bundle read and checked completely: what the preview shows and the import writes."""
+    """A task bundle read and checked: what the preview shows and the import writes. `rows` is
+    None when the items were left to the import (load_tasks(items=False))."""
 
     path: Path
     bundle: OpenedBundle
     spec: Spec
     guidelines: str
-    rows: list[ItemRow]
+    rows: list[ItemRow] | None
     cases: list[Case] = field(default_factory=list)  # adjudication bundles: what the reviewer decides
     sealed: bool = False  # it came encrypted: what is sent back is encrypted by default
 
@@ -95,11 +101,20 @@ class TaskBundle:
     def manifest(self):
         return self.bundle.manifest
 
+    @property
+    def items(self) -> int:
+        """How many items: counted, or as the signed manifest states (items left to the import)."""
+        return len(self.rows) if self.rows is not None else self.manifest.counts.get("items.jsonl", 0)
 
-def load_tasks(path: str | Path) -> TaskBundle:
+
+def load_tasks(path: str | Path, *, items: bool = True) -> TaskBundle:
     """Every check that needs no store: limits, hashes, signature, spec, every item (and, for
     a reviewer's adjudication bundle, every case). Items are read line by line from the bundle;
-    only their rows are kept."""
+    only their rows are kept.
+
+    `items=False` checks everything but the items of a task bundle and keeps none: the import
+    then reads, checks and writes them a chunk at a time in its transaction (rolled back if one
+    is refused), so memory holds a chunk, not the bundle."""
     path = Path(path)
     with open_local(path, expect_kind=("tasks", "adjudication")) as b:
         m = b.manifest
@@ -109,7 +124,8 @@ def load_tasks(path: str | Path) -> TaskBundle:
         spec = bundle_spec(b)
         check_spec_project(b, spec)
         guidelines = bundle_guidelines(b)
-        rows = bundle_items(b, spec)
+        later = not items and m.kind == "tasks"
+        rows = None if later else bundle_items(b, spec)
         cases = bundle_cases(b, spec, {r.id for r in rows}) if b.manifest.kind == "adjudication" else []
         # every other member is checked too (a signed bundle is one unit), and the pictures kept
         kept = {}
@@ -117,6 +133,7 @@ def load_tasks(path: str | Path) -> TaskBundle:
             if name.startswith(GUIDELINE_ASSETS):
                 kept[name] = b.read(name)
             elif name not in ("items.jsonl", "cases.jsonl", "spec.json", "guidelines.md"):
+                # (items.jsonl, when left to the import, is checked as the import reads it)
                 for _ in b.chunks(name):
                     pass
         bundle = OpenedBundle(path, b.sha256, b.manifest, b.manifest_bytes, kept)
@@ -136,7 +153,7 @@ def preview_tasks(store: Store, source: str | Path | TaskBundle) -> Preview:
     return Preview(
         path=path, kind=m.kind, project_id=m.project_id, project_name=m.project_name,
         signer_name=m.producer.name, signer_role=m.producer.role, signer_key_id=m.producer.key_id,
-        fingerprint=fingerprint_of(base64.b64decode(m.producer.public_key)), items=len(tasks.rows),
+        fingerprint=fingerprint_of(base64.b64decode(m.producer.public_key)), items=tasks.items,
         pin=pin,
         already_imported=logged_before(store, sha256=tasks.bundle.sha256, key=tasks.bundle.key),
         refusal=str(_mismatch(store, m, path)) if pin == "mismatch" else _instance_refusal(store, m, path),
@@ -159,7 +176,7 @@ def import_tasks(
     again and changed in between, another key must not get pinned.
     """
     tasks = _loaded(source)
-    path, bundle, spec, guidelines, items = tasks.path, tasks.bundle, tasks.spec, tasks.guidelines, tasks.rows
+    path, bundle, spec, guidelines = tasks.path, tasks.bundle, tasks.spec, tasks.guidelines
     m = bundle.manifest
     if expect_key_id is not None and m.producer.key_id != expect_key_id:
         raise TrustError(
@@ -186,9 +203,9 @@ def import_tasks(
             f"{path.name}: first bundle of project {m.project_id!r}, signed by {m.producer.name} "
             f"(fingerprint {fp}); confirm that fingerprint with them, then trust it (--trust)"
         )
-    total = len(items)
-    added = updated = 0
-    with store.atomic():
+    total = tasks.items
+    added = updated = done = 0
+    with store.atomic(), contextlib.ExitStack() as stack:
         conn = store.conn
         # a bundle of an older round than the one imported adds its new items but never turns
         # items back to their older text
@@ -215,14 +232,23 @@ def import_tasks(
                  m.project_id, m.round),
             )
         existing = {r[0]: r[1] for r in conn.execute(
-            "SELECT id, data FROM items WHERE project_id=?", (m.project_id,))}
+            "SELECT id, data FROM items WHERE project_id=?", (m.project_id,))} if pin != "new" else {}
         seq = conn.execute("SELECT coalesce(max(seq), 0) FROM items WHERE project_id=?",
                            (m.project_id,)).fetchone()[0]
-        for start in range(0, total, CHUNK):
+        if tasks.rows is None:  # read, checked and written a chunk at a time
+            reader = stack.enter_context(open_local(path, expect_kind="tasks"))
+            if reader.sha256 != bundle.sha256:
+                raise TrustError(f"{path.name}: the file changed since it was checked: refused")
+            rows: Iterator[ItemRow] = iter_bundle_items(reader, spec)
+        else:
+            rows = iter(tasks.rows)
+        writer = stack.enter_context(_Writer(conn))
+        stack.enter_context(paused_gc())
+        while chunk := list(itertools.islice(rows, CHUNK)):
             if cancelled and cancelled():
                 raise Cancelled()
             new_rows, changed = [], []
-            for item in items[start:start + CHUNK]:
+            for item in chunk:
                 data = item.data
                 if item.id in existing:
                     if existing[item.id] != data and not older:
@@ -230,13 +256,14 @@ def import_tasks(
                     continue
                 seq += 1
                 new_rows.append((m.project_id, item.id, seq, item.kind, data))
-            conn.executemany(
-                "INSERT INTO items (project_id, id, seq, kind, data) VALUES (?,?,?,?,?)", new_rows)
-            conn.executemany("UPDATE items SET data=?, kind=? WHERE project_id=? AND id=?", changed)
+            writer.write(new_rows, changed)  # while the next chunk is read and checked
             added += len(new_rows)
             updated += len(changed)
+            done += len(chunk)
             if progress:
-                progress(min(start + CHUNK, total), total)
+                progress(done, max(total, done))
+        writer.finish()
+        total = done
         if cancelled and cancelled():  # the last chance: nothing is committed yet
             raise Cancelled()
         # pictures the guidelines show; a later round's replace earlier ones of the same name
@@ -263,3 +290,33 @@ def import_tasks(
         )
     return Change(op="import", project_id=m.project_id, counts=counts,
                   message=f"imported {path.name}: {added} new items, {updated} updated, project {spec.name!r}")
+
+
+class _Writer:
+    """Writes one chunk of items on a thread of its own while the next is read and checked:
+    Python's sqlite3 lets other threads run while SQLite works, so both cores are busy. At most
+    one chunk is in flight; the connection is used by nobody else meanwhile (finish() first)."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="annotary-import")
+        self.pending = None
+
+    def _write(self, new_rows: list[tuple], changed: list[tuple]) -> None:
+        self.conn.executemany("INSERT INTO items (project_id, id, seq, kind, data) VALUES (?,?,?,?,?)", new_rows)
+        self.conn.executemany("UPDATE items SET data=?, kind=? WHERE project_id=? AND id=?", changed)
+
+    def write(self, new_rows: list[tuple], changed: list[tuple]) -> None:
+        self.finish()
+        self.pending = self.pool.submit(self._write, new_rows, changed)
+
+    def finish(self) -> None:
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.result()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        self.pool.shutdown(wait=True)  # never leave the transaction while a write runs in it

@@ -8,14 +8,14 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from annotary.core.errors import AnnotaryError, BundleError, Cancelled, TrustError
 from annotary.core.formats import Manifest
-from annotary.core.items import Item
 from annotary.core.labels import Label, label_problem
 from annotary.ops import paused_gc
 from annotary.ops.bundling import check_instance, logged_before, open_local, plain_local
-from annotary.ops.project import item_skeletons, project_info
+from annotary.ops.project import assigned_skeletons, project_info
 from annotary.ops.queries import ProjectInfo
 from annotary.store import Store
 from annotary.store.db import now_iso
@@ -53,18 +53,6 @@ class MergeReport:
         return asdict(self) | {"message": self.message}
 
 
-class _Items:
-    """The project's item skeletons, loaded when a first label is checked, then kept for the merge."""
-
-    def __init__(self, store: Store, project_id: str):
-        self.store, self.project_id, self.loaded = store, project_id, None
-
-    def all(self) -> dict[str, Item]:
-        if self.loaded is None:
-            self.loaded = item_skeletons(self.store, self.project_id)
-        return self.loaded
-
-
 class _Trust:
     """What a bundle is checked against before it is read: the roster and the bundles merged
     before, loaded once per merge (the database is busy with the previous bundle's write)."""
@@ -90,6 +78,20 @@ class _Trust:
                              f"{removed_at[:10]}: refused")
 
 
+class _Fit(NamedTuple):
+    """What checking a label against its item needs (label_problem reads these), kept instead of
+    the model: a tenth of its memory, for bundles of a hundred thousand labels."""
+
+    item_id: str
+    question_id: str
+    revision: int
+    shown_order: list[str]
+    flags: list[str]
+    confidence: int | None
+    answer: Any
+    rationale: str | None
+
+
 @dataclass
 class _Read:
     """A result bundle read and verified, its labels validated and written out as stored."""
@@ -97,7 +99,7 @@ class _Read:
     path: Path
     report: MergeReport
     manifest: Manifest | None = None
-    labels: list[Label] = field(default_factory=list)
+    labels: list[_Fit] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)  # each label's line in results.jsonl
     data: list[str] = field(default_factory=list)  # each label's JSON as it will be stored
     key: tuple[str, str] = ("", "")  # the signed bundle id and signer
@@ -124,13 +126,16 @@ def _read(path: Path, trust: _Trust) -> _Read:
         if not bundle.has("results.jsonl"):
             raise BundleError(f"{path.name}: bundle has no results.jsonl")
         signer = m.producer.key_id
-        labels, lines = read.labels, read.lines
+        labels, lines, data = read.labels, read.lines, read.data
         for n, lab, _ in bundle.records("results.jsonl", Label):
             if lab.project_id != info.id or lab.annotator != signer:
                 raise TrustError(f"{path.name}: results.jsonl line {n}: a label of project {lab.project_id!r} "
                                  f"by {lab.annotator!r} in a bundle signed by {signer} for {info.id!r}: refused")
-            labels.append(lab)
+            labels.append(_Fit(lab.item_id, lab.question_id, lab.revision, lab.shown_order, lab.flags,
+                               lab.confidence, lab.answer, lab.rationale))
             lines.append(n)
+            # stored as validated: a raw line could repeat a key that SQLite's JSON reads differently
+            data.append(lab.model_dump_json())
         for name in bundle.names():  # a signed bundle is one unit: every member checked
             if name != "results.jsonl":
                 for _ in bundle.chunks(name):
@@ -141,20 +146,20 @@ def _read(path: Path, trust: _Trust) -> _Read:
         order = sorted(range(len(labels)), key=lambda i: labels[i].revision)
         read.labels = labels = [labels[i] for i in order]
         read.lines = [lines[i] for i in order]
-    # stored as validated: a raw line could repeat a key that SQLite's JSON reads differently
-    read.data = [lab.model_dump_json() for lab in labels]
+        read.data = [data[i] for i in order]
     return read
 
 
-def _check(store: Store, read: _Read, info: ProjectInfo, skeletons: dict[str, Item]) -> list[str]:
+def _check(store: Store, read: _Read, info: ProjectInfo) -> list[str]:
     """The labels to store (their JSON, in index order), counting what is accepted, replaced,
     ignored and refused in the report; AnnotaryError if the whole bundle is refused: a signed
-    bundle is one unit, and a label that does not fit the spec refuses all of it."""
+    bundle is one unit, and a label that does not fit the spec refuses all of it. The items are
+    the signer's assigned ones (their skeletons), so memory follows the bundle, not the project;
+    the labels are let go once checked (the rows to write are their JSON)."""
     report, m, labels = read.report, read.manifest, read.labels
     signer = m.producer.key_id
-    assigned = {r[0] for r in store.tuples("SELECT item_id FROM assignments WHERE project_id=? AND annotator=?",
-                                           (info.id, signer))}
-    stray = sorted({lab.item_id for lab in labels} - assigned)
+    skeletons = assigned_skeletons(store, info.id, signer)
+    stray = sorted({lab.item_id for lab in labels if lab.item_id not in skeletons})
     if stray:
         more = f" (and {len(stray) - 3} more)" if len(stray) > 3 else ""
         raise TrustError(f"{read.path.name}: labels for items not assigned to {m.producer.name} ({signer}): "
@@ -195,6 +200,7 @@ def _check(store: Store, read: _Read, info: ProjectInfo, skeletons: dict[str, It
             stored[key] = {lab.revision: data}
         rows.append((lab.item_id, lab.question_id, lab.revision, data))
     rows.sort()  # in index order: the b-tree pages each insert touches are then the last one's
+    read.labels, read.lines = [], []
     return [row[3] for row in rows]
 
 
@@ -225,21 +231,20 @@ def _write(store: Store, read: _Read, data: list[str]) -> None:
                                                "project": m.project_id, "annotator": m.producer.key_id})
 
 
-def _merge_read(store: Store, read: _Read, info: ProjectInfo, skeletons: dict[str, Item]) -> list[str] | None:
+def _merge_read(store: Store, read: _Read, info: ProjectInfo) -> list[str] | None:
     """The labels to write for a bundle read, or None when it was merged before."""
     if read.report.already_merged or logged_before(store, sha256=read.report.sha256, key=read.key,
                                                    project_id=info.id):
         read.report.already_merged = True
         return None
-    return _check(store, read, info, skeletons)
+    return _check(store, read, info)
 
 
-def merge_bundle(store: Store, *, path: str | Path, items: _Items | None = None,
-                 info: ProjectInfo | None = None) -> MergeReport:
+def merge_bundle(store: Store, *, path: str | Path, info: ProjectInfo | None = None) -> MergeReport:
     """Merge one result bundle in one transaction; AnnotaryError (nothing stored) if it is refused."""
     info = info or project_info(store)
     read = _read(Path(path), _Trust(store, info))
-    data = _merge_read(store, read, info, (items or _Items(store, info.id)).all())
+    data = _merge_read(store, read, info)
     if data is not None:
         _write(store, read, data)
     return read.report
@@ -300,7 +305,6 @@ def merge_results(store: Store, *, paths: list[str | Path],
     `cancelled()` is asked before each bundle: a cancel keeps (commits) the bundles merged before
     it, then raises Cancelled naming them."""
     info = project_info(store)
-    items = _Items(store, info.id)  # shared by the bundles
     out: list[MergeReport] = []
     stopped = False
     trust = _Trust(store, info)
@@ -323,7 +327,7 @@ def merge_results(store: Store, *, paths: list[str | Path],
                     else:
                         read = _read(plain, trust)  # while the previous bundle is written
                         writer.finish(out)
-                        data = _merge_read(store, read, info, items.all())
+                        data = _merge_read(store, read, info)
                         out.append(read.report)
                         if data is not None:
                             writer.submit(len(out) - 1, read, data)

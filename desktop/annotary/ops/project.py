@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import secrets
+from collections import Counter
 from pathlib import Path
 
 from annotary.bundles.identity import Identity
@@ -20,15 +22,18 @@ from annotary.ops import queries
 from annotary.ops.queries import ProjectInfo
 from annotary.ops.sources import (
     ANSWER,  # noqa: F401  (the answers' adapter, used by other operations)
+    Sources,
     read_sources,
     rejected_line,
+    stream_sources,
     write_rejected,
 )
 from annotary.store import Store, open_store
 from annotary.store.db import now_iso, open_elsewhere
 from annotary.store.migrations import SKELETON_PATHS, SKELETON_RESPONSES
 
-MARK = "coordinator_project"  # settings key naming the project a coordinator's file holds
+MARK = "coordinator_project"
+INSERT_CHUNK = 2000  # items read, checked and written at a time  # settings key naming the project a coordinator's file holds
 
 
 def open_project(path: str | Path) -> Store:
@@ -65,10 +70,28 @@ def item_skeletons(store: Store, project_id: str) -> dict[str, Item]:
     """The project's items without their texts: ids, kind, response ids, rubric criteria (gold and
     calibration items whole). Enough to check labels and compute figures, in a fraction of the time
     parsing every item takes: the skeletons come from an index, and items of one shape share it."""
+    return _skeletons(store, project_id, store.tuples(SKELETONS, (project_id,)), named=True)
+
+
+# an annotator's assigned items' skeletons, in the items' order
+ASSIGNED_SKELETONS = """
+    SELECT i.id, i.skeleton FROM assignments a JOIN items i ON i.project_id=a.project_id AND i.id=a.item_id
+    WHERE a.project_id=? AND a.annotator=? ORDER BY i.seq
+"""
+
+
+def assigned_skeletons(store: Store, project_id: str, annotator: str) -> dict[str, Item]:
+    """item_skeletons of the items assigned to one annotator, each of one shape the very same
+    object (its id is that of the first item of the shape): what checking their labels needs,
+    in memory bounded by their number, not the project's."""
+    return _skeletons(store, project_id, store.tuples(ASSIGNED_SKELETONS, (project_id, annotator)), named=False)
+
+
+def _skeletons(store: Store, project_id: str, rows, *, named: bool) -> dict[str, Item]:
     out: dict[str, Item | None] = {}
     shapes: dict[str, Item | None] = {}
     whole = False
-    for iid, skeleton in store.tuples(SKELETONS, (project_id,)):
+    for iid, skeleton in rows:
         base = None if skeleton is None else shapes.get(skeleton, False)
         if base is False:  # a shape not seen yet: most datasets have a handful
             parts = json.loads(skeleton)
@@ -79,10 +102,11 @@ def item_skeletons(store: Store, project_id: str) -> dict[str, Item]:
         if base is None:
             out[iid], whole = None, True  # filled below, keeping the items' order
         else:
-            out[iid] = _renamed(base, iid)
+            out[iid] = _renamed(base, iid) if named else base
     if whole:
         for iid, data in store.conn.execute(WHOLE, (project_id,)):
-            out[iid] = Item.model_validate_json(data)
+            if iid in out:
+                out[iid] = Item.model_validate_json(data)
     return out  # type: ignore[return-value]  (every None was filled)
 
 
@@ -145,11 +169,9 @@ def create_project(*, spec_path: str | Path, items_paths: list[str | Path], out:
         default = Path(spec_path).with_name("guidelines.md")
         guidelines_path = default if default.exists() else None
     guidelines = read_guidelines(guidelines_path)
-    found = read_sources(list(items_paths), spec, fmt, skip_invalid=skip_invalid, responses=list(responses),
-                         keep_source_responses=keep_source_responses)
-    items, shapes = found.items, found.shapes
-    if not items:
-        raise ItemError("no items to put in the project")
+    found = Sources([], [])
+    items = stream_sources(found, list(items_paths), spec, fmt, skip_invalid=skip_invalid,
+                           responses=list(responses), keep_source_responses=keep_source_responses)
     pid = spec.resolved_project_id
     tmp = out.with_name(f".{out.name}.creating")
     _remove_db(tmp)
@@ -162,7 +184,13 @@ def create_project(*, spec_path: str | Path, items_paths: list[str | Path], out:
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (pid, spec.name, spec.model_dump_json(), guidelines, spec.guidelines_version,
                  identity.key_id, identity.public_key, identity.name, 1, now_iso(), new_instance_id()))
-            insert_items(store, pid, items)
+            kinds = Counter()
+            # read, checked and written a chunk at a time: the dataset is never in memory whole
+            while chunk := list(itertools.islice(items, INSERT_CHUNK)):
+                insert_items(store, pid, chunk)
+                kinds.update(i.kind for i in chunk)
+            if not kinds:
+                raise ItemError("no items to put in the project")
             store.conn.execute("INSERT INTO settings (key, value) VALUES (?, ?)", (MARK, f'"{pid}"'))
     except BaseException:
         store.close()
@@ -177,13 +205,14 @@ def create_project(*, spec_path: str | Path, items_paths: list[str | Path], out:
     _remove_db(out)
     os.replace(tmp, out)
     listed = write_rejected(out, found.rejected) if skip_invalid else None
-    kinds = {k: sum(1 for i in items if i.kind == k) for k in ("normal", "gold", "calibration")}
+    total = sum(kinds.values())
+    kinds = {k: kinds[k] for k in ("normal", "gold", "calibration")}
     left = f"\n{rejected_line(found.rejected, listed)}" if listed else ""
     return Change(op="create", project_id=pid,
-                  counts={"items": len(items), **kinds, **({"rejected": len(found.rejected)} if skip_invalid else {})},
-                  message=f"created {out.name}: project {pid!r}, {len(items)} items "
+                  counts={"items": total, **kinds, **({"rejected": len(found.rejected)} if skip_invalid else {})},
+                  message=f"created {out.name}: project {pid!r}, {total} items "
                           f"({kinds['gold']} gold, {kinds['calibration']} calibration); "
-                          f"read {'; '.join(shapes)}{found.summary}{left}")
+                          f"read {'; '.join(found.shapes)}{found.summary}{left}")
 
 
 def _refuse_if_open(out: Path) -> None:

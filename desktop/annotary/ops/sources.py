@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from annotary.core.errors import ItemError, LabelError, describe_validation
 from annotary.core.items import Item, check_item_fits
 from annotary.core.labels import Answer, check_answer_fits
 from annotary.core.spec import Spec
-from annotary.datasets.readers import RowError, read_items
+from annotary.datasets.readers import ItemStream, RowError
 from annotary.datasets.responses import Completion, read_completions, source_keys, with_completions
 
 ANSWER = TypeAdapter(Answer)
@@ -62,36 +63,52 @@ def read_sources(paths: list[str | Path], spec: Spec, fmt: str = "auto", *, kind
     (with `keep_source_responses`, after the source's own). `kind` turns every item into a gold or
     calibration item; `gold` checks gold answers. A row that cannot become an item that fits is a
     RowError naming it, or with `skip_invalid` set aside in Sources.rejected."""
-    got: list[tuple[Item, str, str]] = []  # item, file name, row
-    rejected: list[dict] = []
-    shapes: list[str] = []
-    seen: dict[str, str] = {}
+    found = Sources([], [])
+    found.items = list(stream_sources(found, paths, spec, fmt, kind=kind, skip_invalid=skip_invalid,
+                                      responses=responses, keep_source_responses=keep_source_responses,
+                                      gold=gold))
+    return found
+
+
+def stream_sources(found: Sources, paths: list[str | Path], spec: Spec, fmt: str = "auto", *,
+                   kind: str | None = None, skip_invalid: bool = False, responses: list[str | Path] = (),
+                   keep_source_responses: bool = False, gold: bool = True) -> Iterator[Item]:
+    """read_sources' items one by one as the files are read (JSON Lines line by line), so a large
+    dataset is never in memory whole; FOUND's shapes, rejected rows and joined responses are filled
+    as they become known, complete once the items are. With `responses` the items are read whole
+    first (a completion may name any of them)."""
+    rejected, shapes, names = found.rejected, found.shapes, []
+    seen: dict[str, int] = {}  # item id -> file number << 32 | row (readers.ItemStream)
 
     def refuse(message: str, entry: dict) -> None:
         if not skip_invalid:
             raise RowError(message)
         rejected.append(entry)
 
-    for source in paths:
-        name = Path(source).name
-        result = read_items(source, fmt=fmt, skip_bad=skip_invalid, allow_empty=skip_invalid)
-        shapes.append(f"{name}: {result.shape}, {len(result.items)} items")
-        rejected += [{"file": name, r.kind: r.number, "reason": r.reason, "record": r.record}
-                     for r in result.refused]
-        for item, row in zip(result.items, result.rows, strict=True):
-            if item.id in seen:
-                refuse(f"{name} {row}: duplicate item id {item.id!r} (also in {seen[item.id]})",
-                       _entry(name, row, f"duplicate item id {item.id!r} (also in {seen[item.id]})", item))
-                continue
-            seen[item.id] = name
-            got.append((item, name, row))
+    def read() -> Iterator[tuple[Item, str, str]]:  # item, file name, row
+        for no, source in enumerate(paths):
+            name = Path(source).name
+            names.append(name)
+            stream = ItemStream(source, fmt, skip_bad=skip_invalid, allow_empty=skip_invalid, seen=seen,
+                                file_no=no)
+            for item, row in stream:
+                owner = seen[item.id] >> 32
+                if owner != no:
+                    why = f"duplicate item id {item.id!r} (also in {names[owner]})"
+                    refuse(f"{name} {row}: {why}", _entry(name, row, why, item))
+                    continue
+                yield item, name, row
+            shapes.append(f"{name}: {stream.shape}, {stream.count} items")
+            rejected.extend({"file": name, r.kind: r.number, "reason": r.reason, "record": r.record}
+                            for r in stream.refused)
 
+    got: Iterable[tuple[Item, str, str]] = read()
     missing: dict[str, list[str]] = {}
-    joined: list[str] = []
     if responses:
-        got, missing = _join(got, responses, skip_invalid, keep_source_responses, rejected, refuse, joined)
+        got, missing = _join(list(got), responses, skip_invalid, keep_source_responses, rejected, refuse,
+                             found.joined)
 
-    items: list[Item] = []
+    count = 0
     for item, name, row in got:
         if kind is not None:
             item = item.model_copy(update={"kind": kind})
@@ -105,16 +122,16 @@ def read_sources(paths: list[str | Path], spec: Spec, fmt: str = "auto", *, kind
                 why += f" (no response for it in {', '.join(missing[item.id])})"
             refuse(f"{name} {row}: {why}", _entry(name, row, why, item))
             continue
-        items.append(item)
+        count += 1
+        yield item
     order = {Path(f).name: n for n, f in enumerate([*paths, *responses])}
     rejected.sort(key=lambda e: (order.get(e["file"], len(order)),
                                  next((e[k] for k in ("line", "index", "row") if k in e), 0)))
-    if not items and rejected:
+    if not count and rejected:
         first = rejected[0]
         where = " ".join(f"{k} {first[k]}" for k in ("line", "index", "row") if k in first)
         raise ItemError(f"no row became an item that fits the spec: {len(rejected)} refused; first: "
                         f"{first['file']} {where}: {first['reason']}")
-    return Sources(items, shapes, rejected, joined)
 
 
 def _entry(name: str, row: str, reason: str, item: Item | None = None, record=None) -> dict:

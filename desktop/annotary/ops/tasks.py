@@ -12,7 +12,7 @@ from annotary.core.changes import Change
 from annotary.core.errors import ItemError, SpecError
 from annotary.core.spec import load_spec_file
 from annotary.ops.sealing import DEFAULT_CHOICE, Encryption, recipients, seal_options, sealed_text
-from annotary.ops.sources import read_sources, rejected_line, write_rejected
+from annotary.ops.sources import Sources, rejected_line, stream_sources, write_rejected
 
 GUIDELINE_ASSETS = "guidelines/"
 IMAGE_TYPES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp")
@@ -71,10 +71,14 @@ def build_task_bundle(
         except (OSError, UnicodeDecodeError) as err:
             raise SpecError(f"{guidelines_path}: cannot read guidelines ({err})") from None
         images = guideline_images(Path(guidelines_path), guidelines)
-    found = read_sources(list(items_paths), spec, fmt, skip_invalid=skip_invalid, responses=list(responses),
-                         keep_source_responses=keep_source_responses, gold=False)
-    items = found.items
-    if not items:
+    found = Sources([], [])
+    # each item is written out as it is read and checked: the dataset is never in memory as items
+    data, count = bytearray(), 0
+    for item in stream_sources(found, list(items_paths), spec, fmt, skip_invalid=skip_invalid,
+                               responses=list(responses), keep_source_responses=keep_source_responses, gold=False):
+        data += dump_jsonl([item.model_dump(mode="json", exclude_defaults=True)])
+        count += 1
+    if not count:
         raise ItemError("no items to put in the bundle")
     out = Path(out)
     write_bundle(
@@ -84,13 +88,13 @@ def build_task_bundle(
             "spec.json": spec.model_dump_json(indent=2).encode(),
             "guidelines.md": guidelines.encode("utf-8"),
             **{f"{GUIDELINE_ASSETS}{name}": data for name, data in images.items()},
-            "items.jsonl": dump_jsonl(i.model_dump(mode="json", exclude_defaults=True) for i in items),
+            "items.jsonl": data,
         },
-        counts={"items.jsonl": len(items)},
+        counts={"items.jsonl": count},
         **seal_options(chosen),
     )
     listed = write_rejected(out, found.rejected) if skip_invalid else None
     left = f"\n{rejected_line(found.rejected, listed)}" if listed else ""
     return Change(op="build", project_id=spec.resolved_project_id,
-                  counts={"items": len(items), **({"rejected": len(found.rejected)} if skip_invalid else {})},
-                  message=f"wrote {out.name}{sealed_text(chosen)}: {len(items)} items ({'; '.join(s.rsplit(', ', 1)[0] for s in found.shapes)}){found.summary}{left}")
+                  counts={"items": count, **({"rejected": len(found.rejected)} if skip_invalid else {})},
+                  message=f"wrote {out.name}{sealed_text(chosen)}: {count} items ({'; '.join(s.rsplit(', ', 1)[0] for s in found.shapes)}){found.summary}{left}")

@@ -279,7 +279,7 @@ class MainWindow(QMainWindow):
                 return
             self.run_command_safely(lambda: self._confirm_and_import(tasks))
 
-        job = self.runner.start(lambda progress, cancelled: load_tasks(path), checked,
+        job = self.runner.start(lambda progress, cancelled: load_tasks(path, items=False), checked,
                                 self._import_failed)
         dialog.canceled.connect(job.cancel)
 
