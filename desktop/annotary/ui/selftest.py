@@ -13,7 +13,10 @@ from pathlib import Path
 
 from annotary.ops import open_store, queries
 from annotary.ops.backup import check_store, make_backup
+from annotary.ops.bundling import is_encrypted_bundle
 from annotary.ops.identity import make_identity
+from annotary.ops.roster import export_card
+from annotary.ops.sealing import Encryption
 from annotary.ops.tasks import build_task_bundle
 from annotary.ops.verify import verify_bundle
 from annotary.paths import resources_dir, store_path
@@ -39,6 +42,7 @@ class ScriptedAsker:
         self.errors: list[str] = []
         self.infos: list[str] = []
         self.trusted = None
+        self.forms: list[str] = []
 
     def open_path(self, title, filter=None):
         return self.paths.pop(0) if self.paths else None
@@ -61,6 +65,10 @@ class ScriptedAsker:
 
     def choose(self, title, label, options, editable=False):
         return None
+
+    def form(self, title, fields, intro="", ok="OK"):
+        self.forms.append(title)
+        return {f.key: f.default for f in fields}  # the form as offered
 
     def feedback(self, title, markdown):
         self.infos.append(markdown)
@@ -118,12 +126,16 @@ class SelfTest:
     def task_bundle(self) -> str:
         demo = resources_dir() / "demo"
         self.tasks = self.work / "round1.annotary"
+        # encrypted to the annotator (age, ssh-ed25519), as a confidential project sends it
+        card = self.work / "annotator.card.json"
+        export_card(identity=self.me, out=card)
         build_task_bundle(spec_path=demo / "spec.toml", items_paths=[demo / "items.jsonl"],
                           out=self.tasks, identity=self.coordinator,
-                          guidelines_path=demo / "guidelines.md")
-        report = verify_bundle(self.tasks)
+                          guidelines_path=demo / "guidelines.md", encryption=Encryption(encrypt_to=[card]))
+        expect(is_encrypted_bundle(self.tasks), "the task bundle was not encrypted")
+        report = verify_bundle(self.tasks)  # decrypted with the annotator's key, then verified
         expect(report.kind == "tasks", f"kind {report.kind}")
-        return f"{self.tasks.name}: {report.counts}"
+        return f"{self.tasks.name}, encrypted to the annotator: {report.counts}"
 
     def window_shown(self) -> str:
         from PySide6.QtTest import QTest
@@ -184,7 +196,9 @@ class SelfTest:
         self.press(Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
         expect(not self.asker.errors, "; ".join(self.asker.errors))
         expect(self.results_file.is_file(), "no results file written")
-        return f"{self.results_file.name}, {self.results_file.stat().st_size} bytes"
+        # the task bundle came encrypted: the export offers (and by default does) the same
+        expect(is_encrypted_bundle(self.results_file), f"results not encrypted (forms {self.asker.forms})")
+        return f"{self.results_file.name}, encrypted, {self.results_file.stat().st_size} bytes"
 
     def verify(self) -> str:
         report = verify_bundle(self.results_file)
