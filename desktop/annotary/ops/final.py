@@ -238,6 +238,8 @@ def _pairwise(store: Store, info, q, opt: Options, raters,
     group = np.full(len(order), -1, dtype=np.int64)
     group[item_at[starts]] = np.arange(len(starts))
     group, starts, text_at, who_at = group.tolist(), starts.tolist(), text_at.tolist(), who_at.tolist()
+    # the per-label columns are codes now: free their strings before the texts are read
+    del ids, whos, texts, revisions, pos, at, item_at, by
 
     decisions = latest_decisions(store, info.id)
     if read is not None:
