@@ -129,7 +129,9 @@ def export_answers(store: Store, *, question: str | None = None, options: Option
     if read is not None:
         read()
     report = quality_report(store, question=question, options=opt, light=True)
-    return report, final_answers(store, question=question, options=opt, report=report)
+    finals = final_answers(store, question=question, options=opt, report=report)
+    report.loaded = None  # the items and ratings read: the export holds the report while it writes
+    return report, finals
 
 
 # the verdicts ([answer, guidelines version], kept in the label index, migration 0006) of one
