@@ -144,7 +144,8 @@ def _export(store: Store, *, out: str | Path, fmt: str, question: str | None = N
     # process slow each other down)
     spliced = fmt == "trl-preference" and not parquet
     chats = _conversations(store, info.id) if fmt != "labels-long" else set()
-    with (_Prefetch(store, _preference_chunks(info.id)) if spliced else contextlib.nullcontext()) as parts:
+    with (_Prefetch(store, _preference_chunks(info.id), PREFETCH_AHEAD) if spliced
+          else contextlib.nullcontext()) as parts:
         report, finals = export_answers(store, question=qid, options=options,
                                         read=parts.start if parts is not None else None)
         if cancelled and cancelled():  # the figures of a large project take seconds: ask before going on
@@ -399,6 +400,9 @@ PREFERENCE_CHUNK = f"""
           FROM items WHERE project_id=? AND seq > ? ORDER BY seq LIMIT ?)
 """
 PREFETCH_ITEMS = 1000
+# chunks of texts read ahead while the answers are worked out (about 1.3 MB each at 1.3 KiB an
+# item): enough to keep both cores busy, few enough that a large project's texts are not all held
+PREFETCH_AHEAD = 16
 SWITCH_S = 0.0005  # Python's thread switch interval during an export (the default is 5 ms)
 CHANGED = ("the project changed while it was exported (an item with a final answer was not read); "
            "nothing was written: export again")

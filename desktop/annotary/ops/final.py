@@ -129,7 +129,9 @@ def export_answers(store: Store, *, question: str | None = None, options: Option
     if read is not None:
         read()
     report = quality_report(store, question=question, options=opt, light=True)
-    return report, final_answers(store, question=question, options=opt, report=report)
+    finals = final_answers(store, question=question, options=opt, report=report)
+    report.loaded = None  # the items and ratings read: the export holds the report while it writes
+    return report, finals
 
 
 # the verdicts ([answer, guidelines version], kept in the label index, migration 0006) of one
@@ -238,6 +240,8 @@ def _pairwise(store: Store, info, q, opt: Options, raters,
     group = np.full(len(order), -1, dtype=np.int64)
     group[item_at[starts]] = np.arange(len(starts))
     group, starts, text_at, who_at = group.tolist(), starts.tolist(), text_at.tolist(), who_at.tolist()
+    # the per-label columns are codes now: free their strings before the texts are read
+    del ids, whos, texts, revisions, pos, at, item_at, by
 
     decisions = latest_decisions(store, info.id)
     if read is not None:

@@ -61,8 +61,14 @@ FIRST_ALL = """
 REVISED = "SELECT 1 FROM labels WHERE project_id=? AND retracted=0 AND revision > 1 LIMIT 1"
 
 
-def load_ratings(store: Store, project_id: str) -> list[Rating]:
+def load_ratings(store: Store, project_id: str, items: dict[str, Item] | None = None) -> list[Rating]:
+    """The current labels, one Rating each. SQLite hands out a new string for every id of every
+    row; the ratings keep one string per annotator and question, and per item the id the item
+    skeletons already hold (`items`), so a million labels do not hold three million strings."""
     parsed: dict[tuple, tuple] = {}  # few distinct (answer, version, shown first, confidence): parse each once
+    names: dict[str, str] = {}  # annotators and questions: a handful each
+    name = names.setdefault
+    item = (items or {}).get
     out = []
     make = Rating._make
     current = CURRENT_ALL if store.one(REVISED, (project_id,)) else FIRST_ALL
@@ -71,7 +77,8 @@ def load_ratings(store: Store, project_id: str) -> list[Rating]:
         if found is None:
             (answer, version), (first, confidence) = json.loads(verdict), json.loads(facts)
             found = parsed[(verdict, facts)] = (answer, first, confidence, version or "")
-        out.append(make((who, iid, qid, revision, *found)))
+        known = item(iid)
+        out.append(make((name(who, who), iid if known is None else known.id, name(qid, qid), revision, *found)))
     return out
 
 
@@ -141,27 +148,42 @@ def _design(store: Store, project_id: str, normal: list[Rating], round_of: dict,
     return Design(rounds, adaptive, left_out)
 
 
+def _rounds_of(store: Store, project_id: str, items: dict[str, Item], who: set[str]) -> dict[tuple[str, str], int]:
+    """(item, annotator) -> the round it was assigned in, keyed by the ids the item skeletons and
+    the ratings already hold (SQLite hands out new strings for every row)."""
+    item, person = items.get, {a: a for a in who}.get
+    out = {}
+    for iid, whom, n in store.tuples("SELECT item_id, annotator, round FROM assignments WHERE project_id=?",
+                                     (project_id,)):
+        known = item(iid)
+        out[(iid if known is None else known.id, person(whom, whom))] = n
+    return out
+
+
 def decided_pairs(store: Store, project_id: str) -> set[tuple[str, str]]:
     """The (item, question) pairs a reviewer's merged decision settles."""
     return {(r[0], r[1]) for r in store.query(
         "SELECT DISTINCT item_id, question_id FROM decisions WHERE project_id=?", (project_id,))}
 
 
-def _durations(store: Store, project_id: str) -> dict[str, dict[str, float]]:
-    """Seconds on task per annotator and item, summed over the revisions merged."""
+def _durations(store: Store, project_id: str, items: dict[str, Item]) -> dict[str, dict[str, float]]:
+    """Seconds on task per annotator and item, summed over the revisions merged (keyed by the
+    ids the item skeletons hold, not a new string per row)."""
     rows = store.conn.execute(
         "SELECT annotator, item_id, max(json_extract(data, '$.duration_ms')) FROM labels"
         " WHERE project_id=? AND retracted=0 GROUP BY annotator, item_id, revision", (project_id,))
     out: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    item = items.get
     for who, iid, ms in rows:
-        out[who][iid] += (ms or 0) / 1000
+        known = item(iid)
+        out[who][iid if known is None else known.id] += (ms or 0) / 1000
     return out
 
 
-def _people(store: Store, project_id: str, raters: Raters) -> People:
+def _people(store: Store, project_id: str, raters: Raters, items: dict[str, Item]) -> People:
     assigned = dict(store.query("SELECT annotator, count(*) FROM assignments WHERE project_id=?"
                                 " GROUP BY annotator", (project_id,)))
-    return People(raters.names, raters.roster, raters.rates, assigned, _durations(store, project_id))
+    return People(raters.names, raters.roster, raters.rates, assigned, _durations(store, project_id, items))
 
 
 def _truths(items: dict[str, Item]) -> dict[str, dict[str, dict]]:
@@ -238,7 +260,7 @@ def quality_report(store: Store, *, question: str | None = None, options: Option
                             f"(questions: {', '.join(q.id for q in spec.questions)})")
     items = item_skeletons(store, info.id)
     raters = load_raters(store, info.id)
-    all_ratings = load_ratings(store, info.id)
+    all_ratings = load_ratings(store, info.id, items)
     ratings = [r for r in all_ratings if r.item_id in items
                and (question is None or r.question_id == question)]
     ordered = [*raters.names, *sorted({r.annotator for r in ratings} - set(raters.names))]
@@ -248,8 +270,7 @@ def quality_report(store: Store, *, question: str | None = None, options: Option
     normal = [r for r in ratings if items[r.item_id].kind == "normal"]
     variables = build_variables(spec, items, normal, question)
     matrix_humans = [a for a in humans if any(var.values.get(a) for var in variables)]
-    round_of = {(r[0], r[1]): r[2] for r in store.query(
-        "SELECT item_id, annotator, round FROM assignments WHERE project_id=?", (info.id,))}
+    round_of = _rounds_of(store, info.id, items, labeled)
     design = _design(store, info.id, normal, round_of, raters.machines)
     if design.adaptive:  # headline figures on the full-overlap rounds only
         kept = [r for r in normal if round_of.get((r.item_id, r.annotator)) not in design.adaptive]
@@ -279,7 +300,7 @@ def quality_report(store: Store, *, question: str | None = None, options: Option
                                                 decided_pairs(store, info.id)),
         annotators=[] if light else annotator_stats(
             spec=spec, items=items, truths=_truths(items), ratings=ratings, people=people,
-            known=_people(store, info.id, raters), variables=variables, stats=stats, units=units,
+            known=_people(store, info.id, raters, items), variables=variables, stats=stats, units=units,
             comp=comp, opt=opt),
         raters=rater_stats(spec, machines, matrix_humans, raters.names, normal, variables, units, opt),
         competence=comp,
