@@ -130,6 +130,12 @@ def write_bundle(
     return manifest
 
 
+# zlib's fastest level: seven times faster than its default (6) on items and labels, for files
+# about a third larger (a quarter of the JSON's size instead of a sixth). Writing the 20 task
+# bundles of a round was most of `project assign`'s time.
+COMPRESS_LEVEL = 1
+
+
 def _write_zip_atomically(path: Path, entries: list[tuple[str, bytes]], stamp: Any) -> None:
     """Readers see the old file or the whole new one, never a half-written zip."""
     with atomic_output(path) as f:
@@ -140,7 +146,7 @@ def _write_zip_atomically(path: Path, entries: list[tuple[str, bytes]], stamp: A
                 # unix mode bits in the upper half, so unzip tools make plain 0644 files
                 info.create_system = 3
                 info.external_attr = (stat.S_IFREG | 0o644) << 16
-                zf.writestr(info, data)
+                zf.writestr(info, data, compresslevel=COMPRESS_LEVEL)
     _fsync_dir(path.parent)
 
 

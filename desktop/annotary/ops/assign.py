@@ -386,10 +386,12 @@ def _write(store: Store, *, identity, info, round, plan, kinds, added, people, o
     try:
         with store.atomic():
             insert_items(store, info.id, added)
-            rows = [(info.id, iid, a, round, kind) for a, work in plan.items()
-                    for kind, ids in work.items() for iid in ids]
+            # streamed to SQLite: a list of a million assignments' rows held a hundred MB
+            assigned = sum(len(ids) for work in plan.values() for ids in work.values())
             store.conn.executemany(
-                "INSERT INTO assignments (project_id, item_id, annotator, round, kind) VALUES (?,?,?,?,?)", rows)
+                "INSERT INTO assignments (project_id, item_id, annotator, round, kind) VALUES (?,?,?,?,?)",
+                ((info.id, iid, a, round, kind) for a, work in plan.items()
+                 for kind, ids in work.items() for iid in ids))
             for a, work in plan.items():
                 if not work["normal"] and not work["calibration"]:
                     continue
@@ -399,8 +401,10 @@ def _write(store: Store, *, identity, info, round, plan, kinds, added, people, o
                     "SELECT i.id, i.data FROM assignments a JOIN items i ON i.project_id=a.project_id"
                     " AND i.id=a.item_id WHERE a.project_id=? AND a.annotator=? AND a.round=?",
                     (info.id, a, round)))
-                records = [task_view(kinds[i], data[i]) for i in work["calibration"] + mixed]
-                lines = "".join(r + "\n" for r in records).encode("utf-8")
+                order = work["calibration"] + mixed
+                # each item's text let go as its line is made: the bundle's bytes, not three copies
+                lines = b"".join((task_view(kinds[i], data.pop(i)) + "\n").encode("utf-8") for i in order)
+                del data
                 path = out_dir / f"{info.id}-round{round}-{_slug(people[a])}-{a[:8]}.annotary"
                 readers = recipients(seal[0], signer=identity, readers=[roster_recipient(store, info.id, a)],
                                      confidential=spec.confidential, what=path.name, extra=seal[1])
@@ -410,12 +414,12 @@ def _write(store: Store, *, identity, info, round, plan, kinds, added, people, o
                              members={"spec.json": spec.model_dump_json(indent=2).encode(),
                                       "guidelines.md": info.guidelines.encode("utf-8"),
                                       "items.jsonl": lines},
-                             counts={"items.jsonl": len(records)}, **seal_options(readers))
+                             counts={"items.jsonl": len(order)}, **seal_options(readers))
                 written.append(path)
                 bundles.append(TaskBundle(a, people[a], path, len(work["normal"]), len(work["gold"]),
                                           len(work["calibration"])))
             counts = {"items": len({i for w in plan.values() for i in w["normal"]}),
-                      "assignments": len(rows), "bundles": len(bundles)}
+                      "assignments": assigned, "bundles": len(bundles)}
             store.conn.execute(
                 "INSERT INTO rounds (project_id, round, created_at, guidelines_version, settings, counts)"
                 " VALUES (?,?,?,?,?,?)",
