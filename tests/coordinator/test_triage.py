@@ -269,3 +269,28 @@ def test_triage_compares_rankings_scores_and_rubric_marks_from_the_command_line(
     assert err.exit_code == 2 and "add --triage RATER" in err.stderr
     err = assign("--triage", "judge", "--adaptive", ok=False)
     assert "choose --triage or --adaptive, not both" in err.stderr
+
+
+def test_the_workspace_assign_form_offers_triage_with_each_rater_and_competence(tmp_path, coordinator):
+    from annotary.flows import workspace
+
+    team = Team(tmp_path, coordinator)
+    store = open_project(team.db)
+    import_rater_labels(store, rater="judge", path=write_rows(tmp_path / "judge.jsonl", judge_rows()))
+    (routing,) = [f for f in workspace.assign_fields(store) if f.key == "routing"]
+    assert [value for value, _ in routing.choices] == ["all", "adaptive", "triage:judge", "competence"]
+    assert "Triage with judge" in dict(routing.choices)["triage:judge"]
+    values = {f.key: f.default for f in workspace.assign_fields(store)} | {"min_rater_confidence": 0.6}
+    r1 = workspace.assign(store, coordinator, values | {"overlap": 3, "routing": "triage:judge",
+                                                        "out": str(tmp_path / "round1")})
+    store.close()
+    assert r1.reasons == {"first person: no one has labelled it": 10}
+    assert sorted(team.holders(1)) == sorted(ITEMS)  # one person each, as `project assign --triage`
+    team.work(r1, lambda i: FIRST)
+    store = open_project(team.db)
+    r2 = workspace.assign(store, coordinator, values | {"overlap": 3, "routing": "triage:judge",
+                                                        "out": str(tmp_path / "round2")})
+    (settings,) = store.one("SELECT settings FROM rounds WHERE project_id='pandalm' AND round=2")
+    store.close()
+    assert sorted(team.holders(2)) == sorted(ITEMS[n] for n in (3, 4, 5, 6, 9))
+    assert json.loads(settings)["triage"]["rater"] == "judge" and r2.items == 5

@@ -631,14 +631,31 @@ def assign_fields(store: Store) -> list[Field]:
               tip="Items with the expert's answers, hidden among the others; optional"),
         Field("calibration", "&Calibration items", "files", [], filter=ITEM_FILES,
               tip="Items whose answer and explanation are shown after submitting; optional"),
-        Field("adaptive", "Send only &disputed items, each to one more annotator", "bool", False,
-              tip="An adaptive round: needs the labels of an earlier round"),
+        Field("routing", "&Which items", "choice", "all", choices=routing_choices(store),
+              tip="Every item to the overlap above, or one more person only where the answers so far "
+                  "leave an item open (with these, the overlap is the most any item gets)"),
+        Field("min_rater_confidence", "Triage: judge's &minimum confidence", "share", 0.0, maximum=1.0,
+              zero="no minimum", tip="With triage: a judge's answer below this confidence counts as unsure"),
         Field("feedback", "Also send each annotator the items a reviewer decided against them (&feedback)", "bool",
               False),
         Field("out", "Folder &to write the task bundles", "folder", str(free_path(project_folder(store) / f"round-{r}")),
               tip="Made if missing; one signed bundle per annotator"),
         encrypt_field(store, "&Encrypt each bundle so only its annotator and you can open it"),
     ]
+
+
+def routing_choices(store: Store) -> list[tuple[str, str]]:
+    """How a round picks its items, as `project assign` offers them: every item, adaptive,
+    triage with each non-human rater whose labels the project holds, competence-guided."""
+    raters = [r[0].removeprefix("rater:") for r in store.query(
+        "SELECT DISTINCT annotator FROM labels WHERE project_id=? AND annotator LIKE 'rater:%' ORDER BY 1",
+        (project_info(store).id,))]
+    return [("all", "Every item, to the overlap above"),
+            ("adaptive", "Disputed items only, each to one more person (adaptive)"),
+            *((f"triage:{name}", f"Triage with {name}: a second person only where {name} disagrees with "
+               "the first, has no answer or is unsure; a third where two people split") for name in raters),
+            ("competence", "Competence-guided: one more person where people split or the Dawid–Skene "
+                           "estimates leave their answer unsure")]
 
 
 def encrypt_field(store: Store, label: str) -> Field:
@@ -660,11 +677,15 @@ def assign(store: Store, identity, values: dict) -> AssignReport:
     out = Path(values["out"])
     out.mkdir(parents=True, exist_ok=True)
     fraction = values.get("gold_fraction") or None
+    routing = values.get("routing") or ("adaptive" if values.get("adaptive") else "all")
     return assign_round(store, identity=identity, out_dir=out, overlap=int(values["overlap"]),
                         gold_paths=list(values.get("gold") or []), gold_fraction=fraction,
                         calibration_paths=list(values.get("calibration") or []),
-                        adaptive=bool(values.get("adaptive")), feedback=bool(values.get("feedback")),
-                        encryption=encryption_of(values))
+                        adaptive=routing == "adaptive", feedback=bool(values.get("feedback")),
+                        triage=routing.removeprefix("triage:") if routing.startswith("triage:") else None,
+                        min_rater_confidence=(values.get("min_rater_confidence") or None)
+                        if routing.startswith("triage:") else None,
+                        competence=routing == "competence", encryption=encryption_of(values))
 
 
 def assign_message(r: AssignReport) -> str:
