@@ -8,9 +8,24 @@ from PySide6.QtCore import Qt
 
 from annotary.ops import queries
 from annotary.ui.dialogs import key_sheet_groups
+from annotary.ui.panels import RubricPanel
 from tests.categorical.common import DIAGNOSIS_Q, ERRORS_Q, LONG, LONG_Q, PER_RESPONSE_Q, items
 from tests.conftest import screenshot, spec_of
 from tests.ui.test_pairwise_keys import press, type_text
+
+
+def anchor_top(browser, name: str) -> float:
+    """Where the named anchor's line starts in a text browser's document (pixels from its top)."""
+    doc = browser.document()
+    block = doc.begin()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            if name in it.fragment().charFormat().anchorNames():
+                return doc.documentLayout().blockBoundingRect(block).top()
+            it += 1
+        block = block.next()
+    raise AssertionError(f"no anchor {name}")
 
 K = Qt.Key
 CTRL = Qt.KeyboardModifier.ControlModifier
@@ -152,6 +167,11 @@ def test_the_rubric_demo_asks_its_error_taxonomy_after_the_rubric(qtbot, window,
     for _ in flow.criteria("rubric"):
         press(qtbot, window, K.Key_Y)
     assert flow.focused_question.id == "errors"  # the rubric done, the taxonomy has the keys
+    # the last criterion (longer than the list) still shows its own top, its mark and points,
+    # though the cards around it changed the list's width as the focus left
+    rubric = next(p for p in window.labeling.findChildren(RubricPanel) if p.q.id == "rubric")
+    top, shown = anchor_top(rubric.list, f"row{len(flow.criteria('rubric')) - 1}"), rubric.list.verticalScrollBar().value()
+    assert shown <= top < shown + rubric.list.viewport().height()
     press(qtbot, window, K.Key_1)
     press(qtbot, window, K.Key_5)
     screenshot(window, "categorical-demo-rubric")

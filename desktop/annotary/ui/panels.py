@@ -40,7 +40,7 @@ from annotary.ui.widgets import SafeBrowser
 
 CHOICE_TEXT = {"A": "A is better", "B": "B is better", "tie": "Tie", "both_bad": "Both bad"}
 CHOICE_KEY = {"A": "A", "B": "B", "tie": "T", "both_bad": "X"}
-MARK_TEXT = {"met": "✓ met", "not_met": "✗ not met", "partly": "½ partly", None: "– undecided"}
+MARK_TEXT = {"met": "✓ met", "not_met": "✗ not met", "partly": "½ partly", None: "–"}  # – undecided
 
 
 def button(text: str, name: str, on_click) -> QPushButton:
@@ -333,6 +333,7 @@ class RubricPanel(QuestionPanel):
         self.list.anchorClicked.connect(
             lambda url: self.action.emit(self.q.id, "criterion", int(url.toString().removeprefix("#c"))))
         self.body.addWidget(self.list, 1)
+        self._was_focused = False
         self.explain = QLabel()
         self.explain.setWordWrap(True)
         self.explain.setObjectName("hint")
@@ -346,6 +347,11 @@ class RubricPanel(QuestionPanel):
         colors = tokens()
         text_color, current_bg = colors["text"], colors["accent_soft"]
         rows = []
+        # the mark column as wide as its longest mark, so the criteria keep the width
+        bold = self.list.font()
+        bold.setBold(True)
+        marks = ("met", "not_met", "partly") if self.q.allow_partial else ("met", "not_met")
+        mark_width = max(QFontMetrics(bold).horizontalAdvance(MARK_TEXT[m]) for m in marks) + 8
         for i, c in enumerate(criteria):
             mark = value["marks"].get(c.id)
             here = focused and i == cursor
@@ -355,7 +361,7 @@ class RubricPanel(QuestionPanel):
             bg = f' bgcolor="{current_bg}"' if here else ""
             rows.append(
                 f'<tr{bg}><td width="18"><a name="row{i}"></a>{"▶" if here else ""}</td>'
-                f'<td width="120" nowrap><a href="#c{i}" style="text-decoration:none; color:{text_color}">'
+                f'<td width="{mark_width}" nowrap><a href="#c{i}" style="text-decoration:none; color:{text_color}">'
                 f"{shown_mark}</a></td>"
                 f'<td width="44" align="right"><b>{c.points:+d}</b></td>'
                 f"<td>{as_written_html(c.text)}{req}</td></tr>")
@@ -363,8 +369,11 @@ class RubricPanel(QuestionPanel):
         keep = bar.value()
         self.list.setHtml('<table width="100%" cellspacing="0" cellpadding="4">' + "".join(rows) + "</table>")
         bar.setValue(keep)
-        if focused and criteria:
+        if criteria and (focused or self._was_focused):
+            # the focused criterion's top (its mark and points) in view; also as the focus
+            # leaves, when the cards around it change the list's width and so its wrapping
             self.list.scrollToAnchor(f"row{cursor % len(criteria)}")
+        self._was_focused = focused
         earned, positive, score = Rubric.score(self.q, value, flow.current.item)
         decided = sum(1 for c in criteria if c.id in value["marks"])
         shown = "—" if score is None else f"{score:.2f}"
