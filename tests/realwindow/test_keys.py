@@ -52,7 +52,7 @@ def test_ctrl_enter_submits_from_inside_the_rationale_box(demo_app):
     item = labeling(demo_app.state())["item"]
     demo_app.key("a")
     demo_app.key("t", until=lambda s: not labeling(s)["missing"])
-    demo_app.key("r", until=lambda s: s["focus_widget"]["class"] == "QPlainTextEdit")
+    demo_app.key("r", until=lambda s: s["focus_widget"]["accessible"] == "Rationale for helpful")
     demo_app.type("B misreads the inequality")
     demo_app.key("ctrl+Return", until=lambda s: labeling(s)["item"] != item)
     labels = {lab["question"]: lab for lab in demo_app.labels(PROJECT, item)}

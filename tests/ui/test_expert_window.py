@@ -289,3 +289,35 @@ def test_a_confidence_key_past_the_scale_says_the_range(qtbot, window, asker, de
     assert screen.flow.current.pending["helpful"].confidence is None
     press(qtbot, window, K.Key_4, ALT)
     assert screen.flow.current.pending["helpful"].confidence == 4
+
+
+def test_the_pairwise_demo_shows_every_question_whole_at_the_usual_window_size(qtbot, window):
+    """At 1280x860 the three questions of the pairwise demo fit beside its responses: after
+    `A, T` no question's title is scrolled out of view (an empty rationale takes one line)."""
+    window.resize(1280, 860)
+    window.run_command("file.demo")
+    window.open_project("demo-pairwise")
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    screen = window.labeling
+    screen._layout_timer.timeout.emit()
+    press(qtbot, window, Qt.Key.Key_A)
+    press(qtbot, window, Qt.Key.Key_T)
+    qtbot.wait(50)
+    assert screen.flow.focused_question.id == "overall"
+    view = screen.questions.viewport()
+    for panel in screen.panels:
+        top = panel.title.mapTo(view, panel.title.rect().topLeft()).y()
+        assert 0 <= top and top + panel.title.height() <= view.height(), panel.q.id
+    screenshot(window, "pairwise-demo-three-questions")
+    # writing a rationale gives it a second line, and it keeps it while it holds text
+    box = screen.panels[0].rationale
+    one_line = box.height()
+    for _ in range(2):
+        press(qtbot, window, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
+    assert screen.flow.focused_question.id == "helpful"
+    press(qtbot, window, Qt.Key.Key_R)
+    assert box.hasFocus() and box.height() > one_line
+    type_text(qtbot, box, "clearer")
+    press(qtbot, window, Qt.Key.Key_Escape)
+    assert not box.hasFocus() and box.height() > one_line and box.toPlainText() == "clearer"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -60,6 +60,38 @@ def set_checked(b: QPushButton, on: bool) -> None:
     b.setText(("✓ " if on else "") + base)
 
 
+class RationaleEdit(QPlainTextEdit):
+    """A rationale field: one line while empty and not being written (so the questions fit
+    beside the responses), two lines while written in or holding text; longer text scrolls."""
+
+    def __init__(self):
+        super().__init__()
+        self.setTabChangesFocus(True)
+        self.textChanged.connect(self._fit)
+        self._fit()
+
+    def _lines(self, n: int) -> int:
+        margins = self.contentsMargins()
+        return (n * self.fontMetrics().lineSpacing() + 2 * int(self.document().documentMargin())
+                + margins.top() + margins.bottom() + 2)
+
+    def _fit(self) -> None:
+        self.setFixedHeight(self._lines(2 if self.hasFocus() or self.toPlainText() else 1))
+
+    def focusInEvent(self, event):
+        super().focusInEvent(event)
+        self._fit()
+
+    def focusOutEvent(self, event):
+        super().focusOutEvent(event)
+        self._fit()
+
+    def changeEvent(self, event):  # a zoom or theme change: new font metrics
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._fit()
+
+
 class QuestionPanel(QFrame):
     """Title, the mode's controls, then rationale and confidence when the spec asks for them."""
 
@@ -80,8 +112,8 @@ class QuestionPanel(QFrame):
         self.hint = QLabel()
         self.hint.setObjectName("hint")
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(14, 10, 14, 12)
-        layout.setSpacing(8)
+        layout.setContentsMargins(14, 8, 14, 10)
+        layout.setSpacing(6)
         self.hint.setWordWrap(True)
         layout.addWidget(self.title)
         layout.addWidget(self.hint)
@@ -89,12 +121,10 @@ class QuestionPanel(QFrame):
         layout.addLayout(self.body, 1 if self.expanding else 0)
         self.rationale: QPlainTextEdit | None = None
         if question.rationale is not Requirement.off:
-            self.rationale = QPlainTextEdit()
+            self.rationale = RationaleEdit()
             need = "required" if question.rationale is Requirement.required else "optional"
             self.rationale.setPlaceholderText(f"Rationale ({need}) — press R to write, Esc to leave")
             self.rationale.setAccessibleName(f"Rationale for {question.id}")
-            self.rationale.setTabChangesFocus(True)
-            self.rationale.setMaximumHeight(52)  # two lines; it grows no taller, it scrolls
             self.rationale.textChanged.connect(
                 lambda: self.rationale_edited.emit(self.q.id, self.rationale.toPlainText()))
             layout.addWidget(self.rationale)
