@@ -19,6 +19,8 @@ from annotary.ops import identity as identity_ops
 from annotary.paths import data_dir
 from annotary.store import Store
 
+GUIDELINE_ASSETS = "guidelines/"  # the members that hold the guidelines' pictures
+
 
 def local_unseal() -> Unseal:
     """Encrypted bundles are opened here with this computer's identity; their decryption goes in

@@ -21,6 +21,7 @@ from annotary.core.errors import Cancelled, TrustError
 from annotary.core.spec import Spec
 from annotary.ops import paused_gc
 from annotary.ops.bundling import (
+    GUIDELINE_ASSETS,
     ItemRow,
     bundle_cases,
     bundle_guidelines,
@@ -32,7 +33,6 @@ from annotary.ops.bundling import (
     logged_before,
     open_local,
 )
-from annotary.ops.tasks import GUIDELINE_ASSETS
 from annotary.store import Store
 from annotary.store.db import now_iso
 
