@@ -55,6 +55,7 @@ screenshots: $(STAMP)
 SCALE_SIZES ?= 10000,100000,1000000
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/bench.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/app_import_bench.py
 	$(BIN)/python benchmarks/coordinator_bench.py
 	$(BIN)/python benchmarks/export_bench.py
 	$(BIN)/python benchmarks/crypto_bench.py

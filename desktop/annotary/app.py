@@ -11,12 +11,9 @@ from pathlib import Path
 
 import click
 
-import annotary.cli.system  # noqa: F401  (registers paths and backup)
 from annotary import __version__
-from annotary.cli import coordinator  # noqa: F401  (registers the coordinator commands)
-from annotary.cli.main import cli
+from annotary.cli.main import cli  # the other modules' commands load when they run (cli.lazy)
 from annotary.core.errors import AnnotaryError
-from annotary.ops.bundling import is_encrypted_bundle
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -26,6 +23,8 @@ BACKUP_EVERY_MS = 30 * 60 * 1000  # while the app stays open, when the store cha
 
 def file_kind(path: str | Path) -> str:
     """"bundle" or "store", told by the file's first bytes (not its name); AnnotaryError otherwise."""
+    from annotary.ops.bundling import is_encrypted_bundle
+
     path = Path(path)
     if not path.is_file():
         raise AnnotaryError(f"{path}: no such file")

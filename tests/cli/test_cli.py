@@ -294,8 +294,11 @@ def test_verify_refuses_a_tampered_results_bundle(exported, tmp_path):
 
 
 def command_paths(group: click.Group, prefix=()):
+    """Every command as click finds it (loading the modules of the lazily listed ones)."""
     yield prefix
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
         if isinstance(command, click.Group):
             yield from command_paths(command, (*prefix, name))
         else:

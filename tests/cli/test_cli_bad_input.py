@@ -115,9 +115,9 @@ def test_file_swapped_after_the_check_changes_nothing_imported(built, store, dem
     read as they are written, so a file replaced in between is refused and no key gets pinned."""
     import shutil
 
-    import annotary.cli.main as cli_main
+    import annotary.ops.importing as importing
 
-    real_preview = cli_main.preview_tasks
+    real_preview = importing.preview_tasks
     checkpoint(store)
     before = snapshot(store)
 
@@ -126,7 +126,7 @@ def test_file_swapped_after_the_check_changes_nothing_imported(built, store, dem
         shutil.copy(built["pinned-key-mismatch"][0], demo_bundle)  # same project, another key
         return preview
 
-    monkeypatch.setattr(cli_main, "preview_tasks", preview_then_swap)
+    monkeypatch.setattr(importing, "preview_tasks", preview_then_swap)  # the command takes it when it runs
     assert_user_error(run("import", str(demo_bundle), "--trust"), r"the file changed since it was checked")
     assert_unchanged(before, snapshot(store))
 
@@ -155,11 +155,12 @@ def test_a_full_disk_is_one_line_not_a_traceback(annotary_home, monkeypatch):
     from click.testing import CliRunner
 
     import annotary.cli.main as main
+    import annotary.store
 
     def full(*args, **kwargs):
         raise sqlite3.OperationalError("database or disk is full")
 
-    monkeypatch.setattr(main, "open_store", full)
+    monkeypatch.setattr(annotary.store, "open_store", full)  # the command takes it when it runs
     result = CliRunner().invoke(main.cli, ["projects"], catch_exceptions=False)
     assert result.exit_code == 1, result.output
     lines = result.stderr.strip().splitlines() if hasattr(result, "stderr") else result.output.splitlines()

@@ -71,3 +71,53 @@ def test_bundle_replaced_between_preview_and_import(store, demo_bundle, tmp_path
         import_tasks(store, demo_bundle, trust_new_key=True, expect_key_id=preview.signer_key_id)
     assert_unchanged(before, snapshot(store))
     assert queries.projects(store) == []
+
+
+# -- what the import writes -----------------------------------------------------------------------
+ODD = [
+    {"id": "é-1 \"quoted\"", "prompt": "Ünïcödé, 中文, emoji 🙂, a tab\tand\nnewline, \u2028 and \\ backslash",
+     "responses": [{"id": "a", "text": "Ja — “so”."}, {"id": "b", "text": "Nein\r\n"}]},
+    {"id": "gold-1", "prompt": "Known answer?", "kind": "gold", "gold": {"overall": "A"},
+     "responses": [{"id": "a", "text": "Right."}, {"id": "b", "text": "Wrong."}]},
+    {"id": "conv-1", "prompt": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"},
+                                {"role": "user", "content": "And?"}],
+     "responses": [{"id": "x", "text": "1"}, {"id": "y", "text": "2"}], "metadata": {"n": 12345678901234}},
+]
+
+
+@pytest.mark.parametrize("later", [True, False], ids=["items read as written", "items read first"])
+def test_items_are_stored_exactly_as_the_bundle_carries_them(store, build, monkeypatch, later):
+    """Each item's text is the bundle's line, byte for byte (non-ASCII, escapes, a CR), numbered in
+    the bundle's order across the chunks the import writes, with its kind and skeleton."""
+    import zipfile
+
+    from annotary.ops import importing
+    from annotary.store.migrations import SKELETON_PATHS
+
+    monkeypatch.setattr(importing, "CHUNK", 2)  # several chunks, one of them part full
+    items = [*ODD, *ITEMS]
+    bundle = build(items, 1, "odd")
+    importing.import_tasks(store, importing.load_tasks(bundle, items=not later), trust_new_key=True)
+    with zipfile.ZipFile(bundle) as z:
+        lines = z.read("items.jsonl").decode("utf-8").split("\n")[:-1]  # (not at U+2028)
+    stored = store.query("SELECT id, seq, kind, data, typeof(data), skeleton FROM items ORDER BY seq")
+    assert [(r[0], r[1], r[2], r[3], r[4]) for r in stored] == [
+        (i["id"], n, i.get("kind", "normal"), line, "text")
+        for n, (i, line) in enumerate(zip(items, lines, strict=True), 1)]
+    paths = ", ".join(f"'{p}'" for p in SKELETON_PATHS)
+    for r in stored:  # the index readers use holds what the items say
+        expected = None if r[2] != "normal" else store.one(f"SELECT json_extract(?, {paths})", (r[3],))[0]
+        assert r[5] == expected
+
+
+def test_a_later_round_rewrites_only_changed_items(store, build, monkeypatch):
+    from annotary.ops import importing
+
+    monkeypatch.setattr(importing, "CHUNK", 2)
+    import_tasks(store, build([*ODD, *ITEMS], 1, "r1"), trust_new_key=True)
+    again = [*ODD, dict(ITEMS[0], prompt="Zwölf?"), *ITEMS[1:], dict(ITEMS[0], id="i9")]
+    change = import_tasks(store, importing.load_tasks(build(again, 2, "r2"), items=False))
+    assert (change.counts["added"], change.counts["updated"]) == (1, 1)
+    assert prompt(store, "i0") == "Zwölf?"
+    assert queries.item_ids(store, "test-project") == [i["id"] for i in again]
+    assert store.one("SELECT count(*) FROM items WHERE typeof(data) != 'text'")[0] == 0

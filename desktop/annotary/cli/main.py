@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import os
 import sqlite3
@@ -13,23 +14,39 @@ import click
 
 from annotary import __version__
 from annotary.core.errors import AnnotaryError, Cancelled, IdentityError
-from annotary.datasets.readers import SHAPES, RowError
-from annotary.ops import identity as identity_ops
-from annotary.ops import queries
-from annotary.ops.importing import import_tasks, load_tasks, preview_tasks
-from annotary.ops.results import export_results
-from annotary.ops.sealing import Encryption
-from annotary.ops.sources import SKIP_HINT, rejected_path
-from annotary.ops.tasks import build_task_bundle
-from annotary.ops.verify import verify_bundle
-from annotary.paths import store_path
-from annotary.store import open_store
+
+# each command imports the ops it runs in its body: starting one loads only what it needs
 
 ROLES = ("annotator", "reviewer", "coordinator")
 
 
 class Group(click.Group):
-    """Turns user errors into one line on stderr and exit code 2."""
+    """Turns user errors into one line on stderr and exit code 2, and loads a command's module
+    only when the command runs: `lazy` maps a command's name to the module that registers it on
+    this group and the help text (its first paragraph) that the group's --help lists it with."""
+
+    def __init__(self, *args, lazy: dict[str, tuple[str, str]] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+        self._listing = False
+
+    def list_commands(self, ctx) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx, cmd_name):
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            module, help_text = self.lazy[cmd_name]
+            if self._listing:  # --help lists it from its help text, without importing its module
+                return click.Command(cmd_name, help=help_text)
+            importlib.import_module(module)  # its decorators add it to self.commands
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx, formatter) -> None:
+        self._listing = True
+        try:
+            super().format_commands(ctx, formatter)
+        finally:
+            self._listing = False
 
     def invoke(self, ctx):
         try:
@@ -72,6 +89,8 @@ def cli():
       annotary import tasks.annotary --trust
       annotary results export --project demo-pairwise --out results.annotary
     """
+    from annotary.ops import identity as identity_ops
+
     # a key protected by a passphrase: asked on the terminal, once, when first needed
     identity_ops.set_passphrase_prompt(ask_passphrase)
 
@@ -88,6 +107,8 @@ def encryption_options(readers: str):
     def decorate(f):
         @functools.wraps(f)
         def run(*args, encrypt, encrypt_to, plaintext, **kwargs):
+            from annotary.ops.sealing import Encryption
+
             return f(*args, encryption=Encryption(encrypt, tuple(encrypt_to), plaintext), **kwargs)
 
         run = click.option("--plaintext", is_flag=True,
@@ -102,7 +123,10 @@ def encryption_options(readers: str):
 
 
 # -- identity ---------------------------------------------------------------------------------
-@cli.group()
+@cli.group(cls=Group, lazy={
+    "export": ("annotary.cli.coordinator",
+               "Write your public identity card, signed by your key, for a coordinator's roster."),
+})
 def identity():
     """Your signing identity (Ed25519), made once per person.
 
@@ -123,6 +147,8 @@ def identity_create(name, role, force):
     Example:
       annotary identity create --name "Dr. Ada Lee" --role annotator
     """
+    from annotary.ops import identity as identity_ops
+
     ident = identity_ops.make_identity(name=name, role=role, overwrite=force)
     click.echo(f"created identity {ident.name} ({ident.role}), key id {ident.key_id}")
     click.echo(f"fingerprint {ident.fingerprint}")
@@ -141,6 +167,8 @@ def identity_show(pem, openssh, as_json):
       annotary identity show --pem > me.pem
       annotary identity show --openssh >> recipients.txt
     """
+    from annotary.ops import identity as identity_ops
+
     ident = identity_ops.require_identity()
     if pem:
         click.echo(ident.public_pem(), nl=False)
@@ -182,6 +210,8 @@ def identity_passphrase_set():
     Example:
       annotary identity passphrase set
     """
+    from annotary.ops import identity as identity_ops
+
     identity_ops.require_identity().private()  # the current passphrase first, if there is one
     new = os.environ.get(NEW_PASSPHRASE_ENV)
     if not new:
@@ -200,6 +230,8 @@ def identity_passphrase_remove():
     Example:
       annotary identity passphrase remove   # the current one asked, or in ANNOTARY_PASSPHRASE
     """
+    from annotary.ops import identity as identity_ops
+
     ident = identity_ops.require_identity()
     if not ident.protected:
         click.echo("your private key has no passphrase; nothing changed")
@@ -209,17 +241,7 @@ def identity_passphrase_remove():
     click.echo(f"your private key ({ident.key_id}) is no longer protected by a passphrase")
 
 
-# -- tasks ------------------------------------------------------------------------------------
-@cli.group()
-def tasks():
-    """Task bundles (coordinator to annotator).
-
-    \b
-    Example:
-      annotary tasks build spec.toml items.jsonl --out round1.annotary
-    """
-
-
+# -- options shared by the commands that read datasets ------------------------------------------
 SKIP_INVALID = click.option(
     "--skip-invalid", is_flag=True,
     help="Leave out rows that cannot become items (bad fields, no fit with the spec, a response "
@@ -243,50 +265,20 @@ RESPONSES_HELP = """
 
 def rejected_file(change, out) -> dict:
     """For --json: where the rows set aside are listed, when there are any."""
+    from annotary.ops.sources import rejected_path
+
     return {"rejected_file": str(rejected_path(out))} if change.counts.get("rejected") else {}
 
 
 def with_hint(run, out):
     """Run a build; a row that cannot become an item is refused with the way to go on without it."""
+    from annotary.datasets.readers import RowError
+    from annotary.ops.sources import SKIP_HINT
+
     try:
         return run()
     except RowError as err:
         raise RowError(f"{err.message}; {SKIP_HINT.replace('OUT', str(out))}") from None
-
-
-@tasks.command("build")
-@click.argument("spec", type=click.Path(dir_okay=False))
-@click.argument("items", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Bundle to write.")
-@click.option("--guidelines", type=click.Path(dir_okay=False),
-              help="Guidelines (Markdown); default: guidelines.md beside the spec.")
-@click.option("--format", "fmt", default="auto", show_default=True,
-              help="Record shape: auto, " + ", ".join(SHAPES) + ".")
-@click.option("--round", "round_", default=1, show_default=True, type=click.IntRange(1))
-@RESPONSES
-@KEEP_SOURCE
-@SKIP_INVALID
-@encryption_options("the cards given with --encrypt-to")
-@click.option("--json", "as_json", is_flag=True)
-def tasks_build(spec, items, out, guidelines, fmt, round_, responses, keep_source_responses, skip_invalid,
-                as_json, encryption):
-    """Sign a task bundle of ITEMS (JSONL/JSON/CSV, optionally .gz, or Parquet) under SPEC (TOML or JSON).
-
-    \b
-    Example:
-      annotary tasks build spec.toml pairs.jsonl --out round1.annotary
-      annotary tasks build rubric.toml healthbench.jsonl --responses our-model.jsonl \\
-          --skip-invalid --out round1.annotary
-      annotary tasks build spec.toml pairs.jsonl --encrypt-to ada.card.json --out round1.annotary
-    """
-    change = with_hint(lambda: build_task_bundle(
-        spec_path=spec, items_paths=list(items), out=out, identity=identity_ops.require_identity(),
-        guidelines_path=guidelines, fmt=fmt, round=round_, skip_invalid=skip_invalid,
-        responses=list(responses), keep_source_responses=keep_source_responses, encryption=encryption), out)
-    emit({"out": out, **change.counts, **rejected_file(change, out)}, as_json, change.message)
-
-
-tasks_build.help += RESPONSES_HELP
 
 
 # -- import / export / verify -----------------------------------------------------------------
@@ -305,6 +297,10 @@ def import_cmd(bundle, trust, as_json):
     Example:
       annotary import round1.annotary --trust
     """
+    from annotary.ops.importing import import_tasks, load_tasks, preview_tasks
+    from annotary.paths import store_path
+    from annotary.store import open_store
+
     store = open_store(store_path())
     tasks = load_tasks(bundle, items=False)  # the items are checked as the import reads and writes them
     preview = preview_tasks(store, tasks)
@@ -355,6 +351,11 @@ def results_export(project_id, out, as_json, encryption):
     Example:
       annotary results export --project demo-pairwise --out ada.results.annotary
     """
+    from annotary.ops import identity as identity_ops
+    from annotary.ops.results import export_results
+    from annotary.paths import store_path
+    from annotary.store import open_store
+
     store = open_store(store_path())
     change = export_results(store, project_id=project_id, identity=identity_ops.require_identity(),
                             out=out, encryption=encryption)
@@ -371,6 +372,8 @@ def verify(bundle, as_json):
     Example:
       annotary verify results.annotary --json
     """
+    from annotary.ops.verify import verify_bundle
+
     r = verify_bundle(bundle)
     counts = ", ".join(f"{v} {k}" for k, v in r.counts.items()) or "no records"
     sealed = "\nencrypted (age), opened with your key" if r.encrypted else ""
@@ -389,6 +392,11 @@ def projects_cmd(as_json):
     Example:
       annotary projects --json
     """
+    from annotary.ops import identity as identity_ops
+    from annotary.ops import queries
+    from annotary.paths import store_path
+    from annotary.store import open_store
+
     store = open_store(store_path())
     ident = identity_ops.current_identity()
     rows = queries.projects(store, ident.key_id if ident else None)
@@ -402,7 +410,36 @@ def main() -> None:
     cli(prog_name="annotary")
 
 
-# the coordinator's and the reviewer's commands register themselves on the group above
-import annotary.cli.adjudication  # noqa: E402, F401
-import annotary.cli.coordinator  # noqa: E402, F401
-import annotary.cli.export  # noqa: E402, F401
+# The commands of the other modules, each loaded only when it runs (its module's decorators add it
+# to `cli`); `annotary --help` lists them with these texts, the first paragraph of each one's help
+# (tests/cli/test_lazy_commands.py fails when this table and the commands themselves differ).
+# A frozen app finds these modules by name only: packaging/annotary.spec lists them (hiddenimports).
+cli.lazy.update({
+    "adjudication": ("annotary.cli.adjudication",
+                     "Conflicts to reviewers: a signed adjudication bundle out, a decisions bundle back."),
+    "agreement": ("annotary.cli.coordinator",
+                  "Agreement per question, figures per annotator, consensus and conflicts."),
+    "backup": ("annotary.cli.system", "Backups of your store: made at start and exit, one a day, the last 7 kept."),
+    "dataset": ("annotary.cli.export",
+                "Training-ready datasets (TRL, SFT, Alpaca, HelpSteer, HealthBench) with their provenance."),
+    "demo": ("annotary.app", "Open the app on the bundled demo project (32 real pairwise items)."),
+    "gui": ("annotary.app", "Open the app on the projects screen, or on FILE (a bundle or a store) as `open` does."),
+    "labels": ("annotary.cli.coordinator", "Labels from outside the roster."),
+    "merge": ("annotary.cli.coordinator",
+              "Merge signed result bundles: one line per bundle; exit 2 if any was refused."),
+    "open": ("annotary.app", "Open the app on FILE: a task bundle is imported (asks to trust a new coordinator), "
+                             "a store file is opened in place of yours. If Annotary is already open, it gets the file."),
+    "paths": ("annotary.cli.system",
+              "Show where your data lives: data folder, store, identity, backups, crash log, resources."),
+    "project": ("annotary.cli.coordinator",
+                "A coordinator's project file: items, roster, rounds and the labels merged back."),
+    "roster": ("annotary.cli.coordinator", "Who receives tasks and whose signed results are accepted."),
+    "self-test": ("annotary.app", "Check this installation end to end, offscreen, in a temporary data folder: "
+                                  "identity, task bundle, import, labeling by key presses, export, verify, backup, "
+                                  "single instance. Prints one PASS/FAIL line per step; exit code 0 only when all "
+                                  "pass. Your data is not touched."),
+    "simulate": ("annotary.cli.coordinator",
+                 "What the project's labels would have cost under each plan, against the fixed-3 majority."),
+    "status": ("annotary.cli.coordinator", "Progress per annotator and round."),
+    "tasks": ("annotary.cli.tasks", "Task bundles (coordinator to annotator)."),
+})

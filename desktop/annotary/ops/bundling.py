@@ -19,6 +19,8 @@ from annotary.ops import identity as identity_ops
 from annotary.paths import data_dir
 from annotary.store import Store
 
+GUIDELINE_ASSETS = "guidelines/"  # the members that hold the guidelines' pictures
+
 
 def local_unseal() -> Unseal:
     """Encrypted bundles are opened here with this computer's identity; their decryption goes in
@@ -101,11 +103,12 @@ def bundle_guidelines(bundle: BundleReader) -> str:
 
 @dataclass(frozen=True)
 class ItemRow:
-    """An item as stored: its id, kind, and the exact JSON the signed bundle carried."""
+    """An item as stored: its id, kind, and the exact JSON the signed bundle carried (as text,
+    or as its UTF-8 bytes when read with iter_bundle_items(raw=True))."""
 
     id: str
     kind: str
-    data: str
+    data: str | bytes
 
 
 def bundle_items(bundle: BundleReader, spec: Spec) -> list[ItemRow]:
@@ -120,8 +123,9 @@ def bundle_items(bundle: BundleReader, spec: Spec) -> list[ItemRow]:
         gc.enable()
 
 
-def iter_bundle_items(bundle: BundleReader, spec: Spec) -> Iterator[ItemRow]:
-    """bundle_items one row at a time, as the member is read (its hash is checked at its end)."""
+def iter_bundle_items(bundle: BundleReader, spec: Spec, *, raw: bool = False) -> Iterator[ItemRow]:
+    """bundle_items one row at a time, as the member is read (its hash is checked at its end);
+    `raw`: each row's data is the line's bytes (checked UTF-8), not decoded again."""
     seen: dict[str, int] = {}
     if not bundle.has("items.jsonl"):
         raise BundleError(f"{bundle.path.name}: bundle has no items.jsonl")
@@ -137,7 +141,7 @@ def iter_bundle_items(bundle: BundleReader, spec: Spec) -> Iterator[ItemRow]:
                 check_item_fits(item, spec, where=f"items.jsonl line {n}: ")
             except ItemError as err:
                 raise BundleError(f"{bundle.path.name}: {err}") from None
-            yield ItemRow(item.id, item.kind, line.decode("utf-8"))
+            yield ItemRow(item.id, item.kind, line if raw else line.decode("utf-8"))
     except BundleError as err:
         if err.message.startswith(f"{bundle.path.name}: "):
             raise

@@ -6,6 +6,8 @@ import base64
 import contextlib
 import itertools
 import json
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from annotary.core.errors import Cancelled, TrustError
 from annotary.core.spec import Spec
 from annotary.ops import paused_gc
 from annotary.ops.bundling import (
+    GUIDELINE_ASSETS,
     ItemRow,
     bundle_cases,
     bundle_guidelines,
@@ -30,7 +33,6 @@ from annotary.ops.bundling import (
     logged_before,
     open_local,
 )
-from annotary.ops.tasks import GUIDELINE_ASSETS
 from annotary.store import Store
 from annotary.store.db import now_iso
 
@@ -231,32 +233,33 @@ def import_tasks(
                 (spec.name, spec.model_dump_json(), guidelines, spec.guidelines_version, m.round,
                  m.project_id, m.round),
             )
-        existing = {r[0]: r[1] for r in conn.execute(
-            "SELECT id, data FROM items WHERE project_id=?", (m.project_id,))} if pin != "new" else {}
+        existing = {r[0]: r[1] for r in conn.execute(  # as the bytes the bundle's rows are read as
+            "SELECT id, CAST(data AS BLOB) FROM items WHERE project_id=?", (m.project_id,))} if pin != "new" else {}
         seq = conn.execute("SELECT coalesce(max(seq), 0) FROM items WHERE project_id=?",
                            (m.project_id,)).fetchone()[0]
         if tasks.rows is None:  # read, checked and written a chunk at a time
             reader = stack.enter_context(open_local(path, expect_kind="tasks"))
             if reader.sha256 != bundle.sha256:
                 raise TrustError(f"{path.name}: the file changed since it was checked: refused")
-            rows: Iterator[ItemRow] = iter_bundle_items(reader, spec)
+            inflate = reader.chunks
+            reader.chunks = lambda name: _read_ahead(inflate(name))  # see _read_ahead
+            rows: Iterator[ItemRow] = iter_bundle_items(reader, spec, raw=True)
         else:
-            rows = iter(tasks.rows)
-        writer = stack.enter_context(_Writer(conn))
+            rows = (ItemRow(r.id, r.kind, r.data.encode("utf-8")) for r in tasks.rows)
+        writer = stack.enter_context(_Writer(conn, m.project_id))
         stack.enter_context(paused_gc())
         while chunk := list(itertools.islice(rows, CHUNK)):
             if cancelled and cancelled():
                 raise Cancelled()
             new_rows, changed = [], []
             for item in chunk:
-                data = item.data
                 if item.id in existing:
-                    if existing[item.id] != data and not older:
-                        changed.append((data, item.kind, m.project_id, item.id))
+                    if existing[item.id] != item.data and not older:
+                        changed.append((item.data.decode("utf-8"), item.kind, m.project_id, item.id))
                     continue
-                seq += 1
-                new_rows.append((m.project_id, item.id, seq, item.kind, data))
-            writer.write(new_rows, changed)  # while the next chunk is read and checked
+                new_rows.append(item)
+            writer.write(seq, new_rows, changed)  # while the next chunk is read and checked
+            seq += len(new_rows)
             added += len(new_rows)
             updated += len(changed)
             done += len(chunk)
@@ -292,23 +295,41 @@ def import_tasks(
                   message=f"imported {path.name}: {added} new items, {updated} updated, project {spec.name!r}")
 
 
+# A chunk of new items in one statement: SQLite cuts each item's text out of one blob of the
+# chunk's lines (?4) at the spans of ?3, [[id, kind, start, length], ...], and numbers them from ?2.
+# executemany would let the GIL go and take it back for every row, each time waiting for the
+# thread that parses the next chunk to let it go; one statement lets it go once a chunk.
+_INSERT_CHUNK = (
+    "INSERT INTO items (project_id, id, seq, kind, data)"
+    " SELECT ?1, json_extract(r.value, '$[0]'), ?2 + r.key, json_extract(r.value, '$[1]'),"
+    " CAST(substr(?4, json_extract(r.value, '$[2]'), json_extract(r.value, '$[3]')) AS TEXT)"
+    " FROM json_each(?3) AS r")
+
+
 class _Writer:
     """Writes one chunk of items on a thread of its own while the next is read and checked:
     Python's sqlite3 lets other threads run while SQLite works, so both cores are busy. At most
     one chunk is in flight; the connection is used by nobody else meanwhile (finish() first)."""
 
-    def __init__(self, conn):
-        self.conn = conn
+    def __init__(self, conn, project_id: str):
+        self.conn, self.project_id = conn, project_id
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="annotary-import")
         self.pending = None
 
-    def _write(self, new_rows: list[tuple], changed: list[tuple]) -> None:
-        self.conn.executemany("INSERT INTO items (project_id, id, seq, kind, data) VALUES (?,?,?,?,?)", new_rows)
+    def _write(self, seq: int, new_rows: list[ItemRow], changed: list[tuple]) -> None:
+        if new_rows:
+            spans, start = [], 1
+            for row in new_rows:  # row.data: the line's UTF-8 bytes, as the bundle carried them
+                spans.append((row.id, row.kind, start, len(row.data)))
+                start += len(row.data)
+            self.conn.execute(_INSERT_CHUNK, (self.project_id, seq + 1, json.dumps(spans),
+                                              b"".join(row.data for row in new_rows)))
         self.conn.executemany("UPDATE items SET data=?, kind=? WHERE project_id=? AND id=?", changed)
 
-    def write(self, new_rows: list[tuple], changed: list[tuple]) -> None:
+    def write(self, seq: int, new_rows: list[ItemRow], changed: list[tuple]) -> None:
+        """Write new_rows, numbered from seq + 1, and the changed rows' new texts."""
         self.finish()
-        self.pending = self.pool.submit(self._write, new_rows, changed)
+        self.pending = self.pool.submit(self._write, seq, new_rows, changed)
 
     def finish(self) -> None:
         pending, self.pending = self.pending, None
@@ -320,3 +341,47 @@ class _Writer:
 
     def __exit__(self, *_):
         self.pool.shutdown(wait=True)  # never leave the transaction while a write runs in it
+
+
+_END = object()
+
+
+def _read_ahead(chunks: Iterator[bytes], depth: int = 8) -> Iterator[bytes]:
+    """The chunks of a member, inflated and hashed on a thread of their own while the caller
+    parses the ones before (zlib and hashlib let other threads run): the import keeps both cores
+    busy. At most `depth` chunks wait; an error of the reader (a hash that does not match) is
+    raised here, where the chunk it stopped at would have come."""
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                if stop.is_set():
+                    break
+                ready.put(chunk)
+            else:
+                ready.put((_END, None))
+        except BaseException as err:  # given to the caller, which raises it
+            ready.put((_END, err))
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()  # the member's stream, in this thread, before the bundle is closed
+
+    worker = threading.Thread(target=produce, name="annotary-inflate", daemon=True)
+    worker.start()
+    try:
+        while True:
+            chunk = ready.get()
+            if type(chunk) is tuple:
+                if chunk[1] is not None:
+                    raise chunk[1]
+                return
+            yield chunk
+    finally:
+        stop.set()
+        while worker.is_alive():  # a reader waiting on a full queue: make room until it sees stop
+            with contextlib.suppress(queue.Empty):
+                ready.get(timeout=0.05)
+        worker.join()

@@ -11,10 +11,10 @@ from annotary.bundles.records import dump_jsonl
 from annotary.core.changes import Change
 from annotary.core.errors import ItemError, SpecError
 from annotary.core.spec import load_spec_file
+from annotary.ops.bundling import GUIDELINE_ASSETS
 from annotary.ops.sealing import DEFAULT_CHOICE, Encryption, recipients, seal_options, sealed_text
 from annotary.ops.sources import Sources, rejected_line, stream_sources, write_rejected
 
-GUIDELINE_ASSETS = "guidelines/"
 IMAGE_TYPES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp")
 IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 

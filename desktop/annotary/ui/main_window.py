@@ -274,6 +274,7 @@ class MainWindow(QMainWindow):
 
         def checked(tasks):
             dialog.reset()
+            dialog.deleteLater()  # a hidden dialog kept per import would only hold memory
             self.activateWindow()  # the hidden progress dialog must not keep the keyboard
             if dialog.wasCanceled():
                 return
@@ -286,6 +287,7 @@ class MainWindow(QMainWindow):
     def _import_failed(self, err) -> None:
         for dialog in self.findChildren(QProgressDialog):
             dialog.reset()
+            dialog.deleteLater()
         if isinstance(err, Cancelled):
             self.statusBar().showMessage("Import cancelled; nothing was changed", 8000)
         elif isinstance(err, AnnotaryError):
@@ -320,6 +322,7 @@ class MainWindow(QMainWindow):
 
         def done(change):
             dialog.reset()
+            dialog.deleteLater()
             self.activateWindow()
             self.statusBar().showMessage(change.message, 8000)
             self.open_project(change.project_id)
