@@ -90,7 +90,7 @@ def competence(variables: list[Variable], humans: list[str]) -> list[CompetenceS
     for var in variables:
         if not var.scaled:
             continue
-        who = [a for a in humans if var.values.get(a)]
+        who = [a for a in humans if var.rated_by(a)]
         if len(who) < 2:
             continue
         _, x = rating_matrix(var, who)
