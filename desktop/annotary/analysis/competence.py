@@ -41,6 +41,7 @@ def dawid_skene(matrix, n_classes: int | None = None, *, tol: float = 1e-6, max_
     post = np.full((units, n_classes), 1.0 / n_classes)
     post[rated] = votes[rated] / votes[rated].sum(1, keepdims=True)
     cell = r * n_classes + k  # (rater, given class) of every rating
+    patterns, pattern_of = _patterns(u, cell, units)
     converged, it, last, log_lik = False, 0, -np.inf, 0.0
     while it < max_iter:
         it += 1
@@ -52,15 +53,20 @@ def dawid_skene(matrix, n_classes: int | None = None, *, tol: float = 1e-6, max_
                          for c in range(n_classes)])  # true class x (rater, given class)
         conf = conf.reshape(n_classes, raters, n_classes).transpose(1, 0, 2) + smoothing
         conf /= conf.sum(2, keepdims=True)
-        # E-step, in logs so hundreds of ratings per unit cannot underflow.
-        logp = np.log(conf)[r, :, k]  # ratings x true class
-        log_post = np.log(prior) + np.stack(
-            [np.bincount(u, weights=logp[:, c], minlength=units) for c in range(n_classes)], axis=1)
+        # E-step, in logs so hundreds of ratings per unit cannot underflow; once per pattern of
+        # ratings (units rated alike by the same raters get the same posterior, by the same sums)
+        logp = np.log(conf).transpose(0, 2, 1).reshape(raters * n_classes, n_classes)  # cell x true class
+        summed = np.zeros((len(patterns), n_classes))
+        for j in range(patterns.shape[1]):
+            has = patterns[:, j] >= 0
+            summed[has] += logp[patterns[has, j]]
+        log_post = np.log(prior) + summed
         top = log_post.max(1, keepdims=True)
         post = np.exp(log_post - top)
         total = post.sum(1, keepdims=True)
         post /= total
-        log_lik = float((top + np.log(total))[rated].sum())
+        log_lik = float((top + np.log(total))[pattern_of][rated].sum())
+        post = post[pattern_of]
         # Relative change of the likelihood, not of the posteriors: the posteriors of a few
         # units creep for hundreds of iterations after every decision has settled.
         if abs(log_lik - last) <= tol * abs(log_lik):
@@ -69,6 +75,17 @@ def dawid_skene(matrix, n_classes: int | None = None, *, tol: float = 1e-6, max_
         last = log_lik
     reliability = np.einsum("c,rcc->r", prior, conf)
     return Competence(conf, reliability, post, prior, log_lik, it, converged)
+
+
+def _patterns(u: np.ndarray, cell: np.ndarray, units: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct sequences of (rater, given class) cells units hold (-1 padded), and each unit's."""
+    per = np.bincount(u, minlength=units)
+    width = int(per.max(initial=0))
+    grid = np.full((units, max(width, 1)), -1, np.int64)
+    start = np.concatenate(([0], np.cumsum(per)[:-1])) if units else np.zeros(0, np.int64)
+    grid[u, np.arange(len(u)) - start[u]] = cell  # ratings come unit by unit (row-major nonzero)
+    patterns, pattern_of = np.unique(grid, axis=0, return_inverse=True)
+    return patterns, pattern_of.reshape(-1)
 
 
 # --- per variable -------------------------------------------------------------------------------
