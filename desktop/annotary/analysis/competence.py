@@ -34,6 +34,12 @@ def dawid_skene(matrix, n_classes: int | None = None, *, tol: float = 1e-6, max_
     n_classes = int(n_classes if n_classes is not None else (k.max() + 1 if k.size else 1))
     if k.size and k.max() >= n_classes:
         raise ValueError(f"category index {k.max()} with n_classes={n_classes}")
+    return _fit(u, r, k, units, raters, n_classes, tol, max_iter, smoothing)
+
+
+def _fit(u: np.ndarray, r: np.ndarray, k: np.ndarray, units: int, raters: int, n_classes: int,
+         tol: float, max_iter: int, smoothing: float) -> Competence:
+    """Dawid-Skene EM of ratings given as (unit, rater, class) in unit-then-rater order."""
     # Start from vote shares (soft majority vote): it fixes which class is which, so EM cannot
     # converge to a label-swapped solution, and makes the run deterministic.
     votes = np.bincount(u * n_classes + k, minlength=units * n_classes).reshape(units, n_classes)
@@ -110,14 +116,34 @@ def competence(variables: list[Variable], humans: list[str]) -> list[CompetenceS
         who = [a for a in humans if var.rated_by(a)]
         if len(who) < 2:
             continue
-        _, x = rating_matrix(var, who)
-        if not np.any(np.count_nonzero(~np.isnan(x), axis=1) >= 2):
-            continue
-        fit = dawid_skene(x, len(var.categories))
+        if var.cells is not None:
+            u, r, k, units = _cell_ratings(var, who)
+            if not np.any(np.bincount(u) >= 2):
+                continue
+            fit = _fit(u, r, k, units, len(who), len(var.categories), 1e-6, 500, 0.01)
+        else:
+            _, x = rating_matrix(var, who)
+            if not np.any(np.count_nonzero(~np.isnan(x), axis=1) >= 2):
+                continue
+            fit = dawid_skene(x, len(var.categories))
         out.append(CompetenceStats(var.question_id, var.name,
                                    {a: float(r) for a, r in zip(who, fit.reliability, strict=True)},
                                    fit.converged, fit.iterations))
     return out
+
+
+def _cell_ratings(var: Variable, who: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(unit, rater, class) of a variable held as cells, in the order dawid_skene reads its
+    matrix (units as rating_matrix sorts them, then raters), and the number of units."""
+    c = var.cells
+    col = c.columns(who)
+    keep = np.flatnonzero(col >= 0)
+    ranks, unit = np.unique(c.rank[c.item[keep]], return_inverse=True)
+    value = c.numbers(var)[c.value[keep]]
+    ok = ~np.isnan(value)
+    u, r, k = unit[ok], col[keep][ok], value[ok].astype(np.int64)
+    order = np.lexsort((r, u))
+    return u[order], r[order], k[order], len(ranks)
 
 
 def posterior_of(confusion: np.ndarray, prior: np.ndarray, given) -> np.ndarray:

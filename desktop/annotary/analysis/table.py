@@ -30,6 +30,7 @@ class ItemTable:
     shared: list[bool]  # per base: many items share it (rename it), or it is one item read whole
     rename: Callable[[Item, str], Item]  # a base under another id (no validation: parts shared)
     seq: np.ndarray | None = None  # int64, the items' seq in the store (ascending)
+    _order: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -39,9 +40,16 @@ class ItemTable:
         base = self.bases[s]
         return self.rename(base, self.ids[i]) if self.shared[s] else base
 
+    def order(self) -> np.ndarray:
+        """The items' indices with their ids in sorted order."""
+        if self._order is None:
+            self._order = np.argsort(np.asarray(self.ids, str), kind="stable") if self.ids \
+                else np.zeros(0, np.int64)
+        return self._order
+
     def ranks(self) -> np.ndarray:
         """Each item's position among the ids sorted as strings (the order units sort in)."""
-        order = np.argsort(np.array(self.ids), kind="stable")
+        order = self.order()
         rank = np.empty(len(order), np.int64)
         rank[order] = np.arange(len(order))
         return rank

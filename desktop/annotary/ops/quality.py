@@ -89,21 +89,7 @@ def load_ratings(store: Store, project_id: str, items: dict[str, Item] | None = 
     return out
 
 
-# the current labels with their item's position (seq); a label of an item no longer there has none
-TABLE_ROWS = """
-    SELECT c.annotator, i.seq, c.question_id, c.rev, c.verdict, c.facts
-    FROM ({labels}) c CROSS JOIN items i ON i.project_id=c.project_id AND i.id=c.item_id
-"""
-CURRENT_TABLE = """
-    SELECT project_id, annotator, item_id, question_id, max(revision) AS rev, verdict, facts
-    FROM labels INDEXED BY labels_current
-    WHERE project_id=? AND retracted=0 GROUP BY annotator, item_id, question_id
-"""
-FIRST_TABLE = """
-    SELECT project_id, annotator, item_id, question_id, revision AS rev, verdict, facts
-    FROM labels INDEXED BY labels_current WHERE project_id=? AND retracted=0
-"""
-CHUNK = 65536  # rows read at a time
+CHUNK = 16384  # rows read at a time
 
 
 def _coder() -> defaultdict:
@@ -154,27 +140,30 @@ def load_item_table(store: Store, project_id: str) -> ItemTable:
 
 def load_label_table(store: Store, project_id: str, items: ItemTable) -> LabelTable:
     """The current labels of the project's items as arrays (analysis.table.LabelTable), read in
-    chunks: the answers are parsed once per distinct (verdict, facts), as load_ratings does."""
-    labels = CURRENT_TABLE if store.one(REVISED, (project_id,)) else FIRST_TABLE
-    cur = store.conn.execute(TABLE_ROWS.format(labels=labels), (project_id,))
+    chunks: the answers are parsed once per distinct (verdict, facts), as load_ratings does; a
+    label of an item no longer there is left out."""
+    cur = store.conn.execute(CURRENT_ALL if store.one(REVISED, (project_id,)) else FIRST_ALL, (project_id,))
     raters, questions, answers = _coder(), _coder(), _coder()
-    parts: dict[str, list] = {k: [] for k in ("rater", "seq", "question", "revision", "answer")}
+    parts: dict[str, list] = {k: [] for k in ("rater", "item", "question", "revision", "answer")}
+    order = items.order()
+    known = np.asarray(items.ids, str)[order] if len(order) else np.zeros(0, str)
     while rows := cur.fetchmany(CHUNK):
-        who, seq, qid, rev, verdict, facts = zip(*rows, strict=True)
-        parts["rater"].append(np.fromiter(map(raters.__getitem__, who), np.int32, len(rows)))
-        parts["seq"].append(np.asarray(seq, np.int64))
-        parts["question"].append(np.fromiter(map(questions.__getitem__, qid), np.int32, len(rows)))
-        parts["revision"].append(np.asarray(rev, np.int32))
+        who, iid, qid, rev, verdict, facts = zip(*rows, strict=True)
+        found = np.asarray(iid, str)
+        at = np.searchsorted(known, found).clip(0, max(len(known) - 1, 0))
+        ok = known[at] == found if len(known) else np.zeros(len(rows), bool)
+        parts["item"].append(order[at][ok])
+        parts["rater"].append(np.fromiter(map(raters.__getitem__, who), np.int32, len(rows))[ok])
+        parts["question"].append(np.fromiter(map(questions.__getitem__, qid), np.int32, len(rows))[ok])
+        parts["revision"].append(np.asarray(rev, np.int32)[ok])
         parts["answer"].append(np.fromiter(map(answers.__getitem__, zip(verdict, facts, strict=True)),
-                                           np.int32, len(rows)))
+                                           np.int32, len(rows))[ok])
     parsed = []
     for verdict, facts in answers:  # in code order
         (answer, version), (first, confidence) = json.loads(verdict), json.loads(facts)
         parsed.append((answer, first, confidence, version or ""))
-    arrays = {k: np.concatenate(v) if v else np.zeros(0, np.int64) for k, v in parts.items()}
-    item = np.searchsorted(items.seq, arrays.pop("seq")).astype(np.int32)
-    return LabelTable(item, arrays["rater"].astype(np.int32), arrays["question"].astype(np.int32),
-                      arrays["revision"].astype(np.int32), arrays["answer"].astype(np.int32),
+    a = {k: np.concatenate(v).astype(np.int32) if v else np.zeros(0, np.int32) for k, v in parts.items()}
+    return LabelTable(a["item"], a["rater"], a["question"], a["revision"], a["answer"],
                       list(raters), list(questions), parsed)
 
 
