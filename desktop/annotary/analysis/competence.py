@@ -48,15 +48,18 @@ def _fit(u: np.ndarray, r: np.ndarray, k: np.ndarray, units: int, raters: int, n
     post[rated] = votes[rated] / votes[rated].sum(1, keepdims=True)
     cell = r * n_classes + k  # (rater, given class) of every rating
     patterns, pattern_of = _patterns(u, cell, units)
+    rating_pattern = pattern_of[u]
+    every = bool(rated.all())
     converged, it, last, log_lik = False, 0, -np.inf, 0.0
+    weights = [post[u, c] for c in range(n_classes)]  # per true class, each rating's unit's posterior
     while it < max_iter:
         it += 1
         # M-step. Smoothing keeps every probability above zero: one unseen confusion must not
         # veto a class for ever (log 0), and raters with few ratings stay near uniform.
-        prior = post[rated].sum(0) + smoothing
+        prior = (post.sum(0) if every else post[rated].sum(0)) + smoothing
         prior /= prior.sum()
-        conf = np.stack([np.bincount(cell, weights=post[u, c], minlength=raters * n_classes)
-                         for c in range(n_classes)])  # true class x (rater, given class)
+        conf = np.stack([np.bincount(cell, weights=w, minlength=raters * n_classes)
+                         for w in weights])  # true class x (rater, given class)
         conf = conf.reshape(n_classes, raters, n_classes).transpose(1, 0, 2) + smoothing
         conf /= conf.sum(2, keepdims=True)
         # E-step, in logs so hundreds of ratings per unit cannot underflow; once per pattern of
@@ -71,7 +74,9 @@ def _fit(u: np.ndarray, r: np.ndarray, k: np.ndarray, units: int, raters: int, n
         post = np.exp(log_post - top)
         total = post.sum(1, keepdims=True)
         post /= total
-        log_lik = float((top + np.log(total))[pattern_of][rated].sum())
+        unit_lik = (top + np.log(total))[pattern_of]
+        log_lik = float(unit_lik.sum() if every else unit_lik[rated].sum())
+        weights = [w[rating_pattern] for w in post.T.copy()]  # the same values, from the few patterns
         post = post[pattern_of]
         # Relative change of the likelihood, not of the posteriors: the posteriors of a few
         # units creep for hundreds of iterations after every decision has settled.

@@ -292,30 +292,45 @@ class ConsensusList(Sequence):
         return self._made(k, store, pos, int(self.status[k]), bool(self.decided[k]))
 
     def _made(self, k: int, store: tuple, pos: int, code: int, decided: bool) -> ItemConsensus:
-        q, kind, name, table = store
+        table = store[3]
         i = int(table.item[pos])
-        status = STATUSES[code]
+        return self._make(store, i, int(self.items.shape[i]), table.value[pos], float(table.support[pos]),
+                          int(table.n[pos]), code, decided)
+
+    def _make(self, store: tuple, i: int, shape: int, v, support: float, n: int, code: int,
+              decided: bool) -> ItemConsensus:
+        q = store[0]
         value = None
-        if status not in ("conflict", "decided"):  # a decided conflict keeps no value
-            v = table.value[pos]
-            shape = int(self.items.shape[i])
+        if code == 0 or code == 3:  # agreed or single (a decided conflict keeps no value)
             key = (q.id, type(v), v, shape)
             found = self._answers.get(key)
             if found is None:
                 item = self.items.item(i)
-                found = self._answers[key] = kind.answer(q, {(name, (item.id,)): v}, item)
+                found = self._answers[key] = store[1].answer(q, {(store[2], (item.id,)): v}, item)
             value = dict(found)
-        return ItemConsensus(self.items.ids[i], q.id, status, value, float(table.support[pos]),
-                             int(table.n[pos]), None, decided)
+        return ItemConsensus(self.items.ids[i], q.id, STATUSES[code], value, support, n, None, decided)
 
     def __iter__(self):
-        for s in range(0, len(self), 8192):  # a chunk's codes as Python ints at a time
+        shapes, make = self.items.shape, self._make
+        for s in range(0, len(self), 8192):  # a chunk's columns as Python values at a time
             e = min(s + 8192, len(self))
-            for k, qn, pos, status, decided in zip(range(s, e), self.entry_q[s:e].tolist(),
-                                                  self.entry_pos[s:e].tolist(), self.status[s:e].tolist(),
-                                                  self.decided[s:e].tolist(), strict=True):
+            qs, pos = self.entry_q[s:e], self.entry_pos[s:e]
+            columns = {}
+            for qn in np.unique(qs).tolist():
                 store = self.stores[qn]
-                yield store[pos] if isinstance(store, list) else self._made(k, store, pos, status, decided)
+                if not isinstance(store, list):
+                    p = pos[qs == qn]
+                    t = store[3]
+                    at = t.item[p]
+                    columns[qn] = zip(at.tolist(), shapes[at].tolist(), t.value[p].tolist(),
+                                      t.support[p].tolist(), t.n[p].tolist(), strict=True)
+            for qn, p, code, decided in zip(qs.tolist(), pos.tolist(), self.status[s:e].tolist(),
+                                            self.decided[s:e].tolist(), strict=True):
+                store = self.stores[qn]
+                if isinstance(store, list):
+                    yield store[p]
+                else:
+                    yield make(store, *next(columns[qn]), code, decided)
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Sequence) and len(self) == len(other) and list(self) == list(other)
