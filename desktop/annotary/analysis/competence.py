@@ -46,12 +46,16 @@ def _fit(u: np.ndarray, r: np.ndarray, k: np.ndarray, units: int, raters: int, n
     rated = votes.sum(1) > 0
     post = np.full((units, n_classes), 1.0 / n_classes)
     post[rated] = votes[rated] / votes[rated].sum(1, keepdims=True)
-    cell = r * n_classes + k  # (rater, given class) of every rating
+    cell = (r * n_classes + k).astype(np.int32)  # (rater, given class) of every rating
     patterns, pattern_of = _patterns(u, cell, units)
-    rating_pattern = pattern_of[u]
+    rating_pattern = pattern_of[u].astype(np.int32)
     every = bool(rated.all())
     converged, it, last, log_lik = False, 0, -np.inf, 0.0
-    weights = [post[u, c] for c in range(n_classes)]  # per true class, each rating's unit's posterior
+    by_pattern = None  # after the first E-step: the posteriors of the patterns (class x pattern)
+
+    def weights():  # per true class, each rating's unit's posterior (one class at a time)
+        for c in range(n_classes):
+            yield post[u, c] if by_pattern is None else by_pattern[c][rating_pattern]
     while it < max_iter:
         it += 1
         # M-step. Smoothing keeps every probability above zero: one unseen confusion must not
@@ -59,7 +63,7 @@ def _fit(u: np.ndarray, r: np.ndarray, k: np.ndarray, units: int, raters: int, n
         prior = (post.sum(0) if every else post[rated].sum(0)) + smoothing
         prior /= prior.sum()
         conf = np.stack([np.bincount(cell, weights=w, minlength=raters * n_classes)
-                         for w in weights])  # true class x (rater, given class)
+                         for w in weights()])  # true class x (rater, given class)
         conf = conf.reshape(n_classes, raters, n_classes).transpose(1, 0, 2) + smoothing
         conf /= conf.sum(2, keepdims=True)
         # E-step, in logs so hundreds of ratings per unit cannot underflow; once per pattern of
@@ -76,7 +80,7 @@ def _fit(u: np.ndarray, r: np.ndarray, k: np.ndarray, units: int, raters: int, n
         post /= total
         unit_lik = (top + np.log(total))[pattern_of]
         log_lik = float(unit_lik.sum() if every else unit_lik[rated].sum())
-        weights = [w[rating_pattern] for w in post.T.copy()]  # the same values, from the few patterns
+        by_pattern = post.T.copy()  # the same values as post[u, c], from the few patterns
         post = post[pattern_of]
         # Relative change of the likelihood, not of the posteriors: the posteriors of a few
         # units creep for hundreds of iterations after every decision has settled.
@@ -148,7 +152,7 @@ def _cell_ratings(var: Variable, who: list[str]) -> tuple[np.ndarray, np.ndarray
     ok = ~np.isnan(value)
     u, r, k = unit[ok], col[keep][ok], value[ok].astype(np.int64)
     order = np.lexsort((r, u))
-    return u[order], r[order], k[order], len(ranks)
+    return u[order].astype(np.int32), r[order].astype(np.int32), k[order].astype(np.int32), len(ranks)
 
 
 def posterior_of(confusion: np.ndarray, prior: np.ndarray, given) -> np.ndarray:
