@@ -63,6 +63,7 @@ def test_the_arrays_give_the_per_rating_consensus_figures_and_competence(mixed, 
     assert list(report.consensus) == agreed
     assert [report.consensus[k] for k in range(len(agreed))] == agreed
     assert {c.status for c in agreed} >= {"agreed", "conflict"}
+    assert report.counts() == {s: sum(1 for c in agreed if c.status == s) for s in ("agreed", "conflict", "decided", "single")}
     assert [asdict(s) for s in report.variables] == [asdict(s) for s in stats]
     assert report.competence == comp
 
@@ -72,6 +73,7 @@ def test_conflicts_and_decisions_read_from_the_arrays(pairs):
     every = list(report.consensus)
     assert list(report.conflicts) == [c for c in every if c.status == "conflict"]
     assert list(report.decided) == [c for c in every if c.status == "decided"] != []
+    assert report.counts()["decided"] == len(report.decided) and sum(report.counts().values()) == len(every)
     decided = report.decided[0]
     assert (decided.item_id, decided.decided, decided.value) == ("p4", True, None)
     assert report.conflicts[:10] == list(report.conflicts)[:10]

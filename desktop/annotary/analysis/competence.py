@@ -99,6 +99,17 @@ def _patterns(u: np.ndarray, cell: np.ndarray, units: int) -> tuple[np.ndarray, 
     grid = np.full((units, max(width, 1)), -1, np.int64)
     start = np.concatenate(([0], np.cumsum(per)[:-1])) if units else np.zeros(0, np.int64)
     grid[u, np.arange(len(u)) - start[u]] = cell  # ratings come unit by unit (row-major nonzero)
+    base = raters_cells = int(cell.max(initial=-1)) + 2  # a cell code + 1; 0 pads
+    if width and raters_cells ** width < 2**62:  # each row as one number: unique rows by a 1-D sort
+        key = np.zeros(units, np.int64)
+        for j in range(grid.shape[1]):
+            key = key * base + (grid[:, j] + 1)
+        keys, pattern_of = np.unique(key, return_inverse=True)
+        patterns = np.empty((len(keys), grid.shape[1]), np.int64)
+        for j in range(grid.shape[1] - 1, -1, -1):
+            patterns[:, j] = keys % base - 1
+            keys = keys // base
+        return patterns, pattern_of.reshape(-1)
     patterns, pattern_of = np.unique(grid, axis=0, return_inverse=True)
     return patterns, pattern_of.reshape(-1)
 

@@ -42,9 +42,9 @@ class ItemTable:
 
     def order(self) -> np.ndarray:
         """The items' indices with their ids in sorted order."""
-        if self._order is None:
-            self._order = np.argsort(np.asarray(self.ids, str), kind="stable") if self.ids \
-                else np.zeros(0, np.int64)
+        if self._order is None:  # Python's sort: far faster on strings than numpy's
+            self._order = np.fromiter(sorted(range(len(self.ids)), key=self.ids.__getitem__), np.int64,
+                                      len(self.ids))
         return self._order
 
     def ranks(self) -> np.ndarray:
