@@ -31,6 +31,7 @@ class ItemTable:
     rename: Callable[[Item, str], Item]  # a base under another id (no validation: parts shared)
     seq: np.ndarray | None = None  # int64, the items' seq in the store (ascending)
     _order: np.ndarray | None = None
+    _index: dict[str, int] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -39,6 +40,15 @@ class ItemTable:
         s = int(self.shape[i])
         base = self.bases[s]
         return self.rename(base, self.ids[i]) if self.shared[s] else base
+
+    def index(self) -> dict[str, int]:
+        """Item id -> index, kept until forget_index (the loaders read ids by it)."""
+        if self._index is None:
+            self._index = {iid: n for n, iid in enumerate(self.ids)}
+        return self._index
+
+    def forget_index(self) -> None:
+        self._index = None
 
     def order(self) -> np.ndarray:
         """The items' indices with their ids in sorted order."""

@@ -152,7 +152,7 @@ def load_label_table(store: Store, project_id: str, items: ItemTable) -> LabelTa
     cur = store.conn.execute(CURRENT_ALL if store.one(REVISED, (project_id,)) else FIRST_ALL, (project_id,))
     raters, questions, answers = _coder(), _coder(), _coder()
     parts: dict[str, list] = {k: [] for k in ("rater", "item", "question", "revision", "answer")}
-    index = {iid: n for n, iid in enumerate(items.ids)}.get  # while reading: the peak comes later
+    index = items.index().get  # while reading: the peak comes later
     while rows := cur.fetchmany(CHUNK):
         who, iid, qid, rev, verdict, facts = zip(*rows, strict=True)
         at = np.fromiter(map(index, iid, repeat(-1)), np.int64, len(rows))
@@ -267,7 +267,7 @@ def _durations(store: Store, project_id: str, items: ItemTable) -> dict[str, arr
     over the revisions in order; per annotator in the order of the item ids (as floats: a
     million labels are not a million dict entries)."""
     who, extra = _coder(), _coder()  # annotators; ids of items no longer there
-    index = {iid: n for n, iid in enumerate(items.ids)}.get
+    index = items.index().get
     parts: dict[str, list] = {k: [] for k in ("who", "item", "revision", "ms")}
     cur = store.conn.execute(DURATIONS, (project_id,))
     while rows := cur.fetchmany(CHUNK):
@@ -275,13 +275,13 @@ def _durations(store: Store, project_id: str, items: ItemTable) -> dict[str, arr
         item = np.fromiter(map(index, iids, repeat(-1)), np.int64, len(rows))
         for k in np.flatnonzero(item < 0).tolist():
             item[k] = len(items.ids) + extra[iids[k]]
-        parts["who"].append(np.fromiter(map(who.__getitem__, names), np.int64, len(rows)))
-        parts["item"].append(item)
-        parts["revision"].append(np.asarray(revisions, np.int64))
+        parts["who"].append(np.fromiter(map(who.__getitem__, names), np.int32, len(rows)))
+        parts["item"].append(item.astype(np.int32))
+        parts["revision"].append(np.asarray(revisions, np.int32))
         parts["ms"].append(np.array(ms, float))  # None (no duration) is nan
     if not parts["who"]:
         return {}
-    a, i, r, ms = (np.concatenate(parts[k]) for k in ("who", "item", "revision", "ms"))
+    a, i, r, ms = (np.concatenate(parts.pop(k)) for k in ("who", "item", "revision", "ms"))
     names = list(who)
     who_rank = np.empty(len(names), np.int64)
     who_rank[np.argsort(np.array(names, object), kind="stable")] = np.arange(len(names))
@@ -291,8 +291,9 @@ def _durations(store: Store, project_id: str, items: ItemTable) -> dict[str, arr
         rank[np.fromiter(sorted(range(len(ids)), key=ids.__getitem__), np.int64, len(ids))] = np.arange(len(ids))
     else:
         rank = items.ranks()
-    order = np.lexsort((r, rank[i], who_rank[a]))
+    order = np.lexsort((r, rank.astype(np.int32)[i], who_rank.astype(np.int32)[a]))
     a, i, r, ms = a[order], i[order], r[order], ms[order]
+    del order
     new = np.ones(len(a), bool)
     new[1:] = (a[1:] != a[:-1]) | (i[1:] != i[:-1]) | (r[1:] != r[:-1])
     starts = np.flatnonzero(new)
@@ -464,6 +465,7 @@ def quality_report(store: Store, *, question: str | None = None, options: Option
     raters = load_raters(store, info.id)
     table = load_label_table(store, info.id, items)
     known = None if light else _people(store, info.id, raters, items)  # while little else is held
+    items.forget_index()
     mask = np.ones(len(table), bool) if question is None else table.question == table.code(table.questions, question)
     labeled = {table.raters[c] for c in np.unique(table.rater[mask]).tolist()}
     ordered = [*raters.names, *sorted(labeled - set(raters.names))]
