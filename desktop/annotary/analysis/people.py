@@ -69,26 +69,21 @@ def annotator_stats(*, spec: Spec, items: ItemTable, truths: dict[str, dict[str,
     """Figures per person from the masked labels of a LabelTable; `truths` holds the gold and
     calibration items' expert answers."""
     questions = {q.id: q for q in spec.questions}
-    rows = np.flatnonzero(mask)
-    who_of, item_of = table.rater[rows], table.item[rows].astype(np.int64)
-    # items labeled and revised, per person: the newest revision of each (person, item)
-    key = who_of.astype(np.int64) * max(len(items), 1) + item_of
-    order = np.argsort(key, kind="stable")
-    starts = first_of_groups(key[order])
-    newest = np.maximum.reduceat(table.revision[rows][order], starts) if len(starts) else np.zeros(0, np.int64)
-    owner = who_of[order][starts]
-    labeled = np.bincount(owner, minlength=len(table.raters))
-    revised = np.bincount(owner, weights=newest > 1, minlength=len(table.raters))
-    left_picks, picks = _positions(items, table, rows)
-    golden = np.flatnonzero(items.kind[item_of] != 0)  # gold and calibration labels: few
+    flags: dict[int, tuple[bool, bool]] = {}  # (answer, item shape) -> (an A/B pick, of the left response)
     out = []
     for who in people:
         code = table.code(table.raters, who)
+        rows = np.flatnonzero(mask & (table.rater == code)) if code >= 0 else np.zeros(0, np.int64)
+        item_of = table.item[rows]
+        # items labeled, and revised: the newest revision of each
+        order = np.argsort(item_of, kind="stable")
+        starts = first_of_groups(item_of[order])
+        newest = np.maximum.reduceat(table.revision[rows][order], starts) if len(starts) else np.zeros(0)
+        n_labeled, n_revised = len(starts), int(np.count_nonzero(newest > 1))
         pair_values = [(p.value, p.n) for s in stats for p in s.pairs if who in (p.a, p.b)]
         scores: dict[str, list[float]] = {"gold": [], "calibration": []}
         gold_items: dict[str, set] = {"gold": set(), "calibration": set()}
-        for k in golden[who_of[golden] == code].tolist():
-            r = rows[k]
+        for r in rows[items.kind[item_of] != 0].tolist():  # gold and calibration labels: few
             iid, qid = items.ids[int(table.item[r])], table.questions[int(table.question[r])]
             truth = truths.get(iid, {}).get(qid)
             if truth is not None:
@@ -98,14 +93,12 @@ def annotator_stats(*, spec: Spec, items: ItemTable, truths: dict[str, dict[str,
                 if score is not None:
                     scores[kind].append(score)
         n_picks = left = 0
-        if who in known.roster and code >= 0:
-            mine = who_of == code
-            n_picks, left = int(np.count_nonzero(picks & mine)), int(np.count_nonzero(left_picks & mine))
+        if who in known.roster and len(rows):
+            n_picks, left = _positions(items, table, rows, flags)
         times = list(known.seconds.get(who, ())) if who in known.roster else []
         hours = sum(times) / 3600 if times else None
         rate = known.rates.get(who)
         agree = weighted_mean(pair_values)
-        n_labeled = int(labeled[code]) if code >= 0 else 0
         out.append(AnnotatorStats(
             annotator=who, name=known.names.get(who, who),
             source="roster" if who in known.roster else "outside",
@@ -117,25 +110,31 @@ def annotator_stats(*, spec: Spec, items: ItemTable, truths: dict[str, dict[str,
             position_a_share=left / n_picks if n_picks else None, position_picks=n_picks,
             median_seconds=statistics.median(times) if times else None, hours=hours,
             items_per_hour=len(times) / hours if hours else None,
-            revision_rate=int(revised[code]) / n_labeled if n_labeled else None,
+            revision_rate=n_revised / n_labeled if n_labeled else None,
             rate_per_hour=rate, cost=hours * rate if hours is not None and rate is not None else None,
             competence=mean(c.reliability[who] for c in comp if who in c.reliability)))
     return out
 
 
-def _positions(items: ItemTable, table: LabelTable, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per label: (picked the response shown on the left, an A/B pick of a pairwise answer shown
-    in a known order), from each distinct (answer, item shape) once."""
+def _positions(items: ItemTable, table: LabelTable, rows: np.ndarray,
+               flags: dict[int, tuple[bool, bool]]) -> tuple[int, int]:
+    """(A/B picks of pairwise answers shown in a known order, picks of the response shown on the
+    left) among some labels, from each distinct (answer, item shape) once."""
     combo = table.answer[rows].astype(np.int64) * len(items.bases) + items.shape[table.item[rows]]
-    kinds, which = np.unique(combo, return_inverse=True)
-    pick, left = np.zeros(len(kinds), bool), np.zeros(len(kinds), bool)
-    for n, c in enumerate(kinds.tolist()):
-        a, first, _, _ = table.answers[c // len(items.bases)]
-        if a and a.get("mode") == "pairwise" and a.get("choice") in ("A", "B") and first:
-            base = items.bases[c % len(items.bases)]
-            picked = a.get("preferred") or base.responses[0 if a["choice"] == "A" else 1].id
-            pick[n], left[n] = True, picked == first
-    return left[which], pick[which]
+    kinds, counts = np.unique(combo, return_counts=True)
+    picks = left = 0
+    for c, n in zip(kinds.tolist(), counts.tolist(), strict=True):
+        if c not in flags:
+            a, first, _, _ = table.answers[c // len(items.bases)]
+            flags[c] = (False, False)
+            if a and a.get("mode") == "pairwise" and a.get("choice") in ("A", "B") and first:
+                base = items.bases[c % len(items.bases)]
+                picked = a.get("preferred") or base.responses[0 if a["choice"] == "A" else 1].id
+                flags[c] = (True, picked == first)
+        pick, on_left = flags[c]
+        picks += n * pick
+        left += n * on_left
+    return picks, left
 
 
 # --- non-human raters ---------------------------------------------------------------------------
