@@ -60,11 +60,11 @@ class Cells:
 
     def columns(self, raters: list[str]) -> np.ndarray:
         """Per rating, its rater's position in `raters`, -1 for someone else."""
-        col = np.full(len(self.raters), -1, np.int64)
+        col = np.full(len(self.raters), -1, np.int32)
         for j, a in enumerate(raters):
             if a in self.raters:
                 col[self.raters.index(a)] = j
-        return col[self.rater] if len(self.raters) else np.zeros(0, np.int64)
+        return col[self.rater] if len(self.raters) else np.zeros(0, np.int32)
 
     def numbers(self, var: Variable) -> np.ndarray:
         """Per distinct value, what a rating matrix holds: its scale position, or the number."""
