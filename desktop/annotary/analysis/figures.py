@@ -5,10 +5,13 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import partial
+from itertools import combinations
 
 import numpy as np
 
 from annotary.analysis.agreement import (
+    NAN,
     PairKappa,
     alpha_estimate,
     band,
@@ -20,6 +23,7 @@ from annotary.analysis.agreement import (
     percent_agreement,
     wald,
 )
+from annotary.analysis.table import first_of_groups
 from annotary.analysis.variables import Variable, canon, rank_arrays, rating_matrix, values_of
 
 WEIGHTED = ("ordinal", "interval", "ratio")  # levels whose pairs also get weighted kappas
@@ -138,13 +142,18 @@ def variable_stats(var: Variable, raters: list[str], *, pairs: bool = True) -> V
     """Every figure of a variable over the given raters (the matrix's columns, in that order)."""
     if var.level == "ranking":
         return _ranking_stats(var, raters, pairs)
-    _, x = rating_matrix(var, raters)
-    s = matrix_stats(var, x)
+    if var.cells is not None:
+        s = matrix_stats(var, compact_matrix(var, raters))
+        cohen = _cell_cohen
+    else:
+        _, x = rating_matrix(var, raters)
+        s = matrix_stats(var, x)
+        cohen = partial(pairwise_cohen, x)
     if pairs and var.scaled:
         cats = list(range(len(var.categories)))
-        plain = pairwise_cohen(x, raters, None, cats)
-        weighted = {w: pairwise_cohen(x, raters, w, cats) for w in ("linear", "quadratic")} \
-            if var.level in WEIGHTED else {}
+        plain = cohen(raters, None, cats) if var.cells is None else cohen(var, raters, None, cats)
+        weighted = {w: cohen(raters, w, cats) if var.cells is None else cohen(var, raters, w, cats)
+                    for w in ("linear", "quadratic")} if var.level in WEIGHTED else {}
         for (a, b), pk in plain.items():
             p = PairStat(a, b, pk.n)
             p.put("kappa", pk)
@@ -153,6 +162,41 @@ def variable_stats(var: Variable, raters: list[str], *, pairs: bool = True) -> V
                 p.put("kappa_quadratic", weighted["quadratic"][(a, b)])
             s.pairs.append(p)
     return s
+
+
+def compact_matrix(var: Variable, raters: list[str]) -> np.ndarray:
+    """A variable's units (in rating_matrix's order) x their ratings by the given raters, in no
+    particular column: what matrix_stats needs, in units x the most ratings a unit has."""
+    c = var.cells
+    col = c.columns(raters)
+    keep = np.flatnonzero(col >= 0)
+    unit = c.rank[c.item[keep]]
+    order = keep[np.argsort(unit, kind="stable")]
+    unit = c.rank[c.item[order]]
+    starts = first_of_groups(unit)
+    n = np.diff(np.append(starts, len(unit)))
+    x = np.full((len(starts), max(int(n.max(initial=0)), 1)), np.nan)
+    row = np.repeat(np.arange(len(starts)), n)
+    x[row, np.arange(len(unit)) - starts[row]] = c.numbers(var)[c.value[order]]
+    return x
+
+
+def _cell_cohen(var: Variable, raters: list[str], weights: str | None, cats) -> dict[tuple, PairKappa]:
+    """pairwise_cohen of a variable held as cells: each pair over the units both rated."""
+    c = var.cells
+    col = c.columns(raters)
+    value = c.numbers(var)[c.value]
+    mine = []
+    for j in range(len(raters)):
+        at = np.flatnonzero((col == j) & ~np.isnan(value))
+        at = at[np.argsort(c.item[at], kind="stable")]
+        mine.append((c.item[at], value[at]))
+    out = {}
+    for i, j in combinations(range(len(raters)), 2):
+        common, a, b = np.intersect1d(mine[i][0], mine[j][0], assume_unique=True, return_indices=True)
+        out[(raters[i], raters[j])] = cohen_estimate(mine[i][1][a], mine[j][1][b], weights=weights,
+                                                     categories=cats) if len(common) else PairKappa(NAN, 0)
+    return out
 
 
 def matrix_stats(var: Variable, x: np.ndarray) -> VariableStats:

@@ -4,8 +4,10 @@ each non-human rater against the humans; and the headline figures per round or g
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from annotary.analysis.agreement import band
 from annotary.analysis.competence import CompetenceStats
@@ -17,10 +19,10 @@ from annotary.analysis.figures import (
     variable_stats,
     weighted_mean,
 )
-from annotary.analysis.questions import answer_score, build_variables
+from annotary.analysis.questions import answer_score, build_from_table
+from annotary.analysis.table import KINDS, ItemTable, LabelTable, first_of_groups
 from annotary.analysis.variables import Options, Rating, Variable, rating_matrix, unsure
 from annotary.analysis.verdicts import Units, with_consensus
-from annotary.core.items import Item
 from annotary.core.spec import Spec
 
 
@@ -57,62 +59,82 @@ class People:
     roster: frozenset[str]  # signed results; others are outside (imported) raters
     rates: dict[str, float | None]  # per hour
     assigned: dict[str, int]  # items assigned, per person
-    seconds: dict[str, dict[str, float]]  # time on task per person and item
+    seconds: dict[str, Sequence[float]]  # time on task per item, per person
 
 
-def annotator_stats(*, spec: Spec, items: dict[str, Item], truths: dict[str, dict[str, dict]],
-                    ratings: list[Rating], people: list[str], known: People,
+def annotator_stats(*, spec: Spec, items: ItemTable, truths: dict[str, dict[str, dict]],
+                    table: LabelTable, mask: np.ndarray, people: list[str], known: People,
                     variables: list[Variable], stats: list[VariableStats], units: Units,
                     comp: list[CompetenceStats], opt: Options) -> list[AnnotatorStats]:
-    """Figures per person; `truths` holds the gold and calibration items' expert answers."""
+    """Figures per person from the masked labels of a LabelTable; `truths` holds the gold and
+    calibration items' expert answers."""
     questions = {q.id: q for q in spec.questions}
-    by_who: dict[str, list[Rating]] = defaultdict(list)
-    for r in ratings:
-        by_who[r.annotator].append(r)
+    flags: dict[int, tuple[bool, bool]] = {}  # (answer, item shape) -> (an A/B pick, of the left response)
     out = []
     for who in people:
-        mine = by_who.get(who, [])
+        code = table.code(table.raters, who)
+        rows = np.flatnonzero(mask & (table.rater == code)) if code >= 0 else np.zeros(0, np.int64)
+        item_of = table.item[rows]
+        # items labeled, and revised: the newest revision of each
+        order = np.argsort(item_of, kind="stable")
+        starts = first_of_groups(item_of[order])
+        newest = np.maximum.reduceat(table.revision[rows][order], starts) if len(starts) else np.zeros(0)
+        n_labeled, n_revised = len(starts), int(np.count_nonzero(newest > 1))
         pair_values = [(p.value, p.n) for s in stats for p in s.pairs if who in (p.a, p.b)]
         scores: dict[str, list[float]] = {"gold": [], "calibration": []}
         gold_items: dict[str, set] = {"gold": set(), "calibration": set()}
-        picks = left = 0
-        latest: dict[str, int] = {}
-        for r in mine:
-            item = items.get(r.item_id)
-            if item is None:
-                continue
-            latest[r.item_id] = max(latest.get(r.item_id, 0), r.revision)
-            truth = truths.get(r.item_id, {}).get(r.question_id)
+        for r in rows[items.kind[item_of] != 0].tolist():  # gold and calibration labels: few
+            iid, qid = items.ids[int(table.item[r])], table.questions[int(table.question[r])]
+            truth = truths.get(iid, {}).get(qid)
             if truth is not None:
-                gold_items[item.kind].add(r.item_id)
-                score = answer_score(questions[r.question_id], r.answer, truth)
+                kind = KINDS[int(items.kind[int(table.item[r])])]
+                gold_items[kind].add(iid)
+                score = answer_score(questions[qid], table.answers[int(table.answer[r])][0], truth)
                 if score is not None:
-                    scores[item.kind].append(score)
-            a = r.answer
-            if (who in known.roster and a and a.get("mode") == "pairwise" and a.get("choice") in ("A", "B")
-                    and r.shown_first):
-                picked = a.get("preferred") or item.responses[0 if a["choice"] == "A" else 1].id
-                picks += 1
-                left += picked == r.shown_first
-        times = list(known.seconds.get(who, {}).values()) if who in known.roster else []
+                    scores[kind].append(score)
+        n_picks = left = 0
+        if who in known.roster and len(rows):
+            n_picks, left = _positions(items, table, rows, flags)
+        times = list(known.seconds.get(who, ())) if who in known.roster else []
         hours = sum(times) / 3600 if times else None
         rate = known.rates.get(who)
         agree = weighted_mean(pair_values)
         out.append(AnnotatorStats(
             annotator=who, name=known.names.get(who, who),
             source="roster" if who in known.roster else "outside",
-            assigned=known.assigned.get(who, 0), labeled=len(latest),
+            assigned=known.assigned.get(who, 0), labeled=n_labeled,
             agreement_others=agree, agreement_consensus=with_consensus(who, variables, units, opt),
             band=band(agree), gold_items=len(gold_items["gold"]), gold_accuracy=mean(scores["gold"]),
             calibration_items=len(gold_items["calibration"]),
             calibration_accuracy=mean(scores["calibration"]),
-            position_a_share=left / picks if picks else None, position_picks=picks,
+            position_a_share=left / n_picks if n_picks else None, position_picks=n_picks,
             median_seconds=statistics.median(times) if times else None, hours=hours,
             items_per_hour=len(times) / hours if hours else None,
-            revision_rate=sum(v > 1 for v in latest.values()) / len(latest) if latest else None,
+            revision_rate=n_revised / n_labeled if n_labeled else None,
             rate_per_hour=rate, cost=hours * rate if hours is not None and rate is not None else None,
             competence=mean(c.reliability[who] for c in comp if who in c.reliability)))
     return out
+
+
+def _positions(items: ItemTable, table: LabelTable, rows: np.ndarray,
+               flags: dict[int, tuple[bool, bool]]) -> tuple[int, int]:
+    """(A/B picks of pairwise answers shown in a known order, picks of the response shown on the
+    left) among some labels, from each distinct (answer, item shape) once."""
+    combo = table.answer[rows].astype(np.int64) * len(items.bases) + items.shape[table.item[rows]]
+    kinds, counts = np.unique(combo, return_counts=True)
+    picks = left = 0
+    for c, n in zip(kinds.tolist(), counts.tolist(), strict=True):
+        if c not in flags:
+            a, first, _, _ = table.answers[c // len(items.bases)]
+            flags[c] = (False, False)
+            if a and a.get("mode") == "pairwise" and a.get("choice") in ("A", "B") and first:
+                base = items.bases[c % len(items.bases)]
+                picked = a.get("preferred") or base.responses[0 if a["choice"] == "A" else 1].id
+                flags[c] = (True, picked == first)
+        pick, on_left = flags[c]
+        picks += n * pick
+        left += n * on_left
+    return picks, left
 
 
 # --- non-human raters ---------------------------------------------------------------------------
@@ -142,7 +164,7 @@ def rater_stats(spec: Spec, machines: list[str], humans: list[str], names: dict[
                        with_consensus(m, variables, units, opt), sum(unsure(r, scales) for r in mine))
         weighted = []
         for var in variables:
-            if not var.values.get(m) or not (var.scaled or var.level == "ranking"):
+            if not var.rated_by(m) or not (var.scaled or var.level == "ranking"):
                 continue
             cols = [*humans, m]
             if var.level == "ranking":
@@ -176,19 +198,20 @@ class GroupStats:
     alpha_high: float | None = None
 
 
-def group_stats(by: str, groups: dict[str, list[Rating]], spec: Spec, items: dict[str, Item],
-                question: str | None) -> list[GroupStats]:
-    """The headline figures per group, side by side; none when every label is in one group."""
+def group_stats(by: str, groups: dict[str, np.ndarray], spec: Spec, items: ItemTable, table: LabelTable,
+                question: str | None, rank: np.ndarray | None = None) -> list[GroupStats]:
+    """The headline figures per group of labels (masks of the table), side by side; none when
+    every label is in one group."""
     if len(groups) < 2:
         return []
     out = []
     for group in sorted(groups, key=lambda g: (len(g), g)):  # round 10 after round 9
-        rs = groups[group]
-        who = sorted({r.annotator for r in rs})
-        for var in build_variables(spec, items, rs, question):
+        mask = groups[group]
+        who = sorted(table.raters[c] for c in np.unique(table.rater[mask]).tolist())
+        for var in build_from_table(spec, items, table, mask, question, rank):
             s = variable_stats(var, who, pairs=False)
             out.append(GroupStats(by, group, var.question_id, var.name, var.level,
-                                  sum(1 for a in who if var.values.get(a)), s.pairable,
+                                  sum(1 for a in who if var.rated_by(a)), s.pairable,
                                   s.percent_agreement, s.alpha, s.kendall_w, s.band,
                                   s.alpha_low, s.alpha_high))
     return out

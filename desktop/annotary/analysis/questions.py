@@ -14,8 +14,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 from annotary.analysis.consensus import EPS
-from annotary.analysis.variables import Options, Rating, Variable, same_ranking
+from annotary.analysis.variables import Cells, Options, Rating, Variable, same_ranking
 from annotary.core.items import Item, criteria_for
 from annotary.core.labels import rubric_score
 from annotary.core.spec import Spec
@@ -312,3 +314,69 @@ def differs(agreed: dict, answer: dict, opt: Options) -> bool:
     """Does an answer disagree with an agreed consensus value of its mode?"""
     kind = KINDS.get(answer.get("mode"))
     return kind is not None and kind.differs(agreed, answer, opt)
+
+
+# --- from arrays --------------------------------------------------------------------------------
+
+_ME, _IT = "\0rater", "\0item"  # who and which item a template answer is rated as
+
+
+def _cells_of(q, kind: QuestionKind, names: list[str], items, table, rows: np.ndarray) -> dict | None:
+    """Cells of a question whose every answer rates its item as a whole (one unit, the item):
+    each distinct (answer, item shape) is rated once, as a template; None where an answer rates
+    other units (responses, criteria), which the per-rating path handles."""
+    combo = table.answer[rows].astype(np.int64) * len(items.bases) + items.shape[table.item[rows]]
+    kinds, which = np.unique(combo, return_inverse=True)
+    given: dict[str, list] = {n: [] for n in names}  # per variable: value code per combo, -1 unrated
+    values: dict[str, dict] = {n: {} for n in names}
+    for c in kinds.tolist():
+        answer = table.answers[c // len(items.bases)][0]
+        ok = answer is not None and answer.get("mode") == q.mode
+        found = {v.name: v for v in kind.variables(q)}
+        if ok:
+            kind.rate(q, items.rename(items.bases[c % len(items.bases)], _IT), _ME, answer, found)
+        for n in names:
+            rated = found[n].values.get(_ME, {})
+            if set(rated) - {(_IT,)}:
+                return None
+            if (_IT,) in rated:
+                v = rated[(_IT,)]
+                given[n].append(values[n].setdefault((type(v), v), len(values[n])))
+            else:
+                given[n].append(-1)
+    out = {}
+    for n in names:
+        code = np.asarray(given[n], np.int64)[which]
+        keep = code >= 0
+        out[n] = (rows[keep], code[keep], [v for _, v in values[n]])
+    return out
+
+
+def build_from_table(spec: Spec, items, table, mask: np.ndarray, question: str | None = None,
+                     rank: np.ndarray | None = None) -> list[Variable]:
+    """build_variables of the masked labels of a LabelTable (analysis.table): the variables of a
+    question whose answers rate whole items hold their ratings as arrays (Variable.cells); the
+    others are filled answer by answer, as build_variables fills them."""
+    found = declare_variables(spec, question)
+    rank = items.ranks() if rank is None else rank
+    for q in spec.questions:
+        names = [name for (qid, name) in found if qid == q.id]
+        qcode = table.code(table.questions, q.id)
+        if not names or qcode < 0:
+            continue
+        kind = kind_of(q)
+        rows = np.flatnonzero(mask & (table.question == qcode))
+        cells = _cells_of(q, kind, names, items, table, rows) \
+            if len(names) == 1 and kind.mode in ("pairwise", "categorical") else None
+        if cells is not None:
+            for n, (at, code, values) in cells.items():
+                found[(q.id, n)].cells = Cells(table.item[at], table.rater[at], code.astype(np.int32), values,
+                                               table.raters, items.ids, rank)
+            continue
+        variables = {name: found[(q.id, name)] for name in names}
+        for i, a, c in zip(table.item[rows].tolist(), table.rater[rows].tolist(),
+                           table.answer[rows].tolist(), strict=True):
+            answer = table.answers[c][0]
+            if answer is not None and answer.get("mode") == q.mode:
+                kind.rate(q, items.item(i), table.raters[a], answer, variables)
+    return list(found.values())

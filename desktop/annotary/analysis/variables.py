@@ -43,6 +43,54 @@ class Rating(NamedTuple):
 
 
 @dataclass
+class Cells:
+    """A variable's ratings as arrays, one entry per rating of a unit (an item): its item, rater
+    and value (codes), for a project of a million labels."""
+
+    item: np.ndarray  # int32 index into ids
+    rater: np.ndarray  # int32 index into raters
+    value: np.ndarray  # int32 index into values
+    values: list  # the distinct values given (None where the answer has none)
+    raters: list[str]
+    ids: list[str]  # item ids
+    rank: np.ndarray  # an item's position among the ids sorted (units sort by it)
+
+    def count(self, who: str) -> int:
+        return int(np.count_nonzero(self.rater == self.raters.index(who))) if who in self.raters else 0
+
+    def columns(self, raters: list[str]) -> np.ndarray:
+        """Per rating, its rater's position in `raters`, -1 for someone else."""
+        col = np.full(len(self.raters), -1, np.int32)
+        for j, a in enumerate(raters):
+            if a in self.raters:
+                col[self.raters.index(a)] = j
+        return col[self.rater] if len(self.raters) else np.zeros(0, np.int32)
+
+    def numbers(self, var: Variable) -> np.ndarray:
+        """Per distinct value, what a rating matrix holds: its scale position, or the number."""
+        if var.scaled:
+            at = {c: float(i) for i, c in enumerate(var.categories)}
+            return np.array([at.get(v, np.nan) for v in self.values], float)
+        return np.array([float(v) for v in self.values], float)
+
+
+class UnitKeys:
+    """The unit tuples of a rating matrix's rows, made on demand."""
+
+    def __init__(self, cells: Cells, items: np.ndarray):
+        self.cells, self.items = cells, items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> tuple:
+        return (self.cells.ids[int(self.items[i])],)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+
+@dataclass
 class Variable:
     """One rated quantity of a question (its choice, a scoring axis, a rubric criterion ...)."""
 
@@ -55,6 +103,13 @@ class Variable:
     values: dict[str, dict[tuple, Any]] = field(default_factory=lambda: defaultdict(dict))
     responses: dict[str, list[str]] = field(default_factory=dict)  # ranking: item -> response ids
     unacceptable: dict[str, set[str]] = field(default_factory=dict)  # ranking: item -> who found none acceptable
+    cells: Cells | None = None  # the ratings as arrays, in place of `values` (one unit per item)
+
+    def rated_by(self, who: str) -> bool:
+        """Did `who` rate any unit?"""
+        if self.cells is not None:
+            return self.cells.count(who) > 0
+        return bool(self.values.get(who))
 
     @property
     def key(self) -> str:
@@ -73,6 +128,8 @@ class Variable:
 def rating_matrix(var: Variable, raters: list[str]) -> tuple[list[tuple], np.ndarray]:
     """Units (sorted) x raters: category (scale point) positions, or the numbers of a variable
     without a scale; nan = not rated (values_of turns positions into the scale's values)."""
+    if var.cells is not None:
+        return _cell_matrix(var, raters)
     units = sorted({u for a in raters for u in var.values.get(a, {})})
     at = {u: i for i, u in enumerate(units)}
     code = float if not var.scaled else {c: float(i) for i, c in enumerate(var.categories)}.get
@@ -82,6 +139,19 @@ def rating_matrix(var: Variable, raters: list[str]) -> tuple[list[tuple], np.nda
         if rated:
             x[[at[u] for u in rated], j] = [code(v) for v in rated.values()]
     return units, x
+
+
+def _cell_matrix(var: Variable, raters: list[str]) -> tuple[UnitKeys, np.ndarray]:
+    c = var.cells
+    col = c.columns(raters)
+    keep = col >= 0
+    items = c.item[keep]
+    ranks, row = np.unique(c.rank[items], return_inverse=True)
+    first = np.zeros(len(ranks), np.int64)
+    first[row] = items
+    x = np.full((len(ranks), len(raters)), np.nan)
+    x[row, col[keep]] = c.numbers(var)[c.value[keep]]
+    return UnitKeys(c, first), x
 
 
 def values_of(var: Variable, x: np.ndarray) -> np.ndarray:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from annotary.analysis.arrays import is_missing
 from annotary.analysis.consensus import (
@@ -14,6 +17,7 @@ from annotary.analysis.consensus import (
     median_ordinal,
 )
 from annotary.analysis.questions import kind_of
+from annotary.analysis.table import first_of_groups
 from annotary.analysis.variables import SET, Options, Variable, canon
 from annotary.core.items import Item
 from annotary.core.spec import Spec
@@ -111,6 +115,10 @@ def unit_consensus(variables: list[Variable], humans: list[str], opt: Options,
     """Every unit's consensus, from the ratings of the given humans (in their order)."""
     out: Units = {}
     for var in variables:
+        if var.cells is not None:
+            w = (weights or {}).get(var.key) if var.level == "nominal" else None
+            out[var.key] = unit_table(var, humans, opt, w or None)
+            continue
         by_unit: dict[tuple, list] = {}
         raters: dict[tuple, list] = {}
         for a in humans:
@@ -140,10 +148,9 @@ def unit_value(var: Variable, values: list, weights: list | None, opt: Options) 
     return (*_unit(var, values, weights, opt), len(values))
 
 
-def consensus(spec: Spec, items: dict[str, Item], variables: list[Variable],
-              units: Units) -> list[ItemConsensus]:
-    """Per item and question: the consensus answer, or a conflict (free text has none: a reviewer decides)."""
-    found: dict[tuple[str, str], dict] = {}  # (item, question) -> parts
+def _parts(variables: list[Variable], units: Units) -> dict[tuple[str, str], dict]:
+    """(item, question) -> {(variable name, unit): unit consensus}."""
+    found: dict[tuple[str, str], dict] = {}
     for var in variables:
         name, qid = var.name, var.question_id
         for u, part in units[var.key].items():
@@ -152,28 +159,288 @@ def consensus(spec: Spec, items: dict[str, Item], variables: list[Variable],
                 found[key][(name, u)] = part
             else:
                 found[key] = {(name, u): part}
+    return found
+
+
+def _item_consensus(q, kind, iid: str, item: Item, parts: dict) -> ItemConsensus:
+    if len(parts) == 1 and not kind.partial:  # one variable, no partial answer: the common case
+        ((part_key, (value, support, ok, n)),) = parts.items()
+        status = "single" if n < 2 else "agreed" if ok else "conflict"
+        value = kind.answer(q, {part_key: value}, item) if status != "conflict" else None
+        return ItemConsensus(iid, q.id, status, value, support, n)
+    n = max(p[3] for p in parts.values())
+    score = parts.get(("score", (iid,)))
+    judged = {k: p for k, p in parts.items() if k[0] != "score"} or parts
+    support = min(p[1] for p in judged.values())
+    status = "single" if n < 2 else "agreed" if all(p[2] for p in judged.values()) else "conflict"
+    agreed = {k: p[0] for k, p in judged.items() if p[2] or n < 2}
+    value = kind.answer(q, agreed, item) if status != "conflict" or kind.partial else None
+    return ItemConsensus(iid, q.id, status, value, support, n, score[0] if score else None)
+
+
+def consensus(spec: Spec, items: dict[str, Item], variables: list[Variable],
+              units: Units) -> list[ItemConsensus]:
+    """Per item and question: the consensus answer, or a conflict (free text has none: a reviewer decides)."""
+    found = _parts(variables, units)
     kinds = {q.id: kind_of(q) for q in spec.questions}
     out = []
     for iid, item in items.items():  # in the items' and questions' order
         for q in spec.questions:
             parts = found.get((iid, q.id))
-            if parts is None:
-                continue
-            kind = kinds[q.id]
-            if len(parts) == 1 and not kind.partial:  # one variable, no partial answer: the common case
-                ((part_key, (value, support, ok, n)),) = parts.items()
-                status = "single" if n < 2 else "agreed" if ok else "conflict"
-                value = kind.answer(q, {part_key: value}, item) if status != "conflict" else None
-                out.append(ItemConsensus(iid, q.id, status, value, support, n))
-                continue
-            n = max(p[3] for p in parts.values())
-            score = parts.get(("score", (iid,)))
-            judged = {k: p for k, p in parts.items() if k[0] != "score"} or parts
-            support = min(p[1] for p in judged.values())
-            status = "single" if n < 2 else "agreed" if all(p[2] for p in judged.values()) else "conflict"
-            agreed = {k: p[0] for k, p in judged.items() if p[2] or n < 2}
-            value = kind.answer(q, agreed, item) if status != "conflict" or kind.partial else None
-            out.append(ItemConsensus(iid, q.id, status, value, support, n, score[0] if score else None))
+            if parts is not None:
+                out.append(_item_consensus(q, kinds[q.id], iid, item, parts))
+    return out
+
+
+# --- from arrays --------------------------------------------------------------------------------
+
+STATUSES = ("agreed", "conflict", "decided", "single")
+
+
+@dataclass
+class UnitTable:
+    """The units' consensus of a variable held as cells, one row per unit (an item), by item index."""
+
+    item: np.ndarray  # int64, ascending
+    value: np.ndarray  # object
+    support: np.ndarray  # float
+    agreed: np.ndarray  # bool
+    n: np.ndarray  # int64
+
+    def find(self, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(row of each item, whether it has one)."""
+        pos = np.searchsorted(self.item, items).clip(0, max(len(self.item) - 1, 0))
+        return pos, (self.item[pos] == items) if len(self.item) else np.zeros(len(items), bool)
+
+
+def unit_table(var: Variable, humans: list[str], opt: Options, weights: dict[str, float] | None) -> UnitTable:
+    """unit_consensus of a variable held as cells: identical ratings and unweighted categorical
+    majorities as arrays, other units one at a time as unit_value takes them."""
+    c = var.cells
+    col = c.columns(humans)
+    keep = np.flatnonzero(col >= 0)
+    order = keep[np.lexsort((col[keep], c.item[keep]))]  # by item, then in the humans' order
+    items, codes, cols = c.item[order].astype(np.int64), c.value[order].astype(np.int64), col[order]
+    starts = first_of_groups(items)
+    units = len(starts)
+    n = np.diff(np.append(starts, len(items))).astype(np.int64)
+    raw = c.values
+    missing = np.array([is_missing(v) for v in raw] + [True], bool)
+    value = np.full(units, None, object)
+    support, agreed = np.zeros(units), np.zeros(units, bool)
+    if not units:
+        return UnitTable(items[starts], value, support, agreed, n)
+    first = codes[starts]
+    same = (np.minimum.reduceat(codes, starts) == np.maximum.reduceat(codes, starts)) & ~missing[first]
+    w = None
+    if weights:
+        w = np.array([weights.get(a, 0.0) for a in humans], float)[cols]
+        same &= np.add.reduceat(w, starts) > 0
+    given = np.empty(len(raw), object)
+    given[:] = raw if var.level == "nominal" else [None if is_missing(v) else float(v) for v in raw]
+    value[same], support[same], agreed[same] = given[first[same]], 1.0, True
+    rest = np.flatnonzero(~same)
+    if var.level == "nominal" and w is None and len(rest):
+        k = len(raw)
+        unit = np.repeat(np.arange(units), n)
+        ok = ~missing[codes] & ~same[unit]
+        counts = np.bincount(unit[ok] * k + codes[ok], minlength=units * k).reshape(units, k)[rest].astype(float)
+        total = counts.sum(1)
+        top = counts.max(1)
+        second = np.sort(counts, 1)[:, -2] if k > 1 else np.zeros(len(rest))
+        share = np.divide(top, total, out=np.zeros(len(rest)), where=total > 0)
+        none = (total <= 0) | (second >= top - EPS * total) | (share < (0.0 if var.plurality else opt.min_share) - EPS)
+        support[rest] = share
+        agreed[rest] = ~none
+        value[rest[~none]] = given[counts.argmax(1)[~none]]
+    else:
+        ends = np.append(starts[1:], len(items))
+        for u in rest.tolist():
+            s, e = starts[u], ends[u]
+            ws = w[s:e].tolist() if w is not None else None
+            v, sup, ok, _ = unit_value(var, [raw[x] for x in codes[s:e].tolist()], ws, opt)
+            value[u], support[u], agreed[u] = v, sup, ok
+    return UnitTable(items[starts], value, support, agreed, n)
+
+
+class ConsensusList(Sequence):
+    """The consensus per item and question, in the items' and questions' order, as arrays: an
+    ItemConsensus is made when read (a million are never held). Questions whose variables hold
+    dicts keep their ItemConsensus objects."""
+
+    def __init__(self, spec: Spec, items, stores: list, entry_q: np.ndarray, entry_pos: np.ndarray,
+                 status: np.ndarray):
+        self.spec, self.items, self.stores = spec, items, stores
+        self.entry_q, self.entry_pos, self.status = entry_q, entry_pos, status
+        self.decided = np.zeros(len(status), bool)
+        self._answers: dict = {}
+
+    def __len__(self) -> int:
+        return len(self.status)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        if k < 0:
+            k += len(self)
+        if not 0 <= k < len(self):
+            raise IndexError(k)
+        store = self.stores[int(self.entry_q[k])]
+        pos = int(self.entry_pos[k])
+        if isinstance(store, list):
+            return store[pos]
+        return self._made(k, store, pos, int(self.status[k]), bool(self.decided[k]))
+
+    def _made(self, k: int, store: tuple, pos: int, code: int, decided: bool) -> ItemConsensus:
+        table = store[3]
+        i = int(table.item[pos])
+        return self._make(store, i, int(self.items.shape[i]), table.value[pos], float(table.support[pos]),
+                          int(table.n[pos]), code, decided)
+
+    def _make(self, store: tuple, i: int, shape: int, v, support: float, n: int, code: int,
+              decided: bool) -> ItemConsensus:
+        q = store[0]
+        value = None
+        if code == 0 or code == 3:  # agreed or single (a decided conflict keeps no value)
+            key = (q.id, type(v), v, shape)
+            found = self._answers.get(key)
+            if found is None:
+                item = self.items.item(i)
+                found = self._answers[key] = store[1].answer(q, {(store[2], (item.id,)): v}, item)
+            value = dict(found)
+        return ItemConsensus(self.items.ids[i], q.id, STATUSES[code], value, support, n, None, decided)
+
+    def __iter__(self):
+        shapes, make = self.items.shape, self._make
+        for s in range(0, len(self), 8192):  # a chunk's columns as Python values at a time
+            e = min(s + 8192, len(self))
+            qs, pos = self.entry_q[s:e], self.entry_pos[s:e]
+            columns = {}
+            for qn in np.unique(qs).tolist():
+                store = self.stores[qn]
+                if not isinstance(store, list):
+                    p = pos[qs == qn]
+                    t = store[3]
+                    at = t.item[p]
+                    columns[qn] = zip(at.tolist(), shapes[at].tolist(), t.value[p].tolist(),
+                                      t.support[p].tolist(), t.n[p].tolist(), strict=True)
+            for qn, p, code, decided in zip(qs.tolist(), pos.tolist(), self.status[s:e].tolist(),
+                                            self.decided[s:e].tolist(), strict=True):
+                store = self.stores[qn]
+                if isinstance(store, list):
+                    yield store[p]
+                else:
+                    yield make(store, *next(columns[qn]), code, decided)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Sequence) and len(self) == len(other) and list(self) == list(other)
+
+    def count(self, status: str) -> int:  # type: ignore[override]  (of a status)
+        return int(np.count_nonzero(self.status == STATUSES.index(status)))
+
+    def having(self, status: str) -> Selection:
+        """The entries of one status, in order."""
+        return Selection(self, np.flatnonzero(self.status == STATUSES.index(status)))
+
+    def mark(self, decided) -> None:
+        """mark_decided's work: the (item, question) pairs a reviewer decided."""
+        if not decided:
+            return
+        at = self.items.positions({iid for iid, _ in decided})
+        qpos = {q.id: n for n, q in enumerate(self.spec.questions)}
+        wanted = {(at[iid], qpos[qid]) for iid, qid in decided if iid in at and qid in qpos}
+        if not wanted:
+            return
+        item_of = self._items()
+        for i, qn in wanted:
+            hit = np.flatnonzero((item_of == i) & (self.entry_q == qn))
+            for k in hit.tolist():
+                self.decided[k] = True
+                if self.status[k] == STATUSES.index("conflict"):
+                    self.status[k] = STATUSES.index("decided")
+                store = self.stores[qn]
+                if isinstance(store, list):
+                    mark_decided([store[int(self.entry_pos[k])]], {(self.items.ids[i], self.spec.questions[qn].id)})
+
+    def _items(self) -> np.ndarray:
+        out = np.empty(len(self), np.int64)
+        for qn, store in enumerate(self.stores):
+            sel = self.entry_q == qn
+            if isinstance(store, list):
+                out[sel] = self._dict_items[qn][self.entry_pos[sel]]
+            elif store is not None:
+                out[sel] = store[3].item[self.entry_pos[sel]]
+        return out
+
+
+class Selection(Sequence):
+    """Some entries of a ConsensusList (its conflicts, say), made when read."""
+
+    def __init__(self, of: ConsensusList, at: np.ndarray):
+        self.of, self.at = of, at
+
+    def __len__(self) -> int:
+        return len(self.at)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self.of[int(i)] for i in self.at[k]]
+        return self.of[int(self.at[k])]
+
+    def __iter__(self):
+        return (self.of[int(i)] for i in self.at)
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other)
+
+
+def consensus_list(spec: Spec, items, variables: list[Variable], units: Units) -> ConsensusList:
+    """consensus() over an ItemTable (analysis.table), as a ConsensusList."""
+    kinds = {q.id: kind_of(q) for q in spec.questions}
+    by_q: dict[str, list[Variable]] = {}
+    for var in variables:
+        by_q.setdefault(var.question_id, []).append(var)
+    stores: list = []
+    dict_items: dict[int, np.ndarray] = {}
+    keys_item, keys_q, keys_pos, keys_status = [], [], [], []
+    plain = [v for v in variables if v.cells is None]
+    found = _parts(plain, units) if plain else {}
+    for qn, q in enumerate(spec.questions):
+        vs = by_q.get(q.id, [])
+        if len(vs) == 1 and vs[0].cells is not None and not kinds[q.id].partial:
+            table = units[vs[0].key]
+            stores.append((q, kinds[q.id], vs[0].name, table))
+            status = np.where(table.n < 2, 3, np.where(table.agreed, 0, 1))
+            keys_item.append(table.item)
+            keys_pos.append(np.arange(len(table.item)))
+            keys_status.append(status)
+        elif vs and all(v.cells is None for v in vs):
+            objects, at = [], []
+            for i, iid in enumerate(items.ids):
+                parts = found.get((iid, q.id))
+                if parts is not None:
+                    objects.append(_item_consensus(q, kinds[q.id], iid, items.item(i), parts))
+                    at.append(i)
+            stores.append(objects)
+            dict_items[qn] = np.asarray(at, np.int64)
+            keys_item.append(dict_items[qn])
+            keys_pos.append(np.arange(len(objects)))
+            keys_status.append(np.array([STATUSES.index(c.status) for c in objects], np.int64))
+        elif vs:
+            raise ValueError(f"question {q.id}: variables held both ways")
+        else:
+            stores.append(None)
+            continue
+        keys_q.append(np.full(len(keys_item[-1]), qn))
+    if keys_item:
+        item, qs = np.concatenate(keys_item), np.concatenate(keys_q)
+        pos, status = np.concatenate(keys_pos), np.concatenate(keys_status)
+        order = np.lexsort((qs, item))
+        out = ConsensusList(spec, items, stores, qs[order], pos[order], status[order].astype(np.int8))
+    else:
+        empty = np.zeros(0, np.int64)
+        out = ConsensusList(spec, items, stores, empty, empty, empty.astype(np.int8))
+    out._dict_items = dict_items
     return out
 
 
@@ -188,10 +455,34 @@ def matches(var: Variable, value, agreed, opt: Options, rejected: bool = False) 
 
 def with_consensus(who: str, variables: list[Variable], units: Units, opt: Options) -> float | None:
     """Share of someone's ratings that match an agreed consensus of at least two people."""
+    matched = compared = 0
+    for var in variables:
+        if var.cells is not None:
+            m, n = _cell_matches(who, var, units[var.key], opt)
+            matched, compared = matched + m, compared + n
     hits = [matches(var, v, units[var.key][u][0], opt, who in var.unacceptable.get(u[0], ()))
             for var in variables for u, v in var.values.get(who, {}).items()
-            if u in units[var.key] and units[var.key][u][2] and units[var.key][u][3] >= 2]
-    return sum(hits) / len(hits) if hits else None
+            if var.cells is None and u in units[var.key] and units[var.key][u][2] and units[var.key][u][3] >= 2]
+    compared += len(hits)
+    return (matched + sum(hits)) / compared if compared else None
+
+
+def _cell_matches(who: str, var: Variable, table: UnitTable, opt: Options) -> tuple[int, int]:
+    """(ratings matching an agreed consensus of two people at least, ratings compared) of one rater."""
+    c = var.cells
+    if who not in c.raters:
+        return 0, 0
+    me = c.rater == c.raters.index(who)
+    pos, found = table.find(c.item[me].astype(np.int64))
+    good = found & table.agreed[pos] & (table.n[pos] >= 2)
+    given = np.empty(len(c.values), object)
+    given[:] = c.values
+    mine, agreed = given[c.value[me][good]], table.value[pos[good]]
+    if var.level in ("nominal", SET):
+        hits = np.fromiter((a == b for a, b in zip(mine, agreed, strict=True)), bool, len(mine))
+    else:
+        hits = np.abs(mine.astype(float) - agreed.astype(float)) <= tolerance(var, opt) + EPS
+    return int(np.count_nonzero(hits)), int(np.count_nonzero(good))
 
 
 def set_majority(values: list) -> tuple[int | None, float]:

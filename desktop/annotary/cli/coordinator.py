@@ -384,7 +384,7 @@ def agreement_text(r) -> str:
             "calib: calibration accuracy · A-share: share of A/B picks for the left response (0.5 = no "
             "position bias) · med s: median seconds per item · revised: share submitted more than once · "
             "DS: Dawid-Skene reliability"]
-    counts = {s: sum(1 for c in r.consensus if c.status == s) for s in ("agreed", "conflict", "decided", "single")}
+    counts = r.counts()
     decided = f", {counts['decided']} decided by a reviewer" if counts["decided"] else ""
     out += ["", f"consensus: {counts['agreed']} agreed, {counts['conflict']} conflicts undecided{decided}, "
                 f"{counts['single']} with one rating so far"]

@@ -155,7 +155,7 @@ def headline(r: QualityReport, s: StatusReport) -> str:
 
 
 def consensus_counts(r: QualityReport) -> dict[str, int]:
-    return {k: sum(1 for c in r.consensus if c.status == k) for k in ("agreed", "conflict", "decided", "single")}
+    return r.counts()
 
 
 def consensus_line(r: QualityReport) -> str:

@@ -13,8 +13,13 @@ import csv
 import io
 import json
 import math
+from array import array
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from itertools import repeat
+
+import numpy as np
 
 from annotary.analysis.agreement import band
 from annotary.analysis.competence import CompetenceStats, competence
@@ -29,13 +34,21 @@ from annotary.analysis.people import (
     group_stats,
     rater_stats,
 )
-from annotary.analysis.questions import build_variables, differs
+from annotary.analysis.questions import build_from_table, differs
+from annotary.analysis.table import KINDS, Items, ItemTable, LabelTable, Ratings
 from annotary.analysis.variables import Options, Rating, unsure
-from annotary.analysis.verdicts import ItemConsensus, consensus, mark_decided, unit_consensus
+from annotary.analysis.verdicts import (
+    STATUSES,
+    ConsensusList,
+    ItemConsensus,
+    consensus_list,
+    unit_consensus,
+)
 from annotary.core.errors import AnnotaryError
 from annotary.core.items import Item
-from annotary.ops.project import ANSWER, item_skeletons, project_info
+from annotary.ops.project import _CHOSEN, _RUBRIC, ANSWER, WHOLE, _renamed, project_info
 from annotary.store import Store
+from annotary.store.migrations import SKELETON_RESPONSES
 
 __all__ = ["AnnotatorStats", "CompetenceStats", "GroupStats", "ItemConsensus", "Options", "Rating",
            "RaterStats", "VariableStats", "band"]  # the report's parts, for its readers
@@ -58,6 +71,7 @@ FIRST_ALL = """
     SELECT annotator, item_id, question_id, revision, verdict, facts FROM labels INDEXED BY labels_current
     WHERE project_id=? AND retracted=0
 """
+SKELETONS_SEQ = "SELECT seq, id, skeleton FROM items WHERE project_id=? ORDER BY seq"  # from an index (0005)
 REVISED = "SELECT 1 FROM labels WHERE project_id=? AND retracted=0 AND revision > 1 LIMIT 1"
 
 
@@ -80,6 +94,82 @@ def load_ratings(store: Store, project_id: str, items: dict[str, Item] | None = 
         known = item(iid)
         out.append(make((name(who, who), iid if known is None else known.id, name(qid, qid), revision, *found)))
     return out
+
+
+CHUNK = 16384  # rows read at a time
+
+
+def _coder() -> defaultdict:
+    """A mapping that gives each new key the next code (0, 1, 2 ...)."""
+    codes: defaultdict = defaultdict()
+    codes.default_factory = codes.__len__
+    return codes
+
+
+def load_item_table(store: Store, project_id: str) -> ItemTable:
+    """The project's items as arrays (analysis.table.ItemTable): what item_skeletons holds, with
+    one skeleton item per shape instead of one per item."""
+    ids: list[str] = []
+    seqs: list[int] = []
+    shape: list[int] = []
+    shapes: dict[str, int] = {}
+    bases: list[Item] = []
+    whole: dict[str, int] = {}
+    for seq, iid, skeleton in store.tuples(SKELETONS_SEQ, (project_id,)):
+        code = -1 if skeleton is None else shapes.get(skeleton)
+        if code is None:  # a shape not seen yet: most datasets have a handful
+            parts = json.loads(skeleton)
+            code = -1
+            if parts[SKELETON_RESPONSES] is None:
+                code = shapes[skeleton] = len(bases)
+                bases.append(Item.model_validate({
+                    "id": iid, "prompt": "", "rubric": parts[_RUBRIC], "rubric_criteria": parts[_CHOSEN],
+                    "responses": [{"id": r, "text": ""} for r in parts[:SKELETON_RESPONSES] if r is not None]}))
+            else:
+                shapes[skeleton] = -1
+        if code < 0:
+            whole[iid] = len(ids)
+        ids.append(iid)
+        seqs.append(seq)
+        shape.append(code)
+    shared = [True] * len(bases)
+    kind = np.zeros(len(ids), np.int8)
+    shape_of = np.asarray(shape, np.int32)
+    if whole:
+        for iid, data in store.conn.execute(WHOLE, (project_id,)):
+            if iid in whole:
+                item = Item.model_validate_json(data)
+                shape_of[whole[iid]], kind[whole[iid]] = len(bases), KINDS.index(item.kind)
+                bases.append(item)
+                shared.append(False)
+    return ItemTable(ids, kind, shape_of, bases, shared, _renamed, np.asarray(seqs, np.int64))
+
+
+def load_label_table(store: Store, project_id: str, items: ItemTable) -> LabelTable:
+    """The current labels of the project's items as arrays (analysis.table.LabelTable), read in
+    chunks: the answers are parsed once per distinct (verdict, facts), as load_ratings does; a
+    label of an item no longer there is left out."""
+    cur = store.conn.execute(CURRENT_ALL if store.one(REVISED, (project_id,)) else FIRST_ALL, (project_id,))
+    raters, questions, answers = _coder(), _coder(), _coder()
+    parts: dict[str, list] = {k: [] for k in ("rater", "item", "question", "revision", "answer")}
+    index = items.index().get  # while reading: the peak comes later
+    while rows := cur.fetchmany(CHUNK):
+        who, iid, qid, rev, verdict, facts = zip(*rows, strict=True)
+        at = np.fromiter(map(index, iid, repeat(-1)), np.int64, len(rows))
+        ok = at >= 0
+        parts["item"].append(at[ok])
+        parts["rater"].append(np.fromiter(map(raters.__getitem__, who), np.int32, len(rows))[ok])
+        parts["question"].append(np.fromiter(map(questions.__getitem__, qid), np.int32, len(rows))[ok])
+        parts["revision"].append(np.asarray(rev, np.int32)[ok])
+        parts["answer"].append(np.fromiter(map(answers.__getitem__, zip(verdict, facts, strict=True)),
+                                           np.int32, len(rows))[ok])
+    parsed = []
+    for verdict, facts in answers:  # in code order
+        (answer, version), (first, confidence) = json.loads(verdict), json.loads(facts)
+        parsed.append((answer, first, confidence, version or ""))
+    a = {k: np.concatenate(v).astype(np.int32) if v else np.zeros(0, np.int32) for k, v in parts.items()}
+    return LabelTable(a["item"], a["rater"], a["question"], a["revision"], a["answer"],
+                      list(raters), list(questions), parsed)
 
 
 @dataclass(frozen=True)
@@ -136,27 +226,29 @@ def adaptive_rounds(store: Store, project_id: str) -> list[int]:
         " ORDER BY round", (project_id,))]
 
 
-def _design(store: Store, project_id: str, normal: list[Rating], round_of: dict, machines) -> Design:
-    adaptive = adaptive_rounds(store, project_id)
-    rounds = [r[0] for r in store.query("SELECT round FROM rounds WHERE project_id=? ORDER BY round",
-                                        (project_id,)) if r[0] not in adaptive]
-    if not adaptive:
-        return Design(rounds, [], 0)
-    skipped = set(adaptive)
-    left_out = sum(1 for r in normal if r.annotator not in machines
-                   and round_of.get((r.item_id, r.annotator)) in skipped)
-    return Design(rounds, adaptive, left_out)
-
-
-def _rounds_of(store: Store, project_id: str, items: dict[str, Item], who: set[str]) -> dict[tuple[str, str], int]:
-    """(item, annotator) -> the round it was assigned in, keyed by the ids the item skeletons and
-    the ratings already hold (SQLite hands out new strings for every row)."""
-    item, person = items.get, {a: a for a in who}.get
-    out = {}
-    for iid, whom, n in store.tuples("SELECT item_id, annotator, round FROM assignments WHERE project_id=?",
-                                     (project_id,)):
-        known = item(iid)
-        out[(iid if known is None else known.id, person(whom, whom))] = n
+def _label_rounds(store: Store, project_id: str, items: ItemTable, table: LabelTable) -> np.ndarray:
+    """Per label, the round its item was assigned to its annotator in (-1: not assigned)."""
+    width = len(table.raters) + 1
+    keys, rounds = [], []
+    cur = store.conn.execute(
+        "SELECT i.seq, a.annotator, a.round FROM assignments a CROSS JOIN items i"
+        " ON i.project_id=a.project_id AND i.id=a.item_id WHERE a.project_id=?", (project_id,))
+    code = {a: n for n, a in enumerate(table.raters)}.get
+    while rows := cur.fetchmany(CHUNK):
+        seq, who, n = zip(*rows, strict=True)
+        rater = np.fromiter((code(a, -1) for a in who), np.int64, len(rows))
+        keys.append(np.searchsorted(items.seq, np.asarray(seq, np.int64)) * width + rater)
+        rounds.append(np.asarray(n, np.int64))
+    out = np.full(len(table), -1, np.int64)
+    if not keys:
+        return out
+    key, found = np.concatenate(keys), np.concatenate(rounds)
+    order = np.argsort(key, kind="stable")  # an item assigned twice to one person: its last row
+    key, found = key[order], found[order]
+    mine = table.item.astype(np.int64) * width + table.rater
+    at = np.searchsorted(key, mine, side="right") - 1
+    hit = (at >= 0) & (key[at.clip(0)] == mine)
+    out[hit] = found[at[hit]]
     return out
 
 
@@ -166,31 +258,81 @@ def decided_pairs(store: Store, project_id: str) -> set[tuple[str, str]]:
         "SELECT DISTINCT item_id, question_id FROM decisions WHERE project_id=?", (project_id,))}
 
 
-def _durations(store: Store, project_id: str, items: dict[str, Item]) -> dict[str, dict[str, float]]:
-    """Seconds on task per annotator and item, summed over the revisions merged (keyed by the
-    ids the item skeletons hold, not a new string per row)."""
-    rows = store.conn.execute(
-        "SELECT annotator, item_id, max(json_extract(data, '$.duration_ms')) FROM labels"
-        " WHERE project_id=? AND retracted=0 GROUP BY annotator, item_id, revision", (project_id,))
-    out: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    item = items.get
-    for who, iid, ms in rows:
-        known = item(iid)
-        out[who][iid if known is None else known.id] += (ms or 0) / 1000
+DURATIONS = ("SELECT annotator, item_id, revision, json_extract(data, '$.duration_ms') FROM labels NOT INDEXED"
+             " WHERE project_id=? AND retracted=0")  # the table in its order: no index lookups, no sort
+
+
+def _durations(store: Store, project_id: str, items: ItemTable) -> dict[str, array]:
+    """Seconds on task per annotator and item: per revision the longest of its labels, summed
+    over the revisions in order; per annotator in the order of the item ids (as floats: a
+    million labels are not a million dict entries)."""
+    who, extra = _coder(), _coder()  # annotators; ids of items no longer there
+    index = items.index().get
+    parts: dict[str, list] = {k: [] for k in ("who", "item", "revision", "ms")}
+    cur = store.conn.execute(DURATIONS, (project_id,))
+    while rows := cur.fetchmany(CHUNK):
+        names, iids, revisions, ms = zip(*rows, strict=True)
+        item = np.fromiter(map(index, iids, repeat(-1)), np.int64, len(rows))
+        for k in np.flatnonzero(item < 0).tolist():
+            item[k] = len(items.ids) + extra[iids[k]]
+        parts["who"].append(np.fromiter(map(who.__getitem__, names), np.int32, len(rows)))
+        parts["item"].append(item.astype(np.int32))
+        parts["revision"].append(np.asarray(revisions, np.int32))
+        parts["ms"].append(np.array(ms, float))  # None (no duration) is nan
+    if not parts["who"]:
+        return {}
+    a, i, r, ms = (np.concatenate(parts.pop(k)) for k in ("who", "item", "revision", "ms"))
+    names = list(who)
+    who_rank = np.empty(len(names), np.int64)
+    who_rank[np.argsort(np.array(names, object), kind="stable")] = np.arange(len(names))
+    if extra:  # rank every id, the known and the gone
+        ids = [*items.ids, *extra]
+        rank = np.empty(len(ids), np.int64)
+        rank[np.fromiter(sorted(range(len(ids)), key=ids.__getitem__), np.int64, len(ids))] = np.arange(len(ids))
+    else:
+        rank = items.ranks()
+    order = np.lexsort((r, rank.astype(np.int32)[i], who_rank.astype(np.int32)[a]))
+    a, i, r, ms = a[order], i[order], r[order], ms[order]
+    del order
+    new = np.ones(len(a), bool)
+    new[1:] = (a[1:] != a[:-1]) | (i[1:] != i[:-1]) | (r[1:] != r[:-1])
+    starts = np.flatnonzero(new)
+    longest = np.fmax.reduceat(ms, starts)  # per revision; nan where none has a duration
+    seconds = np.where(np.isnan(longest), 0.0, longest) / 1000
+    a, i = a[starts], i[starts]
+    first = np.ones(len(a), bool)
+    first[1:] = (a[1:] != a[:-1]) | (i[1:] != i[:-1])
+    heads = np.flatnonzero(first)
+    total = seconds[heads]
+    for n in np.flatnonzero(np.diff(np.append(heads, len(a))) > 1).tolist():  # revised: summed in order
+        s, e = heads[n], heads[n + 1] if n + 1 < len(heads) else len(a)
+        value = 0.0
+        for x in seconds[s:e].tolist():
+            value += x
+        total[n] = value
+    owner = a[heads]
+    out = {}
+    for code in np.unique(owner).tolist():
+        times = array("d")
+        times.frombytes(np.ascontiguousarray(total[owner == code]).tobytes())
+        out[names[code]] = times
     return out
 
 
-def _people(store: Store, project_id: str, raters: Raters, items: dict[str, Item]) -> People:
+def _people(store: Store, project_id: str, raters: Raters, items: ItemTable) -> People:
     assigned = dict(store.query("SELECT annotator, count(*) FROM assignments WHERE project_id=?"
                                 " GROUP BY annotator", (project_id,)))
     return People(raters.names, raters.roster, raters.rates, assigned, _durations(store, project_id, items))
 
 
-def _truths(items: dict[str, Item]) -> dict[str, dict[str, dict]]:
+def _truths(items: ItemTable) -> dict[str, dict[str, dict]]:
     """The expert answers of gold and calibration items in the shape of a label's answer
     (checked when the items were added)."""
-    return {iid: {qid: ANSWER.validate_python(raw).model_dump(mode="json") for qid, raw in (it.gold or {}).items()}
-            for iid, it in items.items() if it.kind in ("gold", "calibration")}
+    out = {}
+    for i in np.flatnonzero(items.kind != 0).tolist():
+        it = items.item(i)
+        out[it.id] = {qid: ANSWER.validate_python(raw).model_dump(mode="json") for qid, raw in (it.gold or {}).items()}
+    return out
 
 
 # --- the report ---------------------------------------------------------------------------------
@@ -208,6 +350,51 @@ def _plain(obj):
     return obj
 
 
+class Rows(list):
+    """A JSON-ready list of dicts made as it is read (a report's consensus rows at scale): json
+    and == see its rows; nothing is held."""
+
+    def __init__(self, rows, plain):
+        super().__init__()
+        self.rows, self.plain = rows, plain
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __bool__(self) -> bool:
+        return len(self.rows) > 0
+
+    def __iter__(self):
+        return (self.plain(r) for r in self.rows)
+
+    def __getitem__(self, k):
+        return list(self)[k] if isinstance(k, slice) else self.plain(self.rows[k])
+
+    def __eq__(self, other) -> bool:
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    def __ne__(self, other) -> bool:
+        return not self == other
+
+    def __repr__(self) -> str:
+        return f"Rows({len(self)})"
+
+
+def _plain_row(obj) -> dict:
+    return {f.name: _plain(getattr(obj, f.name)) for f in fields(obj)}
+
+
+class Loaded:
+    """What a report was computed from, for final answers to reuse: unpacks as (items, ratings,
+    raters) as item_skeletons, load_ratings and load_raters give them, made when read."""
+
+    def __init__(self, items: ItemTable, table: LabelTable, raters: Raters):
+        self.items, self.table, self.raters = items, table, raters
+
+    def __iter__(self):
+        return iter((Items(self.items), Ratings(self.table, self.items), self.raters))
+
+
 @dataclass
 class QualityReport:
     project_id: str
@@ -217,7 +404,7 @@ class QualityReport:
     names: dict[str, str]
     items: dict[str, int]  # per kind
     variables: list[VariableStats]
-    consensus: list[ItemConsensus]
+    consensus: Sequence[ItemConsensus]  # a ConsensusList: each ItemConsensus made when read
     annotators: list[AnnotatorStats]
     raters: list[RaterStats]
     competence: list[CompetenceStats]
@@ -228,21 +415,37 @@ class QualityReport:
     design: Design = field(default_factory=lambda: Design([], [], 0))  # what the agreement figures cover
 
     # what the report was computed from, for final answers to reuse (not part of the report)
-    loaded: tuple | None = field(default=None, repr=False, compare=False)
+    loaded: Loaded | tuple | None = field(default=None, repr=False, compare=False)
+
+    def _having(self, status: str) -> Sequence[ItemConsensus]:
+        if isinstance(self.consensus, ConsensusList):
+            return self.consensus.having(status)
+        return [c for c in self.consensus if c.status == status]
+
+    def counts(self) -> dict[str, int]:
+        """How many (item, question) pairs have each consensus status (agreed, conflict, decided, single)."""
+        if isinstance(self.consensus, ConsensusList):
+            return {s: self.consensus.count(s) for s in STATUSES}
+        return {s: sum(1 for c in self.consensus if c.status == s) for s in STATUSES}
 
     @property
-    def conflicts(self) -> list[ItemConsensus]:
+    def conflicts(self) -> Sequence[ItemConsensus]:
         """Conflicts nobody has decided yet."""
-        return [c for c in self.consensus if c.status == "conflict"]
+        return self._having("conflict")
 
     @property
-    def decided(self) -> list[ItemConsensus]:
+    def decided(self) -> Sequence[ItemConsensus]:
         """Conflicts a reviewer decided."""
-        return [c for c in self.consensus if c.status == "decided"]
+        return self._having("decided")
 
     def as_dict(self) -> dict:
-        out = _plain(replace(self, loaded=None))
-        out.pop("loaded", None)
+        """JSON-ready; the consensus rows are made as they are read."""
+        out = {}
+        for f in fields(self):
+            if f.name == "loaded":
+                continue
+            value = getattr(self, f.name)
+            out[f.name] = Rows(value, _plain_row) if f.name == "consensus" else _plain(value)
         return out
 
 
@@ -258,23 +461,31 @@ def quality_report(store: Store, *, question: str | None = None, options: Option
     if question is not None and question not in {q.id for q in spec.questions}:
         raise AnnotaryError(f"no question {question!r} in the spec "
                             f"(questions: {', '.join(q.id for q in spec.questions)})")
-    items = item_skeletons(store, info.id)
+    items = load_item_table(store, info.id)
     raters = load_raters(store, info.id)
-    all_ratings = load_ratings(store, info.id, items)
-    ratings = [r for r in all_ratings if r.item_id in items
-               and (question is None or r.question_id == question)]
-    ordered = [*raters.names, *sorted({r.annotator for r in ratings} - set(raters.names))]
-    labeled = {r.annotator for r in ratings}
+    table = load_label_table(store, info.id, items)
+    known = None if light else _people(store, info.id, raters, items)  # while little else is held
+    items.forget_index()
+    mask = np.ones(len(table), bool) if question is None else table.question == table.code(table.questions, question)
+    labeled = {table.raters[c] for c in np.unique(table.rater[mask]).tolist()}
+    ordered = [*raters.names, *sorted(labeled - set(raters.names))]
     humans = [a for a in ordered if a in labeled and a not in raters.machines]
     machines = [a for a in ordered if a in labeled and a in raters.machines]
-    normal = [r for r in ratings if items[r.item_id].kind == "normal"]
-    variables = build_variables(spec, items, normal, question)
-    matrix_humans = [a for a in humans if any(var.values.get(a) for var in variables)]
-    round_of = _rounds_of(store, info.id, items, labeled)
-    design = _design(store, info.id, normal, round_of, raters.machines)
-    if design.adaptive:  # headline figures on the full-overlap rounds only
-        kept = [r for r in normal if round_of.get((r.item_id, r.annotator)) not in design.adaptive]
-        headline = build_variables(spec, items, kept, question)
+    normal = mask & (items.kind[table.item] == 0)
+    rank = items.ranks()
+    variables = build_from_table(spec, items, table, normal, question, rank)
+    matrix_humans = [a for a in humans if any(var.rated_by(a) for var in variables)]
+    adaptive = adaptive_rounds(store, info.id)
+    all_rounds = [r[0] for r in store.query("SELECT round FROM rounds WHERE project_id=? ORDER BY round",
+                                            (info.id,))]
+    human = normal & ~table.rater_mask(raters.machines)
+    label_round = _label_rounds(store, info.id, items, table) if adaptive or (not light and len(all_rounds) > 1) \
+        else None
+    design = Design([r for r in all_rounds if r not in adaptive], [], 0)
+    if adaptive:  # headline figures on the full-overlap rounds only
+        skipped = np.isin(label_round, adaptive)
+        design = Design(design.rounds, adaptive, int(np.count_nonzero(human & skipped)))
+        headline = build_from_table(spec, items, table, normal & ~skipped, question, rank)
     else:
         headline = variables
     stats = [variable_stats(v, matrix_humans, pairs=not light) for v in headline]
@@ -284,30 +495,29 @@ def quality_report(store: Store, *, question: str | None = None, options: Option
     annotating = store.query("SELECT key_id FROM roster WHERE project_id=? AND role='annotator'"
                              " AND removed_at IS NULL", (info.id,))
     people = humans + [r[0] for r in annotating if r[0] not in humans]
-    by_round: dict[str, list[Rating]] = defaultdict(list)
-    by_guidelines: dict[str, list[Rating]] = defaultdict(list)
-    for r in normal:
-        if r.annotator in raters.machines:
-            continue
-        if (r.item_id, r.annotator) in round_of:
-            by_round[str(round_of[(r.item_id, r.annotator)])].append(r)
-        by_guidelines[r.guidelines_version].append(r)
+    versions = sorted({a[3] for a in table.answers})
+    version_of = np.array([versions.index(a[3]) for a in table.answers], np.int64)[table.answer] \
+        if table.answers else np.zeros(0, np.int64)
+    by_guidelines = {versions[v]: human & (version_of == v) for v in np.unique(version_of[human]).tolist()}
+    by_round = {} if label_round is None else {
+        str(r): human & (label_round == r) for r in np.unique(label_round[human & (label_round >= 0)]).tolist()}
+    agreed = consensus_list(spec, items, variables, units)
+    agreed.mark(decided_pairs(store, info.id))
+    machine_ratings = list(table.ratings(items, normal & table.rater_mask(machines))) if machines else []
     return QualityReport(
         project_id=info.id, project_name=info.name, question=question, humans=matrix_humans,
         names={a: raters.names.get(a, a) for a in ordered},
-        items={k: sum(1 for i in items.values() if i.kind == k) for k in ("normal", "gold", "calibration")},
-        variables=stats, consensus=mark_decided(consensus(spec, items, variables, units),
-                                                decided_pairs(store, info.id)),
+        items=items.counts(), variables=stats, consensus=agreed,
         annotators=[] if light else annotator_stats(
-            spec=spec, items=items, truths=_truths(items), ratings=ratings, people=people,
-            known=_people(store, info.id, raters, items), variables=variables, stats=stats, units=units,
+            spec=spec, items=items, truths=_truths(items), table=table, mask=mask, people=people,
+            known=known, variables=variables, stats=stats, units=units,
             comp=comp, opt=opt),
-        raters=rater_stats(spec, machines, matrix_humans, raters.names, normal, variables, units, opt),
+        raters=rater_stats(spec, machines, matrix_humans, raters.names, machine_ratings, variables, units, opt),
         competence=comp,
-        by_round=[] if light else group_stats("round", by_round, spec, items, question),
-        by_guidelines=[] if light else group_stats("guidelines", by_guidelines, spec, items, question),
+        by_round=[] if light else group_stats("round", by_round, spec, items, table, question, rank),
+        by_guidelines=[] if light else group_stats("guidelines", by_guidelines, spec, items, table, question, rank),
         options=opt, guidelines_versions=sorted(by_guidelines), design=design,
-        loaded=(items, all_ratings, raters))
+        loaded=Loaded(items, table, raters))
 
 
 def heatmap(report: QualityReport, variable: str) -> tuple[list[str], list[list[float | None]]]:

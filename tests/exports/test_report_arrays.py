@@ -1,0 +1,115 @@
+"""The quality report computed from label arrays gives what the per-rating path gives."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import pytest
+
+from annotary.analysis.competence import competence
+from annotary.analysis.figures import variable_stats
+from annotary.analysis.questions import build_variables
+from annotary.analysis.verdicts import consensus, mark_decided, unit_consensus
+from annotary.ops.project import item_skeletons, project_info
+from annotary.ops.quality import (
+    Options,
+    decided_pairs,
+    load_item_table,
+    load_label_table,
+    load_ratings,
+    quality_report,
+)
+from tests.exports.conftest import add_label, build, pw, spec_of
+
+CAT_Q = {"id": "topic", "mode": "categorical", "text": "Topic?", "categories": ["law", "health", "code"]}
+OVERALL_Q = {"id": "overall", "mode": "pairwise", "text": "Which is better?", "scale": "fourway"}
+
+
+def per_rating(store, opt: Options, humans: list[str]):
+    """The consensus, variables' figures and competence as the per-rating path makes them."""
+    info = project_info(store)
+    items = item_skeletons(store, info.id)
+    normal = [r for r in load_ratings(store, info.id) if r.item_id in items and items[r.item_id].kind == "normal"]
+    variables = build_variables(info.spec, items, normal)
+    comp = competence(variables, humans)
+    weights = {f"{c.question_id}.{c.variable}": c.reliability for c in comp} if opt.weighted else None
+    units = unit_consensus(variables, humans, opt, weights)
+    agreed = mark_decided(consensus(info.spec, items, variables, units), decided_pairs(store, info.id))
+    return agreed, [variable_stats(v, humans) for v in variables], comp
+
+
+@pytest.fixture
+def mixed(tmp_path, coordinator):
+    """Pairwise and categorical answers with agreement, conflicts, ties, singles and a skip."""
+    items = [{"id": f"i{n:02d}", "prompt": f"Question {n}?",
+              "responses": [{"id": "r1", "text": "one"}, {"id": "r2", "text": "two"}]} for n in range(12)]
+    choices = ["A", "B", "tie", "both_bad"]
+    topics = ["law", "health", "code"]
+    labels = {f"h{j}": [(f"i{n:02d}", "overall", pw(choices[(n * (j + 1)) % 4])) for n in range(12) if (n + j) % 5]
+              + [(f"i{n:02d}", "topic", {"mode": "categorical", "categories": [topics[(n + j * (n % 2)) % 3]]})
+                 for n in range(12) if n != j]
+              for j in range(4)}
+    store = build(tmp_path / "mixed", spec_of(OVERALL_Q, CAT_Q, project_id="mixed"), items, labels, coordinator)
+    add_label(store, "i03", "overall", "human:h0", skip="cannot judge", revision=2)
+    return store
+
+
+@pytest.mark.parametrize("opt", [Options(), Options(min_share=0.7), Options(weighted=True)])
+def test_the_arrays_give_the_per_rating_consensus_figures_and_competence(mixed, opt):
+    report = quality_report(mixed, options=opt)
+    agreed, stats, comp = per_rating(mixed, opt, report.humans)
+    assert len(report.consensus) == len(agreed) > 0
+    assert list(report.consensus) == agreed
+    assert [report.consensus[k] for k in range(len(agreed))] == agreed
+    assert {c.status for c in agreed} >= {"agreed", "conflict"}
+    assert report.counts() == {s: sum(1 for c in agreed if c.status == s) for s in ("agreed", "conflict", "decided", "single")}
+    assert [asdict(s) for s in report.variables] == [asdict(s) for s in stats]
+    assert report.competence == comp
+
+
+def test_conflicts_and_decisions_read_from_the_arrays(pairs):
+    report = quality_report(pairs)
+    every = list(report.consensus)
+    assert list(report.conflicts) == [c for c in every if c.status == "conflict"]
+    assert list(report.decided) == [c for c in every if c.status == "decided"] != []
+    assert report.counts()["decided"] == len(report.decided) and sum(report.counts().values()) == len(every)
+    decided = report.decided[0]
+    assert (decided.item_id, decided.decided, decided.value) == ("p4", True, None)
+    assert report.conflicts[:10] == list(report.conflicts)[:10]
+    assert report.consensus[-1] == every[-1] and report.consensus[1:3] == every[1:3]
+    with pytest.raises(IndexError):
+        report.consensus[len(every)]
+
+
+def test_the_report_as_json_holds_every_consensus_row(mixed):
+    report = quality_report(mixed)
+    out = report.as_dict()
+    rows = [json.loads(json.dumps(asdict(c))) for c in report.consensus]
+    assert json.loads(json.dumps(out))["consensus"] == rows  # the C encoder
+    assert json.loads(json.dumps(out, indent=2))["consensus"] == rows  # the pure-Python one
+    assert out == quality_report(mixed).as_dict() and len(out["consensus"]) == len(rows)
+
+
+def test_what_the_report_read_unpacks_as_the_skeletons_and_ratings(mixed):
+    report = quality_report(mixed)
+    items, ratings, raters = report.loaded
+    info = project_info(mixed)
+    skeletons = item_skeletons(mixed, info.id)
+    assert list(items) == list(skeletons) and len(items) == len(skeletons)
+    assert all(items[iid] == it for iid, it in skeletons.items())
+    assert dict(items.items()) == skeletons
+    assert list(ratings) == load_ratings(mixed, info.id) and len(ratings) == len(load_ratings(mixed, info.id))
+    assert raters.names == report.names | raters.names
+
+
+def test_a_label_of_an_item_no_longer_there_is_left_out(mixed):
+    info = project_info(mixed)
+    mixed.conn.execute("PRAGMA foreign_keys=OFF")  # as an older store could hold them
+    with mixed.atomic():
+        mixed.conn.execute("DELETE FROM items WHERE id='i05'")
+    assert any(r.item_id == "i05" for r in load_ratings(mixed, info.id))
+    items = load_item_table(mixed, info.id)
+    table = load_label_table(mixed, info.id, items)
+    assert "i05" not in items.ids and len(table) == sum(1 for r in load_ratings(mixed, info.id) if r.item_id != "i05")
+    assert all(c.item_id != "i05" for c in quality_report(mixed).consensus)
