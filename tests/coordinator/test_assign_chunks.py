@@ -8,12 +8,14 @@ from collections import Counter
 
 import pytest
 
-from annotary.bundles.bundle import read_bundle
+from annotary.bundles.bundle import open_bundle, read_bundle
+from annotary.bundles.sealed import Unseal, is_sealed
 from annotary.ops import assign
 from annotary.ops.assign import assign_round
 from annotary.ops.merge import merge_bundle
 from annotary.ops.project import create_project, open_project
 from annotary.ops.roster import add_members, remove_member
+from annotary.ops.sealing import Encryption
 from tests.coordinator.conftest import DEMO, gold_items
 
 
@@ -35,6 +37,8 @@ def round_of(world, folder, **kw):
                           calibration_paths=[gold_items(folder / "calibration.jsonl", 1, "calibration")], **kw)
     rows = sorted(tuple(r) for r in store.tuples("SELECT item_id, annotator, round, kind FROM assignments"))
     store.close()
+    if report.encrypted:
+        return report, rows, {}
     bundles = {b.annotator: (b.normal, b.gold, b.calibration, read_bundle(b.path).members["items.jsonl"])
                for b in report.bundles}
     return report, rows, bundles
@@ -77,6 +81,23 @@ def test_a_bundle_is_streamed_into_its_zip(world, tmp_path, monkeypatch):
     for b in report.bundles:
         with zipfile.ZipFile(b.path) as zf:
             assert zf.namelist()[:2] == ["manifest.json", "manifest.sig"]
+    # the items waited in unnamed temporary files: nothing but the bundles is left beside them
+    assert sorted(p.name for p in (tmp_path / "p" / "round1").iterdir()) == sorted(b.path.name for b in report.bundles)
+
+
+def test_an_encrypted_round_leaves_no_plaintext_anywhere(world, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv("ANNOTARY_HOME", str(home))
+    monkeypatch.setattr(assign, "CHUNK", 5)
+    report, _, _ = round_of(world, tmp_path / "p", encryption=Encryption(encrypt=True))
+    assert report.encrypted and all(is_sealed(b.path) for b in report.bundles)
+    assert sorted(p.name for p in (tmp_path / "p" / "round1").iterdir()) == sorted(b.path.name for b in report.bundles)
+    assert [p for p in home.rglob("*") if p.is_file()] == []  # the private folders are gone
+    people = {p.key_id: p for p in world.people}
+    for b in report.bundles:
+        with open_bundle(b.path, unseal=Unseal(identity=lambda b=b: people[b.annotator], workdir=tmp_path / "w")) as ob:
+            ids = [json.loads(line)["id"] for line in ob.read("items.jsonl").decode().splitlines()]
+        assert len(set(ids)) == len(ids) == b.normal + b.gold + b.calibration
 
 
 @pytest.mark.parametrize("chunk", [2, 2000])

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
+import tempfile
+from array import array
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import BinaryIO
 
 from annotary.analysis.triage import WAITING
 from annotary.analysis.variables import Options
 from annotary.bundles.bundle import write_bundle
 from annotary.bundles.identity import Identity
-from annotary.core.errors import AnnotaryError, ItemError, TrustError
+from annotary.bundles.sealed import private_folder
+from annotary.core.errors import AnnotaryError, BundleError, ItemError, TrustError
 from annotary.core.items import Item
 from annotary.ops import queries
 from annotary.ops.bundling import instance_fields
@@ -458,14 +464,58 @@ def _plan(store: Store, project_id: str, round: int, people: dict[str, str], dem
     return load, given, demanded
 
 
-def _task_lines(store: Store, project_id: str, order: list[str]):
-    """items.jsonl of a task bundle, as annotators receive its items (task_view), in `order`: a
-    chunk of items read and encoded at a time."""
-    for start in range(0, len(order), CHUNK):
-        ids = order[start:start + CHUNK]
-        views = {iid: task_view(kind, data) for iid, kind, data in store.tuples(
-            f"SELECT id, kind, data FROM items WHERE project_id=? AND id IN {_IN}", (project_id, json.dumps(ids)))}
-        yield ("\n".join([views[i] for i in ids]) + "\n").encode("utf-8")
+def _task_lines(store: Store, project_id: str, order: list[str], spool: BinaryIO):
+    """items.jsonl of a task bundle, as annotators receive its items (task_view), in `order`, a
+    chunk at a time. The items are read in the store's own order (by rowid: neighbouring pages,
+    where `order`, shuffled, would cost a random read per item, a seek each once the project no
+    longer fits in the disk cache), each line written to `spool` as it is made, then given back
+    from there in `order`. Memory: a chunk of items, and two numbers per item of the bundle."""
+    n = len(order)
+    rowids = array("q", bytes(8 * n))
+    by_id = sorted(range(n), key=order.__getitem__)
+    for start in range(0, n, CHUNK):  # from the id index alone, in its order
+        positions = by_id[start:start + CHUNK]
+        found = dict(store.tuples(f"SELECT id, rowid FROM items WHERE project_id=? AND id IN {_IN}",
+                                  (project_id, json.dumps([order[i] for i in positions]))))
+        for i in positions:
+            rowids[i] = found[order[i]]
+    del by_id
+    by_rowid = sorted(range(n), key=rowids.__getitem__)
+    offsets, sizes, at = array("q", bytes(8 * n)), array("q", bytes(8 * n)), 0
+    for start in range(0, n, CHUNK):
+        positions = by_rowid[start:start + CHUNK]
+        lines = {rowid: (task_view(kind, data) + "\n").encode("utf-8") for rowid, kind, data in store.tuples(
+            f"SELECT rowid, kind, data FROM items WHERE rowid IN {_IN}", (json.dumps([rowids[i] for i in positions]),))}
+        batch = [lines[rowids[i]] for i in positions]
+        for i, line in zip(positions, batch, strict=True):
+            offsets[i], sizes[i] = at, len(line)
+            at += len(line)
+        spool.write(b"".join(batch))
+    del by_rowid, rowids
+    spool.flush()
+    fd = spool.fileno()
+    for start in range(0, n, CHUNK):
+        yield b"".join([_read_at(fd, sizes[i], offsets[i]) for i in range(start, min(n, start + CHUNK))])
+
+
+def _read_at(fd: int, size: int, offset: int) -> bytes:
+    if hasattr(os, "pread"):
+        return os.pread(fd, size, offset)
+    os.lseek(fd, offset, os.SEEK_SET)  # Windows has no pread
+    return os.read(fd, size)
+
+
+@contextmanager
+def _spool(out_dir: Path, path: Path, readers) -> Iterator[BinaryIO]:
+    """An unnamed temporary file for a bundle's items: beside it, or, for an encrypted bundle, in a
+    private folder (the items are plaintext)."""
+    with ExitStack() as stack:
+        folder = stack.enter_context(private_folder(seal_options(readers)["workdir"])) if readers else out_dir
+        try:
+            spool = stack.enter_context(tempfile.TemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".items"))
+        except OSError as e:
+            raise BundleError(f"{path.name}: cannot write ({e.strerror or e})") from None
+        yield spool
 
 
 def _write(store: Store, *, identity, info, round, overlap, demands, special, had, gold_fraction, added,
@@ -516,12 +566,13 @@ def _write(store: Store, *, identity, info, round, overlap, demands, special, ha
                 readers = recipients(seal[0], signer=identity, readers=[roster_recipient(store, info.id, a)],
                                      confidential=spec.confidential, what=path.name, extra=seal[1])
                 encrypted = encrypted or bool(readers)
-                write_bundle(path, kind="tasks", project_id=info.id, project_name=spec.name,
-                             identity=identity, round=round, **instance_fields(info),
-                             members={"spec.json": spec.model_dump_json(indent=2).encode(),
-                                      "guidelines.md": info.guidelines.encode("utf-8"),
-                                      "items.jsonl": _task_lines(store, info.id, order)},
-                             counts={"items.jsonl": len(order)}, **seal_options(readers))
+                with _spool(out_dir, path, readers) as spool:
+                    write_bundle(path, kind="tasks", project_id=info.id, project_name=spec.name,
+                                 identity=identity, round=round, **instance_fields(info),
+                                 members={"spec.json": spec.model_dump_json(indent=2).encode(),
+                                          "guidelines.md": info.guidelines.encode("utf-8"),
+                                          "items.jsonl": _task_lines(store, info.id, order, spool)},
+                                 counts={"items.jsonl": len(order)}, **seal_options(readers))
                 written.append(path)
                 bundles.append(TaskBundle(a, people[a], path, load[a], len(work["gold"]),
                                           len(work["calibration"])))
