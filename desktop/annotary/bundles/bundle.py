@@ -5,15 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import stat
+import tempfile
 import uuid
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 
@@ -65,6 +67,19 @@ def encode_manifest(manifest: Manifest) -> bytes:
     return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+# a member given as bytes is zipped as it is; any other iterable of bytes is a stream, read once
+MemberData = bytes | Iterable[bytes]
+
+
+@dataclass(frozen=True)
+class _Source:
+    """A member ready to zip: its bytes, or the file its stream was spooled to (at its start)."""
+
+    data: bytes | BinaryIO
+    sha256: str
+    size: int
+
+
 def write_bundle(
     path: Path | str,
     *,
@@ -72,7 +87,7 @@ def write_bundle(
     project_id: str,
     project_name: str,
     identity: Identity,
-    members: dict[str, bytes],
+    members: Mapping[str, MemberData],
     round: int = 1,
     counts: dict[str, int] | None = None,
     bundle_id: str | None = None,
@@ -84,7 +99,13 @@ def write_bundle(
     """Write a signed bundle. `instance_id` and `coordinator_key_id` (both or neither) tie it to
     one project instance (see Manifest). With `recipients` the signed zip is encrypted to them
     (age, see bundles.sealed): it is written first into a private temporary folder (in
-    `workdir`), never beside the output, and only its encryption reaches `path`."""
+    `workdir`), never beside the output, and only its encryption reaches `path`.
+
+    A member is bytes, or an iterable of byte chunks that is read once, in order, and never held
+    whole: the manifest (first in the zip) signs each member's hash and size, so a streamed member
+    is first spooled to an unnamed temporary file (beside the output, or in the private folder
+    when encrypted) while it is hashed, then deflated into the zip from there. Memory is then a
+    chunk, whatever the member's size; the bundle's bytes are the same as for the member whole."""
     path = Path(path)
     label = path.name
     for name in members:
@@ -96,38 +117,63 @@ def write_bundle(
     if len(members) + len(RESERVED) > DEFAULT_LIMITS.max_members:
         raise BundleError(f"{label}: {len(members)} members is more than a bundle may hold")
 
-    entries = sorted(members.items())
-    try:
-        manifest = Manifest(
-            format=FORMAT_NAME,
-            version=FORMAT_VERSION,
-            kind=kind,
-            bundle_id=bundle_id or uuid.uuid4().hex,
-            project_id=project_id,
-            project_name=project_name,
-            round=round,
-            created_at=datetime.now(UTC).replace(microsecond=0),
-            producer=identity.producer(),
-            members=[Member(name=n, sha256=hashlib.sha256(b).hexdigest(), size=len(b)) for n, b in entries],
-            counts=counts or {},
-            instance_id=instance_id,
-            coordinator_key_id=coordinator_key_id,
-        )
-    except ValidationError as e:
-        raise BundleError(f"{label}: {MANIFEST}: {describe_validation(e)}") from None
-    manifest_bytes = encode_manifest(manifest)
-    signature = identity.sign(manifest_bytes)
-    stamp = manifest.created_at.timetuple()[:6]
-    zipped = [(MANIFEST, manifest_bytes), (SIGNATURE, signature), *entries]
-    if not recipients:
-        _write_zip_atomically(path, zipped, stamp)
-        return manifest
-    with private_folder(workdir) as folder:
+    with ExitStack() as stack:
+        folder = stack.enter_context(private_folder(workdir)) if recipients else None
+        entries = [(name, _source(data, folder or path.parent, label, stack))
+                   for name, data in sorted(members.items())]
+        try:
+            manifest = Manifest(
+                format=FORMAT_NAME,
+                version=FORMAT_VERSION,
+                kind=kind,
+                bundle_id=bundle_id or uuid.uuid4().hex,
+                project_id=project_id,
+                project_name=project_name,
+                round=round,
+                created_at=datetime.now(UTC).replace(microsecond=0),
+                producer=identity.producer(),
+                members=[Member(name=n, sha256=s.sha256, size=s.size) for n, s in entries],
+                counts=counts or {},
+                instance_id=instance_id,
+                coordinator_key_id=coordinator_key_id,
+            )
+        except ValidationError as e:
+            raise BundleError(f"{label}: {MANIFEST}: {describe_validation(e)}") from None
+        manifest_bytes = encode_manifest(manifest)
+        signature = identity.sign(manifest_bytes)
+        stamp = manifest.created_at.timetuple()[:6]
+        zipped = [(MANIFEST, manifest_bytes, len(manifest_bytes)), (SIGNATURE, signature, len(signature)),
+                  *((n, s.data, s.size) for n, s in entries)]
+        if not recipients:
+            _write_zip_atomically(path, zipped, stamp)
+            return manifest
         plain = folder / path.name
         _write_zip_atomically(plain, zipped, stamp)
         seal(plain, path, recipients)
     _fsync_dir(path.parent)
     return manifest
+
+
+SPOOL_CHUNK = 1 << 20
+
+
+def _source(data: MemberData, folder: Path, label: str, stack: ExitStack) -> _Source:
+    """A member's hash and size; a stream spooled to a temporary file that `stack` removes."""
+    if isinstance(data, bytes | bytearray | memoryview):
+        data = bytes(data)
+        return _Source(data, hashlib.sha256(data).hexdigest(), len(data))
+    digest, size = hashlib.sha256(), 0
+    try:
+        # unnamed where the system allows it (O_TMPFILE), born 0600 elsewhere: never readable by others
+        spool = stack.enter_context(tempfile.TemporaryFile(dir=folder, prefix=f".{label}.", suffix=".member"))
+        for chunk in data:
+            digest.update(chunk)
+            size += len(chunk)
+            spool.write(chunk)
+        spool.seek(0)
+    except OSError as e:
+        raise BundleError(f"{label}: cannot write ({e.strerror or e})") from None
+    return _Source(spool, digest.hexdigest(), size)
 
 
 # zlib's fastest level: seven times faster than its default (6) on items and labels, for files
@@ -136,17 +182,24 @@ def write_bundle(
 COMPRESS_LEVEL = 1
 
 
-def _write_zip_atomically(path: Path, entries: list[tuple[str, bytes]], stamp: Any) -> None:
+def _write_zip_atomically(path: Path, entries: list[tuple[str, bytes | BinaryIO, int]], stamp: Any) -> None:
     """Readers see the old file or the whole new one, never a half-written zip."""
     with atomic_output(path) as f:
         with zipfile.ZipFile(f, "w") as zf:
-            for name, data in entries:
+            for name, data, size in entries:
                 info = zipfile.ZipInfo(name, date_time=stamp)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 # unix mode bits in the upper half, so unzip tools make plain 0644 files
                 info.create_system = 3
                 info.external_attr = (stat.S_IFREG | 0o644) << 16
-                zf.writestr(info, data, compresslevel=COMPRESS_LEVEL)
+                if isinstance(data, bytes):
+                    zf.writestr(info, data, compresslevel=COMPRESS_LEVEL)
+                    continue
+                # as writestr does it, from the spooled file: the same bytes in the zip
+                info._compresslevel = COMPRESS_LEVEL
+                info.file_size = size
+                with zf.open(info, "w") as member:
+                    shutil.copyfileobj(data, member, SPOOL_CHUNK)
     _fsync_dir(path.parent)
 
 

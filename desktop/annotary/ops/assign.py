@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
+import tempfile
+from array import array
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import BinaryIO
 
 from annotary.analysis.triage import WAITING
 from annotary.analysis.variables import Options
 from annotary.bundles.bundle import write_bundle
 from annotary.bundles.identity import Identity
-from annotary.core.errors import AnnotaryError, ItemError, TrustError
+from annotary.bundles.sealed import private_folder
+from annotary.core.errors import AnnotaryError, BundleError, ItemError, TrustError
 from annotary.core.items import Item
 from annotary.ops import queries
 from annotary.ops.bundling import instance_fields
@@ -76,12 +82,15 @@ class AssignReport:
 
 
 HIDDEN = ("metadata", "kind", "gold", "explanation")
+_MARKS = tuple(f'"{key}":' for key in HIDDEN)
 
 
 def task_view(kind: str, data: str) -> str:
     """An item (its stored JSON) as an annotator receives it: gold looks like any other item, and
     nothing of the source's metadata travels (datasets keep other people's labels and the answer there)."""
-    if kind == "normal" and not any(f'"{key}":' in data for key in HIDDEN):
+    metadata, kind_, gold, explanation = _MARKS  # four plain searches: no generator per item
+    if (kind == "normal" and metadata not in data and kind_ not in data and gold not in data
+            and explanation not in data):
         return data  # nothing to hide: most items, and re-encoding them is most of an assignment's time
     d = json.loads(data)
     d.pop("metadata", None)
@@ -168,80 +177,56 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
         raise AnnotaryError("an adaptive round needs the labels of an earlier round: assign round 1 first")
 
     added = _new_items(store, info.id, spec, gold_paths, calibration_paths, fmt)
-    kinds = dict(store.query("SELECT id, kind FROM items WHERE project_id=? ORDER BY seq", (info.id,)))
-    kinds |= {i.id: i.kind for i in added}
-    given: dict[str, set[str]] = defaultdict(set)
-    for iid, who in store.query("SELECT item_id, annotator FROM assignments WHERE project_id=?", (info.id,)):
-        given[iid].add(who)
-    # who labeled what: triage asks it of everyone, the overlap only of annotators no longer active
-    # (their unlabeled items need someone else), so a plain round reads no label of the people
-    # at work (a million labels would be a few hundred MB of pairs)
-    wanted = None if triage is not None else sorted({a for who in given.values() for a in who} - set(people))
-    labeled = {(r[0], r[1]) for r in store.query(
-        "SELECT DISTINCT item_id, annotator FROM labels WHERE project_id=? AND (?2 IS NULL OR annotator IN"
-        " (SELECT value FROM json_each(?2)))", (info.id, None if wanted is None else json.dumps(wanted)))}
-
-    def covering(iid: str) -> int:  # a removed annotator's unlabeled items need someone else
-        return sum(1 for a in given[iid] if a in people or (iid, a) in labeled)
+    # gold and calibration items (few), and who had them; normal items are read in chunks as they are planned
+    special = _special_items(store, info.id) + [(i.id, i.kind) for i in added]
+    if gold_fraction is not None and not any(kind == "gold" for _, kind in special):
+        raise AnnotaryError("no gold items: mark items kind \"gold\" (with their answers) or pass --gold FILE")
+    had = _holders(store, info.id, [iid for iid, _ in special])
 
     notes: list[str] = []
     reasons: dict[str, int] = {}
-    if triage is not None:
-        need, reasons = _triage_need(store, info, triage, kinds, given, labeled, people,
-                                     min_rater_confidence=min_rater_confidence, tolerance=tolerance, cap=overlap)
-    elif competence:
-        min_posterior = DEFAULT_MIN_POSTERIOR if min_posterior is None else min_posterior
-        need, reasons = _competence_need(store, info, kinds, given, labeled, people, min_posterior=min_posterior,
-                                         tolerance=tolerance, cap=overlap)
-    elif adaptive:
-        options = Options() if weak_support is None else Options(weak_support=weak_support)
-        disputed = disputed_items(quality_report(store, options=options), store)
-        below = [iid for iid, _ in disputed if overlap is None or covering(iid) < overlap]
-        # only someone who has not had the item can be one more annotator
-        need = {iid: 1 for iid in below if any(a not in given[iid] for a in people)}
-        if not disputed:
-            idle = "no item is disputed"
-        elif not below:
-            idle = f"no disputed item has fewer than {overlap} annotators"
+    demands: list[tuple[str, int, frozenset[str]]] | None = None  # None: every item up to the overlap
+    if triage is not None or competence or adaptive:
+        # these read every label anyway (the rater's, the estimates, the quality report)
+        given, labeled = _assigned(store, info.id, people, everyone=triage is not None)
+
+        def covering(iid: str) -> int:  # a removed annotator's unlabeled items need someone else
+            return sum(1 for a in given.get(iid, ()) if a in people or (iid, a) in labeled)
+
+        if triage is not None:
+            need, reasons = _triage_need(store, info, triage, given, labeled, people,
+                                         min_rater_confidence=min_rater_confidence, tolerance=tolerance,
+                                         cap=overlap)
+        elif competence:
+            min_posterior = DEFAULT_MIN_POSTERIOR if min_posterior is None else min_posterior
+            need, reasons = _competence_need(store, info, given, labeled, people, min_posterior=min_posterior,
+                                             tolerance=tolerance, cap=overlap)
         else:
-            idle = (f"every active annotator has already had the {len(below)} disputed item"
-                    f"{'s' if len(below) != 1 else ''}; add annotators to the roster, or send them "
-                    "to a reviewer (`annotary adjudication create`)")
-        if not need and not feedback:
-            raise AnnotaryError(f"nothing to send: {idle}")
-    else:
-        need = {iid: overlap - covering(iid) for iid, kind in kinds.items()
-                if kind == "normal" and covering(iid) < overlap}
+            options = Options() if weak_support is None else Options(weak_support=weak_support)
+            disputed = disputed_items(quality_report(store, options=options), store)
+            below = [iid for iid, _ in disputed if overlap is None or covering(iid) < overlap]
+            # only someone who has not had the item can be one more annotator
+            need = {iid: 1 for iid in below if any(a not in given.get(iid, ()) for a in people)}
+            if not disputed:
+                idle = "no item is disputed"
+            elif not below:
+                idle = f"no disputed item has fewer than {overlap} annotators"
+            else:
+                idle = (f"every active annotator has already had the {len(below)} disputed item"
+                        f"{'s' if len(below) != 1 else ''}; add annotators to the roster, or send them "
+                        "to a reviewer (`annotary adjudication create`)")
+            if not need and not feedback:
+                raise AnnotaryError(f"nothing to send: {idle}")
+        demands = [(iid, k, frozenset(given.get(iid, ()))) for iid, k in need.items()]
+        del given, labeled
     lessons = _feedback_items(store, info, people) if feedback else {}
-    if not need and not any(lessons.values()) and (triage is not None or competence):
+    if demands == [] and not any(lessons.values()):
+        if adaptive:
+            raise AnnotaryError(f"nothing to send: {idle}, and no decision went against anyone's answer")
         summary = "; ".join(f"{n} {why}" for why, n in reasons.items())
         what = "triage" if triage is not None else "competence routing"
         raise AnnotaryError(f"nothing to send under {what}: {summary or 'no items'}")
-    if not need and not any(lessons.values()) and adaptive:
-        raise AnnotaryError(f"nothing to send: {idle}, and no decision went against anyone's answer")
-    if not need and not any(lessons.values()):
-        raise AnnotaryError(f"nothing to assign: every item already has {overlap} annotators")
 
-    rng = random.Random(f"{info.id}\0{round}")
-    load = dict.fromkeys(people, 0)
-    plan: dict[str, dict[str, list[str]]] = {a: defaultdict(list) for a in people}
-    for iid, k in need.items():
-        eligible = [a for a in people if a not in given[iid]]
-        # random tie-breaks vary who works with whom, so every pair of annotators shares items
-        chosen = sorted(eligible, key=lambda a: (load[a], rng.random()))[:k]
-        if len(chosen) < k:
-            notes.append(f"item {iid}: only {len(chosen)} of {k} more annotators have not had it")
-        for a in chosen:
-            load[a] += 1
-            plan[a]["normal"].append(iid)
-    _add_gold_and_calibration(plan, kinds, given, gold_fraction, rng, notes)
-    for a, items in lessons.items():
-        for item in items:
-            if item.id not in kinds:
-                added.append(item)
-                kinds[item.id] = item.kind
-            if item.id not in given or a not in given[item.id]:
-                plan[a]["calibration"].append(item.id)
     settings = {"overlap": overlap, "adaptive": adaptive, "gold_fraction": gold_fraction,
                 "gold_files": [Path(p).name for p in gold_paths],
                 "calibration_files": [Path(p).name for p in calibration_paths]}
@@ -250,23 +235,89 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
                               "tolerance": tolerance, "reasons": reasons}
     if competence:
         settings["competence"] = {"min_posterior": min_posterior, "tolerance": tolerance, "reasons": reasons}
-    report = _write(store, identity=identity, info=info, round=round, plan=plan, kinds=kinds,
-                    added=added, people=people, out_dir=Path(out_dir), notes=notes, settings=settings,
+    report = _write(store, identity=identity, info=info, round=round, overlap=overlap, demands=demands,
+                    special=special, had=had, gold_fraction=gold_fraction, added=added, lessons=lessons,
+                    people=people, out_dir=Path(out_dir), notes=notes, settings=settings,
                     seal=(encryption, extra))
     return replace(report, reasons=reasons)
 
 
-def _triage_need(store: Store, info, rater: str, kinds: dict[str, str], given, labeled, people,
+# items read, planned and written at a time: memory is a chunk's, whatever the project's size
+CHUNK = 2000
+# normal items in order with who had each (NULL: no one): skeletons are NULL exactly for gold and
+# calibration items, and their index holds the ids, so no item's text is read
+_NORMAL_ITEMS = (
+    "SELECT i.seq, i.id, (SELECT json_group_array(a.annotator) FROM assignments a"
+    " WHERE a.project_id=i.project_id AND a.item_id=i.id HAVING count(*) > 0)"
+    " FROM items i INDEXED BY items_skeleton WHERE i.project_id=?1 AND i.seq > ?2 AND i.skeleton IS NOT NULL"
+    " ORDER BY i.seq LIMIT ?3")
+_SPECIAL_ITEMS = (
+    "SELECT id, kind FROM items WHERE project_id=?1 AND id IN"
+    " (SELECT id FROM items INDEXED BY items_skeleton WHERE project_id=?1 AND skeleton IS NULL) ORDER BY seq")
+_IN = "(SELECT value FROM json_each(?))"
+
+
+def _special_items(store: Store, project_id: str) -> list[tuple[str, str]]:
+    """(id, kind) of the project's gold and calibration items, in order."""
+    return [(r[0], r[1]) for r in store.tuples(_SPECIAL_ITEMS, (project_id,))]
+
+
+def _holders(store: Store, project_id: str, ids: list[str]) -> dict[str, set[str]]:
+    """Who was given each of `ids` in earlier rounds."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for start in range(0, len(ids), CHUNK):
+        for iid, who in store.tuples("SELECT item_id, annotator FROM assignments WHERE project_id=?"
+                                     f" AND item_id IN {_IN}", (project_id, json.dumps(ids[start:start + CHUNK]))):
+            out[iid].add(who)
+    return out
+
+
+def _assigned(store: Store, project_id: str, people: dict[str, str], *, everyone: bool):
+    """Who was given what, and who labeled what: triage asks it of everyone, the others only of
+    annotators no longer active (their unlabeled items need someone else)."""
+    given: dict[str, set[str]] = defaultdict(set)
+    for iid, who in store.tuples("SELECT item_id, annotator FROM assignments WHERE project_id=?", (project_id,)):
+        given[iid].add(who)
+    wanted = None if everyone else sorted({a for who in given.values() for a in who} - set(people))
+    labeled = {(r[0], r[1]) for r in store.tuples(
+        "SELECT DISTINCT item_id, annotator FROM labels WHERE project_id=? AND (?2 IS NULL OR annotator IN"
+        " (SELECT value FROM json_each(?2)))", (project_id, None if wanted is None else json.dumps(wanted)))}
+    return given, labeled
+
+
+def _overlap_demands(store: Store, project_id: str, people: dict[str, str], overlap: int):
+    """(item, annotators it still needs, who had it) for every normal item below `overlap`, read in
+    chunks in the project's order. An annotator no longer active counts for an item only if they
+    labeled it; a plain round reads no label of the people at work."""
+    seq = -(1 << 62)
+    while rows := store.tuples(_NORMAL_ITEMS, (project_id, seq, CHUNK)).fetchall():
+        seq = rows[-1][0]
+        had = {iid: frozenset(json.loads(who)) for _, iid, who in rows if who is not None}
+        away = {(iid, a) for iid, who in had.items() for a in who if a not in people}
+        labeled = set()
+        if away:
+            labeled = {(r[0], r[1]) for r in store.tuples(
+                f"SELECT DISTINCT item_id, annotator FROM labels WHERE project_id=? AND annotator IN {_IN}"
+                f" AND item_id IN {_IN}", (project_id, json.dumps(sorted({a for _, a in away})),
+                                           json.dumps(sorted({i for i, _ in away}))))}
+        for _, iid, _ in rows:
+            who = had.get(iid, frozenset())
+            covering = sum(1 for a in who if a in people or (iid, a) in labeled)
+            if covering < overlap:
+                yield iid, overlap - covering, who
+
+
+def _triage_need(store: Store, info, rater: str, given, labeled, people,
                  *, min_rater_confidence, tolerance, cap) -> tuple[dict[str, int], dict[str, int]]:
     """Items that go to one more person under triage with `rater`, and the items per reason
     (sent ones first, then the settled and held ones)."""
     holdings = load_holdings(store, info)
     rid = resolve_rater(holdings, rater)
-    return _route(holdings, kinds, given, labeled, people, lambda iid, answered: item_reason(
+    return _route(_normal_ids(store, info.id), holdings, given, labeled, people, lambda iid, answered: item_reason(
         holdings, iid, answered, rid, min_confidence=min_rater_confidence, tolerance=tolerance, cap=cap))
 
 
-def _competence_need(store: Store, info, kinds: dict[str, str], given, labeled, people, *, min_posterior,
+def _competence_need(store: Store, info, given, labeled, people, *, min_posterior,
                      tolerance, cap) -> tuple[dict[str, int], dict[str, int]]:
     """Items that go to one more person under competence-guided routing, and the items per reason."""
     holdings = load_holdings(store, info)
@@ -276,21 +327,28 @@ def _competence_need(store: Store, info, kinds: dict[str, str], given, labeled, 
         raise AnnotaryError(f"no Dawid–Skene estimates yet: competence routing needs two people or more who "
                             f"each share at least {MIN_SHARED} items with another on a pairwise, scoring or "
                             "rubric question (assign a round with --overlap 2 first)")
-    return _route(holdings, kinds, given, labeled, people, lambda iid, answered: competence_item_reason(
-        fits, holdings, iid, answered, questions, min_posterior=min_posterior, tolerance=tolerance, cap=cap))
+    def decide(iid: str, answered: list[str]):
+        return competence_item_reason(fits, holdings, iid, answered, questions, min_posterior=min_posterior,
+                                      tolerance=tolerance, cap=cap)
+
+    return _route(_normal_ids(store, info.id), holdings, given, labeled, people, decide)
 
 
-def _route(holdings, kinds: dict[str, str], given, labeled, people, decide) -> tuple[dict[str, int], dict[str, int]]:
+def _normal_ids(store: Store, project_id: str) -> list[str]:
+    """The ids of the normal items, in order, from the skeletons' index (no item's text is read)."""
+    return [r[0] for r in store.tuples("SELECT id FROM items INDEXED BY items_skeleton WHERE project_id=?"
+                                       " AND skeleton IS NOT NULL ORDER BY seq", (project_id,))]
+
+
+def _route(normal: list[str], holdings, given, labeled, people, decide) -> tuple[dict[str, int], dict[str, int]]:
     """One more person for each normal item `decide(item, people who answered)` sends; the items per
     reason, sent ones first, then the settled and held ones."""
     need: dict[str, int] = {}
     sent: dict[str, int] = defaultdict(int)
     held: dict[str, int] = defaultdict(int)
-    for iid, kind in kinds.items():
-        if kind != "normal":
-            continue
+    for iid in normal:
         answered = list(holdings.people.get(iid, {}))
-        if any(a in people and (iid, a) not in labeled for a in given[iid]):
+        if any(a in people and (iid, a) not in labeled for a in given.get(iid, ())):
             held[WAITING] += 1  # an answer still to come may settle it
             continue
         more, why = decide(iid, answered)
@@ -354,72 +412,171 @@ def _new_items(store: Store, project_id: str, spec, gold_paths, calibration_path
     return out
 
 
-def _add_gold_and_calibration(plan, kinds: dict[str, str], given, gold_fraction, rng, notes) -> None:
-    pool = [i for i, kind in kinds.items() if kind == "gold"]
-    if gold_fraction is not None and not pool:
-        raise AnnotaryError("no gold items: mark items kind \"gold\" (with their answers) or pass --gold FILE")
-    used = {i: len(given[i]) for i in pool}
-    calibration = [i for i, kind in kinds.items() if kind == "calibration"]
-    for a, work in plan.items():
-        if not work["normal"]:
+def _gold_and_calibration(load: dict[str, int], special: list[tuple[str, str]], had, gold_fraction, rng,
+                          notes) -> dict[str, dict[str, list[str]]]:
+    """Each annotator with normal items this round: the gold items (all they have not had, or about
+    `gold_fraction` of their load, least used first) and the calibration items they have not had."""
+    pool = [i for i, kind in special if kind == "gold"]
+    used = {i: len(had.get(i, ())) for i in pool}
+    calibration = [i for i, kind in special if kind == "calibration"]
+    out: dict[str, dict[str, list[str]]] = {a: {"gold": [], "calibration": []} for a in load}
+    for a, n in load.items():
+        if not n:
             continue
-        fresh = [i for i in pool if a not in given[i]]
+        fresh = [i for i in pool if a not in had.get(i, ())]
         if gold_fraction is not None:
-            want = max(1, round(gold_fraction * len(work["normal"])))
+            want = max(1, round(gold_fraction * n))
             fresh = sorted(fresh, key=lambda i: (used[i], rng.random()))[:want]
             if len(fresh) < want:
                 notes.append(f"only {len(fresh)} unseen gold items for annotator {a}, not {want}")
         for i in fresh:
             used[i] += 1
-        work["gold"] = fresh
-        work["calibration"] = [i for i in calibration if a not in given[i]]
+        out[a] = {"gold": fresh, "calibration": [i for i in calibration if a not in had.get(i, ())]}
+    return out
 
 
-def _write(store: Store, *, identity, info, round, plan, kinds, added, people, out_dir, notes,
-           settings, seal) -> AssignReport:
-    """Record the round and write the bundles in one go: a failed bundle leaves neither behind."""
+def _plan(store: Store, project_id: str, round: int, people: dict[str, str], demands, rng,
+          notes: list[str]) -> tuple[dict[str, int], int, int]:
+    """Give each demanded item to the annotators it needs who have not had it, least loaded first,
+    and store these assignments as they are made. Returns each annotator's load, the items given
+    out and the items demanded."""
+    load = dict.fromkeys(people, 0)
+    rnd = rng.random
+    rows: list[tuple] = []
+    given = demanded = 0
+    insert = "INSERT INTO assignments (project_id, item_id, annotator, round, kind) VALUES (?,?,?,?,'normal')"
+    for iid, k, had in demands:
+        demanded += 1
+        eligible = [a for a in people if a not in had] if had else list(people)
+        # random tie-breaks vary who works with whom, so every pair of annotators shares items
+        # (the position last: equal keys keep their order, as a stable sort would)
+        chosen = [eligible[n] for _, _, n in sorted([(load[a], rnd(), n) for n, a in enumerate(eligible)])[:k]]
+        if len(chosen) < k:
+            notes.append(f"item {iid}: only {len(chosen)} of {k} more annotators have not had it")
+        given += bool(chosen)
+        for a in chosen:
+            load[a] += 1
+            rows.append((project_id, iid, a, round))
+        if len(rows) >= CHUNK:
+            store.conn.executemany(insert, rows)
+            rows.clear()
+    store.conn.executemany(insert, rows)
+    return load, given, demanded
+
+
+def _task_lines(store: Store, project_id: str, order: list[str], spool: BinaryIO):
+    """items.jsonl of a task bundle, as annotators receive its items (task_view), in `order`, a
+    chunk at a time. The items are read in the store's own order (by rowid: neighbouring pages,
+    where `order`, shuffled, would cost a random read per item, a seek each once the project no
+    longer fits in the disk cache), each line written to `spool` as it is made, then given back
+    from there in `order`. Memory: a chunk of items, and two numbers per item of the bundle."""
+    n = len(order)
+    rowids = array("q", bytes(8 * n))
+    by_id = sorted(range(n), key=order.__getitem__)
+    for start in range(0, n, CHUNK):  # from the id index alone, in its order
+        positions = by_id[start:start + CHUNK]
+        found = dict(store.tuples(f"SELECT id, rowid FROM items WHERE project_id=? AND id IN {_IN}",
+                                  (project_id, json.dumps([order[i] for i in positions]))))
+        for i in positions:
+            rowids[i] = found[order[i]]
+    del by_id
+    by_rowid = sorted(range(n), key=rowids.__getitem__)
+    offsets, sizes, at = array("q", bytes(8 * n)), array("q", bytes(8 * n)), 0
+    for start in range(0, n, CHUNK):
+        positions = by_rowid[start:start + CHUNK]
+        lines = {rowid: (task_view(kind, data) + "\n").encode("utf-8") for rowid, kind, data in store.tuples(
+            f"SELECT rowid, kind, data FROM items WHERE rowid IN {_IN}", (json.dumps([rowids[i] for i in positions]),))}
+        batch = [lines[rowids[i]] for i in positions]
+        for i, line in zip(positions, batch, strict=True):
+            offsets[i], sizes[i] = at, len(line)
+            at += len(line)
+        spool.write(b"".join(batch))
+    del by_rowid, rowids
+    spool.flush()
+    fd = spool.fileno()
+    for start in range(0, n, CHUNK):
+        yield b"".join([_read_at(fd, sizes[i], offsets[i]) for i in range(start, min(n, start + CHUNK))])
+
+
+def _read_at(fd: int, size: int, offset: int) -> bytes:
+    if hasattr(os, "pread"):
+        return os.pread(fd, size, offset)
+    os.lseek(fd, offset, os.SEEK_SET)  # Windows has no pread
+    return os.read(fd, size)
+
+
+@contextmanager
+def _spool(out_dir: Path, path: Path, readers) -> Iterator[BinaryIO]:
+    """An unnamed temporary file for a bundle's items: beside it, or, for an encrypted bundle, in a
+    private folder (the items are plaintext)."""
+    with ExitStack() as stack:
+        folder = stack.enter_context(private_folder(seal_options(readers)["workdir"])) if readers else out_dir
+        try:
+            spool = stack.enter_context(tempfile.TemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".items"))
+        except OSError as e:
+            raise BundleError(f"{path.name}: cannot write ({e.strerror or e})") from None
+        yield spool
+
+
+def _write(store: Store, *, identity, info, round, overlap, demands, special, had, gold_fraction, added,
+           lessons, people, out_dir, notes, settings, seal) -> AssignReport:
+    """Plan the round, record it and write the bundles in one go: a failed bundle leaves neither
+    behind. Assignments go to SQLite as they are planned and each bundle's items are read back
+    from there a chunk at a time, so memory does not grow with the project."""
     spec = info.spec
-    out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     bundles = []
     encrypted = False
+    rng = random.Random(f"{info.id}\0{round}")
     try:
         with store.atomic():
             insert_items(store, info.id, added)
-            # streamed to SQLite: a list of a million assignments' rows held a hundred MB
-            assigned = sum(len(ids) for work in plan.values() for ids in work.values())
+            if demands is None:
+                demands = _overlap_demands(store, info.id, people, overlap)
+            load, items, demanded = _plan(store, info.id, round, people, demands, rng, notes)
+            extra = _gold_and_calibration(load, special, had, gold_fraction, rng, notes)
+            known = {iid for iid, _ in special}
+            for a, lesson in lessons.items():
+                for item in lesson:
+                    if item.id not in known:
+                        added.append(item)
+                        known.add(item.id)
+                        insert_items(store, info.id, [item])
+                    if a not in had.get(item.id, ()) and item.id not in extra[a]["calibration"]:
+                        extra[a]["calibration"].append(item.id)
+            if not demanded and not any(lessons.values()):
+                raise AnnotaryError(f"nothing to assign: every item already has {overlap} annotators")
             store.conn.executemany(
                 "INSERT INTO assignments (project_id, item_id, annotator, round, kind) VALUES (?,?,?,?,?)",
-                ((info.id, iid, a, round, kind) for a, work in plan.items()
+                ((info.id, iid, a, round, kind) for a, work in extra.items()
                  for kind, ids in work.items() for iid in ids))
-            for a, work in plan.items():
-                if not work["normal"] and not work["calibration"]:
+            assigned = sum(load.values()) + sum(len(ids) for work in extra.values() for ids in work.values())
+            out_dir.mkdir(parents=True, exist_ok=True)
+            for a, work in extra.items():
+                if not load[a] and not work["calibration"]:
                     continue
-                mixed = work["normal"] + work["gold"]
+                # this round's normal items of `a` in the order they were planned, then the gold
+                mixed = [r[0] for r in store.tuples(
+                    "SELECT item_id FROM assignments WHERE project_id=? AND annotator=? AND round=?"
+                    " AND kind='normal' ORDER BY rowid", (info.id, a, round))] + work["gold"]
                 random.Random(f"{info.id}\0{round}\0{a}").shuffle(mixed)  # gold hides among the rest
-                data = dict(store.query(
-                    "SELECT i.id, i.data FROM assignments a JOIN items i ON i.project_id=a.project_id"
-                    " AND i.id=a.item_id WHERE a.project_id=? AND a.annotator=? AND a.round=?",
-                    (info.id, a, round)))
                 order = work["calibration"] + mixed
-                # each item's text let go as its line is made: the bundle's bytes, not three copies
-                lines = b"".join((task_view(kinds[i], data.pop(i)) + "\n").encode("utf-8") for i in order)
-                del data
+                del mixed
                 path = out_dir / f"{info.id}-round{round}-{_slug(people[a])}-{a[:8]}.annotary"
                 readers = recipients(seal[0], signer=identity, readers=[roster_recipient(store, info.id, a)],
                                      confidential=spec.confidential, what=path.name, extra=seal[1])
                 encrypted = encrypted or bool(readers)
-                write_bundle(path, kind="tasks", project_id=info.id, project_name=spec.name,
-                             identity=identity, round=round, **instance_fields(info),
-                             members={"spec.json": spec.model_dump_json(indent=2).encode(),
-                                      "guidelines.md": info.guidelines.encode("utf-8"),
-                                      "items.jsonl": lines},
-                             counts={"items.jsonl": len(order)}, **seal_options(readers))
+                with _spool(out_dir, path, readers) as spool:
+                    write_bundle(path, kind="tasks", project_id=info.id, project_name=spec.name,
+                                 identity=identity, round=round, **instance_fields(info),
+                                 members={"spec.json": spec.model_dump_json(indent=2).encode(),
+                                          "guidelines.md": info.guidelines.encode("utf-8"),
+                                          "items.jsonl": _task_lines(store, info.id, order, spool)},
+                                 counts={"items.jsonl": len(order)}, **seal_options(readers))
                 written.append(path)
-                bundles.append(TaskBundle(a, people[a], path, len(work["normal"]), len(work["gold"]),
+                bundles.append(TaskBundle(a, people[a], path, load[a], len(work["gold"]),
                                           len(work["calibration"])))
-            counts = {"items": len({i for w in plan.values() for i in w["normal"]}),
-                      "assignments": assigned, "bundles": len(bundles)}
+            counts = {"items": items, "assignments": assigned, "bundles": len(bundles)}
             store.conn.execute(
                 "INSERT INTO rounds (project_id, round, created_at, guidelines_version, settings, counts)"
                 " VALUES (?,?,?,?,?,?)",
