@@ -23,6 +23,7 @@ from annotary.store import Store
 from annotary.store.db import now_iso
 
 MAX_REASONS = 50  # kept in the log per bundle; the counts hold the rest
+WRITE_CHUNK = 10_000  # labels a statement writes
 
 
 @dataclass
@@ -136,34 +137,36 @@ def _read(path: Path, trust: _Trust) -> _Read:
             raise BundleError(f"{path.name}: bundle has no results.jsonl")
         signer, pid = m.producer.key_id, info.id
         add = read.labels.append
-        for n, lab, canonical in _records(bundle):
-            if lab.project_id != pid or lab.annotator != signer:
-                raise TrustError(f"{path.name}: results.jsonl line {n}: a label of project {lab.project_id!r} "
-                                 f"by {lab.annotator!r} in a bundle signed by {signer} for {info.id!r}: refused")
+        limits = bundle.limits
+        try:
             # stored as validated (canonical): a raw line could repeat a key that SQLite's JSON reads
             # differently, or say a number or a time otherwise than the next bundle that holds it
-            add(_Fit(lab.item_id, lab.question_id, lab.revision, lab.shown_order, lab.flags, lab.confidence,
-                     lab.answer, lab.rationale, n, canonical.decode("utf-8")))
+            for n, lab, canonical in iter_canonical(bundle.chunks("results.jsonl"), Label, "results.jsonl",
+                                                    max_line=limits.max_line_bytes, max_depth=limits.max_json_depth):
+                if lab.project_id != pid or lab.annotator != signer:
+                    raise TrustError(f"results.jsonl line {n}: a label of project {lab.project_id!r} by "
+                                     f"{lab.annotator!r} in a bundle signed by {signer} for {info.id!r}: refused")
+                add(_Fit(lab.item_id, lab.question_id, lab.revision, lab.shown_order, lab.flags, lab.confidence,
+                         lab.answer, lab.rationale, n, canonical.decode("utf-8")))
+        except AnnotaryError as e:
+            raise _named(e, path.name) from None
         for name in bundle.names():  # a signed bundle is one unit: every member checked
             if name != "results.jsonl":
                 for _ in bundle.chunks(name):
                     pass
     read.report.labels = len(read.labels)
-    if any(lab.revision != 1 for lab in read.labels):
-        read.labels.sort(key=attrgetter("revision"))  # oldest first: a bundle may hold several
+    if max(map(_REVISION, read.labels), default=1) != 1:
+        read.labels.sort(key=_REVISION)  # oldest first: a bundle may hold several
     return read
 
 
-def _records(bundle):
-    """(line number, label, its canonical JSON) for every label of a result bundle, streaming
-    (records.iter_canonical: most lines are their label's canonical JSON already)."""
-    limits = bundle.limits
-    try:
-        yield from iter_canonical(bundle.chunks("results.jsonl"), Label, "results.jsonl",
-                                  max_line=limits.max_line_bytes, max_depth=limits.max_json_depth)
-    except BundleError as e:
-        prefix = f"{bundle.label}: "
-        raise e if e.message.startswith(prefix) else BundleError(prefix + e.message) from None
+_REVISION, _ITEM, _KEY = attrgetter("revision"), attrgetter("item_id"), attrgetter("item_id", "question_id")
+
+
+def _named(err: AnnotaryError, name: str) -> AnnotaryError:
+    """The error with the bundle's file name in front, once."""
+    prefix = f"{name}: "
+    return err if err.message.startswith(prefix) else type(err)(prefix + err.message)
 
 
 def _check(store: Store, read: _Read, trust: _Trust) -> list[str]:
@@ -175,7 +178,7 @@ def _check(store: Store, read: _Read, trust: _Trust) -> list[str]:
     report, m, labels, info = read.report, read.manifest, read.labels, trust.info
     signer = m.producer.key_id
     skeletons = trust.skeletons(store, signer)
-    stray = sorted({lab.item_id for lab in labels if lab.item_id not in skeletons})
+    stray = sorted(set(map(_ITEM, labels)) - skeletons.keys())
     if stray:
         more = f" (and {len(stray) - 3} more)" if len(stray) > 3 else ""
         raise TrustError(f"{read.path.name}: labels for items not assigned to {m.producer.name} ({signer}): "
@@ -194,10 +197,10 @@ def _check(store: Store, read: _Read, trust: _Trust) -> list[str]:
             (info.id, signer)):
         stored.setdefault((iid, qid), {})[rev] = data
     read.labels = []
-    if not stored and len({(lab.item_id, lab.question_id) for lab in labels}) == len(labels):
+    if not stored and len(set(map(_KEY, labels))) == len(labels):
         report.accepted = len(labels)  # the first labels of this annotator, one revision each
         # in index order: the b-tree pages each insert touches are then the last one's
-        labels.sort(key=attrgetter("item_id", "question_id"))
+        labels.sort(key=_KEY)
         return [lab.data for lab in labels]
     rows = []
     for lab in labels:
@@ -249,9 +252,11 @@ def _write(store: Store, read: _Read, data: list[str]) -> None:
             (report.sha256, m.kind, m.bundle_id, m.project_id, m.producer.key_id, m.producer.name,
              read.path.name, now_iso(), json.dumps(counts),
              json.dumps({"round": m.round, "reasons": report.reasons}))).lastrowid
-        if data:
-            store.conn.execute(INSERT_LABELS, {"labels": "[" + ",".join(data) + "]", "source": f"bundle:{log}",
-                                               "project": m.project_id, "annotator": m.producer.key_id})
+        # a statement per WRITE_CHUNK labels: SQLite's JSON of one is bounded, whatever the bundle's size
+        for at in range(0, len(data), WRITE_CHUNK):
+            store.conn.execute(INSERT_LABELS, {"labels": "[" + ",".join(data[at:at + WRITE_CHUNK]) + "]",
+                                               "source": f"bundle:{log}", "project": m.project_id,
+                                               "annotator": m.producer.key_id})
 
 
 def _merge_read(store: Store, read: _Read, trust: _Trust) -> list[str] | None:
