@@ -136,11 +136,14 @@ def iter_lines(chunks: Iterable[bytes] | bytes, member: str,
     n = 0
     first = True
     for chunk in chunks:
-        if first and chunk:
+        if first:
+            head, rest = rest + chunk, b""
+            if len(head) < len(BOM) and BOM.startswith(head):
+                rest = head  # too short yet to tell
+                continue
             first = False
-            if (rest + chunk).startswith(BOM):  # tools on Windows write one; it is no part of a record
-                chunk = (rest + chunk)[len(BOM):]
-                rest = b""
+            # tools on Windows write one; it is no part of a record
+            chunk = head[len(BOM):] if head.startswith(BOM) else head
         lines = (rest + chunk if rest else chunk).split(b"\n")
         rest = lines.pop()  # the line the next chunk goes on with
         long = max(map(len, lines), default=0) > max_line
@@ -219,7 +222,11 @@ def iter_canonical(data: bytes | Iterable[bytes], model: type[M], member: str, *
             canonical = None
         if canonical != line:
             record = _record(line, n, member, model, max_depth)
-            canonical = to_json(record)
+            try:
+                canonical = to_json(record)
+            except ValueError as e:  # a lone surrogate (\ud800) read from an escape: no UTF-8 holds it
+                raise BundleError(f"{member} line {n}: holds text that is not valid Unicode "
+                                  f"({str(e).splitlines()[0][:120]})") from None
         yield n, record, canonical
 
 
