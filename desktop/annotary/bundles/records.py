@@ -15,6 +15,7 @@ M = TypeVar("M", bound=BaseModel)
 BOM = b"\xef\xbb\xbf"
 MAX_DEPTH = 64
 MAX_LINE_BYTES = 32 * 1024 * 1024
+SPLIT_BYTES = 1 << 20  # a member given whole is cut into lines this much at a time
 # SQLite keeps integers in 64 bits and turns larger ones into REAL: no JSON a bundle holds may
 # carry a bigger one, whatever field it is in (models bound their own fields more tightly)
 INT_LIMIT = 2**63 - 1
@@ -128,28 +129,30 @@ def iter_lines(chunks: Iterable[bytes] | bytes, member: str,
                max_line: int = MAX_LINE_BYTES) -> Iterator[tuple[int, bytes]]:
     """(line number, line) for every non-blank line of a member, read chunk by chunk: memory
     is bounded by one line (refused past max_line bytes), whatever the member's size."""
-    if isinstance(chunks, bytes | bytearray):
-        chunks = (chunks,)
+    if isinstance(chunks, bytes | bytearray):  # a member whole: split a piece at a time
+        data = chunks
+        chunks = (data[i:i + SPLIT_BYTES] for i in range(0, len(data), SPLIT_BYTES))
     rest = b""
     n = 0
     first = True
     for chunk in chunks:
-        if first and chunk:
+        if first:
+            head, rest = rest + chunk, b""
+            if len(head) < len(BOM) and BOM.startswith(head):
+                rest = head  # too short yet to tell
+                continue
             first = False
-            if (rest + chunk).startswith(BOM):  # tools on Windows write one; it is no part of a record
-                chunk = (rest + chunk)[len(BOM):]
-                rest = b""
-        buf = rest + chunk if rest else chunk
-        start = 0
-        while (end := buf.find(b"\n", start)) >= 0:
+            # tools on Windows write one; it is no part of a record
+            chunk = head[len(BOM):] if head.startswith(BOM) else head
+        lines = (rest + chunk if rest else chunk).split(b"\n")
+        rest = lines.pop()  # the line the next chunk goes on with
+        long = max(map(len, lines), default=0) > max_line
+        for line in lines:
             n += 1
-            line = buf[start:end]
-            if len(line) > max_line:
+            if long and len(line) > max_line:
                 raise BundleError(f"{member} line {n}: longer than {max_line} bytes")
             if line.strip():
                 yield n, line
-            start = end + 1
-        rest = buf[start:]
         if len(rest) > max_line:
             raise BundleError(f"{member} line {n + 1}: longer than {max_line} bytes")
     if rest.strip():
@@ -177,19 +180,54 @@ def record_dict(line: bytes, n: int, member: str, max_depth: int = MAX_DEPTH) ->
     return value
 
 
+def _record(line: bytes, n: int, member: str, model: type[M], max_depth: int) -> M:
+    """One line read by the strict reader (loads) and validated; BundleError with the reason."""
+    value = record_dict(line, n, member, max_depth)
+    try:
+        return model.model_validate(value)
+    except ValidationError as e:
+        raise BundleError(f"{member} line {n}: {describe_validation(e)}") from None
+    except (ValueError, TypeError, RecursionError) as e:  # a validator tripping over odd input
+        raise BundleError(f"{member} line {n}: {str(e).splitlines()[0][:160] if str(e) else type(e).__name__}") from None
+
+
 def iter_jsonl(data: bytes | Iterable[bytes], model: type[M], member: str, *,
                max_line: int = MAX_LINE_BYTES, max_depth: int = MAX_DEPTH) -> Iterator[tuple[int, M, bytes]]:
     """(line number, validated record, the line's bytes) for every record; `data` is the member
     whole or its chunks (a bundle reader's stream), so memory stays bounded by one line."""
-    validate = model.model_validate
     for n, line in iter_lines(data, member, max_line):
-        value = record_dict(line, n, member, max_depth)
+        yield n, _record(line, n, member, model, max_depth), line
+
+
+def iter_canonical(data: bytes | Iterable[bytes], model: type[M], member: str, *,
+                   max_line: int = MAX_LINE_BYTES, max_depth: int = MAX_DEPTH) -> Iterator[tuple[int, M, bytes]]:
+    """As iter_jsonl, each record with its canonical JSON (its model_dump_json, UTF-8) in place
+    of the line: what a store keeps, never the line as sent.
+
+    Only for models whose fields bound every integer to 64 bits and whose nesting is bounded
+    (Label's; tests/bundles/test_canonical_reader.py checks it). A line that already is its
+    record's canonical JSON, as every line Annotary writes is, is read by pydantic's own JSON
+    parser and proved so by serialising the record and comparing the bytes: a canonical text
+    repeats no key, holds no NaN, no integer beyond the model's bounds and no nesting beyond the
+    model's, so the strict reader would have read the very same record from it, at half the
+    cost. Any other line (spaced, reordered, a key repeated, refused...) is read by the strict
+    reader, with its reasons for refusing; the record's canonical JSON is then serialised anew."""
+    validate_json = model.__pydantic_validator__.validate_json
+    to_json = model.__pydantic_serializer__.to_json
+    for n, line in iter_lines(data, member, max_line):
         try:
-            yield n, validate(value), line
-        except ValidationError as e:
-            raise BundleError(f"{member} line {n}: {describe_validation(e)}") from None
-        except (ValueError, TypeError, RecursionError) as e:  # a validator tripping over odd input
-            raise BundleError(f"{member} line {n}: {str(e).splitlines()[0][:160] if str(e) else type(e).__name__}") from None
+            record = validate_json(line)
+            canonical = to_json(record)
+        except Exception:  # whatever it is, the strict reader below says why
+            canonical = None
+        if canonical != line:
+            record = _record(line, n, member, model, max_depth)
+            try:
+                canonical = to_json(record)
+            except ValueError as e:  # a lone surrogate (\ud800) read from an escape: no UTF-8 holds it
+                raise BundleError(f"{member} line {n}: holds text that is not valid Unicode "
+                                  f"({str(e).splitlines()[0][:120]})") from None
+        yield n, record, canonical
 
 
 def parse_jsonl(data: bytes | Iterable[bytes], model: type[M], member: str) -> list[M]:

@@ -7,20 +7,23 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from annotary.bundles.records import iter_canonical
 from annotary.core.errors import AnnotaryError, BundleError, Cancelled, TrustError
 from annotary.core.formats import Manifest
 from annotary.core.labels import Label, label_problem
 from annotary.ops import paused_gc
 from annotary.ops.bundling import check_instance, logged_before, open_local, plain_local
-from annotary.ops.project import assigned_skeletons, project_info
+from annotary.ops.project import AssignedSkeletons, project_info
 from annotary.ops.queries import ProjectInfo
 from annotary.store import Store
 from annotary.store.db import now_iso
 
 MAX_REASONS = 50  # kept in the log per bundle; the counts hold the rest
+WRITE_CHUNK = 10_000  # labels a statement writes
 
 
 @dataclass
@@ -66,6 +69,13 @@ class _Trust:
         self.merged = {r[0] for r in logged}
         # a bundle is the same bundle by its signed id and signer, however it was re-zipped
         self.merged_keys = {(r[1], r[2]) for r in logged}
+        self._skeletons: AssignedSkeletons | None = None
+
+    def skeletons(self, store: Store, annotator: str) -> dict:
+        """The skeletons of the items assigned to `annotator` (the items' shapes read at the first)."""
+        if self._skeletons is None:
+            self._skeletons = AssignedSkeletons(store, self.info.id)
+        return self._skeletons(store, annotator)
 
     def check_signer(self, manifest, name: str) -> None:
         p = manifest.producer
@@ -90,6 +100,8 @@ class _Fit(NamedTuple):
     confidence: int | None
     answer: Any
     rationale: str | None
+    line: int  # in results.jsonl
+    data: str  # the label's canonical JSON, as it will be stored
 
 
 @dataclass
@@ -100,8 +112,6 @@ class _Read:
     report: MergeReport
     manifest: Manifest | None = None
     labels: list[_Fit] = field(default_factory=list)
-    lines: list[int] = field(default_factory=list)  # each label's line in results.jsonl
-    data: list[str] = field(default_factory=list)  # each label's JSON as it will be stored
     key: tuple[str, str] = ("", "")  # the signed bundle id and signer
 
 
@@ -125,59 +135,77 @@ def _read(path: Path, trust: _Trust) -> _Read:
         trust.check_signer(m, path.name)
         if not bundle.has("results.jsonl"):
             raise BundleError(f"{path.name}: bundle has no results.jsonl")
-        signer = m.producer.key_id
-        labels, lines, data = read.labels, read.lines, read.data
-        for n, lab, _ in bundle.records("results.jsonl", Label):
-            if lab.project_id != info.id or lab.annotator != signer:
-                raise TrustError(f"{path.name}: results.jsonl line {n}: a label of project {lab.project_id!r} "
-                                 f"by {lab.annotator!r} in a bundle signed by {signer} for {info.id!r}: refused")
-            labels.append(_Fit(lab.item_id, lab.question_id, lab.revision, lab.shown_order, lab.flags,
-                               lab.confidence, lab.answer, lab.rationale))
-            lines.append(n)
-            # stored as validated: a raw line could repeat a key that SQLite's JSON reads differently
-            data.append(lab.model_dump_json())
+        signer, pid = m.producer.key_id, info.id
+        add = read.labels.append
+        limits = bundle.limits
+        try:
+            # stored as validated (canonical): a raw line could repeat a key that SQLite's JSON reads
+            # differently, or say a number or a time otherwise than the next bundle that holds it
+            for n, lab, canonical in iter_canonical(bundle.chunks("results.jsonl"), Label, "results.jsonl",
+                                                    max_line=limits.max_line_bytes, max_depth=limits.max_json_depth):
+                if lab.project_id != pid or lab.annotator != signer:
+                    raise TrustError(f"results.jsonl line {n}: a label of project {lab.project_id!r} by "
+                                     f"{lab.annotator!r} in a bundle signed by {signer} for {info.id!r}: refused")
+                add(_new(_Fit, (lab.item_id, lab.question_id, lab.revision, lab.shown_order, lab.flags,
+                                lab.confidence, lab.answer, lab.rationale, n, canonical.decode("utf-8"))))
+        except AnnotaryError as e:
+            raise _named(e, path.name) from None
         for name in bundle.names():  # a signed bundle is one unit: every member checked
             if name != "results.jsonl":
                 for _ in bundle.chunks(name):
                     pass
-    read.report.labels = len(labels)
-    if any(lab.revision != 1 for lab in labels):
-        # oldest first: a bundle may hold several
-        order = sorted(range(len(labels)), key=lambda i: labels[i].revision)
-        read.labels = labels = [labels[i] for i in order]
-        read.lines = [lines[i] for i in order]
-        read.data = [data[i] for i in order]
+    read.report.labels = len(read.labels)
+    if max(map(_REVISION, read.labels), default=1) != 1:
+        read.labels.sort(key=_REVISION)  # oldest first: a bundle may hold several
     return read
 
 
-def _check(store: Store, read: _Read, info: ProjectInfo) -> list[str]:
+_REVISION, _ITEM, _KEY = attrgetter("revision"), attrgetter("item_id"), attrgetter("item_id", "question_id")
+_new = tuple.__new__  # a _Fit from its fields, without the Python call of _Fit(...) per label
+
+
+def _named(err: AnnotaryError, name: str) -> AnnotaryError:
+    """The error with the bundle's file name in front, once."""
+    prefix = f"{name}: "
+    return err if err.message.startswith(prefix) else type(err)(prefix + err.message)
+
+
+def _check(store: Store, read: _Read, trust: _Trust) -> list[str]:
     """The labels to store (their JSON, in index order), counting what is accepted, replaced,
     ignored and refused in the report; AnnotaryError if the whole bundle is refused: a signed
     bundle is one unit, and a label that does not fit the spec refuses all of it. The items are
     the signer's assigned ones (their skeletons), so memory follows the bundle, not the project;
     the labels are let go once checked (the rows to write are their JSON)."""
-    report, m, labels = read.report, read.manifest, read.labels
+    report, m, labels, info = read.report, read.manifest, read.labels, trust.info
     signer = m.producer.key_id
-    skeletons = assigned_skeletons(store, info.id, signer)
-    stray = sorted({lab.item_id for lab in labels if lab.item_id not in skeletons})
+    skeletons = trust.skeletons(store, signer)
+    stray = sorted(set(map(_ITEM, labels)) - skeletons.keys())
     if stray:
         more = f" (and {len(stray) - 3} more)" if len(stray) > 3 else ""
         raise TrustError(f"{read.path.name}: labels for items not assigned to {m.producer.name} ({signer}): "
                          f"{', '.join(map(repr, stray[:3]))}{more}: refused")
     spec = info.spec
-    for lab, n in zip(labels, read.lines, strict=True):
+    for lab in labels:
         problem = label_problem(lab, spec, skeletons[lab.item_id])
         if problem is not None:
-            raise BundleError(f"{read.path.name}: results.jsonl line {n}: label of item {lab.item_id!r}, "
+            raise BundleError(f"{read.path.name}: results.jsonl line {lab.line}: label of item {lab.item_id!r}, "
                               f"question {lab.question_id!r}: {problem}")
+    del skeletons
     # every stored revision of this annotator: (item, question) -> {revision: data}
     stored: dict[tuple[str, str], dict[int, str]] = {}
     for iid, qid, rev, data in store.tuples(
             "SELECT item_id, question_id, revision, data FROM labels WHERE project_id=? AND annotator=?",
             (info.id, signer)):
         stored.setdefault((iid, qid), {})[rev] = data
+    read.labels = []
+    if not stored and len(set(map(_KEY, labels))) == len(labels):
+        report.accepted = len(labels)  # the first labels of this annotator, one revision each
+        # in index order: the b-tree pages each insert touches are then the last one's
+        labels.sort(key=_KEY)
+        return [lab.data for lab in labels]
     rows = []
-    for lab, data in zip(labels, read.data, strict=True):
+    for lab in labels:
+        data = lab.data
         key = (lab.item_id, lab.question_id)
         revs = stored.get(key)
         if revs:
@@ -199,8 +227,7 @@ def _check(store: Store, read: _Read, info: ProjectInfo) -> list[str]:
             report.accepted += 1
             stored[key] = {lab.revision: data}
         rows.append((lab.item_id, lab.question_id, lab.revision, data))
-    rows.sort()  # in index order: the b-tree pages each insert touches are then the last one's
-    read.labels, read.lines = [], []
+    rows.sort()  # in index order (see above)
     return [row[3] for row in rows]
 
 
@@ -226,25 +253,27 @@ def _write(store: Store, read: _Read, data: list[str]) -> None:
             (report.sha256, m.kind, m.bundle_id, m.project_id, m.producer.key_id, m.producer.name,
              read.path.name, now_iso(), json.dumps(counts),
              json.dumps({"round": m.round, "reasons": report.reasons}))).lastrowid
-        if data:
-            store.conn.execute(INSERT_LABELS, {"labels": "[" + ",".join(data) + "]", "source": f"bundle:{log}",
-                                               "project": m.project_id, "annotator": m.producer.key_id})
+        # a statement per WRITE_CHUNK labels: SQLite's JSON of one is bounded, whatever the bundle's size
+        for at in range(0, len(data), WRITE_CHUNK):
+            store.conn.execute(INSERT_LABELS, {"labels": "[" + ",".join(data[at:at + WRITE_CHUNK]) + "]",
+                                               "source": f"bundle:{log}", "project": m.project_id,
+                                               "annotator": m.producer.key_id})
 
 
-def _merge_read(store: Store, read: _Read, info: ProjectInfo) -> list[str] | None:
+def _merge_read(store: Store, read: _Read, trust: _Trust) -> list[str] | None:
     """The labels to write for a bundle read, or None when it was merged before."""
     if read.report.already_merged or logged_before(store, sha256=read.report.sha256, key=read.key,
-                                                   project_id=info.id):
+                                                   project_id=trust.info.id):
         read.report.already_merged = True
         return None
-    return _check(store, read, info)
+    return _check(store, read, trust)
 
 
 def merge_bundle(store: Store, *, path: str | Path, info: ProjectInfo | None = None) -> MergeReport:
     """Merge one result bundle in one transaction; AnnotaryError (nothing stored) if it is refused."""
-    info = info or project_info(store)
-    read = _read(Path(path), _Trust(store, info))
-    data = _merge_read(store, read, info)
+    trust = _Trust(store, info or project_info(store))
+    read = _read(Path(path), trust)
+    data = _merge_read(store, read, trust)
     if data is not None:
         _write(store, read, data)
     return read.report
@@ -327,7 +356,7 @@ def merge_results(store: Store, *, paths: list[str | Path],
                     else:
                         read = _read(plain, trust)  # while the previous bundle is written
                         writer.finish(out)
-                        data = _merge_read(store, read, info)
+                        data = _merge_read(store, read, trust)
                         out.append(read.report)
                         if data is not None:
                             writer.submit(len(out) - 1, read, data)

@@ -73,8 +73,49 @@ def item_skeletons(store: Store, project_id: str) -> dict[str, Item]:
     return _skeletons(store, project_id, store.tuples(SKELETONS, (project_id,)), named=True)
 
 
-# an annotator's assigned items' skeletons, in the items' order
-ASSIGNED_SKELETONS = """
+# the items of one shape, and the others: from the skeleton index, which the planner would rather
+# not use for a count (it then computes every item's skeleton from its text, ten times slower)
+SHAPE_COUNTS = ("SELECT skeleton, id FROM items INDEXED BY items_skeleton WHERE project_id=?"
+                " GROUP BY skeleton ORDER BY count(*) DESC LIMIT 1")
+OTHER_SHAPES = "SELECT id, skeleton FROM items INDEXED BY items_skeleton WHERE project_id=? AND skeleton IS NOT ? LIMIT ?"
+# one row, the ids as one JSON array: a tenth of the cost of a row per id
+ASSIGNED_SKELETONS = "SELECT json_group_array(item_id) FROM assignments WHERE project_id=? AND annotator=?"
+MAX_OTHER_SHAPES = 50_000  # items kept apart from the common shape; past it, each annotator's are read
+
+
+class AssignedSkeletons:
+    """assigned_skeletons for one annotator after another (a merge of many bundles): the items'
+    shapes are read once, the most common one kept as one object and the items of every other
+    shape (gold and calibration items whole) by id, at most MAX_OTHER_SHAPES of them; each
+    annotator then costs the ids of their assigned items, not a pass over the project's."""
+
+    def __init__(self, store: Store, project_id: str):
+        self.project_id = project_id
+        common = store.one(SHAPE_COUNTS, (project_id,))
+        self.common: Item | None = None
+        self.others: dict[str, Item] | None = None
+        if common is None or common[0] is None:
+            return  # no items, or mostly gold: read per annotator
+        rows = store.tuples(OTHER_SHAPES, (project_id, common[0], MAX_OTHER_SHAPES + 1)).fetchall()
+        self.common = _skeletons(store, project_id, [(common[1], common[0])], named=False)[common[1]]
+        if len(rows) <= MAX_OTHER_SHAPES and self.common is not None:  # None: too many responses to skeleton
+            self.others = _skeletons(store, project_id, rows, named=False)
+
+    def __call__(self, store: Store, annotator: str) -> dict[str, Item]:
+        """item id -> skeleton of every item assigned to `annotator`, each of one shape the very
+        same object (its id that of some item of the shape)."""
+        if self.others is None:
+            return _skeletons(store, self.project_id, store.tuples(_ASSIGNED_IN_ORDER, (self.project_id, annotator)),
+                              named=False)
+        out = dict.fromkeys(json.loads(store.one(ASSIGNED_SKELETONS, (self.project_id, annotator))[0]), self.common)
+        for iid, item in self.others.items():
+            if iid in out:
+                out[iid] = item
+        return out  # type: ignore[return-value]  (common is set with others)
+
+
+# an annotator's assigned items' skeletons, for projects whose items have many shapes
+_ASSIGNED_IN_ORDER = """
     SELECT i.id, i.skeleton FROM assignments a JOIN items i ON i.project_id=a.project_id AND i.id=a.item_id
     WHERE a.project_id=? AND a.annotator=? ORDER BY i.seq
 """
@@ -82,9 +123,9 @@ ASSIGNED_SKELETONS = """
 
 def assigned_skeletons(store: Store, project_id: str, annotator: str) -> dict[str, Item]:
     """item_skeletons of the items assigned to one annotator, each of one shape the very same
-    object (its id is that of the first item of the shape): what checking their labels needs,
-    in memory bounded by their number, not the project's."""
-    return _skeletons(store, project_id, store.tuples(ASSIGNED_SKELETONS, (project_id, annotator)), named=False)
+    object (its id is that of some item of the shape): what checking their labels needs, in
+    memory bounded by their number (and MAX_OTHER_SHAPES), not the project's."""
+    return AssignedSkeletons(store, project_id)(store, annotator)
 
 
 def _skeletons(store: Store, project_id: str, rows, *, named: bool) -> dict[str, Item]:
