@@ -591,19 +591,29 @@ def _answer_rows(store: Store, project_id: str, fmt: str, q, shape: Shape, kept:
 
 
 class _Walk:
-    """The final answers of each item, asked for in the items' order (by seq): one pass."""
+    """The final answers of each item, asked for in the items' order (by seq): one pass, with
+    the seqs as a Python list WINDOW rows at a time."""
+
+    WINDOW = 65_536
 
     def __init__(self, kept: Answers):
-        self.seqs = kept.seqs[kept.item].tolist() if len(kept) else []
-        self.k = 0
+        self.seqs = kept.seqs[kept.item]
+        self.k, self.lo, self.window = 0, 0, []
+
+    def _seq(self, k: int) -> int | None:
+        if k - self.lo >= len(self.window):
+            if k >= len(self.seqs):
+                return None
+            self.lo, self.window = k, self.seqs[k:k + self.WINDOW].tolist()
+        return self.window[k - self.lo]
 
     def rows(self, seq: int) -> range:
         """The rows of the item with this seq (none for an item without final answers)."""
-        seqs, k, n = self.seqs, self.k, len(self.seqs)
-        while k < n and seqs[k] < seq:
+        k = self.k
+        while (s := self._seq(k)) is not None and s < seq:
             k += 1
         first = k
-        while k < n and seqs[k] == seq:
+        while self._seq(k) == seq:
             k += 1
         self.k = k
         return range(first, k)

@@ -260,11 +260,14 @@ def _answers(store: Store, question: str | None, options: Options | None, read, 
     return report, finals
 
 
-# the items' seqs, ids and skeletons (migration 0005; '' for none), joined by \x1e into one text each
+# the items' seqs, ids and skeletons (migration 0005; '' for none) of a page of items from the one
+# after seq ? on, joined by \x1e into one text each
 ITEM_COLUMNS = """
     SELECT group_concat(seq), group_concat(id, char(30)), group_concat(ifnull(skeleton, ''), char(30))
-    FROM (SELECT seq, id, skeleton FROM items INDEXED BY items_skeleton WHERE project_id=? ORDER BY seq)
+    FROM (SELECT seq, id, skeleton FROM items INDEXED BY items_skeleton WHERE project_id=? AND seq > ?
+          ORDER BY seq LIMIT ?)
 """
+ITEM_PAGE_ROWS = 65_536
 
 
 def _items(store: Store, project_id: str) -> tuple[list[str], list[str | None]]:
@@ -273,17 +276,30 @@ def _items(store: Store, project_id: str) -> tuple[list[str], list[str | None]]:
 
 
 def _item_columns(store: Store, project_id: str) -> tuple[list[str], list[str | None], np.ndarray]:
-    """_items and the items' seqs (ascending); items of one shape share one skeleton text."""
-    seqs, ids, skeletons = store.tuples(ITEM_COLUMNS, (project_id,)).fetchone()
-    if seqs is None:
-        return [], [], np.zeros(0, dtype=np.int64)
+    """_items and the items' seqs (ascending), read a page at a time; items of one shape share
+    one skeleton text."""
     shapes: dict[str, str | None] = {"": None}
-    ids, skeletons = ids.split("\x1e"), [shapes.setdefault(sk, sk) for sk in skeletons.split("\x1e")]
-    order = np.fromstring(seqs, dtype=np.int64, sep=",")
-    if (order[1:] < order[:-1]).any():  # group_concat keeps the order it is given
-        by = np.argsort(order, kind="stable")
-        ids, skeletons, order = [ids[k] for k in by.tolist()], [skeletons[k] for k in by.tolist()], order[by]
-    return ids, skeletons, order
+    ids: list[str] = []
+    skeletons: list[str | None] = []
+    seqs = [np.zeros(0, dtype=np.int64)]
+    last = -(2**63)
+    while True:
+        page = store.tuples(ITEM_COLUMNS, (project_id, last, ITEM_PAGE_ROWS)).fetchone()
+        if page[0] is None:
+            break
+        order = np.fromstring(page[0], dtype=np.int64, sep=",")
+        page_ids, page_skeletons = page[1].split("\x1e"), [shapes.setdefault(sk, sk) for sk in page[2].split("\x1e")]
+        if (order[1:] < order[:-1]).any():  # group_concat keeps the order it is given
+            by = np.argsort(order, kind="stable")
+            page_ids, page_skeletons, order = ([page_ids[k] for k in by.tolist()],
+                                               [page_skeletons[k] for k in by.tolist()], order[by])
+        ids += page_ids
+        skeletons += page_skeletons
+        seqs.append(order)
+        if len(order) < ITEM_PAGE_ROWS:
+            break
+        last = int(order[-1])
+    return ids, skeletons, np.concatenate(seqs)
 
 
 # one annotator's labels (not retracted) of one question, a page of them from an item id on, in the
@@ -340,9 +356,9 @@ def _label_codes(store: Store, project_id: str, qid: str, at: dict[str, int]):
             for t in dict.fromkeys(verdicts):
                 if t not in texts:
                     texts[t] = len(texts)
-            pos = np.fromiter(map(at.get, ids, repeat(-1)), np.int64, len(ids))
-            text = np.fromiter(map(texts.__getitem__, verdicts), np.int64, len(verdicts))
-            parts.append((pos, np.full(len(ids), code, dtype=np.int64), text, revs))
+            pos = np.fromiter(map(at.get, ids, repeat(-1)), np.int32, len(ids))
+            text = np.fromiter(map(texts.__getitem__, verdicts), np.int32, len(verdicts))
+            parts.append((pos, np.full(len(ids), code, dtype=np.int32), text, revs))
             if not more:
                 break
         who = store.one(NEXT_ANNOTATOR, (project_id, who))[0]
