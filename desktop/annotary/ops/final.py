@@ -123,7 +123,7 @@ class Answers:
         self.reasons: dict[int, str] = {}  # row -> the reviewer's reason
         self._value_at: dict[int, int] = {}
         self._name_at: dict[str, int] = {}
-        self._columns = (array("q"), array("b"), array("l"), array("b"), array("d"), array("l"), array("l"))
+        self._columns = (array("i"), array("b"), array("i"), array("b"), array("d"), array("i"), array("i"))
         self.item = self.question = self.value = self.provenance = self.support = self.ratings = self.rater = None
 
     def add(self, pos: int, question: int, answer, provenance: int, reason: str | None = None,
@@ -151,7 +151,9 @@ class Answers:
     def seal(self) -> Answers:
         """Done adding: the columns as numpy arrays."""
         (self.item, self.question, self.value, self.provenance, self.support, self.ratings,
-         self.rater) = (np.array(c, dtype=c.typecode) for c in self._columns)
+         self.rater) = (np.frombuffer(c, dtype=c.typecode) if len(c) else np.zeros(0, dtype=c.typecode)
+                        for c in self._columns)  # no copy: the arrays' memory is the columns'
+        self.provenance = self.provenance.copy()  # a triage judge's agreement changes it
         self._columns, self._value_at, self._name_at = (), {}, {}
         return self
 
@@ -363,13 +365,22 @@ def _label_codes(store: Store, project_id: str, qid: str, at: dict[str, int]):
                 break
         who = store.one(NEXT_ANNOTATOR, (project_id, who))[0]
     if not parts:
-        empty = np.zeros(0, dtype=np.int64)
+        empty = np.zeros(0, dtype=np.int32)
         return (empty, empty, empty, empty), [], []
-    pos, who_at, text_at, revs = (np.concatenate(c) for c in zip(*parts, strict=True))
+    columns = [list(c) for c in zip(*parts, strict=True)]
+    parts.clear()
+    pos, who_at, text_at, revs = (_concatenate(c) for c in columns)
     there = pos >= 0
     if not there.all():
         pos, who_at, text_at, revs = pos[there], who_at[there], text_at[there], revs[there]
     return (pos, who_at, text_at, revs), whos, list(texts)
+
+
+def _concatenate(pieces: list[np.ndarray]) -> np.ndarray:
+    """The pieces as one array, each let go once copied (memory holds the pieces and the array once)."""
+    out = np.concatenate(pieces)
+    pieces.clear()
+    return out
 
 
 def _newest(item: np.ndarray, who: np.ndarray, rev: np.ndarray) -> np.ndarray:
@@ -418,7 +429,7 @@ def _pairwise(store: Store, info, q, opt: Options, raters, read: Callable[[], No
 
     # group the labels by item (in the items' order), each group in the report's annotator order
     place = {a: n for n, a in enumerate(ordered)}
-    who_at = np.array([place.get(w, -1) for w in whos], dtype=np.int64)[who_at] if len(who_at) else who_at
+    who_at = np.array([place.get(w, -1) for w in whos], dtype=np.int32)[who_at] if len(who_at) else who_at
     by = np.lexsort((who_at, item_at))
     item_at, text_at, who_at = item_at[by], text_at[by], who_at[by]
     starts = np.flatnonzero(np.r_[True, item_at[1:] != item_at[:-1]]) if len(item_at) else item_at
