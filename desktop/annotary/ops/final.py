@@ -514,6 +514,8 @@ def _pairwise(store: Store, info, q, opt: Options, raters, read: Callable[[], No
                 add(p, 0, given[0][1], UNANIMOUS, support=1.0, ratings=len(given))
             elif status == "agreed" and cvalue:
                 add(p, 0, cvalue, MAJORITY, support=support, ratings=len(given))
+    # the labels' codes and groups are done with: let them go before the figures are worked out
+    del group, starts, counts, same, text_at, who_at, skeletons, shared
     width = max((len(r) for r in rows), default=0)
     x = np.full((sum(rows.values()), width), np.nan)
     at_row = 0
