@@ -50,7 +50,7 @@ from annotary.datasets.exports import (
     preference_tail,
 )
 from annotary.ops import paused_gc
-from annotary.ops.final import FinalAnswer, export_answers, rank
+from annotary.ops.final import Answers, FinalAnswer, export_columns, rank
 from annotary.ops.project import SKELETON_CONVERSATIONS, project_info
 from annotary.ops.quality import Options, QualityReport, load_raters
 from annotary.ops.triage import load_holdings, resolve_rater
@@ -146,7 +146,7 @@ def _export(store: Store, *, out: str | Path, fmt: str, question: str | None = N
     chats = _conversations(store, info.id) if fmt != "labels-long" else set()
     with (_Prefetch(store, _preference_chunks(info.id), PREFETCH_AHEAD) if spliced
           else contextlib.nullcontext()) as parts:
-        report, finals = export_answers(store, question=qid, options=options,
+        report, finals = export_columns(store, question=qid, options=options,
                                         read=parts.start if parts is not None else None)
         if cancelled and cancelled():  # the figures of a large project take seconds: ask before going on
             raise Cancelled()
@@ -162,7 +162,7 @@ def _export(store: Store, *, out: str | Path, fmt: str, question: str | None = N
             if not rows_total:
                 raise AnnotaryError(f"nothing to export: no labels{' pass the filters' if filtered else ''}")
         else:
-            talks = sum(1 for f in {f.item_id for f in kept} if f in chats)
+            talks = _talks(kept, chats)
             if chat is False and talks and fmt != "sft":
                 raise AnnotaryError(f"--no-chat: {talks} of the items exported are conversations, which only chat "
                                     "rows hold; leave --no-chat out")
@@ -204,9 +204,9 @@ def _export(store: Store, *, out: str | Path, fmt: str, question: str | None = N
             opts = {"format": fmt, "question": qid, "min_provenance": min_provenance,
                     "min_agreement": min_agreement, "exclude_flagged": exclude_flagged, "ties": ties,
                     "parquet": parquet, "chat": chat}
-            counted = Counter(f.provenance for f in kept)
-            by_prov = {p: counted[p] for p in PROVENANCE if counted[p]}
-            judged = sorted({f.item_id for f in kept if f.provenance == JUDGED})
+            counted = np.bincount(kept.provenance, minlength=len(PROVENANCE)).tolist()
+            by_prov = {p: counted[n] for n, p in enumerate(PROVENANCE) if counted[n]}
+            judged = sorted({kept.ids[p] for p in kept.item[kept.provenance == PROVENANCE.index(JUDGED)].tolist()})
             facts = CardFacts(
                 title=f"{info.name}: {fmt}{f' ({qid})' if qid else ''}", project_id=info.id,
                 project_name=info.name, fmt=fmt, question=qid, mode=q.mode if q else None, data_file=data_name,
@@ -276,21 +276,35 @@ def _question(spec, fmt: str, question: str | None):
                         f"choose one with --question")
 
 
-def _select(finals: list[FinalAnswer], floor: int | None, min_provenance: str | None,
-            min_agreement: float | None, flagged: set[str]) -> tuple[list[FinalAnswer], Counter]:
-    kept, dropped = [], Counter()
-    for f in finals:
-        if f.item_id in flagged:
-            dropped["flagged item"] += 1
-        elif floor is not None and rank(f.provenance) > floor:
-            dropped[f"provenance weaker than {min_provenance}"] += 1
-        elif (min_agreement is not None and f.provenance not in ("gold", "adjudicated")
-              and (f.support is None or f.support + 1e-9 < min_agreement)):
-            # one rating (single) has no agreement to measure: it does not pass
-            dropped[f"agreement below {min_agreement}"] += 1
-        else:
-            kept.append(f)
-    return kept, dropped
+def _select(finals: Answers, floor: int | None, min_provenance: str | None,
+            min_agreement: float | None, flagged: set[str]) -> tuple[Answers, Counter]:
+    """The answers that pass the filters, and how many each left out (each answer counted
+    under the first filter it fails, the reasons in the order of the answers they first left out)."""
+    out = np.zeros(len(finals), dtype=bool)
+    reasons = []
+    if flagged:
+        hit = np.fromiter((iid in flagged for iid in finals.item_ids()), bool, len(finals))
+        reasons.append(("flagged item", hit))
+        out |= hit
+    if floor is not None:
+        hit = (finals.provenance > floor) & ~out  # provenance codes are ranks
+        reasons.append((f"provenance weaker than {min_provenance}", hit))
+        out |= hit
+    if min_agreement is not None:
+        # one rating (single) has no agreement to measure: it does not pass
+        weak = np.isnan(finals.support) | (finals.support + 1e-9 < min_agreement)
+        hit = (finals.provenance > rank("adjudicated")) & weak & ~out
+        reasons.append((f"agreement below {min_agreement}", hit))
+        out |= hit
+    dropped = Counter()
+    for why, hit in sorted((r for r in reasons if r[1].any()), key=lambda r: int(np.argmax(r[1]))):
+        dropped[why] = int(hit.sum())
+    return finals.take(~out), dropped
+
+
+def _talks(kept: Answers, chats: set[str]) -> int:
+    """How many of the items exported are conversations."""
+    return sum(1 for p in np.unique(kept.item).tolist() if kept.ids[p] in chats) if chats else 0
 
 
 JUDGED = "single+judge"
@@ -311,10 +325,11 @@ def _routing(store: Store, project_id: str) -> dict[str, list[dict]]:
     return out
 
 
-def _judged(store: Store, info, finals: list[FinalAnswer], triage: list[dict]) -> list[FinalAnswer]:
+def _judged(store: Store, info, finals: Answers, triage: list[dict]) -> Answers:
     """One person's answers that a triage round's judge gave too (not below the round's confidence,
     scores within its tolerance) become single+judge: one person decided, with the judge's agreement."""
-    if not triage or not any(f.provenance == "single" for f in finals):
+    single = np.flatnonzero(finals.provenance == PROVENANCE.index("single")).tolist()
+    if not triage or not single:
         return finals
     holdings = load_holdings(store, info)
     judges = {}
@@ -335,7 +350,10 @@ def _judged(store: Store, info, finals: list[FinalAnswer], triage: list[dict]) -
                 return True
         return False
 
-    return [f._replace(provenance=JUDGED) if f.provenance == "single" and agrees(f) else f for f in finals]
+    for k in single:
+        if agrees(finals.row(k)):
+            finals.provenance[k] = PROVENANCE.index(JUDGED)
+    return finals
 
 
 FLAGS = """
@@ -505,7 +523,7 @@ class _Prefetch:
 _END = object()
 
 
-def _preference_lines(parts: _Prefetch, q, shape: Shape, kept: list[FinalAnswer], dropped: Counter):
+def _preference_lines(parts: _Prefetch, q, shape: Shape, kept: Answers, dropped: Counter):
     """(answers, _Lines) chunks of trl-preference JSON Lines: rows spliced from the JSON text of
     the items' parts (preference_frame around memoryviews into the chunk read) where they can be,
     built from the decoded parts where not. Final answers come in the items' order: one pass over
@@ -513,8 +531,8 @@ def _preference_lines(parts: _Prefetch, q, shape: Shape, kept: list[FinalAnswer]
     done, pieces, count, k, n = 0, [], 0, 0, len(kept)
     frames: dict[tuple[int, bool], tuple] = {}  # answers are shared between items: one frame each
     cuts_of = preference_cuts
-    wanted = [f.item_id for f in kept] + [None]  # None: past the last answer
-    answers = [f.answer for f in kept]
+    wanted = [*kept.item_ids(), None]  # None: past the last answer
+    answers = list(map(kept.values.__getitem__, kept.value.tolist()))
     for chunk in parts:
         joined, spans = _parts(chunk)
         view = memoryview(joined)
@@ -551,29 +569,20 @@ def _preference_lines(parts: _Prefetch, q, shape: Shape, kept: list[FinalAnswer]
         yield done, _Lines(b"".join(pieces), count)
 
 
-def _by_item(kept: list[FinalAnswer]) -> dict[str, list[FinalAnswer]]:
-    by_item: dict[str, list[FinalAnswer]] = {}
-    for f in kept:
-        by_item.setdefault(f.item_id, []).append(f)
-    return by_item
-
-
-def _answer_rows(store: Store, project_id: str, fmt: str, q, shape: Shape, kept: list[FinalAnswer],
-                 dropped: Counter):
+def _answer_rows(store: Store, project_id: str, fmt: str, q, shape: Shape, kept: Answers, dropped: Counter):
     """(answers, rows) chunks. Final answers come in the items' order, so one pass over the items
     table reads each item once and keeps only a chunk's worth in memory."""
     build = ROWS[fmt]
-    by_item = _by_item(kept)
+    at = _Walk(kept)
     done, rows = 0, []
-    for iid, data in store.tuples("SELECT id, data FROM items WHERE project_id=? ORDER BY seq",
-                                    (project_id,)):
-        finals = by_item.get(iid)
-        if finals is None:
+    for seq, data in store.tuples("SELECT seq, data FROM items WHERE project_id=? ORDER BY seq", (project_id,)):
+        found = at.rows(seq)
+        if not found:
             continue
         item = json.loads(data)
-        for f in finals:
-            rows += build(item, f.answer, q, shape, dropped)
-        done += len(finals)
+        for k in found:
+            rows += build(item, kept.values[kept.value[k]], q, shape, dropped)
+        done += len(found)
         if done >= CHUNK:
             yield done, rows
             done, rows = 0, []
@@ -581,18 +590,47 @@ def _answer_rows(store: Store, project_id: str, fmt: str, q, shape: Shape, kept:
         yield done, rows
 
 
+class _Walk:
+    """The final answers of each item, asked for in the items' order (by seq): one pass, with
+    the seqs as a Python list WINDOW rows at a time."""
+
+    WINDOW = 65_536
+
+    def __init__(self, kept: Answers):
+        self.seqs = kept.seqs[kept.item]
+        self.k, self.lo, self.window = 0, 0, []
+
+    def _seq(self, k: int) -> int | None:
+        if k - self.lo >= len(self.window):
+            if k >= len(self.seqs):
+                return None
+            self.lo, self.window = k, self.seqs[k:k + self.WINDOW].tolist()
+        return self.window[k - self.lo]
+
+    def rows(self, seq: int) -> range:
+        """The rows of the item with this seq (none for an item without final answers)."""
+        k = self.k
+        while (s := self._seq(k)) is not None and s < seq:
+            k += 1
+        first = k
+        while self._seq(k) == seq:
+            k += 1
+        self.k = k
+        return range(first, k)
+
+
 # in the items' order, each item, question and rater's revisions oldest first (the items'
 # seq index, then the labels' own unique index: no sort); the round is that of the rater's
 # assignment of the item (0: none, as outside raters' labels)
 LABELS = """
-    SELECT l.item_id, l.question_id, l.annotator, l.revision, l.data, i.kind, coalesce(a.round, 0)
+    SELECT l.item_id, l.question_id, l.annotator, l.revision, l.data, i.kind, coalesce(a.round, 0), i.seq
     FROM items i JOIN labels l ON l.project_id=i.project_id AND l.item_id=i.id
     LEFT JOIN assignments a ON a.project_id=l.project_id AND a.item_id=l.item_id AND a.annotator=l.annotator
     WHERE i.project_id=:p AND l.retracted=0 AND (:q IS NULL OR l.question_id=:q)
     ORDER BY i.seq, l.question_id, l.annotator, l.revision
 """
 DECISIONS = """
-    SELECT d.item_id, d.question_id, d.reviewer, d.revision, d.data, i.kind, 0
+    SELECT d.item_id, d.question_id, d.reviewer, d.revision, d.data, i.kind, 0, i.seq
     FROM items i JOIN decisions d ON d.project_id=i.project_id AND d.item_id=i.id
     WHERE i.project_id=:p AND (:q IS NULL OR d.question_id=:q)
     ORDER BY i.seq, d.question_id, d.reviewer, d.revision
@@ -603,21 +641,19 @@ LABEL_COUNT = """
 """
 
 
-def _label_rows(store: Store, project_id: str, qid: str | None, kept: list[FinalAnswer], filtered: bool,
+def _label_rows(store: Store, project_id: str, qid: str | None, kept: Answers, filtered: bool,
                 flagged: set[str]):
     """(labels and decisions, chunks, shape) of labels-long: every label revision, then every
     decision, read as they are written (a revision is current when the next row is not of the
-    same item, question and rater), so memory holds one chunk."""
-    prov = {}
-    for f in kept:
-        prov.setdefault((f.item_id, f.question_id), f.provenance)
+    same item, question and rater), so memory holds one chunk; the final answers' provenance is
+    taken item by item, in the same order."""
     raters = load_raters(store, project_id)
     p = {"p": project_id, "q": qid}
 
     def found():
         for kind, sql in (("label", LABELS), ("decision", DECISIONS)):
             last = None
-            for row in store.conn.execute(sql, p):
+            for row in store.tuples(sql, p):
                 if last is not None:
                     yield kind, last, last[:3] != row[:3]
                 last = row
@@ -626,13 +662,20 @@ def _label_rows(store: Store, project_id: str, qid: str | None, kept: list[Final
 
     def chunks():
         rows, done = [], 0
-        for kind, (iid, q, who, rev, data, item_kind, round_), current in found():
+        walk, seen, prov = None, None, {}
+        for kind, (iid, q, who, rev, data, item_kind, round_, seq), current in found():
+            if walk is None or walk[0] != kind:  # the decisions go through the items again
+                walk, seen = (kind, _Walk(kept)), None
+            if seq != seen:  # the item's final answers: question -> provenance (the first one's)
+                seen, prov = seq, {}
+                for k in walk[1].rows(seq):
+                    prov.setdefault(kept.questions[kept.question[k]], PROVENANCE[kept.provenance[k]])
             done += 1
-            if not ((filtered and (iid, q) not in prov) or iid in flagged):
+            if not ((filtered and q not in prov) or iid in flagged):
                 rows.append(label_row(
                     item_id=iid, item_kind=item_kind, question_id=q, kind=kind, round=round_, rater=who,
                     rater_name=raters.names.get(who, who), human=who not in raters.machines, revision=rev,
-                    current=current, data=json.loads(data), provenance=prov.get((iid, q))))
+                    current=current, data=json.loads(data), provenance=prov.get(q)))
             if done >= CHUNK:
                 yield done, rows
                 rows, done = [], 0

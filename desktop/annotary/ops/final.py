@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import json
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterator
+from itertools import repeat
 from typing import NamedTuple
 
 import numpy as np
@@ -108,6 +111,102 @@ def final_answers(store: Store, *, question: str | None = None, options: Options
     return out
 
 
+class Answers:
+    """Final answers as columns, in the items' order: what an export holds instead of a
+    FinalAnswer per item (a large project has hundreds of thousands). An answer object is kept
+    once however many items share it; row(k) makes the FinalAnswer."""
+
+    def __init__(self, ids: list[str], seqs: np.ndarray, questions: list[str]):
+        self.ids, self.seqs, self.questions = ids, seqs, questions  # every item, by position
+        self.values: list = []  # the distinct answer objects
+        self.names: list[str] = []  # raters
+        self.reasons: dict[int, str] = {}  # row -> the reviewer's reason
+        self._value_at: dict[int, int] = {}
+        self._name_at: dict[str, int] = {}
+        self._columns = (array("i"), array("b"), array("i"), array("b"), array("d"), array("i"), array("i"))
+        self.item = self.question = self.value = self.provenance = self.support = self.ratings = self.rater = None
+
+    def add(self, pos: int, question: int, answer, provenance: int, reason: str | None = None,
+            support: float | None = None, ratings: int = 0, rater: str | None = None) -> None:
+        v = self._value_at.get(id(answer))
+        if v is None:
+            v = self._value_at[id(answer)] = len(self.values)
+            self.values.append(answer)
+        if rater is None:
+            w = -1
+        elif (w := self._name_at.get(rater)) is None:
+            w = self._name_at[rater] = len(self.names)
+            self.names.append(rater)
+        if reason is not None:
+            self.reasons[len(self._columns[0])] = reason
+        item, qs, value, prov, sup, rated, who = self._columns
+        item.append(pos)
+        qs.append(question)
+        value.append(v)
+        prov.append(provenance)
+        sup.append(NAN if support is None else support)
+        rated.append(ratings)
+        who.append(w)
+
+    def seal(self) -> Answers:
+        """Done adding: the columns as numpy arrays."""
+        (self.item, self.question, self.value, self.provenance, self.support, self.ratings,
+         self.rater) = (np.frombuffer(c, dtype=c.typecode) if len(c) else np.zeros(0, dtype=c.typecode)
+                        for c in self._columns)  # no copy: the arrays' memory is the columns'
+        self.provenance = self.provenance.copy()  # a triage judge's agreement changes it
+        self._columns, self._value_at, self._name_at = (), {}, {}
+        return self
+
+    def __len__(self) -> int:
+        return len(self.item)
+
+    def row(self, k: int) -> FinalAnswer:
+        support, rater = float(self.support[k]), int(self.rater[k])
+        return FinalAnswer(self.ids[self.item[k]], self.questions[self.question[k]], self.values[self.value[k]],
+                           PROVENANCE[self.provenance[k]], self.reasons.get(k),
+                           None if support != support else support, int(self.ratings[k]),
+                           None if rater < 0 else self.names[rater])
+
+    def __iter__(self) -> Iterator[FinalAnswer]:
+        return map(self.row, range(len(self)))
+
+    def take(self, keep: np.ndarray) -> Answers:
+        """The rows where `keep` (a boolean mask) holds, in their order."""
+        out = copy.copy(self)
+        rows = np.flatnonzero(keep)
+        for name in ("item", "question", "value", "provenance", "support", "ratings", "rater"):
+            setattr(out, name, getattr(self, name)[rows])
+        if self.reasons:
+            at = {int(k): n for n, k in enumerate(rows.tolist())}
+            out.reasons = {at[k]: r for k, r in self.reasons.items() if k in at}
+        return out
+
+    def item_ids(self) -> list[str]:
+        """Each row's item id."""
+        return [self.ids[p] for p in self.item.tolist()]
+
+    @classmethod
+    def of(cls, finals: list[FinalAnswer], store: Store, project_id: str, questions: list[str]) -> Answers:
+        """The columns of a list of final answers (in the items' order)."""
+        ids, seqs = [], []
+        for iid, seq in store.tuples("SELECT id, seq FROM items WHERE project_id=? ORDER BY seq", (project_id,)):
+            ids.append(iid)
+            seqs.append(seq)
+        at = {iid: n for n, iid in enumerate(ids)}
+        qs = {q: n for n, q in enumerate(questions)}
+        out = cls(ids, np.array(seqs, dtype=np.int64), questions)
+        code = PROVENANCE.index
+        for f in finals:
+            out.add(at[f.item_id], qs[f.question_id], f.answer, code(f.provenance), f.reason, f.support,
+                    f.ratings, f.rater)
+        return out.seal()
+
+
+NAN = float("nan")
+SINGLE, UNANIMOUS, MAJORITY = (PROVENANCE.index(p) for p in ("single", "unanimous", "majority"))
+GOLD, ADJUDICATED = PROVENANCE.index("gold"), PROVENANCE.index("adjudicated")
+
+
 def export_answers(store: Store, *, question: str | None = None, options: Options | None = None,
                    read: Callable[[], None] | None = None) -> tuple[QualityReport, list[FinalAnswer]]:
     """The light quality report and the final answers an export is made from. One pairwise
@@ -118,12 +217,41 @@ def export_answers(store: Store, *, question: str | None = None, options: Option
 
     `read` is called once this is done reading the store (the export then starts reading the
     items' texts on another connection)."""
+    report, answers = _answers(store, question, options, read, full=True)
+    return report, answers if isinstance(answers, list) else list(answers)
+
+
+def export_columns(store: Store, *, question: str | None = None, options: Options | None = None,
+                   read: Callable[[], None] | None = None) -> tuple[QualityReport, Answers]:
+    """export_answers as an export holds it: the final answers as columns, and a report whose
+    consensus holds only the conflicts and the decided units on the pairwise path (an export
+    counts those; the agreed units' consensus is their final answer). A project of a single
+    question is read through that question."""
+    opt = options or Options()
+    info = project_info(store)
+    if question is None and len(info.spec.questions) == 1 and not _other_questions(store, info):
+        question = info.spec.questions[0].id
+    report, answers = _answers(store, question, opt, read, full=False)
+    if isinstance(answers, list):
+        questions = [q.id for q in info.spec.questions]
+        answers = Answers.of(answers, store, info.id, questions)
+    return report, answers
+
+
+def _other_questions(store: Store, info) -> bool:
+    """Whether labels or decisions answer a question the spec no longer has."""
+    qid = info.spec.questions[0].id
+    return any(store.one(f"SELECT 1 FROM {table} WHERE project_id=? AND question_id<>? LIMIT 1", (info.id, qid))
+               for table in ("labels", "decisions"))
+
+
+def _answers(store: Store, question: str | None, options: Options | None, read, *, full: bool):
     opt = options or Options()
     info = project_info(store)
     q = None if question is None else next((x for x in info.spec.questions if x.id == question), None)
     if q is not None and q.mode == "pairwise" and not opt.weighted and not adaptive_rounds(store, info.id):
         raters = load_raters(store, info.id)
-        found = None if raters.machines else _pairwise(store, info, q, opt, raters, read)
+        found = None if raters.machines else _pairwise(store, info, q, opt, raters, read, full=full)
         if found is not None:
             return found
     if read is not None:
@@ -134,179 +262,267 @@ def export_answers(store: Store, *, question: str | None = None, options: Option
     return report, finals
 
 
-# the verdicts ([answer, guidelines version], kept in the label index, migration 0006) of one
-# question's labels, with their items, annotators and revisions, as columns joined into one
-# text each (\x1e: JSON text holds no control character): one row, so no Python object per label,
-# and no grouping in SQLite (it takes longer than the scan): the newest revision of each item
-# and annotator is picked with numpy. Equal verdicts are equal answers.
-CURRENT_COLUMNS = """
-    SELECT count(*), group_concat(item_id, char(30)), group_concat(annotator, char(30)),
-           group_concat(verdict, char(30)), group_concat(revision)
-    FROM labels INDEXED BY labels_current WHERE project_id=? AND retracted=0 AND question_id=?
-"""
-
-
-# the items' seqs, ids and skeletons (migration 0005; '' for none), joined by \x1e into one text each
+# the items' seqs, ids and skeletons (migration 0005; '' for none) of a page of items from the one
+# after seq ? on, joined by \x1e into one text each
 ITEM_COLUMNS = """
     SELECT group_concat(seq), group_concat(id, char(30)), group_concat(ifnull(skeleton, ''), char(30))
-    FROM (SELECT seq, id, skeleton FROM items INDEXED BY items_skeleton WHERE project_id=? ORDER BY seq)
+    FROM (SELECT seq, id, skeleton FROM items INDEXED BY items_skeleton WHERE project_id=? AND seq > ?
+          ORDER BY seq LIMIT ?)
 """
+ITEM_PAGE_ROWS = 65_536
 
 
 def _items(store: Store, project_id: str) -> tuple[list[str], list[str | None]]:
     """The items' ids and skeletons (None for a gold or calibration item), in the items' order."""
-    seqs, ids, skeletons = store.tuples(ITEM_COLUMNS, (project_id,)).fetchone()
-    if seqs is None:
-        return [], []
-    ids, skeletons = ids.split("\x1e"), [sk or None for sk in skeletons.split("\x1e")]
-    order = np.fromstring(seqs, dtype=np.int64, sep=",")
-    if (order[1:] < order[:-1]).any():  # group_concat keeps the order it is given
-        by = np.argsort(order, kind="stable").tolist()
-        ids, skeletons = [ids[k] for k in by], [skeletons[k] for k in by]
-    return ids, skeletons
+    return _item_columns(store, project_id)[:2]
 
 
-def _columns(store: Store, project_id: str, qid: str) -> tuple[list[str], ...] | None:
-    """(item ids, annotators, verdicts, revisions) of the labels not retracted; None if an id holds
-    the separator (the caller then takes the general path)."""
-    count, *joined = store.tuples(CURRENT_COLUMNS, (project_id, qid)).fetchone()
-    if not count:
-        return [], [], [], []
-    columns = tuple(c.split(sep) for c, sep in zip(joined, ("\x1e", "\x1e", "\x1e", ","), strict=True))
-    return columns if all(len(c) == count for c in columns) else None
+def _item_columns(store: Store, project_id: str) -> tuple[list[str], list[str | None], np.ndarray]:
+    """_items and the items' seqs (ascending), read a page at a time; items of one shape share
+    one skeleton text."""
+    shapes: dict[str, str | None] = {"": None}
+    ids: list[str] = []
+    skeletons: list[str | None] = []
+    seqs = [np.zeros(0, dtype=np.int64)]
+    last = -(2**63)
+    while True:
+        page = store.tuples(ITEM_COLUMNS, (project_id, last, ITEM_PAGE_ROWS)).fetchone()
+        if page[0] is None:
+            break
+        order = np.fromstring(page[0], dtype=np.int64, sep=",")
+        page_ids, page_skeletons = page[1].split("\x1e"), [shapes.setdefault(sk, sk) for sk in page[2].split("\x1e")]
+        if (order[1:] < order[:-1]).any():  # group_concat keeps the order it is given
+            by = np.argsort(order, kind="stable")
+            page_ids, page_skeletons, order = ([page_ids[k] for k in by.tolist()],
+                                               [page_skeletons[k] for k in by.tolist()], order[by])
+        ids += page_ids
+        skeletons += page_skeletons
+        seqs.append(order)
+        if len(order) < ITEM_PAGE_ROWS:
+            break
+        last = int(order[-1])
+    return ids, skeletons, np.concatenate(seqs)
 
 
-def _newest(pos: list[int], whos: list[str], revisions: list[str]) -> list[int]:
-    """The positions of the labels that are their item and annotator's newest revision."""
-    who = np.unique(np.array(whos, dtype=object), return_inverse=True)[1]
-    item, rev = np.array(pos, dtype=np.int64), np.array(revisions, dtype=np.int64)
+# one annotator's labels (not retracted) of one question, a page of them from an item id on, in the
+# label index's order: their items, verdicts ([answer, guidelines version], migration 0006) and
+# revisions as columns joined into one text each (\x1e: JSON text holds no control character), so
+# no Python object per label and no grouping in SQLite (it takes longer than the scan): the
+# newest revision of each item and annotator is picked with numpy. Equal verdicts are equal answers.
+LABEL_PAGE = """
+    SELECT count(*), group_concat(item_id, char(30)), group_concat(verdict, char(30)), group_concat(revision),
+           max(item_id), min(item_id)
+    FROM (SELECT item_id, verdict, revision FROM labels INDEXED BY labels_current
+          WHERE project_id=? AND annotator=? AND item_id {op} ? AND retracted=0 AND question_id=?
+          ORDER BY item_id LIMIT ?)
+"""
+FIRST_ANNOTATOR = "SELECT min(annotator) FROM labels INDEXED BY labels_current WHERE project_id=?"
+NEXT_ANNOTATOR = "SELECT min(annotator) FROM labels INDEXED BY labels_current WHERE project_id=? AND annotator > ?"
+LABEL_PAGE_ROWS = 65_536  # labels per page read
+ITEM_SPAN = 65_536  # items worked out per step (the per-item lists made for speed hold this many)
+
+
+def _label_codes(store: Store, project_id: str, qid: str, at: dict[str, int]):
+    """(item positions, annotator codes, verdict codes, revisions) of the labels of question
+    `qid` not retracted, as numpy arrays, with the annotators and the verdicts' texts the codes
+    stand for; read a page at a time (memory holds the codes, not the labels); None if an id
+    holds the separator (the caller then takes the general path). Labels of items no longer in
+    the project are left out."""
+    whos: list[str] = []
+    texts: dict[str, int] = {}
+    parts: list[tuple[np.ndarray, ...]] = []
+    who = store.one(FIRST_ANNOTATOR, (project_id,))[0]
+    while who is not None:
+        code, lo, op = len(whos), "", ">="
+        whos.append(who)
+        while True:
+            count, ids, verdicts, revisions, hi, first = store.tuples(
+                LABEL_PAGE.format(op=op), (project_id, who, lo, qid, LABEL_PAGE_ROWS)).fetchone()
+            if not count:
+                break
+            ids, verdicts = ids.split("\x1e"), verdicts.split("\x1e")
+            revs = np.fromstring(revisions, dtype=np.int64, sep=",")
+            if not len(ids) == len(verdicts) == len(revs) == count:
+                return None
+            full = more = count == LABEL_PAGE_ROWS
+            if full and first == hi:  # one item's revisions fill the page: that item whole
+                count, joined, joined_verdicts, revisions, *_ = store.tuples(
+                    LABEL_PAGE.format(op="="), (project_id, who, hi, qid, -1)).fetchone()
+                ids, verdicts = joined.split("\x1e"), joined_verdicts.split("\x1e")
+                revs = np.fromstring(revisions, dtype=np.int64, sep=",")
+                more, op, lo = True, ">", hi
+            elif full:  # the last item's labels may go on in the next page: all of them there
+                keep = [n for n, i in enumerate(ids) if i != hi]
+                ids, verdicts, revs = [ids[n] for n in keep], [verdicts[n] for n in keep], revs[keep]
+                op, lo = ">=", hi
+            for t in dict.fromkeys(verdicts):
+                if t not in texts:
+                    texts[t] = len(texts)
+            pos = np.fromiter(map(at.get, ids, repeat(-1)), np.int32, len(ids))
+            text = np.fromiter(map(texts.__getitem__, verdicts), np.int32, len(verdicts))
+            parts.append((pos, np.full(len(ids), code, dtype=np.int32), text, revs))
+            if not more:
+                break
+        who = store.one(NEXT_ANNOTATOR, (project_id, who))[0]
+    if not parts:
+        empty = np.zeros(0, dtype=np.int32)
+        return (empty, empty, empty, empty), [], []
+    columns = [list(c) for c in zip(*parts, strict=True)]
+    parts.clear()
+    pos, who_at, text_at, revs = (_concatenate(c) for c in columns)
+    there = pos >= 0
+    if not there.all():
+        pos, who_at, text_at, revs = pos[there], who_at[there], text_at[there], revs[there]
+    return (pos, who_at, text_at, revs), whos, list(texts)
+
+
+def _concatenate(pieces: list[np.ndarray]) -> np.ndarray:
+    """The pieces as one array, each let go once copied (memory holds the pieces and the array once)."""
+    out = np.concatenate(pieces)
+    pieces.clear()
+    return out
+
+
+def _newest(item: np.ndarray, who: np.ndarray, rev: np.ndarray) -> np.ndarray:
+    """The positions (ascending) of the labels that are their item and annotator's newest revision."""
     by = np.lexsort((rev, who, item))
     last = np.r_[(item[by][1:] != item[by][:-1]) | (who[by][1:] != who[by][:-1]), True]
-    return np.sort(by[last]).tolist()
+    return np.sort(by[last])
 
 
-def _pairwise(store: Store, info, q, opt: Options, raters,
-              read: Callable[[], None] | None = None) -> tuple[QualityReport, list[FinalAnswer]] | None:
+def _pairwise(store: Store, info, q, opt: Options, raters, read: Callable[[], None] | None = None,
+              *, full: bool = True) -> tuple[QualityReport, Answers] | None:
     """export_answers for one pairwise question: per item, the answers in the report's
-    annotator order; consensus and final answer as quality_report and final_answers make them.
-    The labels come as columns and are grouped by item with numpy; items whose answers are all
-    the same (the common case) share one worked-out result per answer and item shape."""
-    item_ids, skeletons = _items(store, info.id)
-    order = list(zip(item_ids, skeletons, strict=True))
+    annotator order; consensus and final answer as quality_report and final_answers make them
+    (the consensus of every unit when `full`, else of the conflicts only). The labels come as
+    codes and are grouped by item with numpy; items whose answers are all the same (the common
+    case) share one worked-out result per answer and count (and item shape, when `full`)."""
+    item_ids, skeletons, seqs = _item_columns(store, info.id)
     whole = {}  # gold and calibration items (no skeleton), read whole
     if None in skeletons:
         whole = {iid: Item.model_validate_json(data) for iid, data in store.tuples(WHOLE, (info.id,))}
-    columns = _columns(store, info.id, q.id)
-    if columns is None:
-        return None
-    ids, whos, texts, revisions = columns  # texts: the verdicts, [answer, guidelines version]
     at = dict(zip(item_ids, range(len(item_ids)), strict=True))
-    try:
-        pos = list(map(at.__getitem__, ids))
-    except KeyError:  # labels of items no longer in the project
-        pos = [at.get(i, -1) for i in ids]
-        keep = [k for k, p in enumerate(pos) if p >= 0]
-        pos, whos, texts, revisions = ([c[k] for k in keep] for c in (pos, whos, texts, revisions))
-    if revisions.count("1") < len(revisions):  # keep each item and annotator's newest revision only
-        current = _newest(pos, whos, revisions)
-        pos, whos, texts = ([c[k] for k in current] for c in (pos, whos, texts))
-    distinct = list(dict.fromkeys(texts))
-    verdicts = {t: json.loads(t) for t in distinct}
-    parsed = {t: v[0] for t, v in verdicts.items()}  # the answers
+    found = _label_codes(store, info.id, q.id, at)
+    del at
+    if found is None:
+        return None
+    (item_at, who_at, text_at, revs), whos, distinct = found
+    if (revs != 1).any():  # keep each item and annotator's newest revision only
+        current = _newest(item_at, who_at, revs)
+        item_at, who_at, text_at = item_at[current], who_at[current], text_at[current]
+    del revs
+    verdicts = [json.loads(t) for t in distinct]
+    parsed = [v[0] for v in verdicts]  # the answers, by verdict code
+    normal = np.fromiter((sk is not None for sk in skeletons), bool, len(skeletons))
     # the guidelines versions of the labels on normal items
-    on_normal = distinct if not whole else {t for p, t in zip(pos, texts, strict=True) if order[p][1] is not None}
+    on_normal = np.unique(text_at if not whole else text_at[normal[item_at]]).tolist()
     versions = {verdicts[t][1] or "" for t in on_normal}
-    labeled = set(whos)
+    labeled = {whos[w] for w in np.unique(who_at).tolist()}
     ordered = [*raters.names, *sorted(labeled - set(raters.names))]
     name = "strength" if q.scale == "strength" else "choice"
     var = declare_variables(info.spec, q.id)[(q.id, name)]
-    valid = {t for t, a in parsed.items() if a is not None and a.get("mode") == q.mode}  # count
-    valued = labeled if not whole and len(valid) == len(distinct) else {
-        w for p, w, t in zip(pos, whos, texts, strict=True) if t in valid and order[p][1] is not None}
+    valid = np.array([a is not None and a.get("mode") == q.mode for a in parsed], dtype=bool)  # count
+    valued = labeled if not whole and valid.all() else {
+        whos[w] for w in np.unique(who_at[valid[text_at] & normal[item_at]]).tolist()}
     humans = [a for a in ordered if a in valued]
     code = {c: float(n) for n, c in enumerate(var.categories)}.get
 
     # group the labels by item (in the items' order), each group in the report's annotator order
     place = {a: n for n, a in enumerate(ordered)}
-    item_at = np.array(pos, dtype=np.int64)
-    text_at = np.fromiter(map({t: n for n, t in enumerate(distinct)}.__getitem__, texts), np.int64, len(texts))
-    who_at = np.fromiter(map(place.__getitem__, whos), np.int64, len(whos))
+    who_at = np.array([place.get(w, -1) for w in whos], dtype=np.int32)[who_at] if len(who_at) else who_at
     by = np.lexsort((who_at, item_at))
     item_at, text_at, who_at = item_at[by], text_at[by], who_at[by]
     starts = np.flatnonzero(np.r_[True, item_at[1:] != item_at[:-1]]) if len(item_at) else item_at
-    counts = np.diff(np.r_[starts, len(item_at)]).tolist()
-    same = (np.minimum.reduceat(text_at, starts) == np.maximum.reduceat(text_at, starts)).tolist() \
-        if len(starts) else []
-    group = np.full(len(order), -1, dtype=np.int64)
+    counts = np.diff(np.r_[starts, len(item_at)])
+    same = (np.minimum.reduceat(text_at, starts) == np.maximum.reduceat(text_at, starts)) \
+        if len(starts) else np.zeros(0, dtype=bool)
+    group = np.full(len(item_ids), -1, dtype=np.int64)
     group[item_at[starts]] = np.arange(len(starts))
-    group, starts, text_at, who_at = group.tolist(), starts.tolist(), text_at.tolist(), who_at.tolist()
-    # the per-label columns are codes now: free their strings before the texts are read
-    del ids, whos, texts, revisions, pos, at, item_at, by
+    del by, item_at, normal
+    valid = valid.tolist()
 
     decisions = latest_decisions(store, info.id)
     if read is not None:
         read()  # done with the store
     rows: dict[tuple, int] = {}  # each unit's codes -> how many units have them
     consensus: list[ItemConsensus] = []
-    finals: list[FinalAnswer] = []
-    shared: dict[tuple, tuple] = {}  # (answer text, ratings, skeleton) -> what all-same answers make
+    answers = Answers(item_ids, seqs, [q.id])
+    add = answers.add
+    shared: dict[tuple, tuple] = {}  # (verdict, ratings[, skeleton]) -> what all-same answers make
     qid = q.id
-    for (iid, sk), g in zip(order, group, strict=True):
-        if g < 0:
-            if not (whole or decisions):
-                continue
-            pairs = []  # a gold answer or a decision needs no label
-        else:
-            first, n = starts[g], counts[g]
-            text = distinct[text_at[first]]
-            if same[g] and text in valid and sk is not None and (not decisions or (iid, qid) not in decisions):
-                done = shared.get((text, n, sk))
-                if done is None:
-                    answer = parsed[text]
-                    value, support, ok, _ = unit_value(var, [answer.get(name)] * n, None, opt)
-                    status = "single" if n < 2 else "agreed" if ok else "conflict"
+    for lo in range(0, len(item_ids), ITEM_SPAN):  # per-item lists for a span of items at a time
+        groups = group[lo:lo + ITEM_SPAN]
+        numbered = groups[groups >= 0]
+        g_lo = int(numbered[0]) if len(numbered) else 0
+        g_hi = int(numbered[-1]) + 1 if len(numbered) else 0
+        first_label = int(starts[g_lo]) if g_hi else 0
+        last_label = int(starts[g_hi - 1] + counts[g_hi - 1]) if g_hi else 0
+        span_starts = (starts[g_lo:g_hi] - first_label).tolist()
+        span_counts, span_same = counts[g_lo:g_hi].tolist(), same[g_lo:g_hi].tolist()
+        span_text, span_who = text_at[first_label:last_label].tolist(), who_at[first_label:last_label].tolist()
+        for p, g in enumerate(groups.tolist(), lo):
+            iid, sk = item_ids[p], skeletons[p]
+            if g < 0:
+                if not (whole or decisions):
+                    continue
+                pairs = []  # a gold answer or a decision needs no label
+            else:
+                g -= g_lo
+                first, n = span_starts[g], span_counts[g]
+                t = span_text[first]
+                if span_same[g] and valid[t] and sk is not None and (not decisions or (iid, qid) not in decisions):
+                    key = (t, n, sk) if full else (t, n)
+                    done = shared.get(key)
+                    if done is None:
+                        answer = parsed[t]
+                        value, support, ok, _ = unit_value(var, [answer.get(name)] * n, None, opt)
+                        status = "single" if n < 2 else "agreed" if ok else "conflict"
+                        cvalue = None if status == "conflict" or not full else \
+                            pairwise_answer(q, value, json.loads(sk)[:2])
+                        done = shared[key] = (status, cvalue, support, answer, (code(answer.get(name)),) * n)
+                    status, cvalue, support, answer, codes = done
+                    if full or status == "conflict":
+                        consensus.append(ItemConsensus(iid, qid, status, cvalue, support, n))
+                    rows[codes] = rows.get(codes, 0) + 1
+                    if n == 1:
+                        add(p, 0, answer, SINGLE, None, None, 1, ordered[span_who[first]])
+                    else:
+                        add(p, 0, answer, UNANIMOUS, None, 1.0, n)
+                    continue
+                pairs = [(ordered[span_who[j]], span_text[j]) for j in range(first, first + n)]
+            status = None
+            if sk is not None:
+                values = [parsed[t].get(name) for w, t in pairs if valid[t]]  # in the report's order
+                if values:
+                    rows[codes] = rows.get(codes := tuple(code(v) for v in values), 0) + 1
+                    value, support, ok, m = unit_value(var, values, None, opt)
+                    status = "single" if m < 2 else "agreed" if ok else "conflict"
                     cvalue = None if status == "conflict" else pairwise_answer(q, value, json.loads(sk)[:2])
-                    done = shared[(text, n, sk)] = (status, cvalue, support, answer, (code(answer.get(name)),) * n)
-                status, cvalue, support, answer, codes = done
-                consensus.append(ItemConsensus(iid, qid, status, cvalue, support, n))
-                rows[codes] = rows.get(codes, 0) + 1
-                # positional: a named tuple made with keywords takes several times as long
-                finals.append(FinalAnswer(iid, qid, answer, "single", None, None, 1, ordered[who_at[first]])
-                              if n == 1 else FinalAnswer(iid, qid, answer, "unanimous", None, 1.0, n, None))
-                continue
-            pairs = [(ordered[who_at[j]], distinct[text_at[j]]) for j in range(first, first + n)]
-        c = None
-        if sk is not None:
-            values = [parsed[t].get(name) for w, t in pairs if t in valid]  # in the report's order
-            if values:
-                rows[codes] = rows.get(codes := tuple(code(v) for v in values), 0) + 1
-                value, support, ok, m = unit_value(var, values, None, opt)
-                status = "single" if m < 2 else "agreed" if ok else "conflict"
-                cvalue = None if status == "conflict" else pairwise_answer(q, value, json.loads(sk)[:2])
-                c = ItemConsensus(iid, qid, status, cvalue, support, m)
-                consensus.append(c)
-        answers = [(w, parsed[t]) for w, t in pairs if parsed[t] is not None]
-        item = whole.get(iid)
-        key = (iid, qid)
-        if item is not None and item.kind == "gold" and item.gold and qid in item.gold:
-            finals.append(FinalAnswer(iid, qid, item.gold[qid], "gold", ratings=len(answers)))
-        elif key in decisions:
-            d = decisions[key]
-            finals.append(FinalAnswer(iid, qid, d["answer"], "adjudicated", d.get("reason"),
-                                      ratings=len(answers), rater=d["reviewer"]))
-        elif len(answers) == 1:
-            finals.append(FinalAnswer(iid, qid, answers[0][1], "single", ratings=1, rater=answers[0][0]))
-        elif answers and all(a == answers[0][1] for _, a in answers):
-            finals.append(FinalAnswer(iid, qid, answers[0][1], "unanimous", support=1.0, ratings=len(answers)))
-        elif c is not None and c.status == "agreed" and c.value:
-            finals.append(FinalAnswer(iid, qid, c.value, "majority", support=c.support, ratings=len(answers)))
+                    if full or status == "conflict":
+                        consensus.append(ItemConsensus(iid, qid, status, cvalue, support, m))
+            given = [(w, parsed[t]) for w, t in pairs if parsed[t] is not None]
+            item = whole.get(iid)
+            key = (iid, qid)
+            if item is not None and item.kind == "gold" and item.gold and qid in item.gold:
+                add(p, 0, item.gold[qid], GOLD, ratings=len(given))
+            elif key in decisions:
+                d = decisions[key]
+                add(p, 0, d["answer"], ADJUDICATED, d.get("reason"), ratings=len(given), rater=d["reviewer"])
+            elif len(given) == 1:
+                add(p, 0, given[0][1], SINGLE, ratings=1, rater=given[0][0])
+            elif given and all(a == given[0][1] for _, a in given):
+                add(p, 0, given[0][1], UNANIMOUS, support=1.0, ratings=len(given))
+            elif status == "agreed" and cvalue:
+                add(p, 0, cvalue, MAJORITY, support=support, ratings=len(given))
+    # the labels' codes and groups are done with: let them go before the figures are worked out
+    del group, starts, counts, same, text_at, who_at, skeletons, shared
     width = max((len(r) for r in rows), default=0)
     x = np.full((sum(rows.values()), width), np.nan)
     at_row = 0
     for codes, count in rows.items():
         x[at_row:at_row + count, :len(codes)] = [np.nan if c is None else c for c in codes]
         at_row += count
-    kinds = {"normal": len(order) - len(whole), "gold": 0, "calibration": 0}
+    kinds = {"normal": len(item_ids) - len(whole), "gold": 0, "calibration": 0}
     for item in whole.values():
         kinds[item.kind] += 1
     report = QualityReport(
@@ -315,4 +531,4 @@ def _pairwise(store: Store, info, q, opt: Options, raters,
         consensus=mark_decided(consensus, decisions), annotators=[], raters=[], competence=[], by_round=[],
         by_guidelines=[],
         options=opt, guidelines_versions=sorted(versions))
-    return report, finals
+    return report, answers.seal()
