@@ -118,3 +118,30 @@ def test_an_annotator_who_left_across_chunks(world, tmp_path, monkeypatch, chunk
     again = {r[0] for r in store.tuples("SELECT item_id FROM assignments WHERE round=2")}
     assert again == dropped and report.items == 2
     store.close()
+
+
+def test_a_round_cancelled_partway_leaves_nothing(world, tmp_path):
+    """Cancel while the bundles are being written: the bundles already written are removed, and
+    neither the round, its assignments nor its gold items are recorded; the next try is round 1."""
+    store = fresh_project(world, tmp_path / "p")
+    out = tmp_path / "p" / "round1"
+    seen: list[tuple[int, int]] = []
+
+    def cancelled():
+        return len(seen) >= 2  # after the first bundle is written
+
+    with pytest.raises(assign.Cancelled, match="round 1 cancelled"):
+        assign_round(store, identity=world.coordinator, out_dir=out, overlap=2,
+                     gold_paths=[gold_items(tmp_path / "gold.jsonl")], gold_fraction=0.1,
+                     progress=lambda done, total: seen.append((done, total)), cancelled=cancelled)
+    total = seen[0][1]
+    assert seen == [(0, total), (1, total)] and total == len(world.cards)
+    assert not list(out.glob("*"))
+    assert store.one("SELECT count(*) FROM assignments")[0] == 0
+    assert store.one("SELECT count(*) FROM rounds")[0] == 0
+    assert store.one("SELECT count(*) FROM items WHERE kind='gold'")[0] == 0
+    report = assign_round(store, identity=world.coordinator, out_dir=out, overlap=2,
+                          progress=lambda done, total: seen.append((done, total)))
+    assert report.round == 1 and len(list(out.glob("*.annotary"))) == len(report.bundles) == total
+    assert seen[-1] == (total, total)
+    store.close()

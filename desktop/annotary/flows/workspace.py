@@ -673,7 +673,7 @@ def encryption_of(values: dict) -> Encryption:
     return Encryption(encrypt=True) if values["encrypt"] else Encryption(plaintext=True)
 
 
-def assign(store: Store, identity, values: dict) -> AssignReport:
+def assign(store: Store, identity, values: dict, progress=None, cancelled=None) -> AssignReport:
     out = Path(values["out"])
     out.mkdir(parents=True, exist_ok=True)
     fraction = values.get("gold_fraction") or None
@@ -685,7 +685,8 @@ def assign(store: Store, identity, values: dict) -> AssignReport:
                         triage=routing.removeprefix("triage:") if routing.startswith("triage:") else None,
                         min_rater_confidence=(values.get("min_rater_confidence") or None)
                         if routing.startswith("triage:") else None,
-                        competence=routing == "competence", encryption=encryption_of(values))
+                        competence=routing == "competence", encryption=encryption_of(values),
+                        progress=progress, cancelled=cancelled)
 
 
 def assign_message(r: AssignReport) -> str:

@@ -9,7 +9,7 @@ import re
 import tempfile
 from array import array
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,7 +20,7 @@ from annotary.analysis.variables import Options
 from annotary.bundles.bundle import write_bundle
 from annotary.bundles.identity import Identity
 from annotary.bundles.sealed import private_folder
-from annotary.core.errors import AnnotaryError, BundleError, ItemError, TrustError
+from annotary.core.errors import AnnotaryError, BundleError, Cancelled, ItemError, TrustError
 from annotary.core.items import Item
 from annotary.ops import queries
 from annotary.ops.bundling import instance_fields
@@ -110,7 +110,9 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
                  adaptive: bool = False, fmt: str = "auto", feedback: bool = False,
                  triage: str | None = None, min_rater_confidence: float | None = None,
                  tolerance: float = 0.0, weak_support: float | None = None, competence: bool = False,
-                 min_posterior: float | None = None, encryption: Encryption = DEFAULT_CHOICE) -> AssignReport:
+                 min_posterior: float | None = None, encryption: Encryption = DEFAULT_CHOICE,
+                 progress: Callable[[int, int], None] | None = None,
+                 cancelled: Callable[[], bool] | None = None) -> AssignReport:
     """Give each item to `overlap` distinct annotators (least loaded first) and write their bundles.
 
     Items keep the annotators of earlier rounds, so a later round with a higher overlap tops
@@ -129,6 +131,8 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
     where no one who answered has an estimate; the estimates route items, never decide answers.
     `encryption`: each bundle encrypted to its annotator and the coordinator (and the cards given);
     by default when the spec is confidential.
+    `progress(bundles written, bundles)` after each bundle; `cancelled()` is asked before each: a
+    round cancelled partway raises Cancelled and leaves nothing, neither bundles nor the round.
     """
     info = project_info(store)
     spec = info.spec
@@ -238,7 +242,7 @@ def assign_round(store: Store, *, identity: Identity, out_dir: str | Path, overl
     report = _write(store, identity=identity, info=info, round=round, overlap=overlap, demands=demands,
                     special=special, had=had, gold_fraction=gold_fraction, added=added, lessons=lessons,
                     people=people, out_dir=Path(out_dir), notes=notes, settings=settings,
-                    seal=(encryption, extra))
+                    seal=(encryption, extra), progress=progress, cancelled=cancelled)
     return replace(report, reasons=reasons)
 
 
@@ -519,7 +523,7 @@ def _spool(out_dir: Path, path: Path, readers) -> Iterator[BinaryIO]:
 
 
 def _write(store: Store, *, identity, info, round, overlap, demands, special, had, gold_fraction, added,
-           lessons, people, out_dir, notes, settings, seal) -> AssignReport:
+           lessons, people, out_dir, notes, settings, seal, progress=None, cancelled=None) -> AssignReport:
     """Plan the round, record it and write the bundles in one go: a failed bundle leaves neither
     behind. Assignments go to SQLite as they are planned and each bundle's items are read back
     from there a chunk at a time, so memory does not grow with the project."""
@@ -552,9 +556,13 @@ def _write(store: Store, *, identity, info, round, overlap, demands, special, ha
                  for kind, ids in work.items() for iid in ids))
             assigned = sum(load.values()) + sum(len(ids) for work in extra.values() for ids in work.values())
             out_dir.mkdir(parents=True, exist_ok=True)
-            for a, work in extra.items():
-                if not load[a] and not work["calibration"]:
-                    continue
+            writing = [a for a, work in extra.items() if load[a] or work["calibration"]]
+            for a in writing:
+                if cancelled is not None and cancelled():
+                    raise Cancelled(f"round {round} cancelled: no bundle written, nothing assigned")
+                if progress is not None:
+                    progress(len(bundles), len(writing))
+                work = extra[a]
                 # this round's normal items of `a` in the order they were planned, then the gold
                 mixed = [r[0] for r in store.tuples(
                     "SELECT item_id FROM assignments WHERE project_id=? AND annotator=? AND round=?"
@@ -576,6 +584,8 @@ def _write(store: Store, *, identity, info, round, overlap, demands, special, ha
                 written.append(path)
                 bundles.append(TaskBundle(a, people[a], path, load[a], len(work["gold"]),
                                           len(work["calibration"])))
+            if progress is not None:
+                progress(len(bundles), len(writing))
             counts = {"items": items, "assignments": assigned, "bundles": len(bundles)}
             store.conn.execute(
                 "INSERT INTO rounds (project_id, round, created_at, guidelines_version, settings, counts)"

@@ -691,8 +691,15 @@ class WorkspaceScreen(QWidget):
             self.ask.info(f"Round {report.round} assigned", wf.assign_message(report))
             self.refresh()
 
+        def failed(err):
+            if isinstance(err, Cancelled):
+                self.message.emit(f"Assignment cancelled: {one_line(err)}")
+            else:
+                self._failed(err)
+
         self._run("Assigning the round and signing the bundles…", "Assign progress",
-                  lambda store, progress, cancelled: wf.assign(store, identity, values), done, self._failed)
+                  lambda store, progress, cancelled: wf.assign(store, identity, values, progress, cancelled),
+                  done, failed)
 
     def adjudicate(self) -> None:
         """A signed bundle of the conflicts (and an audit sample) for one reviewer of the roster."""
