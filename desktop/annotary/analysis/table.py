@@ -8,8 +8,9 @@ item skeletons are made from them only where a reader asks for one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from annotary.analysis.variables import Rating
 from annotary.core.items import Item
 
 KINDS = ("normal", "gold", "calibration")
+WIDEST = 48  # bytes of the longest item id ItemTable.locate keeps in an array (ids may have 800)
 
 
 @dataclass
@@ -31,7 +33,7 @@ class ItemTable:
     rename: Callable[[Item, str], Item]  # a base under another id (no validation: parts shared)
     seq: np.ndarray | None = None  # int64, the items' seq in the store (ascending)
     _order: np.ndarray | None = None
-    _index: dict[str, int] | None = None
+    _index: dict[bytes, int] | tuple[np.ndarray, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -41,11 +43,28 @@ class ItemTable:
         base = self.bases[s]
         return self.rename(base, self.ids[i]) if self.shared[s] else base
 
-    def index(self) -> dict[str, int]:
-        """Item id -> index, kept until forget_index (the loaders read ids by it)."""
+    def locate(self, ids: Sequence[bytes]) -> np.ndarray:
+        """The index of each item id (UTF-8 bytes, as SQLite's CAST(id AS BLOB) gives them), -1
+        for an id not in the table. Looked up in the ids' bytes, sorted, kept until forget_index:
+        a few bytes an item where an id -> index dict holds about 80."""
         if self._index is None:
-            self._index = {iid: n for n, iid in enumerate(self.ids)}
-        return self._index
+            encoded = [iid.encode() for iid in self.ids]
+            width = max(map(len, encoded), default=1)
+            if width > WIDEST:  # a few long ids would widen every row: look them up in a dict
+                self._index = {iid: n for n, iid in enumerate(encoded)}
+            else:
+                order = self.order()
+                self._index = (np.array(encoded, f"S{width}")[order], order)
+            del encoded
+        if isinstance(self._index, dict):
+            return np.fromiter(map(self._index.get, ids, repeat(-1)), np.int64, len(ids))
+        keys, order = self._index
+        # one byte wider than any id: a longer id cannot pass for its cut-off start
+        wanted = np.array(ids, f"S{keys.dtype.itemsize + 1}")
+        at = np.searchsorted(keys, wanted).clip(0, max(len(keys) - 1, 0))
+        if not len(keys):
+            return np.full(len(ids), -1, np.int64)
+        return np.where(keys[at] == wanted, order[at], -1)
 
     def forget_index(self) -> None:
         self._index = None

@@ -10,6 +10,8 @@ items are training.
 from __future__ import annotations
 
 import csv
+import ctypes
+import ctypes.util
 import io
 import json
 import math
@@ -17,7 +19,6 @@ from array import array
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
-from itertools import repeat
 
 import numpy as np
 
@@ -71,6 +72,8 @@ FIRST_ALL = """
     SELECT annotator, item_id, question_id, revision, verdict, facts FROM labels INDEXED BY labels_current
     WHERE project_id=? AND retracted=0
 """
+# the same with each item id as its UTF-8 bytes, as ItemTable.locate looks them up
+AS_BYTES = ("SELECT annotator, item_id,", "SELECT annotator, CAST(item_id AS BLOB),")
 SKELETONS_SEQ = "SELECT seq, id, skeleton FROM items WHERE project_id=? ORDER BY seq"  # from an index (0005)
 REVISED = "SELECT 1 FROM labels WHERE project_id=? AND retracted=0 AND revision > 1 LIMIT 1"
 
@@ -149,13 +152,13 @@ def load_label_table(store: Store, project_id: str, items: ItemTable) -> LabelTa
     """The current labels of the project's items as arrays (analysis.table.LabelTable), read in
     chunks: the answers are parsed once per distinct (verdict, facts), as load_ratings does; a
     label of an item no longer there is left out."""
-    cur = store.conn.execute(CURRENT_ALL if store.one(REVISED, (project_id,)) else FIRST_ALL, (project_id,))
+    query = CURRENT_ALL if store.one(REVISED, (project_id,)) else FIRST_ALL
+    cur = store.conn.execute(query.replace(*AS_BYTES), (project_id,))
     raters, questions, answers = _coder(), _coder(), _coder()
     parts: dict[str, list] = {k: [] for k in ("rater", "item", "question", "revision", "answer")}
-    index = items.index().get  # while reading: the peak comes later
     while rows := cur.fetchmany(CHUNK):
         who, iid, qid, rev, verdict, facts = zip(*rows, strict=True)
-        at = np.fromiter(map(index, iid, repeat(-1)), np.int64, len(rows))
+        at = items.locate(iid)
         ok = at >= 0
         parts["item"].append(at[ok])
         parts["rater"].append(np.fromiter(map(raters.__getitem__, who), np.int32, len(rows))[ok])
@@ -258,7 +261,7 @@ def decided_pairs(store: Store, project_id: str) -> set[tuple[str, str]]:
         "SELECT DISTINCT item_id, question_id FROM decisions WHERE project_id=?", (project_id,))}
 
 
-DURATIONS = ("SELECT annotator, item_id, revision, json_extract(data, '$.duration_ms') FROM labels NOT INDEXED"
+DURATIONS = ("SELECT annotator, CAST(item_id AS BLOB), revision, json_extract(data, '$.duration_ms') FROM labels NOT INDEXED"
              " WHERE project_id=? AND retracted=0")  # the table in its order: no index lookups, no sort
 
 
@@ -267,14 +270,13 @@ def _durations(store: Store, project_id: str, items: ItemTable) -> dict[str, arr
     over the revisions in order; per annotator in the order of the item ids (as floats: a
     million labels are not a million dict entries)."""
     who, extra = _coder(), _coder()  # annotators; ids of items no longer there
-    index = items.index().get
     parts: dict[str, list] = {k: [] for k in ("who", "item", "revision", "ms")}
     cur = store.conn.execute(DURATIONS, (project_id,))
     while rows := cur.fetchmany(CHUNK):
         names, iids, revisions, ms = zip(*rows, strict=True)
-        item = np.fromiter(map(index, iids, repeat(-1)), np.int64, len(rows))
+        item = items.locate(iids)
         for k in np.flatnonzero(item < 0).tolist():
-            item[k] = len(items.ids) + extra[iids[k]]
+            item[k] = len(items.ids) + extra[iids[k].decode()]
         parts["who"].append(np.fromiter(map(who.__getitem__, names), np.int32, len(rows)))
         parts["item"].append(item.astype(np.int32))
         parts["revision"].append(np.asarray(revisions, np.int32))
@@ -449,12 +451,28 @@ class QualityReport:
         return out
 
 
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+
+
+def _return_freed_arrays() -> None:
+    """Have the C allocator give every large block back to the system when it is freed. glibc
+    raises its mmap threshold each time a large block is freed, so the report's later arrays come
+    from the heap and their memory stays with the process: a few hundred MiB at a million labels.
+    A fixed threshold keeps the peak to what is held at once. Elsewhere than glibc: nothing."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+    except (OSError, AttributeError):
+        pass
+
+
 def quality_report(store: Store, *, question: str | None = None, options: Options | None = None,
                    light: bool = False) -> QualityReport:
     """Every agreement, consensus and per-annotator figure the project's labels support.
 
     `light` computes only what a dataset export needs (agreement per question and consensus):
     no annotator-pair, per-annotator, competence, outside-rater or per-round figures."""
+    _return_freed_arrays()
     opt = options or Options()
     info = project_info(store)
     spec = info.spec
