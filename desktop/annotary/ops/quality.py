@@ -36,7 +36,7 @@ from annotary.analysis.people import (
     rater_stats,
 )
 from annotary.analysis.questions import build_from_table, differs
-from annotary.analysis.table import KINDS, Items, ItemTable, LabelTable, Ratings
+from annotary.analysis.table import KINDS, Ids, Items, ItemTable, LabelTable, Ratings
 from annotary.analysis.variables import Options, Rating, unsure
 from annotary.analysis.verdicts import (
     STATUSES,
@@ -145,7 +145,10 @@ def load_item_table(store: Store, project_id: str) -> ItemTable:
                 shape_of[whole[iid]], kind[whole[iid]] = len(bases), KINDS.index(item.kind)
                 bases.append(item)
                 shared.append(False)
-    return ItemTable(ids, kind, shape_of, bases, shared, _renamed, np.asarray(seqs, np.int64))
+    del whole
+    seq = np.asarray(seqs, np.int64)
+    del seqs
+    return ItemTable(Ids.of(ids), kind, shape_of, bases, shared, _renamed, seq)
 
 
 def load_label_table(store: Store, project_id: str, items: ItemTable) -> LabelTable:
@@ -288,13 +291,17 @@ def _durations(store: Store, project_id: str, items: ItemTable) -> dict[str, arr
     who_rank = np.empty(len(names), np.int64)
     who_rank[np.argsort(np.array(names, object), kind="stable")] = np.arange(len(names))
     if extra:  # rank every id, the known and the gone
-        ids = [*items.ids, *extra]
+        ids = [*items.ids, *extra]  # as str: the order Python sorts them in
         rank = np.empty(len(ids), np.int64)
         rank[np.fromiter(sorted(range(len(ids)), key=ids.__getitem__), np.int64, len(ids))] = np.arange(len(ids))
     else:
         rank = items.ranks()
     order = np.lexsort((r, rank.astype(np.int32)[i], who_rank.astype(np.int32)[a]))
-    a, i, r, ms = a[order], i[order], r[order], ms[order]
+    del rank
+    a = a[order]  # one array at a time: a million labels' columns are not held twice
+    i = i[order]
+    r = r[order]
+    ms = ms[order]
     del order
     new = np.ones(len(a), bool)
     new[1:] = (a[1:] != a[:-1]) | (i[1:] != i[:-1]) | (r[1:] != r[:-1])
