@@ -12,14 +12,12 @@ from __future__ import annotations
 import csv
 import ctypes
 import ctypes.util
-import gc
 import io
 import json
 import math
 from array import array
 from collections import defaultdict
 from collections.abc import Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 
 import numpy as np
@@ -49,6 +47,7 @@ from annotary.analysis.verdicts import (
 )
 from annotary.core.errors import AnnotaryError
 from annotary.core.items import Item
+from annotary.ops import paused_gc
 from annotary.ops.project import _CHOSEN, _RUBRIC, ANSWER, WHOLE, _renamed, project_info
 from annotary.store import Store
 from annotary.store.migrations import SKELETON_RESPONSES
@@ -475,19 +474,6 @@ def _return_freed_arrays() -> None:
         pass
 
 
-@contextmanager
-def _collector_paused():
-    """No cycle collection while the loaders read rows: their millions of tuples are freed by
-    reference counting, and the collector's passes over them cost about a second at 1M labels."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def quality_report(store: Store, *, question: str | None = None, options: Options | None = None,
                    light: bool = False) -> QualityReport:
     """Every agreement, consensus and per-annotator figure the project's labels support.
@@ -501,7 +487,7 @@ def quality_report(store: Store, *, question: str | None = None, options: Option
     if question is not None and question not in {q.id for q in spec.questions}:
         raise AnnotaryError(f"no question {question!r} in the spec "
                             f"(questions: {', '.join(q.id for q in spec.questions)})")
-    with _collector_paused():
+    with paused_gc():  # the loaders' millions of row tuples are freed by reference counts
         items = load_item_table(store, info.id)
         raters = load_raters(store, info.id)
         table = load_label_table(store, info.id, items)
