@@ -349,6 +349,8 @@ def _truths(items: ItemTable) -> dict[str, dict[str, dict]]:
 
 def _plain(obj):
     """JSON-ready: nan becomes None, tuples lists."""
+    if obj is None or type(obj) in _AS_IS:  # most values: a million consensus rows' worth
+        return obj
     if isinstance(obj, float):
         return None if math.isnan(obj) else obj
     if isinstance(obj, dict):
@@ -390,8 +392,15 @@ class Rows(list):
         return f"Rows({len(self)})"
 
 
+_AS_IS = frozenset({str, int, bool})
+_NAMES: dict[type, tuple[str, ...]] = {}  # a dataclass's field names (fields() takes longer than a row)
+
+
 def _plain_row(obj) -> dict:
-    return {f.name: _plain(getattr(obj, f.name)) for f in fields(obj)}
+    names = _NAMES.get(type(obj))
+    if names is None:
+        names = _NAMES[type(obj)] = tuple(f.name for f in fields(obj))
+    return {name: _plain(getattr(obj, name)) for name in names}
 
 
 class Loaded:
