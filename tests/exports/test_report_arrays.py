@@ -113,3 +113,20 @@ def test_a_label_of_an_item_no_longer_there_is_left_out(mixed):
     table = load_label_table(mixed, info.id, items)
     assert "i05" not in items.ids and len(table) == sum(1 for r in load_ratings(mixed, info.id) if r.item_id != "i05")
     assert all(c.item_id != "i05" for c in quality_report(mixed).consensus)
+
+
+@pytest.mark.parametrize("longest", [12, 60])  # the ids' bytes held sorted, or (past WIDEST) in a dict
+def test_item_ids_are_found_whatever_their_script_and_length(tmp_path, coordinator, longest):
+    ids = ["é1", "é10", "z", "Ω-7", "a" * longest, "a" * (longest - 1), "日本語"]
+    items = [{"id": iid, "prompt": f"Question {n}?",
+              "responses": [{"id": "r1", "text": "one"}, {"id": "r2", "text": "two"}]} for n, iid in enumerate(ids)]
+    labels = {f"h{j}": [(iid, "overall", pw("AB"[(n + j) % 2])) for n, iid in enumerate(ids)] for j in range(3)}
+    store = build(tmp_path / "ids", spec_of(OVERALL_Q, project_id="ids"), items, labels, coordinator)
+    info = project_info(store)
+    table = load_item_table(store, info.id)
+    asked = [iid.encode() for iid in [*ids, "é", "é100", "a" * (longest + 1), "", "日本"]]
+    assert table.locate(asked).tolist() == [table.ids.index(iid) for iid in ids] + [-1] * 5
+    report = quality_report(store)
+    agreed, stats, _ = per_rating(store, Options(), report.humans)
+    assert list(report.consensus) == agreed and {c.item_id for c in agreed} == set(ids)
+    assert [asdict(s) for s in report.variables] == [asdict(s) for s in stats]

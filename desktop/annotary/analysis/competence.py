@@ -43,13 +43,18 @@ def _fit(u: np.ndarray, r: np.ndarray, k: np.ndarray, units: int, raters: int, n
     # Start from vote shares (soft majority vote): it fixes which class is which, so EM cannot
     # converge to a label-swapped solution, and makes the run deterministic.
     votes = np.bincount(u * n_classes + k, minlength=units * n_classes).reshape(units, n_classes)
-    rated = votes.sum(1) > 0
-    post = np.full((units, n_classes), 1.0 / n_classes)
-    post[rated] = votes[rated] / votes[rated].sum(1, keepdims=True)
+    per = votes.sum(1, keepdims=True)
+    rated = per[:, 0] > 0
+    every = bool(rated.all())
+    if every:  # no copies of a million units' votes
+        post = votes / per
+    else:
+        post = np.full((units, n_classes), 1.0 / n_classes)
+        post[rated] = votes[rated] / per[rated]
+    del votes, per
     cell = (r * n_classes + k).astype(np.int32)  # (rater, given class) of every rating
     patterns, pattern_of = _patterns(u, cell, units)
     rating_pattern = pattern_of[u].astype(np.int32)
-    every = bool(rated.all())
     converged, it, last, log_lik = False, 0, -np.inf, 0.0
     by_pattern = None  # after the first E-step: the posteriors of the patterns (class x pattern)
 
@@ -96,9 +101,11 @@ def _patterns(u: np.ndarray, cell: np.ndarray, units: int) -> tuple[np.ndarray, 
     """The distinct sequences of (rater, given class) cells units hold (-1 padded), and each unit's."""
     per = np.bincount(u, minlength=units)
     width = int(per.max(initial=0))
-    grid = np.full((units, max(width, 1)), -1, np.int64)
+    grid = np.full((units, max(width, 1)), -1, np.int32)
     start = np.concatenate(([0], np.cumsum(per)[:-1])) if units else np.zeros(0, np.int64)
-    grid[u, np.arange(len(u)) - start[u]] = cell  # ratings come unit by unit (row-major nonzero)
+    del per
+    grid[u, np.arange(len(u), dtype=np.int32) - start[u].astype(np.int32)] = cell  # ratings come unit by unit
+    del start
     base = raters_cells = int(cell.max(initial=-1)) + 2  # a cell code + 1; 0 pads
     if width and raters_cells ** width < 2**62:  # each row as one number: unique rows by a 1-D sort
         key = np.zeros(units, np.int64)
@@ -111,7 +118,7 @@ def _patterns(u: np.ndarray, cell: np.ndarray, units: int) -> tuple[np.ndarray, 
             keys = keys // base
         return patterns, pattern_of.reshape(-1)
     patterns, pattern_of = np.unique(grid, axis=0, return_inverse=True)
-    return patterns, pattern_of.reshape(-1)
+    return patterns.astype(np.int64), pattern_of.reshape(-1)
 
 
 # --- per variable -------------------------------------------------------------------------------
@@ -158,12 +165,20 @@ def _cell_ratings(var: Variable, who: list[str]) -> tuple[np.ndarray, np.ndarray
     c = var.cells
     col = c.columns(who)
     keep = np.flatnonzero(col >= 0)
-    ranks, unit = np.unique(c.rank[c.item[keep]], return_inverse=True)
+    rank = c.rank[c.item[keep]]
+    # each unit's position among the rated items in rank order (np.unique's inverse, without its sort)
+    present = np.zeros(len(c.rank) + 1, bool)
+    present[rank] = True
+    dense = np.cumsum(present, dtype=np.int32) - 1
+    units = int(dense[-1]) + 1 if len(dense) else 0
+    unit = dense[rank]
+    del rank, present, dense
     value = c.numbers(var)[c.value[keep]]
     ok = ~np.isnan(value)
-    u, r, k = unit[ok], col[keep][ok], value[ok].astype(np.int64)
+    u, r, k = unit[ok], col[keep][ok], value[ok].astype(np.int32)
+    del unit, value, ok, keep
     order = np.lexsort((r, u))
-    return u[order].astype(np.int32), r[order].astype(np.int32), k[order].astype(np.int32), len(ranks)
+    return u[order].astype(np.int32), r[order].astype(np.int32), k[order], units
 
 
 def posterior_of(confusion: np.ndarray, prior: np.ndarray, given) -> np.ndarray:

@@ -168,16 +168,19 @@ def compact_matrix(var: Variable, raters: list[str]) -> np.ndarray:
     """A variable's units (in rating_matrix's order) x their ratings by the given raters, in no
     particular column: what matrix_stats needs, in units x the most ratings a unit has."""
     c = var.cells
-    col = c.columns(raters)
-    keep = np.flatnonzero(col >= 0)
-    unit = c.rank[c.item[keep]]
-    order = keep[np.argsort(unit, kind="stable")]
+    keep = np.flatnonzero(c.columns(raters) >= 0)
+    order = keep[np.argsort(c.rank[c.item[keep]], kind="stable")]
+    del keep  # each temporary as soon as it is used: a million ratings' indices are 8 MB each
     unit = c.rank[c.item[order]]
     starts = first_of_groups(unit)
     n = np.diff(np.append(starts, len(unit)))
+    row = np.repeat(np.arange(len(starts), dtype=np.int32), n)
+    at = np.arange(len(unit), dtype=np.int32) - starts[row].astype(np.int32)
+    del unit
+    given = c.numbers(var)[c.value[order]]
+    del order
     x = np.full((len(starts), max(int(n.max(initial=0)), 1)), np.nan)
-    row = np.repeat(np.arange(len(starts)), n)
-    x[row, np.arange(len(unit)) - starts[row]] = c.numbers(var)[c.value[order]]
+    x[row, at] = given
     return x
 
 

@@ -8,8 +8,9 @@ item skeletons are made from them only where a reader asks for one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 
@@ -17,13 +18,41 @@ from annotary.analysis.variables import Rating
 from annotary.core.items import Item
 
 KINDS = ("normal", "gold", "calibration")
+WIDEST = 48  # bytes of the longest item id ItemTable.locate keeps in an array (ids may have 800)
+
+
+class Ids(Sequence[str]):
+    """Item ids held as one array of their UTF-8 bytes: a dozen bytes an item where a list of
+    str holds about 70. An id is made a str when read."""
+
+    def __init__(self, data: np.ndarray):
+        self.data = data  # "S<width>"; ids hold no NUL (core.items.ITEM_ID_PATTERN), so none is cut
+
+    @classmethod
+    def of(cls, ids: list[str]) -> Ids | list[str]:
+        """The ids in an array, or as they are where a few long ids would widen every row."""
+        encoded = [iid.encode() for iid in ids]
+        width = max(map(len, encoded), default=1)
+        return ids if width > WIDEST else cls(np.array(encoded, f"S{width}"))
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [x.decode() for x in self.data[i].tolist()]
+        return self.data[i].decode()
+
+    def __iter__(self) -> Iterator[str]:
+        for s in range(0, len(self.data), 65536):
+            yield from (x.decode() for x in self.data[s:s + 65536].tolist())
 
 
 @dataclass
 class ItemTable:
     """The project's items in their order: ids, kinds (codes into KINDS) and shapes."""
 
-    ids: list[str]
+    ids: Sequence[str]  # an Ids, or a list of str (Ids.of)
     kind: np.ndarray  # int8, KINDS position
     shape: np.ndarray  # int32 index into bases
     bases: list[Item]  # a shape's item (under another id); an item read whole is a shape of its own
@@ -31,7 +60,7 @@ class ItemTable:
     rename: Callable[[Item, str], Item]  # a base under another id (no validation: parts shared)
     seq: np.ndarray | None = None  # int64, the items' seq in the store (ascending)
     _order: np.ndarray | None = None
-    _index: dict[str, int] | None = None
+    _index: dict[bytes, int] | tuple[np.ndarray, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -41,20 +70,37 @@ class ItemTable:
         base = self.bases[s]
         return self.rename(base, self.ids[i]) if self.shared[s] else base
 
-    def index(self) -> dict[str, int]:
-        """Item id -> index, kept until forget_index (the loaders read ids by it)."""
+    def locate(self, ids: Sequence[bytes]) -> np.ndarray:
+        """The index of each item id (UTF-8 bytes, as SQLite's CAST(id AS BLOB) gives them), -1
+        for an id not in the table. Looked up in the ids' bytes, sorted, kept until forget_index:
+        a few bytes an item where an id -> index dict holds about 80."""
         if self._index is None:
-            self._index = {iid: n for n, iid in enumerate(self.ids)}
-        return self._index
+            if isinstance(self.ids, Ids):
+                order = self.order()
+                self._index = (self.ids.data[order], order)
+            else:  # long ids: a dict
+                self._index = {iid.encode(): n for n, iid in enumerate(self.ids)}
+        if isinstance(self._index, dict):
+            return np.fromiter(map(self._index.get, ids, repeat(-1)), np.int64, len(ids))
+        keys, order = self._index
+        # one byte wider than any id: a longer id cannot pass for its cut-off start
+        wanted = np.array(ids, f"S{keys.dtype.itemsize + 1}")
+        at = np.searchsorted(keys, wanted).clip(0, max(len(keys) - 1, 0))
+        if not len(keys):
+            return np.full(len(ids), -1, np.int64)
+        return np.where(keys[at] == wanted, order[at], -1)
 
     def forget_index(self) -> None:
         self._index = None
 
     def order(self) -> np.ndarray:
         """The items' indices with their ids in sorted order."""
-        if self._order is None:  # Python's sort: far faster on strings than numpy's
-            self._order = np.fromiter(sorted(range(len(self.ids)), key=self.ids.__getitem__), np.int64,
-                                      len(self.ids))
+        if self._order is None:  # UTF-8 bytes sort as the ids' code points do
+            if isinstance(self.ids, Ids):
+                self._order = np.argsort(self.ids.data, kind="stable")
+            else:  # Python's sort: far faster on str than numpy's
+                self._order = np.fromiter(sorted(range(len(self.ids)), key=self.ids.__getitem__), np.int64,
+                                          len(self.ids))
         return self._order
 
     def ranks(self) -> np.ndarray:

@@ -220,7 +220,9 @@ def unit_table(var: Variable, humans: list[str], opt: Options, weights: dict[str
     col = c.columns(humans)
     keep = np.flatnonzero(col >= 0)
     order = keep[np.lexsort((col[keep], c.item[keep]))]  # by item, then in the humans' order
-    items, codes, cols = c.item[order].astype(np.int64), c.value[order].astype(np.int64), col[order]
+    del keep
+    items, codes, cols = c.item[order], c.value[order].astype(np.int32), col[order]  # 32-bit: a million ratings
+    del order
     starts = first_of_groups(items)
     units = len(starts)
     n = np.diff(np.append(starts, len(items))).astype(np.int64)
@@ -229,7 +231,7 @@ def unit_table(var: Variable, humans: list[str], opt: Options, weights: dict[str
     value = np.full(units, None, object)
     support, agreed = np.zeros(units), np.zeros(units, bool)
     if not units:
-        return UnitTable(items[starts], value, support, agreed, n)
+        return UnitTable(items[starts].astype(np.int64), value, support, agreed, n)
     first = codes[starts]
     same = (np.minimum.reduceat(codes, starts) == np.maximum.reduceat(codes, starts)) & ~missing[first]
     w = None
@@ -242,9 +244,13 @@ def unit_table(var: Variable, humans: list[str], opt: Options, weights: dict[str
     rest = np.flatnonzero(~same)
     if var.level == "nominal" and w is None and len(rest):
         k = len(raw)
-        unit = np.repeat(np.arange(units), n)
-        ok = ~missing[codes] & ~same[unit]
-        counts = np.bincount(unit[ok] * k + codes[ok], minlength=units * k).reshape(units, k)[rest].astype(float)
+        at = np.full(units, -1, np.int64)  # a unit's row among the rest
+        at[rest] = np.arange(len(rest))
+        unit = np.repeat(at, n)
+        del at
+        ok = ~missing[codes] & (unit >= 0)
+        counts = np.bincount(unit[ok] * k + codes[ok], minlength=len(rest) * k).reshape(len(rest), k).astype(float)
+        del unit, ok
         total = counts.sum(1)
         top = counts.max(1)
         second = np.sort(counts, 1)[:, -2] if k > 1 else np.zeros(len(rest))
@@ -260,7 +266,7 @@ def unit_table(var: Variable, humans: list[str], opt: Options, weights: dict[str
             ws = w[s:e].tolist() if w is not None else None
             v, sup, ok, _ = unit_value(var, [raw[x] for x in codes[s:e].tolist()], ws, opt)
             value[u], support[u], agreed[u] = v, sup, ok
-    return UnitTable(items[starts], value, support, agreed, n)
+    return UnitTable(items[starts].astype(np.int64), value, support, agreed, n)
 
 
 class ConsensusList(Sequence):

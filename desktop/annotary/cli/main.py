@@ -75,7 +75,24 @@ class Group(click.Group):
 
 
 def emit(data, as_json: bool, text: str) -> None:
-    click.echo(json.dumps(data, indent=2, default=str) if as_json else text)
+    """The command's result: JSON (written as it is encoded, a piece at a time: a report of a
+    million rows is never one string) or the text."""
+    if not as_json:
+        click.echo(text)
+        return
+    piece: list[str] = []
+    size = 0
+    for chunk in json.JSONEncoder(indent=2, default=str).iterencode(data):
+        piece.append(chunk)
+        size += len(chunk)
+        if size >= EMIT_PIECE:
+            click.echo("".join(piece), nl=False)
+            piece, size = [], 0
+    piece.append("\n")
+    click.echo("".join(piece), nl=False)
+
+
+EMIT_PIECE = 1 << 16  # characters written at a time
 
 
 @click.group(cls=Group, invoke_without_command=False)

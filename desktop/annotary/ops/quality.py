@@ -10,6 +10,8 @@ items are training.
 from __future__ import annotations
 
 import csv
+import ctypes
+import ctypes.util
 import io
 import json
 import math
@@ -17,7 +19,6 @@ from array import array
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
-from itertools import repeat
 
 import numpy as np
 
@@ -35,7 +36,7 @@ from annotary.analysis.people import (
     rater_stats,
 )
 from annotary.analysis.questions import build_from_table, differs
-from annotary.analysis.table import KINDS, Items, ItemTable, LabelTable, Ratings
+from annotary.analysis.table import KINDS, Ids, Items, ItemTable, LabelTable, Ratings
 from annotary.analysis.variables import Options, Rating, unsure
 from annotary.analysis.verdicts import (
     STATUSES,
@@ -46,6 +47,7 @@ from annotary.analysis.verdicts import (
 )
 from annotary.core.errors import AnnotaryError
 from annotary.core.items import Item
+from annotary.ops import paused_gc
 from annotary.ops.project import _CHOSEN, _RUBRIC, ANSWER, WHOLE, _renamed, project_info
 from annotary.store import Store
 from annotary.store.migrations import SKELETON_RESPONSES
@@ -71,6 +73,8 @@ FIRST_ALL = """
     SELECT annotator, item_id, question_id, revision, verdict, facts FROM labels INDEXED BY labels_current
     WHERE project_id=? AND retracted=0
 """
+# the same with each item id as its UTF-8 bytes, as ItemTable.locate looks them up
+AS_BYTES = ("SELECT annotator, item_id,", "SELECT annotator, CAST(item_id AS BLOB),")
 SKELETONS_SEQ = "SELECT seq, id, skeleton FROM items WHERE project_id=? ORDER BY seq"  # from an index (0005)
 REVISED = "SELECT 1 FROM labels WHERE project_id=? AND retracted=0 AND revision > 1 LIMIT 1"
 
@@ -142,20 +146,23 @@ def load_item_table(store: Store, project_id: str) -> ItemTable:
                 shape_of[whole[iid]], kind[whole[iid]] = len(bases), KINDS.index(item.kind)
                 bases.append(item)
                 shared.append(False)
-    return ItemTable(ids, kind, shape_of, bases, shared, _renamed, np.asarray(seqs, np.int64))
+    del whole
+    seq = np.asarray(seqs, np.int64)
+    del seqs
+    return ItemTable(Ids.of(ids), kind, shape_of, bases, shared, _renamed, seq)
 
 
 def load_label_table(store: Store, project_id: str, items: ItemTable) -> LabelTable:
     """The current labels of the project's items as arrays (analysis.table.LabelTable), read in
     chunks: the answers are parsed once per distinct (verdict, facts), as load_ratings does; a
     label of an item no longer there is left out."""
-    cur = store.conn.execute(CURRENT_ALL if store.one(REVISED, (project_id,)) else FIRST_ALL, (project_id,))
+    query = CURRENT_ALL if store.one(REVISED, (project_id,)) else FIRST_ALL
+    cur = store.conn.execute(query.replace(*AS_BYTES), (project_id,))
     raters, questions, answers = _coder(), _coder(), _coder()
     parts: dict[str, list] = {k: [] for k in ("rater", "item", "question", "revision", "answer")}
-    index = items.index().get  # while reading: the peak comes later
     while rows := cur.fetchmany(CHUNK):
         who, iid, qid, rev, verdict, facts = zip(*rows, strict=True)
-        at = np.fromiter(map(index, iid, repeat(-1)), np.int64, len(rows))
+        at = items.locate(iid)
         ok = at >= 0
         parts["item"].append(at[ok])
         parts["rater"].append(np.fromiter(map(raters.__getitem__, who), np.int32, len(rows))[ok])
@@ -258,7 +265,7 @@ def decided_pairs(store: Store, project_id: str) -> set[tuple[str, str]]:
         "SELECT DISTINCT item_id, question_id FROM decisions WHERE project_id=?", (project_id,))}
 
 
-DURATIONS = ("SELECT annotator, item_id, revision, json_extract(data, '$.duration_ms') FROM labels NOT INDEXED"
+DURATIONS = ("SELECT annotator, CAST(item_id AS BLOB), revision, json_extract(data, '$.duration_ms') FROM labels NOT INDEXED"
              " WHERE project_id=? AND retracted=0")  # the table in its order: no index lookups, no sort
 
 
@@ -267,14 +274,13 @@ def _durations(store: Store, project_id: str, items: ItemTable) -> dict[str, arr
     over the revisions in order; per annotator in the order of the item ids (as floats: a
     million labels are not a million dict entries)."""
     who, extra = _coder(), _coder()  # annotators; ids of items no longer there
-    index = items.index().get
     parts: dict[str, list] = {k: [] for k in ("who", "item", "revision", "ms")}
     cur = store.conn.execute(DURATIONS, (project_id,))
     while rows := cur.fetchmany(CHUNK):
         names, iids, revisions, ms = zip(*rows, strict=True)
-        item = np.fromiter(map(index, iids, repeat(-1)), np.int64, len(rows))
+        item = items.locate(iids)
         for k in np.flatnonzero(item < 0).tolist():
-            item[k] = len(items.ids) + extra[iids[k]]
+            item[k] = len(items.ids) + extra[iids[k].decode()]
         parts["who"].append(np.fromiter(map(who.__getitem__, names), np.int32, len(rows)))
         parts["item"].append(item.astype(np.int32))
         parts["revision"].append(np.asarray(revisions, np.int32))
@@ -286,13 +292,17 @@ def _durations(store: Store, project_id: str, items: ItemTable) -> dict[str, arr
     who_rank = np.empty(len(names), np.int64)
     who_rank[np.argsort(np.array(names, object), kind="stable")] = np.arange(len(names))
     if extra:  # rank every id, the known and the gone
-        ids = [*items.ids, *extra]
+        ids = [*items.ids, *extra]  # as str: the order Python sorts them in
         rank = np.empty(len(ids), np.int64)
         rank[np.fromiter(sorted(range(len(ids)), key=ids.__getitem__), np.int64, len(ids))] = np.arange(len(ids))
     else:
         rank = items.ranks()
     order = np.lexsort((r, rank.astype(np.int32)[i], who_rank.astype(np.int32)[a]))
-    a, i, r, ms = a[order], i[order], r[order], ms[order]
+    del rank
+    a = a[order]  # one array at a time: a million labels' columns are not held twice
+    i = i[order]
+    r = r[order]
+    ms = ms[order]
     del order
     new = np.ones(len(a), bool)
     new[1:] = (a[1:] != a[:-1]) | (i[1:] != i[:-1]) | (r[1:] != r[:-1])
@@ -339,6 +349,8 @@ def _truths(items: ItemTable) -> dict[str, dict[str, dict]]:
 
 def _plain(obj):
     """JSON-ready: nan becomes None, tuples lists."""
+    if obj is None or type(obj) in _AS_IS:  # most values: a million consensus rows' worth
+        return obj
     if isinstance(obj, float):
         return None if math.isnan(obj) else obj
     if isinstance(obj, dict):
@@ -380,8 +392,15 @@ class Rows(list):
         return f"Rows({len(self)})"
 
 
+_AS_IS = frozenset({str, int, bool})
+_NAMES: dict[type, tuple[str, ...]] = {}  # a dataclass's field names (fields() takes longer than a row)
+
+
 def _plain_row(obj) -> dict:
-    return {f.name: _plain(getattr(obj, f.name)) for f in fields(obj)}
+    names = _NAMES.get(type(obj))
+    if names is None:
+        names = _NAMES[type(obj)] = tuple(f.name for f in fields(obj))
+    return {name: _plain(getattr(obj, name)) for name in names}
 
 
 class Loaded:
@@ -449,22 +468,39 @@ class QualityReport:
         return out
 
 
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+
+
+def _return_freed_arrays() -> None:
+    """Have the C allocator give every large block back to the system when it is freed. glibc
+    raises its mmap threshold each time a large block is freed, so the report's later arrays come
+    from the heap and their memory stays with the process: a few hundred MiB at a million labels.
+    A fixed threshold keeps the peak to what is held at once. Elsewhere than glibc: nothing."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+    except (OSError, AttributeError):
+        pass
+
+
 def quality_report(store: Store, *, question: str | None = None, options: Options | None = None,
                    light: bool = False) -> QualityReport:
     """Every agreement, consensus and per-annotator figure the project's labels support.
 
     `light` computes only what a dataset export needs (agreement per question and consensus):
     no annotator-pair, per-annotator, competence, outside-rater or per-round figures."""
+    _return_freed_arrays()
     opt = options or Options()
     info = project_info(store)
     spec = info.spec
     if question is not None and question not in {q.id for q in spec.questions}:
         raise AnnotaryError(f"no question {question!r} in the spec "
                             f"(questions: {', '.join(q.id for q in spec.questions)})")
-    items = load_item_table(store, info.id)
-    raters = load_raters(store, info.id)
-    table = load_label_table(store, info.id, items)
-    known = None if light else _people(store, info.id, raters, items)  # while little else is held
+    with paused_gc():  # the loaders' millions of row tuples are freed by reference counts
+        items = load_item_table(store, info.id)
+        raters = load_raters(store, info.id)
+        table = load_label_table(store, info.id, items)
+        known = None if light else _people(store, info.id, raters, items)  # while little else is held
     items.forget_index()
     mask = np.ones(len(table), bool) if question is None else table.question == table.code(table.questions, question)
     labeled = {table.raters[c] for c in np.unique(table.rater[mask]).tolist()}
