@@ -410,7 +410,7 @@ class _Lines:
 # the parts a preference row takes (PREFERENCE_PATHS) of the next items from the one after seq ?
 # on, as one row: their ids and parts joined by \x1e (JSON text and item ids hold no control
 # character), their seqs and the parts' sizes in bytes joined by commas; so the reading thread
-# hands Python one row per chunk of items
+# hands Python one row per chunk of items (the items are matched to their answers by seq)
 PREFERENCE_CHUNK = f"""
     SELECT group_concat(seq), group_concat(id, char(30)), CAST(group_concat(parts, char(30)) AS BLOB), max(seq),
            group_concat(length(CAST(parts AS BLOB)))
@@ -438,14 +438,15 @@ def _preference_chunks(project_id: str) -> Callable[[sqlite3.Connection], Iterat
     return read
 
 
-def _parts(chunk: tuple) -> tuple[bytes, list[tuple[str, int, int]]]:
+def _parts(chunk: tuple, by_seq: bool = False) -> tuple[bytes, list[tuple]]:
     """The joined parts of a PREFERENCE_CHUNK row, and (id, start, end) of each item's parts in
-    them, in the items' order (the parts are not copied)."""
+    them, in the items' order (the parts are not copied); (seq, start, end) when `by_seq`."""
     seqs, ids, joined, sizes = chunk
     size = np.fromstring(sizes, dtype=np.int64, sep=",")
     ends = np.cumsum(size + 1) - 1  # each part is followed by a separator
-    spans = list(zip(ids.split("\x1e"), (ends - size).tolist(), ends.tolist(), strict=True))
     order = np.fromstring(seqs, dtype=np.int64, sep=",")
+    spans = list(zip(order.tolist() if by_seq else ids.split("\x1e"), (ends - size).tolist(), ends.tolist(),
+                     strict=True))
     if (order[1:] < order[:-1]).any():  # group_concat keeps the order it is given
         spans = [spans[k] for k in np.argsort(order, kind="stable").tolist()]
     return joined, spans
@@ -527,19 +528,18 @@ def _preference_lines(parts: _Prefetch, q, shape: Shape, kept: Answers, dropped:
     """(answers, _Lines) chunks of trl-preference JSON Lines: rows spliced from the JSON text of
     the items' parts (preference_frame around memoryviews into the chunk read) where they can be,
     built from the decoded parts where not. Final answers come in the items' order: one pass over
-    both."""
-    done, pieces, count, k, n = 0, [], 0, 0, len(kept)
+    both, matched by seq."""
+    done, pieces, count = 0, [], 0
     frames: dict[tuple[int, bool], tuple] = {}  # answers are shared between items: one frame each
     cuts_of = preference_cuts
-    wanted = [*kept.item_ids(), None]  # None: past the last answer
+    walk = _Walk(kept)
     answers = list(map(kept.values.__getitem__, kept.value.tolist()))
     for chunk in parts:
-        joined, spans = _parts(chunk)
+        joined, spans = _parts(chunk, by_seq=True)
         view = memoryview(joined)
-        for iid, lo, hi in spans:
-            while wanted[k] == iid:
+        for seq, lo, hi in spans:
+            for k in walk.rows(seq):
                 answer = answers[k]
-                k += 1
                 done += 1
                 cuts = cuts_of(joined, lo, hi)
                 conversation = cuts is not None and joined[cuts[0]] == 91  # the prompt is a list
@@ -563,7 +563,7 @@ def _preference_lines(parts: _Prefetch, q, shape: Shape, kept: Answers, dropped:
         if done >= CHUNK:
             yield done, _Lines(b"".join(pieces), count)
             done, pieces, count = 0, [], 0
-    if k < n:
+    if walk.skipped or walk.k < len(kept):
         raise AnnotaryError(CHANGED)
     if done:
         yield done, _Lines(b"".join(pieces), count)
@@ -599,6 +599,7 @@ class _Walk:
     def __init__(self, kept: Answers):
         self.seqs = kept.seqs[kept.item]
         self.k, self.lo, self.window = 0, 0, []
+        self.skipped = 0  # rows passed by: their items were not asked for
 
     def _seq(self, k: int) -> int | None:
         if k - self.lo >= len(self.window):
@@ -612,6 +613,7 @@ class _Walk:
         k = self.k
         while (s := self._seq(k)) is not None and s < seq:
             k += 1
+        self.skipped += k - self.k
         first = k
         while self._seq(k) == seq:
             k += 1
