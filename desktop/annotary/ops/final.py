@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import ctypes
 import json
+import sys
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from itertools import repeat
@@ -246,6 +248,26 @@ class Answers:
 
 
 NAN = float("nan")
+
+
+def _trim_function() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+_TRIM = _trim_function()
+
+
+def give_back() -> None:
+    """Return the memory freed so far to the system: glibc keeps the freed blocks of its heap
+    (tens of MB once a large project's label pages are done with), so the next step's peak
+    would come on top of them."""
+    if _TRIM is not None:
+        _TRIM(0)
 SINGLE, UNANIMOUS, MAJORITY = (PROVENANCE.index(p) for p in ("single", "unanimous", "majority"))
 GOLD, ADJUDICATED = PROVENANCE.index("gold"), PROVENANCE.index("adjudicated")
 
@@ -505,6 +527,7 @@ def _pairwise(store: Store, info, q, opt: Options, raters, read: Callable[[], No
     if found is None:
         return None
     (item_at, who_at, text_at, revs), whos, distinct = found
+    del found  # else it holds the codes as read until the end
     if (revs != 1).any():  # keep each item and annotator's newest revision only
         current = _newest(item_at, who_at, revs)
         item_at, who_at, text_at = item_at[current], who_at[current], text_at[current]
@@ -549,6 +572,8 @@ def _pairwise(store: Store, info, q, opt: Options, raters, read: Callable[[], No
     add = answers.add
     shared: dict[tuple, tuple] = {}  # (verdict, ratings[, skeleton]) -> what all-same answers make
     qid = q.id
+    # the last span's lists (and its view of `group`) are let go after the loop
+    groups = numbered = span_starts = span_counts = span_same = span_text = span_who = span_ids = None
     for lo in range(0, len(item_ids), ITEM_SPAN):  # per-item lists for a span of items at a time
         groups = group[lo:lo + ITEM_SPAN]
         numbered = groups[groups >= 0]
@@ -619,7 +644,9 @@ def _pairwise(store: Store, info, q, opt: Options, raters, read: Callable[[], No
             elif status == "agreed" and cvalue:
                 add(p, 0, cvalue, MAJORITY, support=support, ratings=len(given))
     # the labels' codes and groups are done with: let them go before the figures are worked out
-    del group, starts, counts, same, text_at, who_at, skeletons, shared
+    del group, groups, numbered, starts, counts, same, text_at, who_at, skeletons, shared
+    del span_starts, span_counts, span_same, span_text, span_who, span_ids
+    give_back()
     width = max((len(r) for r in rows), default=0)
     x = np.full((sum(rows.values()), width), np.nan)
     at_row = 0
