@@ -528,18 +528,21 @@ def _preference_lines(parts: _Prefetch, q, shape: Shape, kept: Answers, dropped:
     """(answers, _Lines) chunks of trl-preference JSON Lines: rows spliced from the JSON text of
     the items' parts (preference_frame around memoryviews into the chunk read) where they can be,
     built from the decoded parts where not. Final answers come in the items' order: one pass over
-    both, matched by seq."""
-    done, pieces, count = 0, [], 0
+    both, matched by seq (the answers' seqs taken a chunk of items at a time)."""
+    done, pieces, count, k = 0, [], 0, 0
     frames: dict[tuple[int, bool], tuple] = {}  # answers are shared between items: one frame each
     cuts_of = preference_cuts
-    walk = _Walk(kept)
+    seqs = kept.seqs[kept.item]  # ascending
     answers = list(map(kept.values.__getitem__, kept.value.tolist()))
     for chunk in parts:
         joined, spans = _parts(chunk, by_seq=True)
         view = memoryview(joined)
+        top = int(np.searchsorted(seqs, spans[-1][0], side="right")) if spans else k
+        wanted, mine, j = [*seqs[k:top].tolist(), None], answers[k:top], 0  # None: past the chunk's answers
         for seq, lo, hi in spans:
-            for k in walk.rows(seq):
-                answer = answers[k]
+            while wanted[j] == seq:
+                answer = mine[j]
+                j += 1
                 done += 1
                 cuts = cuts_of(joined, lo, hi)
                 conversation = cuts is not None and joined[cuts[0]] == 91  # the prompt is a list
@@ -560,10 +563,13 @@ def _preference_lines(parts: _Prefetch, q, shape: Shape, kept: Answers, dropped:
                     pieces += (a, view[start:first - 1], b, two, c, one, d) if best else \
                         (a, view[start:first - 1], b, one, c, two, d)
                 count += 1
+        if j < top - k:  # an answer whose item was not read
+            raise AnnotaryError(CHANGED)
+        k = top
         if done >= CHUNK:
             yield done, _Lines(b"".join(pieces), count)
             done, pieces, count = 0, [], 0
-    if walk.skipped or walk.k < len(kept):
+    if k < len(kept):
         raise AnnotaryError(CHANGED)
     if done:
         yield done, _Lines(b"".join(pieces), count)
@@ -599,7 +605,6 @@ class _Walk:
     def __init__(self, kept: Answers):
         self.seqs = kept.seqs[kept.item]
         self.k, self.lo, self.window = 0, 0, []
-        self.skipped = 0  # rows passed by: their items were not asked for
 
     def _seq(self, k: int) -> int | None:
         if k - self.lo >= len(self.window):
@@ -613,7 +618,6 @@ class _Walk:
         k = self.k
         while (s := self._seq(k)) is not None and s < seq:
             k += 1
-        self.skipped += k - self.k
         first = k
         while self._seq(k) == seq:
             k += 1
