@@ -410,7 +410,7 @@ class _Lines:
 # the parts a preference row takes (PREFERENCE_PATHS) of the next items from the one after seq ?
 # on, as one row: their ids and parts joined by \x1e (JSON text and item ids hold no control
 # character), their seqs and the parts' sizes in bytes joined by commas; so the reading thread
-# hands Python one row per chunk of items
+# hands Python one row per chunk of items (the items are matched to their answers by seq)
 PREFERENCE_CHUNK = f"""
     SELECT group_concat(seq), group_concat(id, char(30)), CAST(group_concat(parts, char(30)) AS BLOB), max(seq),
            group_concat(length(CAST(parts AS BLOB)))
@@ -438,14 +438,15 @@ def _preference_chunks(project_id: str) -> Callable[[sqlite3.Connection], Iterat
     return read
 
 
-def _parts(chunk: tuple) -> tuple[bytes, list[tuple[str, int, int]]]:
+def _parts(chunk: tuple, by_seq: bool = False) -> tuple[bytes, list[tuple]]:
     """The joined parts of a PREFERENCE_CHUNK row, and (id, start, end) of each item's parts in
-    them, in the items' order (the parts are not copied)."""
+    them, in the items' order (the parts are not copied); (seq, start, end) when `by_seq`."""
     seqs, ids, joined, sizes = chunk
     size = np.fromstring(sizes, dtype=np.int64, sep=",")
     ends = np.cumsum(size + 1) - 1  # each part is followed by a separator
-    spans = list(zip(ids.split("\x1e"), (ends - size).tolist(), ends.tolist(), strict=True))
     order = np.fromstring(seqs, dtype=np.int64, sep=",")
+    spans = list(zip(order.tolist() if by_seq else ids.split("\x1e"), (ends - size).tolist(), ends.tolist(),
+                     strict=True))
     if (order[1:] < order[:-1]).any():  # group_concat keeps the order it is given
         spans = [spans[k] for k in np.argsort(order, kind="stable").tolist()]
     return joined, spans
@@ -527,19 +528,21 @@ def _preference_lines(parts: _Prefetch, q, shape: Shape, kept: Answers, dropped:
     """(answers, _Lines) chunks of trl-preference JSON Lines: rows spliced from the JSON text of
     the items' parts (preference_frame around memoryviews into the chunk read) where they can be,
     built from the decoded parts where not. Final answers come in the items' order: one pass over
-    both."""
-    done, pieces, count, k, n = 0, [], 0, 0, len(kept)
+    both, matched by seq (the answers' seqs taken a chunk of items at a time)."""
+    done, pieces, count, k = 0, [], 0, 0
     frames: dict[tuple[int, bool], tuple] = {}  # answers are shared between items: one frame each
     cuts_of = preference_cuts
-    wanted = [*kept.item_ids(), None]  # None: past the last answer
+    seqs = kept.seqs[kept.item]  # ascending
     answers = list(map(kept.values.__getitem__, kept.value.tolist()))
     for chunk in parts:
-        joined, spans = _parts(chunk)
+        joined, spans = _parts(chunk, by_seq=True)
         view = memoryview(joined)
-        for iid, lo, hi in spans:
-            while wanted[k] == iid:
-                answer = answers[k]
-                k += 1
+        top = int(np.searchsorted(seqs, spans[-1][0], side="right")) if spans else k
+        wanted, mine, j = [*seqs[k:top].tolist(), None], answers[k:top], 0  # None: past the chunk's answers
+        for seq, lo, hi in spans:
+            while wanted[j] == seq:
+                answer = mine[j]
+                j += 1
                 done += 1
                 cuts = cuts_of(joined, lo, hi)
                 conversation = cuts is not None and joined[cuts[0]] == 91  # the prompt is a list
@@ -560,10 +563,13 @@ def _preference_lines(parts: _Prefetch, q, shape: Shape, kept: Answers, dropped:
                     pieces += (a, view[start:first - 1], b, two, c, one, d) if best else \
                         (a, view[start:first - 1], b, one, c, two, d)
                 count += 1
+        if j < top - k:  # an answer whose item was not read
+            raise AnnotaryError(CHANGED)
+        k = top
         if done >= CHUNK:
             yield done, _Lines(b"".join(pieces), count)
             done, pieces, count = 0, [], 0
-    if k < n:
+    if k < len(kept):
         raise AnnotaryError(CHANGED)
     if done:
         yield done, _Lines(b"".join(pieces), count)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import ctypes
 import json
+import sys
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from itertools import repeat
 from typing import NamedTuple
 
@@ -14,7 +16,13 @@ import numpy as np
 from annotary.analysis.figures import matrix_stats
 from annotary.analysis.questions import declare_variables, pairwise_answer
 from annotary.analysis.variables import Options
-from annotary.analysis.verdicts import ItemConsensus, mark_decided, unit_value
+from annotary.analysis.verdicts import (
+    STATUSES,
+    ConsensusList,
+    ItemConsensus,
+    mark_decided,
+    unit_value,
+)
 from annotary.core.adjudication import PROVENANCE
 from annotary.core.errors import AnnotaryError
 from annotary.core.items import Item
@@ -111,12 +119,49 @@ def final_answers(store: Store, *, question: str | None = None, options: Options
     return out
 
 
+class Ids(Sequence):
+    """Item ids in the items' order as one array of fixed-width UTF-8 bytes: an id costs its
+    length, not a Python string each (about 70 bytes); an id is made a string when read."""
+
+    def __init__(self, codes: np.ndarray):
+        self.codes = codes
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [c.decode() for c in self.codes[k].tolist()]
+        return self.codes[k].decode()
+
+    def __iter__(self) -> Iterator[str]:
+        for lo in range(0, len(self.codes), ITEM_PAGE_ROWS):
+            yield from (c.decode() for c in self.codes[lo:lo + ITEM_PAGE_ROWS].tolist())
+
+    def finder(self) -> Callable[[list[str]], np.ndarray]:
+        """A function from ids (none holding a NUL) to their positions here (-1: none), by a
+        binary search of the ids sorted (no dict of a million ids)."""
+        order = np.argsort(self.codes, kind="stable").astype(np.int32)
+        ranked = self.codes[order]
+
+        def find(ids: list[str]) -> np.ndarray:
+            if not len(ranked) or not ids:
+                return np.full(len(ids), -1, dtype=np.int32)
+            try:
+                want = np.array(ids).astype(bytes)
+            except UnicodeEncodeError:
+                want = np.array([i.encode() for i in ids], dtype=bytes)
+            at = np.minimum(np.searchsorted(ranked, want), len(ranked) - 1)
+            return np.where(ranked[at] == want, order[at], -1).astype(np.int32)
+        return find
+
+
 class Answers:
     """Final answers as columns, in the items' order: what an export holds instead of a
     FinalAnswer per item (a large project has hundreds of thousands). An answer object is kept
     once however many items share it; row(k) makes the FinalAnswer."""
 
-    def __init__(self, ids: list[str], seqs: np.ndarray, questions: list[str]):
+    def __init__(self, ids: Sequence[str], seqs: np.ndarray, questions: list[str]):
         self.ids, self.seqs, self.questions = ids, seqs, questions  # every item, by position
         self.values: list = []  # the distinct answer objects
         self.names: list[str] = []  # raters
@@ -203,6 +248,26 @@ class Answers:
 
 
 NAN = float("nan")
+
+
+def _trim_function() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+_TRIM = _trim_function()
+
+
+def give_back() -> None:
+    """Return the memory freed so far to the system: glibc keeps the freed blocks of its heap
+    (tens of MB once a large project's label pages are done with), so the next step's peak
+    would come on top of them."""
+    if _TRIM is not None:
+        _TRIM(0)
 SINGLE, UNANIMOUS, MAJORITY = (PROVENANCE.index(p) for p in ("single", "unanimous", "majority"))
 GOLD, ADJUDICATED = PROVENANCE.index("gold"), PROVENANCE.index("adjudicated")
 
@@ -274,33 +339,43 @@ ITEM_PAGE_ROWS = 65_536
 
 def _items(store: Store, project_id: str) -> tuple[list[str], list[str | None]]:
     """The items' ids and skeletons (None for a gold or calibration item), in the items' order."""
-    return _item_columns(store, project_id)[:2]
+    ids, skeletons, _ = _item_columns(store, project_id)
+    return list(ids), skeletons
 
 
-def _item_columns(store: Store, project_id: str) -> tuple[list[str], list[str | None], np.ndarray]:
+def _item_columns(store: Store, project_id: str) -> tuple[Sequence[str], list[str | None], np.ndarray]:
     """_items and the items' seqs (ascending), read a page at a time; items of one shape share
-    one skeleton text."""
+    one skeleton text. The ids come as Ids unless one holds a NUL character (fixed-width bytes
+    drop trailing ones) or a few long ids would make every id as long (then a list)."""
     shapes: dict[str, str | None] = {"": None}
-    ids: list[str] = []
+    pages: list[np.ndarray] = []
     skeletons: list[str | None] = []
     seqs = [np.zeros(0, dtype=np.int64)]
-    last = -(2**63)
+    last, size, plain = -(2**63), 0, True
     while True:
         page = store.tuples(ITEM_COLUMNS, (project_id, last, ITEM_PAGE_ROWS)).fetchone()
         if page[0] is None:
             break
         order = np.fromstring(page[0], dtype=np.int64, sep=",")
-        page_ids, page_skeletons = page[1].split("\x1e"), [shapes.setdefault(sk, sk) for sk in page[2].split("\x1e")]
+        plain = plain and "\x00" not in page[1]
+        encoded = page[1].encode()
+        size += len(encoded)
+        page_ids = np.array(encoded.split(b"\x1e"), dtype=bytes)
+        page_skeletons = [shapes.setdefault(sk, sk) for sk in page[2].split("\x1e")]
         if (order[1:] < order[:-1]).any():  # group_concat keeps the order it is given
             by = np.argsort(order, kind="stable")
-            page_ids, page_skeletons, order = ([page_ids[k] for k in by.tolist()],
-                                               [page_skeletons[k] for k in by.tolist()], order[by])
-        ids += page_ids
+            page_ids, page_skeletons, order = page_ids[by], [page_skeletons[k] for k in by.tolist()], order[by]
+        pages.append(page_ids)
         skeletons += page_skeletons
         seqs.append(order)
         if len(order) < ITEM_PAGE_ROWS:
             break
         last = int(order[-1])
+    codes = np.concatenate(pages) if pages else np.zeros(0, dtype="S1")
+    pages.clear()
+    ids: Sequence[str] = Ids(codes)
+    if not plain or codes.dtype.itemsize > 2 * size / max(len(codes), 1) + 64:
+        ids = list(ids)
     return ids, skeletons, np.concatenate(seqs)
 
 
@@ -322,11 +397,19 @@ LABEL_PAGE_ROWS = 65_536  # labels per page read
 ITEM_SPAN = 65_536  # items worked out per step (the per-item lists made for speed hold this many)
 
 
-def _label_codes(store: Store, project_id: str, qid: str, at: dict[str, int]):
+def _finder(ids: Sequence[str]) -> Callable[[list[str]], np.ndarray]:
+    """Ids.finder for any ids."""
+    if isinstance(ids, Ids):
+        return ids.finder()
+    at = dict(zip(ids, range(len(ids)), strict=True))
+    return lambda page: np.fromiter(map(at.get, page, repeat(-1)), np.int32, len(page))
+
+
+def _label_codes(store: Store, project_id: str, qid: str, find: Callable[[list[str]], np.ndarray]):
     """(item positions, annotator codes, verdict codes, revisions) of the labels of question
     `qid` not retracted, as numpy arrays, with the annotators and the verdicts' texts the codes
     stand for; read a page at a time (memory holds the codes, not the labels); None if an id
-    holds the separator (the caller then takes the general path). Labels of items no longer in
+    holds the separator or a NUL (the caller then takes the general path). Labels of items no longer in
     the project are left out."""
     whos: list[str] = []
     texts: dict[str, int] = {}
@@ -340,6 +423,8 @@ def _label_codes(store: Store, project_id: str, qid: str, at: dict[str, int]):
                 LABEL_PAGE.format(op=op), (project_id, who, lo, qid, LABEL_PAGE_ROWS)).fetchone()
             if not count:
                 break
+            if "\x00" in ids:
+                return None
             ids, verdicts = ids.split("\x1e"), verdicts.split("\x1e")
             revs = np.fromstring(revisions, dtype=np.int64, sep=",")
             if not len(ids) == len(verdicts) == len(revs) == count:
@@ -358,7 +443,7 @@ def _label_codes(store: Store, project_id: str, qid: str, at: dict[str, int]):
             for t in dict.fromkeys(verdicts):
                 if t not in texts:
                     texts[t] = len(texts)
-            pos = np.fromiter(map(at.get, ids, repeat(-1)), np.int32, len(ids))
+            pos = find(ids)
             text = np.fromiter(map(texts.__getitem__, verdicts), np.int32, len(verdicts))
             parts.append((pos, np.full(len(ids), code, dtype=np.int32), text, revs))
             if not more:
@@ -390,6 +475,43 @@ def _newest(item: np.ndarray, who: np.ndarray, rev: np.ndarray) -> np.ndarray:
     return np.sort(by[last])
 
 
+def _note(conflicts: tuple[array, array, array], p: int, support: float | None, ratings: int) -> None:
+    item, share, rated = conflicts
+    item.append(p)
+    share.append(NAN if support is None else support)
+    rated.append(ratings)
+
+
+class _Conflicts(ConsensusList):
+    """The consensus of one question's conflicts as columns (an export counts them; each
+    ItemConsensus would cost some 200 bytes): an ItemConsensus is made when read, as
+    mark_decided leaves it."""
+
+    def __init__(self, ids: Sequence[str], qid: str, conflicts: tuple[array, array, array],
+                 decisions: dict[tuple[str, str], dict]):
+        self.ids, self.qid = ids, qid
+        self.item, self.support, self.ratings = (np.array(c, dtype=c.typecode) for c in conflicts)
+        decided = {iid for iid, q in decisions if q == qid}
+        self.decided = np.fromiter((self.ids[p] in decided for p in self.item.tolist()), bool, len(self.item)) \
+            if decided else np.zeros(len(self.item), bool)
+        self.status = np.where(self.decided, STATUSES.index("decided"), STATUSES.index("conflict")).astype(np.int8)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        if k < 0:
+            k += len(self)
+        if not 0 <= k < len(self):
+            raise IndexError(k)
+        support = float(self.support[k])
+        return ItemConsensus(self.ids[int(self.item[k])], self.qid, STATUSES[self.status[k]], None,
+                             None if support != support else support, int(self.ratings[k]), None,
+                             bool(self.decided[k]))
+
+    def __iter__(self) -> Iterator[ItemConsensus]:
+        return map(self.__getitem__, range(len(self)))
+
+
 def _pairwise(store: Store, info, q, opt: Options, raters, read: Callable[[], None] | None = None,
               *, full: bool = True) -> tuple[QualityReport, Answers] | None:
     """export_answers for one pairwise question: per item, the answers in the report's
@@ -401,12 +523,11 @@ def _pairwise(store: Store, info, q, opt: Options, raters, read: Callable[[], No
     whole = {}  # gold and calibration items (no skeleton), read whole
     if None in skeletons:
         whole = {iid: Item.model_validate_json(data) for iid, data in store.tuples(WHOLE, (info.id,))}
-    at = dict(zip(item_ids, range(len(item_ids)), strict=True))
-    found = _label_codes(store, info.id, q.id, at)
-    del at
+    found = _label_codes(store, info.id, q.id, _finder(item_ids))
     if found is None:
         return None
     (item_at, who_at, text_at, revs), whos, distinct = found
+    del found  # else it holds the codes as read until the end
     if (revs != 1).any():  # keep each item and annotator's newest revision only
         current = _newest(item_at, who_at, revs)
         item_at, who_at, text_at = item_at[current], who_at[current], text_at[current]
@@ -445,11 +566,14 @@ def _pairwise(store: Store, info, q, opt: Options, raters, read: Callable[[], No
     if read is not None:
         read()  # done with the store
     rows: dict[tuple, int] = {}  # each unit's codes -> how many units have them
-    consensus: list[ItemConsensus] = []
+    consensus: list[ItemConsensus] = []  # when `full`
+    conflicts = (array("i"), array("d"), array("i"))  # else the conflicts' items, support and ratings
     answers = Answers(item_ids, seqs, [q.id])
     add = answers.add
     shared: dict[tuple, tuple] = {}  # (verdict, ratings[, skeleton]) -> what all-same answers make
     qid = q.id
+    # the last span's lists (and its view of `group`) are let go after the loop
+    groups = numbered = span_starts = span_counts = span_same = span_text = span_who = span_ids = None
     for lo in range(0, len(item_ids), ITEM_SPAN):  # per-item lists for a span of items at a time
         groups = group[lo:lo + ITEM_SPAN]
         numbered = groups[groups >= 0]
@@ -460,8 +584,9 @@ def _pairwise(store: Store, info, q, opt: Options, raters, read: Callable[[], No
         span_starts = (starts[g_lo:g_hi] - first_label).tolist()
         span_counts, span_same = counts[g_lo:g_hi].tolist(), same[g_lo:g_hi].tolist()
         span_text, span_who = text_at[first_label:last_label].tolist(), who_at[first_label:last_label].tolist()
+        span_ids = item_ids[lo:lo + ITEM_SPAN] if full or whole or decisions else None  # else no id is asked
         for p, g in enumerate(groups.tolist(), lo):
-            iid, sk = item_ids[p], skeletons[p]
+            iid, sk = None if span_ids is None else span_ids[p - lo], skeletons[p]
             if g < 0:
                 if not (whole or decisions):
                     continue
@@ -481,8 +606,10 @@ def _pairwise(store: Store, info, q, opt: Options, raters, read: Callable[[], No
                             pairwise_answer(q, value, json.loads(sk)[:2])
                         done = shared[key] = (status, cvalue, support, answer, (code(answer.get(name)),) * n)
                     status, cvalue, support, answer, codes = done
-                    if full or status == "conflict":
+                    if full:
                         consensus.append(ItemConsensus(iid, qid, status, cvalue, support, n))
+                    elif status == "conflict":
+                        _note(conflicts, p, support, n)
                     rows[codes] = rows.get(codes, 0) + 1
                     if n == 1:
                         add(p, 0, answer, SINGLE, None, None, 1, ordered[span_who[first]])
@@ -498,8 +625,10 @@ def _pairwise(store: Store, info, q, opt: Options, raters, read: Callable[[], No
                     value, support, ok, m = unit_value(var, values, None, opt)
                     status = "single" if m < 2 else "agreed" if ok else "conflict"
                     cvalue = None if status == "conflict" else pairwise_answer(q, value, json.loads(sk)[:2])
-                    if full or status == "conflict":
+                    if full:
                         consensus.append(ItemConsensus(iid, qid, status, cvalue, support, m))
+                    elif status == "conflict":
+                        _note(conflicts, p, support, m)
             given = [(w, parsed[t]) for w, t in pairs if parsed[t] is not None]
             item = whole.get(iid)
             key = (iid, qid)
@@ -515,7 +644,9 @@ def _pairwise(store: Store, info, q, opt: Options, raters, read: Callable[[], No
             elif status == "agreed" and cvalue:
                 add(p, 0, cvalue, MAJORITY, support=support, ratings=len(given))
     # the labels' codes and groups are done with: let them go before the figures are worked out
-    del group, starts, counts, same, text_at, who_at, skeletons, shared
+    del group, groups, numbered, starts, counts, same, text_at, who_at, skeletons, shared
+    del span_starts, span_counts, span_same, span_text, span_who, span_ids
+    give_back()
     width = max((len(r) for r in rows), default=0)
     x = np.full((sum(rows.values()), width), np.nan)
     at_row = 0
@@ -528,7 +659,8 @@ def _pairwise(store: Store, info, q, opt: Options, raters, read: Callable[[], No
     report = QualityReport(
         project_id=info.id, project_name=info.name, question=q.id, humans=humans,
         names={a: raters.names.get(a, a) for a in ordered}, items=kinds, variables=[matrix_stats(var, x)],
-        consensus=mark_decided(consensus, decisions), annotators=[], raters=[], competence=[], by_round=[],
+        consensus=mark_decided(consensus, decisions) if full else _Conflicts(item_ids, qid, conflicts, decisions),
+        annotators=[], raters=[], competence=[], by_round=[],
         by_guidelines=[],
         options=opt, guidelines_versions=sorted(versions))
     return report, answers.seal()
