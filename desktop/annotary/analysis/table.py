@@ -47,6 +47,23 @@ class Ids(Sequence[str]):
         for s in range(0, len(self.data), 65536):
             yield from (x.decode() for x in self.data[s:s + 65536].tolist())
 
+    def finder(self) -> Callable[[list[str]], np.ndarray]:
+        """A function from ids (none holding a NUL) to their positions here (-1: none), by a
+        binary search of the ids sorted (no dict of a million ids)."""
+        order = np.argsort(self.data, kind="stable").astype(np.int32)
+        ranked = self.data[order]
+
+        def find(ids: list[str]) -> np.ndarray:
+            if not len(ranked) or not ids:
+                return np.full(len(ids), -1, dtype=np.int32)
+            try:
+                want = np.array(ids).astype(bytes)
+            except UnicodeEncodeError:
+                want = np.array([i.encode() for i in ids], dtype=bytes)
+            at = np.minimum(np.searchsorted(ranked, want), len(ranked) - 1)
+            return np.where(ranked[at] == want, order[at], -1).astype(np.int32)
+        return find
+
 
 @dataclass
 class ItemTable:

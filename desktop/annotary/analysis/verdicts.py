@@ -284,13 +284,20 @@ class ConsensusList(Sequence):
     def __len__(self) -> int:
         return len(self.status)
 
-    def __getitem__(self, k):
+    def _position(self, k):
+        """k as a position (negative from the end); a slice as the list of what it selects."""
         if isinstance(k, slice):
             return [self[i] for i in range(*k.indices(len(self)))]
         if k < 0:
             k += len(self)
         if not 0 <= k < len(self):
             raise IndexError(k)
+        return k
+
+    def __getitem__(self, k):
+        k = self._position(k)
+        if isinstance(k, list):
+            return k
         store = self.stores[int(self.entry_q[k])]
         pos = int(self.entry_pos[k])
         if isinstance(store, list):

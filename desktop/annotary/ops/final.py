@@ -15,6 +15,7 @@ import numpy as np
 
 from annotary.analysis.figures import matrix_stats
 from annotary.analysis.questions import declare_variables, pairwise_answer
+from annotary.analysis.table import Ids
 from annotary.analysis.variables import Options
 from annotary.analysis.verdicts import (
     STATUSES,
@@ -117,43 +118,6 @@ def final_answers(store: Store, *, question: str | None = None, options: Options
                 out.append(FinalAnswer(item_id, q.id, c.value, "majority", support=c.support,
                                        ratings=len(rated)))
     return out
-
-
-class Ids(Sequence):
-    """Item ids in the items' order as one array of fixed-width UTF-8 bytes: an id costs its
-    length, not a Python string each (about 70 bytes); an id is made a string when read."""
-
-    def __init__(self, codes: np.ndarray):
-        self.codes = codes
-
-    def __len__(self) -> int:
-        return len(self.codes)
-
-    def __getitem__(self, k):
-        if isinstance(k, slice):
-            return [c.decode() for c in self.codes[k].tolist()]
-        return self.codes[k].decode()
-
-    def __iter__(self) -> Iterator[str]:
-        for lo in range(0, len(self.codes), ITEM_PAGE_ROWS):
-            yield from (c.decode() for c in self.codes[lo:lo + ITEM_PAGE_ROWS].tolist())
-
-    def finder(self) -> Callable[[list[str]], np.ndarray]:
-        """A function from ids (none holding a NUL) to their positions here (-1: none), by a
-        binary search of the ids sorted (no dict of a million ids)."""
-        order = np.argsort(self.codes, kind="stable").astype(np.int32)
-        ranked = self.codes[order]
-
-        def find(ids: list[str]) -> np.ndarray:
-            if not len(ranked) or not ids:
-                return np.full(len(ids), -1, dtype=np.int32)
-            try:
-                want = np.array(ids).astype(bytes)
-            except UnicodeEncodeError:
-                want = np.array([i.encode() for i in ids], dtype=bytes)
-            at = np.minimum(np.searchsorted(ranked, want), len(ranked) - 1)
-            return np.where(ranked[at] == want, order[at], -1).astype(np.int32)
-        return find
 
 
 class Answers:
@@ -497,12 +461,9 @@ class _Conflicts(ConsensusList):
         self.status = np.where(self.decided, STATUSES.index("decided"), STATUSES.index("conflict")).astype(np.int8)
 
     def __getitem__(self, k):
-        if isinstance(k, slice):
-            return [self[i] for i in range(*k.indices(len(self)))]
-        if k < 0:
-            k += len(self)
-        if not 0 <= k < len(self):
-            raise IndexError(k)
+        k = self._position(k)
+        if isinstance(k, list):
+            return k
         support = float(self.support[k])
         return ItemConsensus(self.ids[int(self.item[k])], self.qid, STATUSES[self.status[k]], None,
                              None if support != support else support, int(self.ratings[k]), None,
