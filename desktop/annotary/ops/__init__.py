@@ -1,11 +1,14 @@
 """Use cases: the only write path."""
 
 import contextlib
+import ctypes
+import functools
 import gc
+import sys
 
 from annotary.store import Store, open_store
 
-__all__ = ["Store", "open_store", "paused_gc"]
+__all__ = ["Store", "give_back", "open_store", "paused_gc", "return_freed_arrays"]
 
 
 @contextlib.contextmanager
@@ -20,3 +23,36 @@ def paused_gc():
     finally:
         if was:
             gc.enable()
+
+
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+
+
+@functools.cache
+def _glibc():
+    """The C library when it is glibc (its malloc_trim and mallopt), else None: nothing to tune."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None)
+        libc.malloc_trim, libc.mallopt  # noqa: B018 - both present, or not glibc
+        return libc
+    except (OSError, AttributeError):
+        return None
+
+
+def give_back() -> None:
+    """Return the memory freed so far to the system: glibc keeps the freed blocks of its heap
+    (tens of MB once a large project's label pages are done with), so the next step's peak
+    would come on top of them."""
+    if (libc := _glibc()) is not None:
+        libc.malloc_trim(0)
+
+
+def return_freed_arrays() -> None:
+    """Have the C allocator give every large block back to the system when it is freed. glibc
+    raises its mmap threshold each time a large block is freed, so a report's later arrays come
+    from the heap and their memory stays with the process: a few hundred MiB at a million labels.
+    A fixed threshold keeps the peak to what is held at once."""
+    if (libc := _glibc()) is not None:
+        libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024)

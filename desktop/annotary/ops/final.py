@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import copy
-import ctypes
 import json
-import sys
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from itertools import repeat
@@ -27,6 +25,7 @@ from annotary.analysis.verdicts import (
 from annotary.core.adjudication import PROVENANCE
 from annotary.core.errors import AnnotaryError
 from annotary.core.items import Item
+from annotary.ops import give_back
 from annotary.ops.project import WHOLE, item_skeletons, project_info
 from annotary.ops.quality import (
     QualityReport,
@@ -214,24 +213,6 @@ class Answers:
 NAN = float("nan")
 
 
-def _trim_function() -> Callable[[int], int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):  # not glibc
-        return None
-
-
-_TRIM = _trim_function()
-
-
-def give_back() -> None:
-    """Return the memory freed so far to the system: glibc keeps the freed blocks of its heap
-    (tens of MB once a large project's label pages are done with), so the next step's peak
-    would come on top of them."""
-    if _TRIM is not None:
-        _TRIM(0)
 SINGLE, UNANIMOUS, MAJORITY = (PROVENANCE.index(p) for p in ("single", "unanimous", "majority"))
 GOLD, ADJUDICATED = PROVENANCE.index("gold"), PROVENANCE.index("adjudicated")
 

@@ -10,8 +10,6 @@ items are training.
 from __future__ import annotations
 
 import csv
-import ctypes
-import ctypes.util
 import io
 import json
 import math
@@ -47,7 +45,7 @@ from annotary.analysis.verdicts import (
 )
 from annotary.core.errors import AnnotaryError
 from annotary.core.items import Item
-from annotary.ops import paused_gc
+from annotary.ops import paused_gc, return_freed_arrays
 from annotary.ops.project import _CHOSEN, _RUBRIC, ANSWER, WHOLE, _renamed, project_info
 from annotary.store import Store
 from annotary.store.migrations import SKELETON_RESPONSES
@@ -468,28 +466,13 @@ class QualityReport:
         return out
 
 
-M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
-
-
-def _return_freed_arrays() -> None:
-    """Have the C allocator give every large block back to the system when it is freed. glibc
-    raises its mmap threshold each time a large block is freed, so the report's later arrays come
-    from the heap and their memory stays with the process: a few hundred MiB at a million labels.
-    A fixed threshold keeps the peak to what is held at once. Elsewhere than glibc: nothing."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024)
-    except (OSError, AttributeError):
-        pass
-
-
 def quality_report(store: Store, *, question: str | None = None, options: Options | None = None,
                    light: bool = False) -> QualityReport:
     """Every agreement, consensus and per-annotator figure the project's labels support.
 
     `light` computes only what a dataset export needs (agreement per question and consensus):
     no annotator-pair, per-annotator, competence, outside-rater or per-round figures."""
-    _return_freed_arrays()
+    return_freed_arrays()
     opt = options or Options()
     info = project_info(store)
     spec = info.spec
