@@ -170,3 +170,31 @@ def test_two_responses_of_one_model_for_one_prompt_are_refused(me, tmp_path):  #
     message = user_error("project", "create", "--spec", RUBRIC, "--items", HEALTHBENCH, "--responses", answers,
                          "--out", tmp_path / "p.db")
     assert "twice.jsonl line 2: item 'healthbench-6f7a2ee9' already has a response 'model-a'" in message
+
+
+def test_a_row_a_bundle_could_not_carry_back_is_refused_at_build(me, tmp_path):  # noqa: F811
+    """Free-form fields (metadata, gold) with an integer beyond 64 bits, NaN or nesting beyond the
+    bundle reader's bound are refused when the bundle is built, not when an annotator imports it;
+    odd but valid text (NUL, U+2028, CR) goes through and comes back as written."""
+    spec = write_spec(tmp_path, PAIRWISE_TOML, "cli-free-form")
+    responses = [{"id": "r1", "text": "x\u0000y"}, {"id": "r2", "text": "\U0001f600"}]
+    deep: list = [1]
+    for _ in range(70):
+        deep = [deep]
+    rows = [{"id": "ok", "prompt": "nul \u0000 \u2028 sep \r\n end", "responses": responses,
+             "metadata": {"largest": 2**63 - 1, "nested": [[[1.5]]]}},
+            {"id": "big", "prompt": "p", "responses": responses, "metadata": {"n": 2**70}},
+            {"id": "nan", "prompt": "p", "responses": responses, "metadata": {"score": float("nan")}},
+            {"id": "deep", "prompt": "p", "responses": responses, "metadata": {"d": deep}}]
+    source = tmp_path / "items.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "tasks.annotary"
+    message = user_error("tasks", "build", spec, source, "--out", out)
+    assert "line 2" in message and "out of range" in message and "--skip-invalid" in message
+    run("tasks", "build", spec, source, "--out", out, "--skip-invalid")
+    reasons = {entry["record"]["id"]: (entry["line"], entry["reason"]) for entry in rejected(out)}
+    assert {k: line for k, (line, _) in reasons.items()} == {"big": 2, "nan": 3, "deep": 4}
+    assert "not a number" in reasons["nan"][1] and "levels deep" in reasons["deep"][1]
+    (line,) = read_bundle(out).members["items.jsonl"].decode().rstrip("\n").split("\n")  # not at U+2028
+    assert json.loads(line)["prompt"] == rows[0]["prompt"]
+    assert json.loads(line)["metadata"] == rows[0]["metadata"]

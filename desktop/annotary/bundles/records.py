@@ -10,15 +10,14 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from annotary.core.errors import BundleError, describe_validation
+from annotary.core.items import JSON_INT_LIMIT, JSON_MAX_DEPTH
 
 M = TypeVar("M", bound=BaseModel)
 BOM = b"\xef\xbb\xbf"
-MAX_DEPTH = 64
+MAX_DEPTH = JSON_MAX_DEPTH
 MAX_LINE_BYTES = 32 * 1024 * 1024
 SPLIT_BYTES = 1 << 20  # a member given whole is cut into lines this much at a time
-# SQLite keeps integers in 64 bits and turns larger ones into REAL: no JSON a bundle holds may
-# carry a bigger one, whatever field it is in (models bound their own fields more tightly)
-INT_LIMIT = 2**63 - 1
+INT_LIMIT = JSON_INT_LIMIT
 
 
 def dump_jsonl(records: Iterable[BaseModel | dict[str, Any]]) -> bytes:

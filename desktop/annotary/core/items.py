@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from annotary.core.errors import ItemError
 from annotary.core.spec import (
@@ -36,6 +36,32 @@ class Response(Model):
     model: str | None = Field(None, description="The model that wrote it, if known")
 
 
+# what a bundle's JSON may hold (bundles.records reads with these bounds): SQLite keeps integers
+# in 64 bits and turns larger ones into REAL, so no JSON a bundle holds may carry a bigger one,
+# whatever field it is in; nor NaN or Infinity, nor nesting deeper than this
+JSON_INT_LIMIT = 2**63 - 1
+JSON_MAX_DEPTH = 64
+_FREE_DEPTH = JSON_MAX_DEPTH - 8  # an item's free-form fields sit a few levels inside a bundle's line
+
+
+def _bundle_safe(value: Any, depth: int = 0) -> None:
+    """Refuse in free-form data (metadata, gold answers) what a bundle could carry but never be
+    read back from: an integer beyond 64 bits, NaN or Infinity, nesting beyond the reader's bound."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, int):
+        if not -JSON_INT_LIMIT <= value <= JSON_INT_LIMIT:
+            raise ValueError(f"number {str(value)[:24]}… is out of range (64-bit integers only)")
+    elif isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"{value} is not a number JSON can hold")
+    elif isinstance(value, dict | list):
+        if depth >= _FREE_DEPTH:
+            raise ValueError(f"nested more than {_FREE_DEPTH} levels deep")
+        for v in value.values() if isinstance(value, dict) else value:
+            _bundle_safe(v, depth + 1)
+
+
 class Item(Model):
     id: str = Field(pattern=ITEM_ID_PATTERN)
     prompt: str | list[Turn] = Field(description="A single instruction, or a conversation")
@@ -50,6 +76,13 @@ class Item(Model):
     rubric_criteria: list[str] | None = Field(
         None, description="Ids of the spec's global criteria that apply to this item (default: all)")
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("metadata", "gold")
+    @classmethod
+    def _free_form(cls, value):
+        if value:
+            _bundle_safe(value)
+        return value
 
     @model_validator(mode="after")
     def _check(self):
