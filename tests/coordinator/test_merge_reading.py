@@ -104,3 +104,52 @@ def test_assigned_skeletons_are_the_items_assigned(tmp_path, coordinator, monkey
         assert set(got) == assigned
         assert facts(got) == facts({iid: whole[iid] for iid in assigned})
     store.close()
+
+
+def _fit(store, item_id: str, line: int, **more) -> merge._Fit:
+    """A label of the 'rubric' question of shapes_project, as a merge holds it once read."""
+    from annotary.core.labels import Label
+    lab = Label.model_validate({
+        "project_id": "sk", "item_id": item_id, "question_id": "rubric", "annotator": "ann", "revision": 1,
+        "created_at": "2026-01-02T03:04:05Z", "submitted_at": "2026-01-02T03:04:06.5+01:00", "duration_ms": 7,
+        "shown_order": ["x"], "answer": {"mode": "rubric", "marks": {"safe": "met"}},
+        "spec_version": "s", "guidelines_version": "1"} | more)
+    return merge._Fit(lab.item_id, lab.question_id, lab.revision, lab.shown_order, lab.flags, lab.confidence,
+                      lab.answer, lab.rationale, line, lab.model_dump_json().encode())
+
+
+def test_a_labels_check_is_reused_only_for_what_reads_the_same(tmp_path, coordinator):
+    store, _ = shapes_project(tmp_path, coordinator)
+    spec = project.project_info(store).spec
+    skeletons = AssignedSkeletons(store, "sk")(store, "ann")
+    # the same answer, order shown and item shape: checked once, fit both times
+    merge._problems([_fit(store, "plain", 1), _fit(store, "plain3", 2)], spec, skeletons, "b.annotary")
+    # the same answer and order shown, but an item of eleven responses: not the first one's check
+    with pytest.raises(merge.BundleError, match=r"b\.annotary: results\.jsonl line 3: label of item 'many'.*"
+                                                r"shown_order: does not list the item's responses"):
+        merge._problems([_fit(store, "plain", 1), _fit(store, "plain3", 2), _fit(store, "many", 3)],
+                        spec, skeletons, "b.annotary")
+    # the same item shape, another answer
+    with pytest.raises(merge.BundleError, match=r"line 2: label of item 'plain3'.*answer"):
+        merge._problems([_fit(store, "plain", 1), _fit(store, "plain3", 2, answer={
+            "mode": "rubric", "marks": {"unknown": "met"}})], spec, skeletons, "b.annotary")
+    store.close()
+
+
+def test_the_check_reuse_spans_every_label_field_a_check_reads():
+    """_problems tells labels apart by the span of their JSON from shown_order to skip_reason:
+    it must hold every field label_problem reads besides the question (the key's own part)."""
+    from annotary.core.labels import Label
+    fields = list(Label.model_fields)
+    span = fields[fields.index("shown_order"):fields.index("skip_reason")]
+    assert span == ["shown_order", "answer", "rationale", "confidence", "flags"]
+    # an answer may hold a key of that name (a criterion's id): the span still ends at the label's own
+    lab = Label.model_validate({
+        "project_id": "p", "item_id": "i", "question_id": "q", "annotator": "a", "revision": 1,
+        "created_at": "2026-01-02T03:04:05Z", "submitted_at": "2026-01-02T03:04:05Z", "duration_ms": 1,
+        "shown_order": ["x"], "answer": {"mode": "rubric", "marks": {"a": "met", "skip_reason": "met"}},
+        "rationale": 'says ,"skip_reason": and ,"shown_order":', "confidence": 3, "flags": ["odd"],
+        "skip_reason": None, "spec_version": "s", "guidelines_version": "1"})
+    data = lab.model_dump_json().encode()
+    whole = data[data.index(b',"shown_order"'):data.index(b',"skip_reason":null')]
+    assert merge._checked_span(data) == whole and whole.endswith(b'"flags":["odd"]')

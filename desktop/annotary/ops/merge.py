@@ -101,7 +101,7 @@ class _Fit(NamedTuple):
     answer: Any
     rationale: str | None
     line: int  # in results.jsonl
-    data: str  # the label's canonical JSON, as it will be stored
+    data: bytes  # the label's canonical JSON (UTF-8), as it will be stored
 
 
 @dataclass
@@ -147,7 +147,7 @@ def _read(path: Path, trust: _Trust) -> _Read:
                     raise TrustError(f"results.jsonl line {n}: a label of project {lab.project_id!r} by "
                                      f"{lab.annotator!r} in a bundle signed by {signer} for {info.id!r}: refused")
                 add(_new(_Fit, (lab.item_id, lab.question_id, lab.revision, lab.shown_order, lab.flags,
-                                lab.confidence, lab.answer, lab.rationale, n, canonical.decode("utf-8"))))
+                                lab.confidence, lab.answer, lab.rationale, n, canonical)))
         except AnnotaryError as e:
             raise _named(e, path.name) from None
         for name in bundle.names():  # a signed bundle is one unit: every member checked
@@ -170,12 +170,49 @@ def _named(err: AnnotaryError, name: str) -> AnnotaryError:
     return err if err.message.startswith(prefix) else type(err)(prefix + err.message)
 
 
-def _check(store: Store, read: _Read, trust: _Trust) -> list[str]:
-    """The labels to store (their JSON, in index order), counting what is accepted, replaced,
-    ignored and refused in the report; AnnotaryError if the whole bundle is refused: a signed
-    bundle is one unit, and a label that does not fit the spec refuses all of it. The items are
-    the signer's assigned ones (their skeletons), so memory follows the bundle, not the project;
-    the labels are let go once checked (the rows to write are their JSON)."""
+class _Row(NamedTuple):
+    """A label to write: what its columns hold besides its JSON, and its JSON (UTF-8)."""
+
+    item_id: str
+    question_id: str
+    revision: int
+    data: bytes
+
+
+def _checked_span(data: bytes) -> bytes:
+    """The part of a canonical label's JSON from its "shown_order" to its "skip_reason": what
+    label_problem reads of it besides its question. In canonical JSON a string's quotes are
+    escaped, so no string holds a key's `,"name":`; only fields before "shown_order" are scalars,
+    and only the answer (its keys: criteria, responses) can hold `,"skip_reason":` before the
+    label's own, which therefore is the last."""
+    return data[data.find(b',"shown_order":'):data.rfind(b',"skip_reason":')]
+
+
+def _problems(labels: list[_Fit], spec, skeletons: dict, name: str) -> None:
+    """BundleError at the first label that does not fit its question or item.
+
+    What label_problem reads of a label (its order shown, answer, rationale, confidence and
+    flags: the span of its canonical JSON from "shown_order" to "skip_reason", in that order) and
+    of its item (the skeleton, one object per shape) repeats across a bundle: each combination is
+    checked once."""
+    seen: dict[tuple, str | None] = {}
+    for lab in labels:
+        skeleton = skeletons[lab.item_id]
+        key = (lab.question_id, id(skeleton), _checked_span(lab.data))
+        problem = seen.get(key, False)
+        if problem is False:
+            problem = seen[key] = label_problem(lab, spec, skeleton)
+        if problem is not None:
+            raise BundleError(f"{name}: results.jsonl line {lab.line}: label of item {lab.item_id!r}, "
+                              f"question {lab.question_id!r}: {problem}")
+
+
+def _check(store: Store, read: _Read, trust: _Trust) -> list[_Row]:
+    """The labels to store (in index order), counting what is accepted, replaced, ignored and
+    refused in the report; AnnotaryError if the whole bundle is refused: a signed bundle is one
+    unit, and a label that does not fit the spec refuses all of it. The items are the signer's
+    assigned ones (their skeletons), so memory follows the bundle, not the project; the labels
+    are let go once checked (the rows to write are their columns and JSON)."""
     report, m, labels, info = read.report, read.manifest, read.labels, trust.info
     signer = m.producer.key_id
     skeletons = trust.skeletons(store, signer)
@@ -184,25 +221,20 @@ def _check(store: Store, read: _Read, trust: _Trust) -> list[str]:
         more = f" (and {len(stray) - 3} more)" if len(stray) > 3 else ""
         raise TrustError(f"{read.path.name}: labels for items not assigned to {m.producer.name} ({signer}): "
                          f"{', '.join(map(repr, stray[:3]))}{more}: refused")
-    spec = info.spec
-    for lab in labels:
-        problem = label_problem(lab, spec, skeletons[lab.item_id])
-        if problem is not None:
-            raise BundleError(f"{read.path.name}: results.jsonl line {lab.line}: label of item {lab.item_id!r}, "
-                              f"question {lab.question_id!r}: {problem}")
+    _problems(labels, info.spec, skeletons, read.path.name)
     del skeletons
     # every stored revision of this annotator: (item, question) -> {revision: data}
-    stored: dict[tuple[str, str], dict[int, str]] = {}
+    stored: dict[tuple[str, str], dict[int, bytes]] = {}
     for iid, qid, rev, data in store.tuples(
-            "SELECT item_id, question_id, revision, data FROM labels WHERE project_id=? AND annotator=?",
-            (info.id, signer)):
+            "SELECT item_id, question_id, revision, CAST(data AS BLOB) FROM labels"
+            " WHERE project_id=? AND annotator=?", (info.id, signer)):
         stored.setdefault((iid, qid), {})[rev] = data
     read.labels = []
     if not stored and len(set(map(_KEY, labels))) == len(labels):
         report.accepted = len(labels)  # the first labels of this annotator, one revision each
         # in index order: the b-tree pages each insert touches are then the last one's
         labels.sort(key=_KEY)
-        return [lab.data for lab in labels]
+        return [_new(_Row, (lab.item_id, lab.question_id, lab.revision, lab.data)) for lab in labels]
     rows = []
     for lab in labels:
         data = lab.data
@@ -226,14 +258,15 @@ def _check(store: Store, read: _Read, trust: _Trust) -> list[str]:
         else:
             report.accepted += 1
             stored[key] = {lab.revision: data}
-        rows.append((lab.item_id, lab.question_id, lab.revision, data))
+        rows.append(_new(_Row, (lab.item_id, lab.question_id, lab.revision, data)))
     rows.sort()  # in index order (see above)
-    return [row[3] for row in rows]
+    return rows
 
 
 # One statement for a bundle's labels: SQLite runs it in one step, during which Python's sqlite3
 # lets other threads run (see _Writer). The label's own JSON gives the columns (its project and
-# annotator were checked to be the bundle's).
+# annotator were checked to be the bundle's): the more of the write SQLite does, the less waits
+# for the thread that reads the next bundle.
 INSERT_LABELS = """
     INSERT INTO labels (project_id, item_id, question_id, annotator, revision, data, submitted_at, source)
     SELECT :project, json_extract(value, '$.item_id'), json_extract(value, '$.question_id'), :annotator,
@@ -242,7 +275,7 @@ INSERT_LABELS = """
 """
 
 
-def _write(store: Store, read: _Read, data: list[str]) -> None:
+def _write(store: Store, read: _Read, rows: list[_Row]) -> None:
     """Log the bundle and store its labels, in a savepoint of the merge's transaction."""
     report, m = read.report, read.manifest
     counts = {k: getattr(report, k) for k in ("labels", "accepted", "replaced", "ignored", "refused")}
@@ -253,14 +286,14 @@ def _write(store: Store, read: _Read, data: list[str]) -> None:
             (report.sha256, m.kind, m.bundle_id, m.project_id, m.producer.key_id, m.producer.name,
              read.path.name, now_iso(), json.dumps(counts),
              json.dumps({"round": m.round, "reasons": report.reasons}))).lastrowid
-        # a statement per WRITE_CHUNK labels: SQLite's JSON of one is bounded, whatever the bundle's size
-        for at in range(0, len(data), WRITE_CHUNK):
-            store.conn.execute(INSERT_LABELS, {"labels": "[" + ",".join(data[at:at + WRITE_CHUNK]) + "]",
-                                               "source": f"bundle:{log}", "project": m.project_id,
-                                               "annotator": m.producer.key_id})
+        # a statement per WRITE_CHUNK labels: what SQLite holds of one is bounded, whatever the bundle's size
+        for at in range(0, len(rows), WRITE_CHUNK):
+            labels = b"[" + b",".join([r.data for r in rows[at:at + WRITE_CHUNK]]) + b"]"
+            store.conn.execute(INSERT_LABELS, {"labels": labels.decode("utf-8"), "source": f"bundle:{log}",
+                                               "project": m.project_id, "annotator": m.producer.key_id})
 
 
-def _merge_read(store: Store, read: _Read, trust: _Trust) -> list[str] | None:
+def _merge_read(store: Store, read: _Read, trust: _Trust) -> list[_Row] | None:
     """The labels to write for a bundle read, or None when it was merged before."""
     if read.report.already_merged or logged_before(store, sha256=read.report.sha256, key=read.key,
                                                    project_id=trust.info.id):
@@ -291,7 +324,7 @@ class _Writer:
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="annotary-merge")
         self.pending: tuple[int, Future] | None = None
 
-    def submit(self, at: int, read: _Read, data: list[str]) -> None:
+    def submit(self, at: int, read: _Read, data: list[_Row]) -> None:
         self.pending = (at, self.pool.submit(_write, self.store, read, data))
 
     def finish(self, out: list[MergeReport]) -> None:
