@@ -114,8 +114,7 @@ def _fit(store, item_id: str, line: int, **more) -> merge._Fit:
         "created_at": "2026-01-02T03:04:05Z", "submitted_at": "2026-01-02T03:04:06.5+01:00", "duration_ms": 7,
         "shown_order": ["x"], "answer": {"mode": "rubric", "marks": {"safe": "met"}},
         "spec_version": "s", "guidelines_version": "1"} | more)
-    return merge._Fit(lab.item_id, lab.question_id, lab.revision, lab.shown_order, lab.flags, lab.confidence,
-                      lab.answer, lab.rationale, line, lab.model_dump_json().encode())
+    return merge._Fit(lab.item_id, lab.question_id, lab.revision, lab.model_dump_json().encode(), line)
 
 
 def test_a_labels_check_is_reused_only_for_what_reads_the_same(tmp_path, coordinator):
@@ -136,20 +135,29 @@ def test_a_labels_check_is_reused_only_for_what_reads_the_same(tmp_path, coordin
     store.close()
 
 
-def test_the_check_reuse_spans_every_label_field_a_check_reads():
-    """_problems tells labels apart by the span of their JSON from shown_order to skip_reason:
-    it must hold every field label_problem reads besides the question (the key's own part)."""
+def test_the_check_reuse_tells_apart_every_label_field_a_check_reads():
+    """_problems tells labels apart by parts of their JSON (_checked_parts): between them they
+    must hold every field label_problem reads besides the question (the key's own part)."""
     from annotary.core.labels import Label
     fields = list(Label.model_fields)
-    span = fields[fields.index("shown_order"):fields.index("skip_reason")]
-    assert span == ["shown_order", "answer", "rationale", "confidence", "flags"]
-    # an answer may hold a key of that name (a criterion's id): the span still ends at the label's own
-    lab = Label.model_validate({
-        "project_id": "p", "item_id": "i", "question_id": "q", "annotator": "a", "revision": 1,
-        "created_at": "2026-01-02T03:04:05Z", "submitted_at": "2026-01-02T03:04:05Z", "duration_ms": 1,
-        "shown_order": ["x"], "answer": {"mode": "rubric", "marks": {"a": "met", "skip_reason": "met"}},
-        "rationale": 'says ,"skip_reason": and ,"shown_order":', "confidence": 3, "flags": ["odd"],
-        "skip_reason": None, "spec_version": "s", "guidelines_version": "1"})
-    data = lab.model_dump_json().encode()
-    whole = data[data.index(b',"shown_order"'):data.index(b',"skip_reason":null')]
-    assert merge._checked_span(data) == whole and whole.endswith(b'"flags":["odd"]')
+    assert fields[fields.index("shown_order"):fields.index("skip_reason")] == [
+        "shown_order", "answer", "rationale", "confidence", "flags"]
+
+    def parts(rationale, marks=None):
+        lab = Label.model_validate({
+            "project_id": "p", "item_id": "i", "question_id": "q", "annotator": "a", "revision": 1,
+            "created_at": "2026-01-02T03:04:05Z", "submitted_at": "2026-01-02T03:04:05Z", "duration_ms": 1,
+            "shown_order": ["x"], "answer": {"mode": "rubric", "marks": marks or {"a": "met"}},
+            "rationale": rationale, "confidence": 3, "flags": ["odd"], "skip_reason": None,
+            "spec_version": "s", "guidelines_version": "1"})
+        return merge._checked_parts(lab.model_dump_json().encode())
+
+    # an answer may hold keys of those names (criteria's ids), a rationale may say them
+    tricky = {"a": "met", "rationale": "met", "skip_reason": "not_met", "confidence": "met"}
+    before, written, after = parts('says ,"rationale": ,"confidence": and ,"skip_reason":', tricky)
+    assert before == b',"shown_order":["x"],"answer":{"mode":"rubric","marks":{"a":"met","rationale":"met",' \
+                     b'"skip_reason":"not_met","confidence":"met"}}'
+    assert written is True and after == b',"confidence":3,"flags":["odd"]'
+    # what a rationale says is not read, only whether one is written
+    assert parts("one reason") == parts("another") != parts(None) == parts(" \n\t ")
+    assert parts(None)[1] is False

@@ -9,7 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from annotary.bundles.records import iter_canonical
 from annotary.core.errors import AnnotaryError, BundleError, Cancelled, TrustError
@@ -89,19 +89,15 @@ class _Trust:
 
 
 class _Fit(NamedTuple):
-    """What checking a label against its item needs (label_problem reads these), kept instead of
-    the model: a tenth of its memory, for bundles of a hundred thousand labels."""
+    """A label read, kept instead of its model (a tenth of its memory, for bundles of a hundred
+    thousand labels): its key columns, its canonical JSON and its line. Checking it against its
+    item reads its JSON again, once per distinct kind of label (see _problems)."""
 
     item_id: str
     question_id: str
     revision: int
-    shown_order: list[str]
-    flags: list[str]
-    confidence: int | None
-    answer: Any
-    rationale: str | None
-    line: int  # in results.jsonl
     data: bytes  # the label's canonical JSON (UTF-8), as it will be stored
+    line: int  # in results.jsonl
 
 
 @dataclass
@@ -146,8 +142,7 @@ def _read(path: Path, trust: _Trust) -> _Read:
                 if lab.project_id != pid or lab.annotator != signer:
                     raise TrustError(f"results.jsonl line {n}: a label of project {lab.project_id!r} by "
                                      f"{lab.annotator!r} in a bundle signed by {signer} for {info.id!r}: refused")
-                add(_new(_Fit, (lab.item_id, lab.question_id, lab.revision, lab.shown_order, lab.flags,
-                                lab.confidence, lab.answer, lab.rationale, n, canonical)))
+                add(_new(_Fit, (lab.item_id, lab.question_id, lab.revision, canonical, n)))
         except AnnotaryError as e:
             raise _named(e, path.name) from None
         for name in bundle.names():  # a signed bundle is one unit: every member checked
@@ -170,44 +165,43 @@ def _named(err: AnnotaryError, name: str) -> AnnotaryError:
     return err if err.message.startswith(prefix) else type(err)(prefix + err.message)
 
 
-class _Row(NamedTuple):
-    """A label to write: what its columns hold besides its JSON, and its JSON (UTF-8)."""
-
-    item_id: str
-    question_id: str
-    revision: int
-    data: bytes
+_RATIONALE, _CONFIDENCE = b',"rationale":', b',"confidence":'
 
 
-def _checked_span(data: bytes) -> bytes:
-    """The part of a canonical label's JSON from its "shown_order" to its "skip_reason": what
-    label_problem reads of it besides its question. In canonical JSON a string's quotes are
-    escaped, so no string holds a key's `,"name":`; only fields before "shown_order" are scalars,
-    and only the answer (its keys: criteria, responses) can hold `,"skip_reason":` before the
-    label's own, which therefore is the last."""
-    return data[data.find(b',"shown_order":'):data.rfind(b',"skip_reason":')]
+def _checked_parts(data: bytes) -> tuple[bytes, bool, bytes]:
+    """What label_problem reads of a canonical label besides its question: the part of its JSON
+    from "shown_order" to "rationale" (the order shown, the answer), whether a rationale is
+    written, and the part from "confidence" to "skip_reason" (confidence, flags).
+
+    In canonical JSON a string's quotes are escaped, so no string holds a key's `,"name":`; only
+    scalars come before "shown_order", and only the answer (its keys: criteria, responses) can
+    hold `,"rationale":` or `,"skip_reason":` before the label's own, which are therefore the last."""
+    rationale = data.rfind(_RATIONALE)
+    confidence = data.find(_CONFIDENCE, rationale)
+    text = data[rationale + len(_RATIONALE):confidence]
+    written = text != b"null" and bool(json.loads(text).strip())
+    return data[data.find(b',"shown_order":'):rationale], written, data[confidence:data.rfind(b',"skip_reason":')]
 
 
 def _problems(labels: list[_Fit], spec, skeletons: dict, name: str) -> None:
     """BundleError at the first label that does not fit its question or item.
 
-    What label_problem reads of a label (its order shown, answer, rationale, confidence and
-    flags: the span of its canonical JSON from "shown_order" to "skip_reason", in that order) and
-    of its item (the skeleton, one object per shape) repeats across a bundle: each combination is
-    checked once."""
+    What label_problem reads of a label (_checked_parts) and of its item (the skeleton, one object
+    per shape) repeats across a bundle: each combination is checked once, from the label's model
+    read again from its JSON."""
     seen: dict[tuple, str | None] = {}
     for lab in labels:
         skeleton = skeletons[lab.item_id]
-        key = (lab.question_id, id(skeleton), _checked_span(lab.data))
+        key = (lab.question_id, id(skeleton), *_checked_parts(lab.data))
         problem = seen.get(key, False)
         if problem is False:
-            problem = seen[key] = label_problem(lab, spec, skeleton)
+            problem = seen[key] = label_problem(Label.model_validate_json(lab.data), spec, skeleton)
         if problem is not None:
             raise BundleError(f"{name}: results.jsonl line {lab.line}: label of item {lab.item_id!r}, "
                               f"question {lab.question_id!r}: {problem}")
 
 
-def _check(store: Store, read: _Read, trust: _Trust) -> list[_Row]:
+def _check(store: Store, read: _Read, trust: _Trust) -> list[_Fit]:
     """The labels to store (in index order), counting what is accepted, replaced, ignored and
     refused in the report; AnnotaryError if the whole bundle is refused: a signed bundle is one
     unit, and a label that does not fit the spec refuses all of it. The items are the signer's
@@ -233,8 +227,8 @@ def _check(store: Store, read: _Read, trust: _Trust) -> list[_Row]:
     if not stored and len(set(map(_KEY, labels))) == len(labels):
         report.accepted = len(labels)  # the first labels of this annotator, one revision each
         # in index order: the b-tree pages each insert touches are then the last one's
-        labels.sort(key=_KEY)
-        return [_new(_Row, (lab.item_id, lab.question_id, lab.revision, lab.data)) for lab in labels]
+        labels.sort()
+        return labels
     rows = []
     for lab in labels:
         data = lab.data
@@ -258,7 +252,7 @@ def _check(store: Store, read: _Read, trust: _Trust) -> list[_Row]:
         else:
             report.accepted += 1
             stored[key] = {lab.revision: data}
-        rows.append(_new(_Row, (lab.item_id, lab.question_id, lab.revision, data)))
+        rows.append(lab)
     rows.sort()  # in index order (see above)
     return rows
 
@@ -275,7 +269,7 @@ INSERT_LABELS = """
 """
 
 
-def _write(store: Store, read: _Read, rows: list[_Row]) -> None:
+def _write(store: Store, read: _Read, rows: list[_Fit]) -> None:
     """Log the bundle and store its labels, in a savepoint of the merge's transaction."""
     report, m = read.report, read.manifest
     counts = {k: getattr(report, k) for k in ("labels", "accepted", "replaced", "ignored", "refused")}
@@ -293,7 +287,7 @@ def _write(store: Store, read: _Read, rows: list[_Row]) -> None:
                                                "project": m.project_id, "annotator": m.producer.key_id})
 
 
-def _merge_read(store: Store, read: _Read, trust: _Trust) -> list[_Row] | None:
+def _merge_read(store: Store, read: _Read, trust: _Trust) -> list[_Fit] | None:
     """The labels to write for a bundle read, or None when it was merged before."""
     if read.report.already_merged or logged_before(store, sha256=read.report.sha256, key=read.key,
                                                    project_id=trust.info.id):
@@ -324,7 +318,7 @@ class _Writer:
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="annotary-merge")
         self.pending: tuple[int, Future] | None = None
 
-    def submit(self, at: int, read: _Read, data: list[_Row]) -> None:
+    def submit(self, at: int, read: _Read, data: list[_Fit]) -> None:
         self.pending = (at, self.pool.submit(_write, self.store, read, data))
 
     def finish(self, out: list[MergeReport]) -> None:
