@@ -19,7 +19,7 @@ from annotary.core.adjudication import Case
 from annotary.core.changes import Change
 from annotary.core.errors import Cancelled, TrustError
 from annotary.core.spec import Spec
-from annotary.ops import paused_gc
+from annotary.ops import give_back, paused_gc, return_freed_arrays
 from annotary.ops.bundling import (
     GUIDELINE_ASSETS,
     ItemRow,
@@ -208,6 +208,9 @@ def import_tasks(
     total = tasks.items
     added = updated = done = 0
     with store.atomic(), contextlib.ExitStack() as stack:
+        # last of all (the threads ended, the chunks dropped), what the import freed goes back to
+        # the system: in the app, labeling goes on in the same process
+        stack.callback(give_back)
         conn = store.conn
         # a bundle of an older round than the one imported adds its new items but never turns
         # items back to their older text
@@ -238,6 +241,9 @@ def import_tasks(
         seq = conn.execute("SELECT coalesce(max(seq), 0) FROM items WHERE project_id=?",
                            (m.project_id,)).fetchone()[0]
         if tasks.rows is None:  # read, checked and written a chunk at a time
+            # the chunks' buffers (a MiB or more each, on three threads) are given back as each is
+            # freed, not kept in the allocator's heaps, where they stay once the import is done
+            return_freed_arrays()
             reader = stack.enter_context(open_local(path, expect_kind="tasks"))
             if reader.sha256 != bundle.sha256:
                 raise TrustError(f"{path.name}: the file changed since it was checked: refused")
