@@ -8,7 +8,8 @@ on that project's labeling screen. Printed: RSS with the window shown, peak RSS 
 import (VmHWM), RSS while labeling after the import, RSS of the fresh open, against the goals:
 peak <= 300 MB, and after the import no more than the fresh open (+10 %).
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/app_import_bench.py [--items 100000]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/app_import_bench.py [--items 100000] [--runs 3]
+        [--keep-bundle bench-out/app-import.annotary]
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -105,6 +107,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--items", type=int, default=100_000, help="items in the bundle")
     ap.add_argument("--workdir", type=Path, help="where the bundle and stores are made (default: a temporary folder)")
+    ap.add_argument("--runs", type=int, default=1, help="imports (each with its fresh open) of the same bundle")
+    ap.add_argument("--keep-bundle", type=Path, metavar="PATH",
+                    help="keep the bundle at PATH and, when it is there already, import it rather than making one")
     ap.add_argument("--child", choices=("import", "fresh"), help=argparse.SUPPRESS)
     ap.add_argument("--config", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -114,25 +119,37 @@ def main() -> None:
     if args.workdir:
         args.workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="annotary-app-import-", dir=args.workdir) as work:
-        report(measure(Path(work), args.items))
+        bundle = args.keep_bundle or Path(work) / "tasks.annotary"
+        if not bundle.exists():
+            make_bundle(Path(work), args.items, bundle)
+        print(f"app import of {args.items:,} items ({bundle.stat().st_size / 2**20:.0f} MiB bundle), "
+              f"Qt platform {os.environ.get('QT_QPA_PLATFORM', 'offscreen')}:", flush=True)
+        for k in range(max(1, args.runs)):
+            if args.runs > 1:
+                print(f" run {k + 1} of {args.runs}", flush=True)
+            report(measure(Path(work) / f"run-{k}", bundle, args.items))
 
 
-def measure(work: Path, n: int) -> dict[str, dict]:
+def make_bundle(work: Path, n: int, bundle: Path) -> None:
     import scale_bench
 
-    coordinator, annotator = work / "coordinator", work / "annotator"
-    annotary = [sys.executable, "-m", "annotary"]
-    for home, name, role in ((coordinator, "Coordinator", "coordinator"), (annotator, "Annotator", "annotator")):
-        home.mkdir()
-        run([*annotary, "identity", "create", "--name", name, "--role", role], home)
+    coordinator = work / "coordinator"
+    coordinator.mkdir()
+    run([sys.executable, "-m", "annotary", "identity", "create", "--name", "Coordinator", "--role", "coordinator"],
+        coordinator)
     (work / "spec.toml").write_text(pairwise_spec(PROJECT, "App import benchmark"))
     scale_bench.make_items(work / "items.jsonl", n)
-    bundle = work / "tasks.annotary"
-    run([*annotary, "tasks", "build", str(work / "spec.toml"), str(work / "items.jsonl"), "--out", str(bundle)],
-        coordinator)
+    run([sys.executable, "-m", "annotary", "tasks", "build", str(work / "spec.toml"), str(work / "items.jsonl"),
+         "--out", str(bundle)], coordinator)
     (work / "items.jsonl").unlink()
-    print(f"app import of {n:,} items ({bundle.stat().st_size / 2**20:.0f} MiB bundle), "
-          f"Qt platform {os.environ.get('QT_QPA_PLATFORM', 'offscreen')}:", flush=True)
+
+
+def measure(work: Path, bundle: Path, n: int) -> dict[str, dict]:
+    """The bundle imported in the window of a new annotator, then their store opened fresh."""
+    annotator = work / "annotator"
+    annotator.mkdir(parents=True)
+    run([sys.executable, "-m", "annotary", "identity", "create", "--name", "Annotator", "--role", "annotator"],
+        annotator)
     figures = {}
     for kind in ("import", "fresh"):
         out = run([sys.executable, str(Path(__file__).resolve()), "--child", kind,
@@ -140,6 +157,7 @@ def measure(work: Path, n: int) -> dict[str, dict]:
         figures[kind] = json.loads(next(x for x in out.splitlines() if x.startswith("RESULT "))[7:])
         if figures[kind]["items"] != n:
             raise SystemExit(f"{kind}: the labeling screen holds {figures[kind]['items']} items, not {n}")
+    shutil.rmtree(work)
     return figures
 
 

@@ -1,6 +1,7 @@
-"""The merge's reader of result lines (records.iter_canonical): whatever a line holds, it reads
-the very record the strict reader reads and gives its canonical JSON, or refuses it with the
-strict reader's own reason; and the Label model stays within what makes its fast path sound."""
+"""The merge's reader of result lines (records.iter_canonical) and the import's reader of items
+(records.iter_quick): whatever a line holds, they read the very record the strict reader reads
+(with its canonical JSON, or the line as sent), or refuse it with the strict reader's own reason;
+and the Label and Item models stay within what makes their fast path sound."""
 
 from __future__ import annotations
 
@@ -11,8 +12,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.bundles.test_fuzz_reader import JSON, LABEL, _mutate
 
-from annotary.bundles.records import INT_LIMIT, MAX_DEPTH, iter_canonical, iter_jsonl, iter_lines
+from annotary.bundles import records
+from annotary.bundles.records import (
+    INT_LIMIT,
+    MAX_DEPTH,
+    iter_canonical,
+    iter_jsonl,
+    iter_lines,
+    iter_quick,
+)
 from annotary.core.errors import BundleError
+from annotary.core.items import Item
 from annotary.core.labels import Label
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -47,10 +57,12 @@ def canonical(data: bytes) -> list[tuple[int, Label, bytes]] | str:
         return str(err)
 
 
-def test_label_fields_bound_their_integers_and_nesting():
+@pytest.mark.parametrize("model", [Label, Item])
+def test_typed_fields_bound_their_integers_and_nesting(model):
     """The fast path is sound only for a model whose canonical JSON the strict reader accepts
-    whatever its values: no integer past 64 bits, no float (NaN, Infinity), bounded nesting."""
-    schema = Label.model_json_schema()
+    whatever its values: no integer past 64 bits, no float (NaN, Infinity), bounded nesting.
+    (Item's free-form fields, typed Any, are bounded by its validator: see the tests below.)"""
+    schema = model.model_json_schema()
     defs = schema.get("$defs", {})
 
     def walk(node, depth: int, seen: tuple[str, ...]) -> int:
@@ -152,3 +164,215 @@ def test_a_long_line_is_refused_with_its_number():
         list(iter_lines([member[:5], member[5:]], "m", max_line=40))
     with pytest.raises(BundleError, match="m line 3: longer than 40 bytes"):
         list(iter_lines(member, "m", max_line=40))
+
+
+# --- items: iter_quick, as the import reads them ---------------------------------------------
+
+ITEM = {"id": "i-1", "prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hi."}],
+        "context": "ctx", "responses": [{"id": "a", "text": "Hi", "model": "m"}, {"id": "b", "text": "Hello"}],
+        "kind": "gold", "gold": {"helpful": {"choice": "A"}}, "explanation": "x",
+        "rubric": [{"id": "c1", "text": "Greets", "points": 2}], "rubric_criteria": ["g1"],
+        "metadata": {"source": "fuzz", "n": [1, 2.5, None, True, {"k": "v"}]}}
+ITEM_LINE = Item.model_validate(ITEM).model_dump_json(exclude_defaults=True).encode()  # as Annotary writes it
+
+
+def read_items(read, data: bytes) -> list[tuple[int, Item, bytes]] | str:
+    """What a reader makes of an items member: its records, or its refusal."""
+    try:
+        return list(read(data, Item, "items.jsonl"))
+    except BundleError as err:
+        return str(err)
+
+
+def strict_items(data: bytes) -> list[tuple[int, Item, bytes]] | str:
+    return read_items(iter_jsonl, data)
+
+
+def quick_items(data: bytes) -> list[tuple[int, Item, bytes]] | str:
+    return read_items(iter_quick, data)
+
+
+def canonical_items(data: bytes) -> list[tuple[int, Item, bytes]] | str:
+    return read_items(iter_canonical, data)
+
+
+def strict_canonical_items(data: bytes) -> list[tuple[int, Item, bytes]] | str:
+    got = strict_items(data)
+    if isinstance(got, str):
+        return got
+    out = []
+    for n, r, _ in got:
+        try:
+            out.append((n, r, r.model_dump_json().encode()))
+        except ValueError:
+            return f"items.jsonl line {n}: holds text that is not valid Unicode"
+    return out
+
+
+def exactly(got, want) -> bool:
+    """The same refusal word for word, or the same records (equal, and serialising to the same
+    bytes: -0.0 and 0.0 are equal but not the same) with the same lines."""
+    if isinstance(got, str) or isinstance(want, str):
+        return got == want
+    return len(got) == len(want) and all(
+        g[0] == w[0] and g[1] == w[1] and repr(g[1].model_dump()) == repr(w[1].model_dump()) and g[2] == w[2]
+        for g, w in zip(got, want, strict=True))
+
+
+def check_item_member(data: bytes) -> None:
+    assert exactly(quick_items(data), strict_items(data))
+    assert same(canonical_items(data), strict_canonical_items(data))
+
+
+def with_metadata(value: bytes) -> bytes:
+    """The canonical line with its metadata's text replaced (a bundle's line written by hand)."""
+    start = ITEM_LINE.index(b'"metadata":') + len(b'"metadata":')
+    return ITEM_LINE[:start] + value + b"}"
+
+
+@pytest.fixture
+def strict_calls(monkeypatch):
+    """How many lines went to the strict reader."""
+    calls = []
+    strict_record = records._record
+    monkeypatch.setattr(records, "_record", lambda line, *a: calls.append(line) or strict_record(line, *a))
+    return calls
+
+
+def test_a_canonical_item_line_is_kept_as_sent(strict_calls):
+    plain = Item(id="p", prompt="Say hi.").model_dump_json(exclude_defaults=True).encode()
+    got = quick_items(ITEM_LINE + b"\n" + plain + b"\n")
+    assert [(n, line) for n, _, line in got] == [(1, ITEM_LINE), (2, plain)]
+    assert got[0][1] == Item.model_validate(ITEM) and got[1][1] == Item(id="p", prompt="Say hi.")
+    assert strict_calls == []  # both read by the shortcut
+
+
+def test_other_forms_of_an_item_go_to_the_strict_reader(strict_calls):
+    whole = Item.model_validate(ITEM).model_dump_json().encode()  # defaults written out
+    spaced = json.dumps(json.loads(ITEM_LINE)).encode()
+    got = quick_items(whole + b"\n" + spaced + b"\n")
+    assert [line for _, _, line in got] == [whole, spaced] and strict_calls == [whole, spaced]
+    assert got[0][1] == got[1][1] == Item.model_validate(ITEM)
+
+
+NASTY_METADATA = [
+    b'{"x":NaN}', b'{"x":Infinity}', b'{"x":-Infinity}', b'{"x":1e400}', b'{"x":-1E400}', b'{"x":1e-400}',
+    b'{"x":-0}', b'{"x":-0.0}', b'{"x":0.0}', b'{"x":1e+20}', b'{"x":1e20}', b'{"x":100000000000000000000.0}',
+    b'{"x":1.7976931348623157e+308}', b'{"x":1.7976931348623159e+308}', b'{"x":5e-324}', b'{"x":0.1}',
+    b'{"x":0.30000000000000004}', b'{"x":1.0}', b'{"x":1E5}',
+    b'{"x":9223372036854775807}', b'{"x":-9223372036854775807}', b'{"x":-9223372036854775808}',
+    b'{"x":9223372036854775808}', b'{"x":123456789012345678901234567890}', b'{"x":-00}', b'{"x":01}',
+    b'{"x":"\\u2028"}', '{"x":"\u2028\u2029"}'.encode(), b'{"x":"\\/"}', b'{"x":"/"}', b'{"x":"\\u00e9"}',
+    '{"x":"é😀"}'.encode(), b'{"x":"\\ud83d\\ude00"}', b'{"x":"\\ud800"}', b'{"x":"\\udc00\\ud800"}',
+    b'{"x":"\xed\xa0\x80"}', b'{"x":"\xc0\xaf"}', b'{"x":"\xff"}', b'{"x":"\\u0000\\u001f\\"\\\\"}',
+    b'{"x":"\x01"}', b'{"x":"\t"}', b'{"x":"\\t\\n\\r\\b\\f"}', b'{"x":"\x7f"}', b'{"x":"\\u007f"}',
+    b'{"x":1,"x":1}', b'{"x":{"y":1,"y":2}}', b'{"":1}', b'{"x":[]}', b'{"x":{}}', b'{"x":true,"y":false}',
+    b'{"x":tru}', b'{"x":[1,]}', b'{"x":1 }', b' {"x":1}', b'{"x":"a"\t}', b"{}", b"[]", b"null", b'"x"',
+    b"\xef\xbb\xbf{}",
+]
+
+
+@pytest.mark.parametrize("metadata", NASTY_METADATA)
+def test_nasty_free_form_values_read_as_the_strict_reader_reads_them(metadata):
+    line = with_metadata(metadata)
+    for member in (line + b"\n", ITEM_LINE.replace(b'"i-1"', b'"i-0"') + b"\n" + line + b"\n"):
+        check_item_member(member)
+    # the same values in the gold answers
+    gold = ITEM_LINE.replace(b'"gold":{"helpful":{"choice":"A"}}', b'"gold":{"helpful":' + metadata + b"}")
+    check_item_member(gold + b"\n")
+
+
+@pytest.mark.parametrize("line", [
+    ITEM_LINE[:-1] + b',"id":"i-2"}',  # a key repeated: the first one's value or the last one's?
+    b'{"id":"i-2",' + ITEM_LINE[1:],
+    ITEM_LINE.replace(b'"points":2', b'"points":2.0'),
+    ITEM_LINE.replace(b'"points":2', b'"points":-0'),
+    ITEM_LINE.replace(b'"points":2', b'"points":2147483648'),
+    ITEM_LINE.replace(b'"points":2', b'"points":9223372036854775808'),
+    ITEM_LINE.replace(b'"points":2', b'"points":1e400'),
+    ITEM_LINE.replace(b'"required":true', b'"required":"true"') if b'"required":true' in ITEM_LINE else ITEM_LINE,
+    ITEM_LINE.replace(b'"kind":"gold"', b'"kind":"gol\\u0064"'),
+    ITEM_LINE.replace(b'"id":"i-1"', b'"id":"i\\u0000"'),
+    ITEM_LINE.replace(b'"id":"i-1"', b'"id":"i\\ud800"'),
+    ITEM_LINE.replace(b'"Say hi."', b'"Say hi.\\ud800"'),
+    ITEM_LINE.replace(b'"Say hi."', b'"Say \\/hi."'),
+    ITEM_LINE[:-1] + b',"extra":1}',
+    ITEM_LINE + b"\r", ITEM_LINE + b" ", b" " + ITEM_LINE, b"\xef\xbb\xbf" + ITEM_LINE,
+    json.dumps(json.loads(ITEM_LINE)).encode(),  # spaced
+    json.dumps(json.loads(ITEM_LINE), ensure_ascii=True, separators=(",", ":")).encode(),
+    ITEM_LINE + ITEM_LINE, ITEM_LINE[:80],
+])
+def test_other_item_lines_read_as_the_strict_reader_reads_them(line):
+    check_item_member(ITEM_LINE.replace(b'"i-1"', b'"i-0"') + b"\n" + line + b"\n")
+
+
+def nested(depth: int) -> bytes:
+    """metadata whose innermost list is `depth` containers below the metadata object."""
+    return b'{"x":' + b"[" * depth + b"]" * depth + b"}"
+
+
+def test_free_form_nesting_stops_below_the_readers_bound():
+    """The deepest metadata Item takes still reads whole by the strict reader (the line's nesting
+    within MAX_DEPTH), and one level deeper is refused by both paths."""
+    deepest = max(d for d in range(1, MAX_DEPTH + 2) if not isinstance(quick_items(with_metadata(nested(d))), str))
+    line = with_metadata(nested(deepest))
+    assert isinstance(strict_items(line), list) and quick_items(line)[0][2] == line
+    assert line.count(b"[") + 2 < MAX_DEPTH  # + the line's object and the metadata's
+    for d in (deepest + 1, MAX_DEPTH - 2, MAX_DEPTH, MAX_DEPTH + 1, 300):
+        check_item_member(with_metadata(nested(d)))
+        assert isinstance(quick_items(with_metadata(nested(d))), str)
+
+
+def test_free_form_values_the_strict_reader_refuses_are_refused_by_the_model():
+    """Whatever pydantic's parser makes of them, Item itself refuses what the strict reader
+    would: so a line read by the fast path never holds one."""
+    for bad in (2**63, -(2**63), 10**30, float("nan"), float("inf"), float("-inf")):
+        for field in ("metadata", "gold"):
+            with pytest.raises(ValueError):
+                Item.model_validate(ITEM | {field: {"x": [bad]}})
+
+
+@SETTINGS
+@given(data=st.data())
+def test_any_item_line_reads_as_the_strict_reader_reads_it(data):
+    record = _mutate(data.draw, json.loads(ITEM_LINE))
+    if data.draw(st.booleans()):
+        record = json.loads(ITEM_LINE) | {"metadata": {"v": data.draw(JSON)}}
+    line = data.draw(st.sampled_from([
+        json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode(),
+        json.dumps(record).encode(),
+        ITEM_LINE,
+    ]))
+    check_item_member(ITEM_LINE.replace(b'"i-1"', b'"i-0"') + b"\n" + line + b"\n")
+
+
+@SETTINGS
+@given(values=st.lists(st.floats(allow_nan=False) | st.integers(-(2**64), 2**64)
+                       | st.text(st.characters(codec="utf-8"), max_size=8), max_size=8))
+def test_canonical_numbers_and_texts_read_back_the_same(values):
+    """Canonical JSON as Annotary writes it (floats in their shortest form, text escaped as pydantic
+    escapes it): pydantic's parser and the strict reader read the very same values back."""
+    try:
+        item = Item.model_validate(ITEM | {"metadata": {"v": values}})
+    except ValueError:  # an integer beyond 64 bits or an infinity: no such item
+        return
+    line = item.model_dump_json(exclude_defaults=True).encode()
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(records, "_record", None)  # the shortcut alone
+        got = quick_items(line)
+    assert exactly(got, strict_items(line)) and got[0][2] == line
+    # as tasks build writes it (json.dumps: 1e-07 where pydantic writes 1e-7): the same records
+    line = json.dumps(item.model_dump(mode="json", exclude_defaults=True), ensure_ascii=False,
+                      separators=(",", ":")).encode()
+    got = quick_items(line)
+    assert exactly(got, strict_items(line)) and got[0][2] == line
+
+
+def test_a_lower_nesting_bound_is_kept():
+    """A reader given a bound below the one the models are proved against reads every line
+    strictly: nothing nested deeper than that bound gets through."""
+    line = with_metadata(nested(12))
+    assert list(iter_quick(line, Item, "items.jsonl"))[0][2] == line
+    for read in (iter_quick, iter_jsonl, iter_canonical):
+        with pytest.raises(BundleError, match="items.jsonl line 1: not valid JSON .nested more than 10 levels deep"):
+            list(read(line, Item, "items.jsonl", max_depth=10))

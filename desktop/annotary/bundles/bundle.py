@@ -30,6 +30,7 @@ from annotary.bundles.records import (
     M,
     iter_jsonl,
     iter_lines,
+    iter_quick,
     load_object,
     parse_jsonl,
     record_dict,
@@ -346,12 +347,15 @@ class BundleReader:
         except UnicodeDecodeError:
             raise BundleError(f"{self.label}: {name} is not valid UTF-8") from None
 
-    def records(self, name: str, model: type[M]) -> Iterator[tuple[int, M, bytes]]:
+    def records(self, name: str, model: type[M], *, quick: bool = False) -> Iterator[tuple[int, M, bytes]]:
         """(line number, validated record, line bytes) for every record of a JSON Lines member,
-        read line by line from the member's stream: memory is one line, not the member."""
+        read line by line from the member's stream: memory is one line, not the member.
+        `quick`: canonical lines read by pydantic's parser (records.iter_quick; only for the
+        models it is proved for), the same records and refusals."""
+        read = iter_quick if quick else iter_jsonl
         try:
-            yield from iter_jsonl(self.chunks(name), model, name, max_line=self.limits.max_line_bytes,
-                                  max_depth=self.limits.max_json_depth)
+            yield from read(self.chunks(name), model, name, max_line=self.limits.max_line_bytes,
+                            max_depth=self.limits.max_json_depth)
         except BundleError as e:
             raise self._named(e) from None
 

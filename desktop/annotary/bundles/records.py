@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Iterator
+from functools import partial
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -204,28 +205,51 @@ def iter_canonical(data: bytes | Iterable[bytes], model: type[M], member: str, *
     of the line: what a store keeps, never the line as sent.
 
     Only for models whose fields bound every integer to 64 bits and whose nesting is bounded
-    (Label's; tests/bundles/test_canonical_reader.py checks it). A line that already is its
-    record's canonical JSON, as every line Annotary writes is, is read by pydantic's own JSON
-    parser and proved so by serialising the record and comparing the bytes: a canonical text
+    (Label's and Item's; tests/bundles/test_canonical_reader.py checks it). A line that already
+    is its record's canonical JSON, as every line Annotary writes is, is read by pydantic's own
+    JSON parser and proved so by serialising the record and comparing the bytes: a canonical text
     repeats no key, holds no NaN, no integer beyond the model's bounds and no nesting beyond the
     model's, so the strict reader would have read the very same record from it, at half the
     cost. Any other line (spaced, reordered, a key repeated, refused...) is read by the strict
     reader, with its reasons for refusing; the record's canonical JSON is then serialised anew."""
+    return _shortcut(data, model, member, max_line, max_depth, as_sent=False, exclude_defaults=False)
+
+
+def iter_quick(data: bytes | Iterable[bytes], model: type[M], member: str, *,
+               max_line: int = MAX_LINE_BYTES, max_depth: int = MAX_DEPTH) -> Iterator[tuple[int, M, bytes]]:
+    """iter_jsonl (each record with its line as sent), read as iter_canonical reads, but with the
+    defaults left out of the canonical JSON (model_dump_json(exclude_defaults=True): how Annotary
+    writes items): a line that is that JSON is read by pydantic's parser, any other by the strict
+    reader. The same records, lines, refusals and line numbers as iter_jsonl, for the models
+    iter_canonical is for (an omitted field is its default on either path)."""
+    return _shortcut(data, model, member, max_line, max_depth, as_sent=True, exclude_defaults=True)
+
+
+def _shortcut(data: bytes | Iterable[bytes], model: type[M], member: str, max_line: int, max_depth: int,
+              as_sent: bool, exclude_defaults: bool) -> Iterator[tuple[int, M, bytes]]:
     validate_json = model.__pydantic_validator__.validate_json
     to_json = model.__pydantic_serializer__.to_json
+    dump = partial(to_json, exclude_defaults=True) if exclude_defaults else to_json
+    # the models bound their nesting below the reader's usual bound, not below any bound
+    quick = max_depth >= MAX_DEPTH
     for n, line in iter_lines(data, member, max_line):
-        try:
-            record = validate_json(line)
-            canonical = to_json(record)
-        except Exception:  # whatever it is, the strict reader below says why
-            canonical = None
+        canonical = None
+        if quick:
+            try:
+                record = validate_json(line)
+                canonical = dump(record)
+            except Exception:  # whatever it is, the strict reader below says why
+                canonical = None
         if canonical != line:
             record = _record(line, n, member, model, max_depth)
-            try:
-                canonical = to_json(record)
-            except ValueError as e:  # a lone surrogate (\ud800) read from an escape: no UTF-8 holds it
-                raise BundleError(f"{member} line {n}: holds text that is not valid Unicode "
-                                  f"({str(e).splitlines()[0][:120]})") from None
+            if as_sent:
+                canonical = line
+            else:
+                try:
+                    canonical = to_json(record)
+                except ValueError as e:  # a lone surrogate (\ud800) read from an escape: no UTF-8 holds it
+                    raise BundleError(f"{member} line {n}: holds text that is not valid Unicode "
+                                      f"({str(e).splitlines()[0][:120]})") from None
         yield n, record, canonical
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -86,8 +87,8 @@ class Item(Model):
 
     @model_validator(mode="after")
     def _check(self):
-        ids = [r.id for r in self.responses]
-        if len(set(ids)) != len(ids):
+        responses = self.responses
+        if len(responses) > 1 and len({r.id for r in responses}) != len(responses):
             raise ValueError("response ids repeat")
         if isinstance(self.prompt, list) and not self.prompt:
             raise ValueError("prompt conversation is empty")
@@ -113,6 +114,25 @@ def criteria_for(q: RubricQuestion, item: Item) -> list[Criterion]:
         wanted = set(item.rubric_criteria)
         chosen = [c for c in q.criteria if c.id in wanted]
     return list(chosen) + (list(item.rubric or []) if q.per_item else [])
+
+
+def fits_checker(spec: Spec) -> Callable[[Item, Callable[[], str]], None]:
+    """check_item_fits for the many items of one spec: check(item, where), `where` made only if
+    the item is refused. Whether an item with no rubric, criteria or gold answers of its own fits
+    depends on its number of responses alone (when no question is a demonstration, which reads
+    the prompt): once such an item fits, the others with as many responses are not checked again."""
+    fitting: set[int] = set()  # response counts known to fit, for such items
+    by_count = not any(isinstance(q, DemonstrationQuestion) for q in spec.questions)
+
+    def check(item: Item, where: Callable[[], str]) -> None:
+        plain = by_count and not item.rubric and item.rubric_criteria is None and not item.gold
+        n = len(item.responses)
+        if plain and n in fitting:
+            return
+        check_item_fits(item, spec, where())
+        if plain:
+            fitting.add(n)
+    return check
 
 
 def check_item_fits(item: Item, spec: Spec, where: str = "") -> None:

@@ -49,10 +49,16 @@ def give_back() -> None:
         libc.malloc_trim(0)
 
 
-def return_freed_arrays() -> None:
-    """Have the C allocator give every large block back to the system when it is freed. glibc
-    raises its mmap threshold each time a large block is freed, so a report's later arrays come
-    from the heap and their memory stays with the process: a few hundred MiB at a million labels.
-    A fixed threshold keeps the peak to what is held at once."""
-    if (libc := _glibc()) is not None:
-        libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+_fixed_threshold: list[int] = []  # the mmap threshold set so far, if any
+
+
+def return_freed_arrays(threshold: int = 128 * 1024) -> None:
+    """Have the C allocator give every block of `threshold` bytes or more back to the system when
+    it is freed. glibc raises its mmap threshold each time a large block is freed (to 32 MiB),
+    and with it the heap's trim threshold, so a report's later arrays come from the heap and
+    their memory stays with the process: a few hundred MiB at a million labels. A fixed
+    threshold keeps the peak to what is held at once. The lowest threshold asked for stays (the
+    setting is the process's), so a caller never raises another's."""
+    if (libc := _glibc()) is not None and (not _fixed_threshold or threshold < _fixed_threshold[0]):
+        libc.mallopt(M_MMAP_THRESHOLD, threshold)
+        _fixed_threshold[:] = [threshold]

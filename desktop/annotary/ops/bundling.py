@@ -13,7 +13,7 @@ from annotary.bundles.sealed import Unseal, is_sealed, unsealed
 from annotary.bundles.zipsafe import DEFAULT_LIMITS
 from annotary.core.adjudication import Case
 from annotary.core.errors import BundleError, ItemError, SpecError, TrustError
-from annotary.core.items import Item, check_item_fits
+from annotary.core.items import Item, fits_checker
 from annotary.core.spec import Spec, parse_spec
 from annotary.ops import identity as identity_ops
 from annotary.paths import data_dir
@@ -127,10 +127,11 @@ def iter_bundle_items(bundle: BundleReader, spec: Spec, *, raw: bool = False) ->
     """bundle_items one row at a time, as the member is read (its hash is checked at its end);
     `raw`: each row's data is the line's bytes (checked UTF-8), not decoded again."""
     seen: dict[str, int] = {}
+    fits = fits_checker(spec)
     if not bundle.has("items.jsonl"):
         raise BundleError(f"{bundle.path.name}: bundle has no items.jsonl")
     try:
-        for n, item, line in bundle.records("items.jsonl", Item):
+        for n, item, line in bundle.records("items.jsonl", Item, quick=True):
             if item.id in seen:
                 raise BundleError(
                     f"{bundle.path.name}: items.jsonl line {n}: duplicate item id {item.id!r}"
@@ -138,7 +139,7 @@ def iter_bundle_items(bundle: BundleReader, spec: Spec, *, raw: bool = False) ->
                 )
             seen[item.id] = n
             try:
-                check_item_fits(item, spec, where=f"items.jsonl line {n}: ")
+                fits(item, lambda: f"items.jsonl line {n}: ")  # noqa: B023 (called at once)
             except ItemError as err:
                 raise BundleError(f"{bundle.path.name}: {err}") from None
             yield ItemRow(item.id, item.kind, line if raw else line.decode("utf-8"))

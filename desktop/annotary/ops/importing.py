@@ -19,7 +19,7 @@ from annotary.core.adjudication import Case
 from annotary.core.changes import Change
 from annotary.core.errors import Cancelled, TrustError
 from annotary.core.spec import Spec
-from annotary.ops import paused_gc
+from annotary.ops import give_back, paused_gc, return_freed_arrays
 from annotary.ops.bundling import (
     GUIDELINE_ASSETS,
     ItemRow,
@@ -176,7 +176,18 @@ def import_tasks(
 
     `expect_key_id` is the signer the user was shown and agreed to trust: if the file was read
     again and changed in between, another key must not get pinned.
+
+    Once done (written or refused), what the import freed goes back to the system: in the app,
+    labeling goes on in the same process.
     """
+    try:
+        return _import_tasks(store, source, trust_new_key, expect_key_id, progress, cancelled)
+    finally:
+        give_back()
+
+
+def _import_tasks(store: Store, source: str | Path | TaskBundle, trust_new_key: bool, expect_key_id: str | None,
+                  progress: Progress | None, cancelled: CancelCheck | None) -> Change:
     tasks = _loaded(source)
     path, bundle, spec, guidelines = tasks.path, tasks.bundle, tasks.spec, tasks.guidelines
     m = bundle.manifest
@@ -238,6 +249,11 @@ def import_tasks(
         seq = conn.execute("SELECT coalesce(max(seq), 0) FROM items WHERE project_id=?",
                            (m.project_id,)).fetchone()[0]
         if tasks.rows is None:  # read, checked and written a chunk at a time
+            # a fixed mmap threshold (no higher than the chunks' few MiB) keeps glibc from raising
+            # its heaps' trim threshold as the chunks' buffers are freed: what the three threads
+            # free goes back to the system; below it, the MiB chunks reuse the heap (mapping each
+            # afresh would double the import's system time)
+            return_freed_arrays(4 << 20)
             reader = stack.enter_context(open_local(path, expect_kind="tasks"))
             if reader.sha256 != bundle.sha256:
                 raise TrustError(f"{path.name}: the file changed since it was checked: refused")
