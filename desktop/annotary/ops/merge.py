@@ -19,7 +19,7 @@ from annotary.ops import paused_gc
 from annotary.ops.bundling import check_instance, logged_before, open_local, plain_local
 from annotary.ops.project import AssignedSkeletons, project_info
 from annotary.ops.queries import ProjectInfo
-from annotary.store import Store
+from annotary.store import Store, open_store
 from annotary.store.db import now_iso
 
 MAX_REASONS = 50  # kept in the log per bundle; the counts hold the rest
@@ -58,10 +58,15 @@ class MergeReport:
 
 class _Trust:
     """What a bundle is checked against before it is read: the roster and the bundles merged
-    before, loaded once per merge (the database is busy with the previous bundle's write)."""
+    before, loaded once per merge (the database is busy with the previous bundle's write).
+
+    The items assigned to each signer (their shapes), which a merge never changes, are read on a
+    connection of their own (`reader`), so a bundle's labels are checked against them while the
+    previous bundle is written; without one (a store in memory) after that write."""
 
     def __init__(self, store: Store, info: ProjectInfo):
         self.info = info
+        self.reader = None if store.path is None else open_store(store.path, read_only=True)
         self.roster = {r[0]: (r[1], r[2]) for r in store.tuples(
             "SELECT key_id, public_key, removed_at FROM roster WHERE project_id=?", (info.id,))}
         logged = store.tuples("SELECT sha256, bundle_id, signer_key_id FROM bundle_log WHERE project_id=?",
@@ -70,6 +75,17 @@ class _Trust:
         # a bundle is the same bundle by its signed id and signer, however it was re-zipped
         self.merged_keys = {(r[1], r[2]) for r in logged}
         self._skeletons: AssignedSkeletons | None = None
+
+    def close(self) -> None:
+        if self.reader is not None:
+            self.reader.close()
+            self.reader = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        self.close()
 
     def skeletons(self, store: Store, annotator: str) -> dict:
         """The skeletons of the items assigned to `annotator` (the items' shapes read at the first)."""
@@ -109,6 +125,7 @@ class _Read:
     manifest: Manifest | None = None
     labels: list[_Fit] = field(default_factory=list)
     key: tuple[str, str] = ("", "")  # the signed bundle id and signer
+    fitted: bool = False  # its labels checked against their items and questions (_fits)
 
 
 def _read(path: Path, trust: _Trust) -> _Read:
@@ -152,6 +169,8 @@ def _read(path: Path, trust: _Trust) -> _Read:
     read.report.labels = len(read.labels)
     if max(map(_REVISION, read.labels), default=1) != 1:
         read.labels.sort(key=_REVISION)  # oldest first: a bundle may hold several
+    if trust.reader is not None:
+        _fits(trust.reader, read, trust)
     return read
 
 
@@ -201,13 +220,11 @@ def _problems(labels: list[_Fit], spec, skeletons: dict, name: str) -> None:
                               f"question {lab.question_id!r}: {problem}")
 
 
-def _check(store: Store, read: _Read, trust: _Trust) -> list[_Fit]:
-    """The labels to store (in index order), counting what is accepted, replaced, ignored and
-    refused in the report; AnnotaryError if the whole bundle is refused: a signed bundle is one
-    unit, and a label that does not fit the spec refuses all of it. The items are the signer's
-    assigned ones (their skeletons), so memory follows the bundle, not the project; the labels
-    are let go once checked (the rows to write are their columns and JSON)."""
-    report, m, labels, info = read.report, read.manifest, read.labels, trust.info
+def _fits(store: Store, read: _Read, trust: _Trust) -> None:
+    """AnnotaryError unless every label is of an item assigned to its signer and fits its item
+    and question. The items are the signer's assigned ones (their skeletons), so memory follows
+    the bundle, not the project."""
+    m, labels = read.manifest, read.labels
     signer = m.producer.key_id
     skeletons = trust.skeletons(store, signer)
     stray = sorted(set(map(_ITEM, labels)) - skeletons.keys())
@@ -215,8 +232,19 @@ def _check(store: Store, read: _Read, trust: _Trust) -> list[_Fit]:
         more = f" (and {len(stray) - 3} more)" if len(stray) > 3 else ""
         raise TrustError(f"{read.path.name}: labels for items not assigned to {m.producer.name} ({signer}): "
                          f"{', '.join(map(repr, stray[:3]))}{more}: refused")
-    _problems(labels, info.spec, skeletons, read.path.name)
-    del skeletons
+    _problems(labels, trust.info.spec, skeletons, read.path.name)
+    read.fitted = True
+
+
+def _check(store: Store, read: _Read, trust: _Trust) -> list[_Fit]:
+    """The labels to store (in index order), counting what is accepted, replaced, ignored and
+    refused in the report; AnnotaryError if the whole bundle is refused: a signed bundle is one
+    unit, and a label that does not fit the spec refuses all of it (_fits, if the reading did not
+    check that already); the labels are let go once checked (the rows to write are kept)."""
+    report, m, labels, info = read.report, read.manifest, read.labels, trust.info
+    signer = m.producer.key_id
+    if not read.fitted:
+        _fits(store, read, trust)
     # every stored revision of this annotator: (item, question) -> {revision: data}
     stored: dict[tuple[str, str], dict[int, bytes]] = {}
     for iid, qid, rev, data in store.tuples(
@@ -298,11 +326,11 @@ def _merge_read(store: Store, read: _Read, trust: _Trust) -> list[_Fit] | None:
 
 def merge_bundle(store: Store, *, path: str | Path, info: ProjectInfo | None = None) -> MergeReport:
     """Merge one result bundle in one transaction; AnnotaryError (nothing stored) if it is refused."""
-    trust = _Trust(store, info or project_info(store))
-    read = _read(Path(path), trust)
-    data = _merge_read(store, read, trust)
-    if data is not None:
-        _write(store, read, data)
+    with _Trust(store, info or project_info(store)) as trust:
+        read = _read(Path(path), trust)
+        data = _merge_read(store, read, trust)
+        if data is not None:
+            _write(store, read, data)
     return read.report
 
 
@@ -363,8 +391,7 @@ def merge_results(store: Store, *, paths: list[str | Path],
     info = project_info(store)
     out: list[MergeReport] = []
     stopped = False
-    trust = _Trust(store, info)
-    with paused_gc(), store.atomic(), _Writer(store) as writer:
+    with paused_gc(), _Trust(store, info) as trust, store.atomic(), _Writer(store) as writer:
         for n, path in enumerate(paths, 1):
             if cancelled and cancelled():
                 stopped = True
