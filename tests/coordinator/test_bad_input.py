@@ -262,3 +262,18 @@ def test_a_revision_merged_before_with_other_content_is_refused(world, tmp_path)
     r = merge_bundle(store, path=results_bundle(tmp_path / "c.annotary", ada, [forged, *labels[1:]]))
     assert r.refused == 1 and r.ignored == len(labels) - 1 and r.accepted == r.replaced == 0
     assert "revision 1: merged before with other content" in r.reasons[0]
+
+
+def test_a_bundle_refused_while_the_one_before_is_written_leaves_that_one_and_the_next(world, tmp_path):
+    """A bundle's labels are checked while the bundle before it is written: a refusal then
+    refuses that bundle alone, and the bundles before and after it are merged."""
+    store = world.copy(tmp_path)
+    ada = world.people[0]
+    theirs = [lab.model_copy(update={"annotator": ada.key_id}) for lab in labels_of(world.results[1])]
+    stray = results_bundle(tmp_path / "u.annotary", ada, labels_of(world.results[0]) + theirs)
+    reports = merge_results(store, paths=[world.results[1], stray, world.results[0]])
+    assert [r.refusal is None for r in reports] == [True, False, True]
+    assert "labels for items not assigned to Ada Lee" in reports[1].refusal
+    assert reports[0].accepted + reports[2].accepted == store.one("SELECT count(*) FROM labels")[0] > 0
+    assert store.one("SELECT count(*) FROM bundle_log")[0] == 2
+    store.close()
