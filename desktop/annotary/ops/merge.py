@@ -391,7 +391,8 @@ def merge_results(store: Store, *, paths: list[str | Path],
     info = project_info(store)
     out: list[MergeReport] = []
     stopped = False
-    with paused_gc(), _Trust(store, info) as trust, store.atomic(), _Writer(store) as writer:
+    # the trust's own connection is closed before the commit, whose checkpoint it could hold back
+    with paused_gc(), store.atomic(), _Trust(store, info) as trust, _Writer(store) as writer:
         for n, path in enumerate(paths, 1):
             if cancelled and cancelled():
                 stopped = True
