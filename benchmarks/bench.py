@@ -35,7 +35,7 @@ from pathlib import Path
 from common import REPO, SOURCE_TREE, MiB, peak_rss_mb, proc_status  # noqa: E402  (puts the source tree on the path)
 
 PROJECT_ID = "bench-pairwise"
-GOAL_IMPORT_RATIO = 2.0
+GOAL_IMPORT_RATIO = 1.5  # `annotary import` of 100k items: at most 1.5x the plain baseline
 GOAL_LATENCY_MS = 50.0  # next item, every mode, 100k items
 GOAL_LONG_MS = 100.0  # next / previous between two items of nine ~2,000-word responses
 GOAL_RSS_MB = 300.0
@@ -555,7 +555,9 @@ def child_import(cfg: dict) -> dict:
             stack.enter_context(patched(importing, name, phases, "parse+validate"))
         stack.enter_context(patched(importing, "bundle_items", phases, "parse+validate"))
         t0, cpu = time.perf_counter(), cpu_s()
-        change = importing.import_tasks(store, bundle, trust_new_key=True)
+        # as `annotary import` and the app's import do: everything but the items checked first,
+        # the items then read, checked and written a chunk at a time
+        change = importing.import_tasks(store, importing.load_tasks(bundle, items=False), trust_new_key=True)
         total, cpu = time.perf_counter() - t0, cpu_s() - cpu
     store.db.conn = store.db.conn._conn
     peak = peak_rss_mb()
@@ -572,7 +574,7 @@ def child_import(cfg: dict) -> dict:
         pstore = open_store(store_path())
         profiler = cProfile.Profile()
         profiler.enable()
-        importing.import_tasks(pstore, bundle, trust_new_key=True)
+        importing.import_tasks(pstore, importing.load_tasks(bundle, items=False), trust_new_key=True)
         profiler.disable()
         pstore.close()
         buf = io.StringIO()

@@ -10,11 +10,13 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from annotary.core.errors import AnnotaryError
 from annotary.store.migrations import MIGRATIONS
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 try:
     import fcntl
@@ -53,19 +55,47 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+def _sqlite_utils():
+    """sqlite-utils, imported when first needed (it costs a command's start a tenth of a second).
+
+    It imports pandas and numpy, when they are installed, only to insert their values, which
+    Annotary never does (it gives SQLite plain Python values): pandas would cost about 0.4 s and
+    100 MB, so both are hidden from it while it loads."""
+    import sys
+    if "sqlite_utils" in sys.modules:
+        return sys.modules["sqlite_utils"]
+    hidden = [name for name in ("pandas", "numpy") if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # makes `import pandas` (numpy) fail inside sqlite-utils
+    try:
+        import sqlite_utils
+    finally:
+        for name in hidden:
+            del sys.modules[name]
+    return sqlite_utils
+
+
 class Store:
     """One SQLite database. Writes go through ops/, grouped with atomic()."""
 
-    def __init__(self, db: sqlite_utils.Database, path: Path | None, read_only: bool = False):
-        self.db = db
+    def __init__(self, conn: sqlite3.Connection, path: Path | None, read_only: bool = False):
+        self._conn = conn
+        self._db: sqlite_utils.Database | None = None
         self.path = path
         self.read_only = read_only
         self._depth = 0
         self._guard: _Guard | None = None
 
     @property
+    def db(self) -> sqlite_utils.Database:
+        """The store through sqlite-utils (made when first asked for)."""
+        if self._db is None:
+            self._db = _sqlite_utils().Database(self._conn)
+        return self._db
+
+    @property
     def conn(self) -> sqlite3.Connection:
-        return self.db.conn
+        return self._conn if self._db is None else self._db.conn
 
     @contextlib.contextmanager
     def atomic(self):
@@ -160,7 +190,7 @@ def _migrate(store: Store) -> None:
         if name in done:
             continue
         with store.atomic():
-            step(store.db)
+            step(store.db)  # sqlite-utils runs a script inside the transaction (sqlite3 would commit first)
             conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, now_iso()))
 
 
@@ -244,8 +274,7 @@ def open_store(path: str | Path | None, read_only: bool | None = None) -> Store:
     conn.execute("PRAGMA synchronous=FULL")  # a submitted label survives power loss too
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute(f"PRAGMA busy_timeout={BUSY_S * 1000}")
-    db = sqlite_utils.Database(conn)
-    store = Store(db, path if path is None else Path(path), read_only=read_only)
+    store = Store(conn, path if path is None else Path(path), read_only=read_only)
     try:
         if path is not None and not read_only:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the WAL index (-shm) exists now

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:  # loaded when a store is made or updated (annotary.store.db._sqlite_utils)
+    import sqlite_utils
 
 
 def _0001_initial(db: sqlite_utils.Database) -> None:
