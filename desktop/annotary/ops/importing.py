@@ -6,8 +6,6 @@ import base64
 import contextlib
 import itertools
 import json
-import queue
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -257,8 +255,6 @@ def _import_tasks(store: Store, source: str | Path | TaskBundle, trust_new_key: 
             reader = stack.enter_context(open_local(path, expect_kind="tasks"))
             if reader.sha256 != bundle.sha256:
                 raise TrustError(f"{path.name}: the file changed since it was checked: refused")
-            inflate = reader.chunks
-            reader.chunks = lambda name: _read_ahead(inflate(name))  # see _read_ahead
             rows: Iterator[ItemRow] = iter_bundle_items(reader, spec, raw=True)
         else:
             rows = (ItemRow(r.id, r.kind, r.data.encode("utf-8")) for r in tasks.rows)
@@ -357,47 +353,3 @@ class _Writer:
 
     def __exit__(self, *_):
         self.pool.shutdown(wait=True)  # never leave the transaction while a write runs in it
-
-
-_END = object()
-
-
-def _read_ahead(chunks: Iterator[bytes], depth: int = 8) -> Iterator[bytes]:
-    """The chunks of a member, inflated and hashed on a thread of their own while the caller
-    parses the ones before (zlib and hashlib let other threads run): the import keeps both cores
-    busy. At most `depth` chunks wait; an error of the reader (a hash that does not match) is
-    raised here, where the chunk it stopped at would have come."""
-    ready: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for chunk in chunks:
-                if stop.is_set():
-                    break
-                ready.put(chunk)
-            else:
-                ready.put((_END, None))
-        except BaseException as err:  # given to the caller, which raises it
-            ready.put((_END, err))
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()  # the member's stream, in this thread, before the bundle is closed
-
-    worker = threading.Thread(target=produce, name="annotary-inflate", daemon=True)
-    worker.start()
-    try:
-        while True:
-            chunk = ready.get()
-            if type(chunk) is tuple:
-                if chunk[1] is not None:
-                    raise chunk[1]
-                return
-            yield chunk
-    finally:
-        stop.set()
-        while worker.is_alive():  # a reader waiting on a full queue: make room until it sees stop
-            with contextlib.suppress(queue.Empty):
-                ready.get(timeout=0.05)
-        worker.join()
