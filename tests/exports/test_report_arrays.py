@@ -9,7 +9,7 @@ import pytest
 
 from annotary.analysis.competence import competence
 from annotary.analysis.figures import variable_stats
-from annotary.analysis.questions import build_variables
+from annotary.analysis.questions import ITEM_CRITERIA, build_from_table, build_variables
 from annotary.analysis.verdicts import consensus, mark_decided, unit_consensus
 from annotary.ops.project import item_skeletons, project_info
 from annotary.ops.quality import (
@@ -130,3 +130,55 @@ def test_item_ids_are_found_whatever_their_script_and_length(tmp_path, coordinat
     agreed, stats, _ = per_rating(store, Options(), report.humans)
     assert list(report.consensus) == agreed and {c.item_id for c in agreed} == set(ids)
     assert [asdict(s) for s in report.variables] == [asdict(s) for s in stats]
+
+
+def rubric_store(path, coordinator, *, per_item: bool, allow_partial: bool):
+    """A rubric question of four criteria rated by four people on twelve items: criteria all
+    agree on, split, tie and leave unmarked, a skip, and (per_item) items with criteria of their own."""
+    q = {"id": "rubric", "mode": "rubric", "text": "Mark each criterion", "per_item": per_item,
+         "allow_partial": allow_partial,
+         "criteria": [{"id": c, "text": f"Criterion {c}", "points": p}
+                      for c, p in (("safe", 5), ("dose", -8), ("clear", 2), ("cites", 1))]}
+    q["criteria"][3]["required"] = False
+    items = [{"id": f"i{n:02d}", "prompt": f"Case {n}?", "responses": [{"id": "r", "text": "answer"}]}
+             | ({"rubric": [{"id": "own", "text": "Its own", "points": 3}]} if per_item and n % 3 == 0 else {})
+             for n in range(12)]
+    marks = ["met", "not_met", "partly"] if allow_partial else ["met", "not_met"]
+
+    def answer(n: int, j: int) -> dict:
+        m = {"safe": "met", "dose": marks[(n + j) % len(marks)], "clear": marks[(n * j) % 2]}
+        if (n + j) % 4:
+            m["cites"] = marks[n % 2]
+        if per_item and n % 3 == 0:
+            m["own"] = marks[j % 2]
+        return {"mode": "rubric", "marks": m}
+
+    labels = {f"h{j}": [(f"i{n:02d}", "rubric", answer(n, j)) for n in range(12) if (n + j) % 5]
+              for j in range(4)}
+    store = build(path, spec_of(q, project_id=f"rub{int(per_item)}{int(allow_partial)}"), items, labels, coordinator)
+    add_label(store, "i03", "rubric", "human:h0", skip="cannot judge", revision=2)
+    return store
+
+
+@pytest.mark.parametrize("per_item,allow_partial", [(False, False), (False, True), (True, False)])
+@pytest.mark.parametrize("opt", [Options(), Options(min_share=0.7), Options(weighted=True)])
+def test_a_rubric_from_the_arrays_gives_the_per_rating_consensus_and_figures(tmp_path, coordinator, per_item,
+                                                                              allow_partial, opt):
+    """A rubric's criteria and score are held as arrays (criteria of items' own, by unit of
+    item and criterion, are not): the consensus, figures and competence are the same."""
+    store = rubric_store(tmp_path / "r", coordinator, per_item=per_item, allow_partial=allow_partial)
+    report = quality_report(store, options=opt)
+    agreed, stats, comp = per_rating(store, opt, report.humans)
+    assert len(report.consensus) == len(agreed) > 0
+    assert list(report.consensus) == agreed
+    if opt == Options():  # (with a higher bar every criterion splits; weighted, none)
+        assert {c.status for c in agreed} >= {"agreed", "conflict"}
+    assert [asdict(s) for s in report.variables] == [asdict(s) for s in stats]
+    assert report.competence == comp
+    info = project_info(store)
+    items = load_item_table(store, info.id)
+    table = load_label_table(store, info.id, items)
+    variables = build_from_table(info.spec, items, table, items.kind[table.item] == 0)
+    assert {v.name: v.cells is not None for v in variables} == {
+        name: not per_item for name in ["safe", "dose", "clear", "cites"] + [ITEM_CRITERIA] * per_item + ["score"]}
+    store.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -427,12 +427,17 @@ def consensus_list(spec: Spec, items, variables: list[Variable], units: Units) -
             keys_item.append(table.item)
             keys_pos.append(np.arange(len(table.item)))
             keys_status.append(status)
-        elif vs and all(v.cells is None for v in vs):
+        elif vs and (all(v.cells is None for v in vs) or all(v.cells is not None for v in vs)):
             objects, at = [], []
-            for i, iid in enumerate(items.ids):
-                parts = found.get((iid, q.id))
-                if parts is not None:
-                    objects.append(_item_consensus(q, kinds[q.id], iid, items.item(i), parts))
+            if vs[0].cells is None:
+                for i, iid in enumerate(items.ids):
+                    parts = found.get((iid, q.id))
+                    if parts is not None:
+                        objects.append(_item_consensus(q, kinds[q.id], iid, items.item(i), parts))
+                        at.append(i)
+            else:  # several variables held as cells (a rubric's criteria and score): per item, as above
+                for i, parts in _table_parts(vs, units, items):
+                    objects.append(_item_consensus(q, kinds[q.id], items.ids[i], items.item(i), parts))
                     at.append(i)
             stores.append(objects)
             dict_items[qn] = np.asarray(at, np.int64)
@@ -455,6 +460,22 @@ def consensus_list(spec: Spec, items, variables: list[Variable], units: Units) -
         out = ConsensusList(spec, items, stores, empty, empty, empty.astype(np.int8))
     out._dict_items = dict_items
     return out
+
+
+def _table_parts(variables: list[Variable], units: Units, items) -> Iterator[tuple[int, dict]]:
+    """_parts of variables held as cells, one item at a time in the items' order: (item index,
+    {(variable name, unit): unit consensus}), each part as unit_value gives it (plain Python
+    values), in the variables' order. Only one item's parts are held at a time."""
+    tables = [(var.name, units[var.key]) for var in variables]
+    every = np.unique(np.concatenate([t.item for _, t in tables]))
+    rows = [(name, t, np.searchsorted(t.item, every)) for name, t in tables]
+    for k, i in enumerate(every.tolist()):
+        iid, parts = items.ids[i], {}
+        for name, t, at in rows:
+            r = int(at[k])
+            if r < len(t.item) and t.item[r] == i:
+                parts[(name, (iid,))] = (t.value[r], float(t.support[r]), bool(t.agreed[r]), int(t.n[r]))
+        yield i, parts
 
 
 def matches(var: Variable, value, agreed, opt: Options, rejected: bool = False) -> bool:
