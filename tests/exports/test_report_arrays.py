@@ -20,7 +20,7 @@ from annotary.ops.quality import (
     load_ratings,
     quality_report,
 )
-from tests.exports.conftest import add_label, build, pw, spec_of
+from tests.exports.conftest import add_decision, add_label, build, pw, spec_of
 
 CAT_Q = {"id": "topic", "mode": "categorical", "text": "Topic?", "categories": ["law", "health", "code"]}
 OVERALL_Q = {"id": "overall", "mode": "pairwise", "text": "Which is better?", "scale": "fourway"}
@@ -173,6 +173,17 @@ def test_a_rubric_from_the_arrays_gives_the_per_rating_consensus_and_figures(tmp
     assert list(report.consensus) == agreed
     if opt == Options():  # (with a higher bar every criterion splits; weighted, none)
         assert {c.status for c in agreed} >= {"agreed", "conflict"}
+        # a reviewer decides a conflict: read one by one, in order, or among the decided
+        first = next(c for c in agreed if c.status == "conflict")
+        add_decision(store, first.item_id, "rubric", {"mode": "rubric", "marks": {
+            "safe": "met", "dose": "met", "clear": "met"}}, "as the guidelines say")
+        report = quality_report(store, options=opt)
+        agreed = per_rating(store, opt, report.humans)[0]
+        assert list(report.consensus) == agreed == [report.consensus[k] for k in range(len(agreed))]
+        assert list(report.decided) == [c for c in agreed if c.status == "decided"] != []
+        assert list(report.conflicts) == [c for c in agreed if c.status == "conflict"]
+        assert report.counts() == {s: sum(1 for c in agreed if c.status == s)
+                                   for s in ("agreed", "conflict", "decided", "single")}
     assert [asdict(s) for s in report.variables] == [asdict(s) for s in stats]
     assert report.competence == comp
     info = project_info(store)

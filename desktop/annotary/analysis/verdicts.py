@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -302,7 +302,13 @@ class ConsensusList(Sequence):
         pos = int(self.entry_pos[k])
         if isinstance(store, list):
             return store[pos]
+        if isinstance(store, _Parts):
+            return self._put_together(store, pos, bool(self.decided[k]))
         return self._made(k, store, pos, int(self.status[k]), bool(self.decided[k]))
+
+    def _put_together(self, store: _Parts, pos: int, decided: bool) -> ItemConsensus:
+        c = store.make(pos, self.items)
+        return mark_decided([c], {(c.item_id, c.question_id)})[0] if decided else c
 
     def _made(self, k: int, store: tuple, pos: int, code: int, decided: bool) -> ItemConsensus:
         table = store[3]
@@ -331,7 +337,7 @@ class ConsensusList(Sequence):
             columns = {}
             for qn in np.unique(qs).tolist():
                 store = self.stores[qn]
-                if not isinstance(store, list):
+                if not isinstance(store, list | _Parts):
                     p = pos[qs == qn]
                     t = store[3]
                     at = t.item[p]
@@ -342,6 +348,8 @@ class ConsensusList(Sequence):
                 store = self.stores[qn]
                 if isinstance(store, list):
                     yield store[p]
+                elif isinstance(store, _Parts):
+                    yield self._put_together(store, p, decided)
                 else:
                     yield make(store, *next(columns[qn]), code, decided)
 
@@ -381,6 +389,8 @@ class ConsensusList(Sequence):
             sel = self.entry_q == qn
             if isinstance(store, list):
                 out[sel] = self._dict_items[qn][self.entry_pos[sel]]
+            elif isinstance(store, _Parts):
+                out[sel] = store.every[self.entry_pos[sel]]
             elif store is not None:
                 out[sel] = store[3].item[self.entry_pos[sel]]
         return out
@@ -427,17 +437,18 @@ def consensus_list(spec: Spec, items, variables: list[Variable], units: Units) -
             keys_item.append(table.item)
             keys_pos.append(np.arange(len(table.item)))
             keys_status.append(status)
-        elif vs and (all(v.cells is None for v in vs) or all(v.cells is not None for v in vs)):
+        elif vs and all(v.cells is not None for v in vs):  # several (a rubric's criteria and score)
+            parts = _Parts(q, kinds[q.id], vs, units)
+            stores.append(parts)
+            keys_item.append(parts.every.astype(np.int64))
+            keys_pos.append(np.arange(len(parts.every)))
+            keys_status.append(parts.status())
+        elif vs and all(v.cells is None for v in vs):
             objects, at = [], []
-            if vs[0].cells is None:
-                for i, iid in enumerate(items.ids):
-                    parts = found.get((iid, q.id))
-                    if parts is not None:
-                        objects.append(_item_consensus(q, kinds[q.id], iid, items.item(i), parts))
-                        at.append(i)
-            else:  # several variables held as cells (a rubric's criteria and score): per item, as above
-                for i, parts in _table_parts(vs, units, items):
-                    objects.append(_item_consensus(q, kinds[q.id], items.ids[i], items.item(i), parts))
+            for i, iid in enumerate(items.ids):
+                parts = found.get((iid, q.id))
+                if parts is not None:
+                    objects.append(_item_consensus(q, kinds[q.id], iid, items.item(i), parts))
                     at.append(i)
             stores.append(objects)
             dict_items[qn] = np.asarray(at, np.int64)
@@ -462,20 +473,46 @@ def consensus_list(spec: Spec, items, variables: list[Variable], units: Units) -
     return out
 
 
-def _table_parts(variables: list[Variable], units: Units, items) -> Iterator[tuple[int, dict]]:
-    """_parts of variables held as cells, one item at a time in the items' order: (item index,
-    {(variable name, unit): unit consensus}), each part as unit_value gives it (plain Python
-    values), in the variables' order. Only one item's parts are held at a time."""
-    tables = [(var.name, units[var.key]) for var in variables]
-    every = np.unique(np.concatenate([t.item for _, t in tables]))
-    rows = [(name, t, np.searchsorted(t.item, every)) for name, t in tables]
-    for k, i in enumerate(every.tolist()):
+class _Parts:
+    """The consensus of a question whose several variables are held as cells (a rubric's
+    criteria and score): their unit tables, and per item with a rating (`every`, ascending) the
+    row of each table; an item's ItemConsensus is put together when read, as _item_consensus
+    puts it together from _parts (the parts as unit_value gives them, in the variables' order)."""
+
+    def __init__(self, q, kind, variables: list[Variable], units: Units):
+        self.q, self.kind = q, kind
+        tables = [(var.name, units[var.key]) for var in variables]
+        self.every = np.unique(np.concatenate([t.item for _, t in tables]))
+        self.rows = []
+        for name, t in tables:
+            at = np.searchsorted(t.item, self.every).clip(0, max(len(t.item) - 1, 0))
+            there = t.item[at] == self.every if len(t.item) else np.zeros(len(self.every), bool)
+            self.rows.append((name, t, at, there))
+
+    def status(self) -> np.ndarray:
+        """Each item's status code (STATUSES), as _item_consensus decides it."""
+        n = np.zeros(len(self.every), np.int64)
+        judged = [(t, at, there) for name, t, at, there in self.rows if name != "score"]
+        some = np.zeros(len(self.every), bool)
+        for _, t, at, there in self.rows:
+            n = np.maximum(n, np.where(there, t.n[at], 0))
+        agreed = np.ones(len(self.every), bool)
+        for t, at, there in judged:
+            agreed &= t.agreed[at] | ~there
+            some |= there
+        for name, t, at, there in self.rows:  # only a score: it is what is judged
+            if name == "score":
+                agreed = np.where(some, agreed, t.agreed[at] | ~there)
+        return np.where(n < 2, 3, np.where(agreed, 0, 1)).astype(np.int64)
+
+    def make(self, pos: int, items) -> ItemConsensus:
+        i = int(self.every[pos])
         iid, parts = items.ids[i], {}
-        for name, t, at in rows:
-            r = int(at[k])
-            if r < len(t.item) and t.item[r] == i:
+        for name, t, at, there in self.rows:
+            if there[pos]:
+                r = int(at[pos])
                 parts[(name, (iid,))] = (t.value[r], float(t.support[r]), bool(t.agreed[r]), int(t.n[r]))
-        yield i, parts
+        return _item_consensus(self.q, self.kind, iid, items.item(i), parts)
 
 
 def matches(var: Variable, value, agreed, opt: Options, rejected: bool = False) -> bool:
