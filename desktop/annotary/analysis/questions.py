@@ -367,7 +367,7 @@ def build_from_table(spec: Spec, items, table, mask: np.ndarray, question: str |
         kind = kind_of(q)
         rows = np.flatnonzero(mask & (table.question == qcode))
         cells = _cells_of(q, kind, names, items, table, rows) \
-            if len(names) == 1 and kind.mode in ("pairwise", "categorical") or kind.mode == "rubric" else None
+            if (len(names) == 1 and kind.mode in ("pairwise", "categorical")) or kind.mode == "rubric" else None
         if cells is not None:
             for n, (at, code, values) in cells.items():
                 found[(q.id, n)].cells = Cells(table.item[at], table.rater[at], code.astype(np.int32), values,

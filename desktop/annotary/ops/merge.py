@@ -66,7 +66,6 @@ class _Trust:
 
     def __init__(self, store: Store, info: ProjectInfo):
         self.info = info
-        self.reader = None if store.path is None else open_store(store.path, read_only=True)
         self.roster = {r[0]: (r[1], r[2]) for r in store.tuples(
             "SELECT key_id, public_key, removed_at FROM roster WHERE project_id=?", (info.id,))}
         logged = store.tuples("SELECT sha256, bundle_id, signer_key_id FROM bundle_log WHERE project_id=?",
@@ -75,6 +74,7 @@ class _Trust:
         # a bundle is the same bundle by its signed id and signer, however it was re-zipped
         self.merged_keys = {(r[1], r[2]) for r in logged}
         self._skeletons: AssignedSkeletons | None = None
+        self.reader = None if store.path is None else open_store(store.path, read_only=True)
 
     def close(self) -> None:
         if self.reader is not None:
@@ -125,7 +125,6 @@ class _Read:
     manifest: Manifest | None = None
     labels: list[_Fit] = field(default_factory=list)
     key: tuple[str, str] = ("", "")  # the signed bundle id and signer
-    fitted: bool = False  # its labels checked against their items and questions (_fits)
 
 
 def _read(path: Path, trust: _Trust) -> _Read:
@@ -233,17 +232,17 @@ def _fits(store: Store, read: _Read, trust: _Trust) -> None:
         raise TrustError(f"{read.path.name}: labels for items not assigned to {m.producer.name} ({signer}): "
                          f"{', '.join(map(repr, stray[:3]))}{more}: refused")
     _problems(labels, trust.info.spec, skeletons, read.path.name)
-    read.fitted = True
 
 
 def _check(store: Store, read: _Read, trust: _Trust) -> list[_Fit]:
     """The labels to store (in index order), counting what is accepted, replaced, ignored and
     refused in the report; AnnotaryError if the whole bundle is refused: a signed bundle is one
-    unit, and a label that does not fit the spec refuses all of it (_fits, if the reading did not
-    check that already); the labels are let go once checked (the rows to write are kept)."""
+    unit, and a label that does not fit the spec refuses all of it (_fits: _read checked that
+    already where the trust has a connection of its own); the labels are let go once checked
+    (the rows to write are kept)."""
     report, m, labels, info = read.report, read.manifest, read.labels, trust.info
     signer = m.producer.key_id
-    if not read.fitted:
+    if trust.reader is None:
         _fits(store, read, trust)
     # every stored revision of this annotator: (item, question) -> {revision: data}
     stored: dict[tuple[str, str], dict[int, bytes]] = {}

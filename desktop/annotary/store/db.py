@@ -6,6 +6,7 @@ import contextlib
 import os
 import sqlite3
 import struct
+import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -61,7 +62,6 @@ def _sqlite_utils():
     It imports pandas and numpy, when they are installed, only to insert their values, which
     Annotary never does (it gives SQLite plain Python values): pandas would cost about 0.4 s and
     100 MB, so both are hidden from it while it loads."""
-    import sys
     if "sqlite_utils" in sys.modules:
         return sys.modules["sqlite_utils"]
     hidden = [name for name in ("pandas", "numpy") if name not in sys.modules]
