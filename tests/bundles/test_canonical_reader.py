@@ -1,5 +1,5 @@
-"""The merge's reader of result lines (records.iter_canonical) and the import's reader of items
-(records.iter_quick): whatever a line holds, they read the very record the strict reader reads
+"""The merge's readers of result lines (records.iter_canonical, iter_canonical_heads) and the
+import's reader of items (records.iter_quick): whatever a line holds, they read the very record the strict reader reads
 (with its canonical JSON, or the line as sent), or refuse it with the strict reader's own reason;
 and the Label and Item models stay within what makes their fast path sound."""
 
@@ -16,7 +16,9 @@ from annotary.bundles import records
 from annotary.bundles.records import (
     INT_LIMIT,
     MAX_DEPTH,
+    head_model,
     iter_canonical,
+    iter_canonical_heads,
     iter_jsonl,
     iter_lines,
     iter_quick,
@@ -164,6 +166,113 @@ def test_a_long_line_is_refused_with_its_number():
         list(iter_lines([member[:5], member[5:]], "m", max_line=40))
     with pytest.raises(BundleError, match="m line 3: longer than 40 bytes"):
         list(iter_lines(member, "m", max_line=40))
+
+
+# --- labels read as far as their heads: iter_canonical_heads, as the merge reads them -------
+
+SPLIT = "shown_order"
+HEAD = list(Label.model_fields)[:list(Label.model_fields).index(SPLIT)]
+HEAD_ONLY = CANONICAL[:CANONICAL.index(b',"shown_order":')]
+
+
+def heads(data: bytes) -> list[tuple[int, dict, bytes]] | str:
+    """What iter_canonical_heads makes of a member, each record as its head's fields."""
+    try:
+        return [(n, {k: getattr(r, k) for k in HEAD}, text)
+                for n, r, text in iter_canonical_heads(data, Label, "results.jsonl", split=SPLIT)]
+    except BundleError as err:
+        return str(err)
+
+
+def strict_heads(data: bytes) -> list[tuple[int, dict, bytes]] | str:
+    want = strict(data)
+    return want if isinstance(want, str) else [(n, {k: getattr(r, k) for k in HEAD}, t) for n, r, t in want]
+
+
+def with_head(**changes: bytes) -> bytes:
+    """CANONICAL with head fields' JSON replaced (a key given None is left out)."""
+    record = json.loads(CANONICAL)
+    parts = [b'"%s":%s' % (k.encode(), changes[k] if k in changes else
+                           json.dumps(record[k], separators=(",", ":"), ensure_ascii=False).encode())
+             for k in record if changes.get(k, b"") is not None]
+    return b"{" + b",".join(parts) + b"}"
+
+
+def test_label_validators_that_read_several_fields_read_none_of_its_head():
+    """iter_canonical_heads proves a head alone: sound while no validator reads a head field
+    together with another. A validator added to Label must be looked at here."""
+    decorators = Label.__pydantic_decorators__
+    assert set(decorators.model_validators) == {"_answer_or_skip"}  # reads the answer and skip reason
+    assert not (decorators.field_validators or decorators.validators or decorators.root_validators
+                or decorators.field_serializers or decorators.model_serializers or decorators.computed_fields)
+    assert HEAD == ["project_id", "item_id", "question_id", "annotator", "revision", "created_at",
+                    "submitted_at", "duration_ms"]
+    head = head_model(Label, SPLIT)
+    assert {k: repr(f) for k, f in head.model_fields.items()} == {k: repr(Label.model_fields[k]) for k in HEAD}
+    assert head.model_config == Label.model_config
+
+
+def test_lines_that_repeat_a_proved_tail_are_read_by_their_heads():
+    lines = [with_head(item_id=json.dumps(f"i{k}").encode(), duration_ms=str(k).encode()) for k in range(5)]
+    member = b"\n".join(lines) + b"\n"
+    read = list(iter_canonical_heads(member, Label, "results.jsonl", split=SPLIT))
+    assert [type(r) for _, r, _ in read] == [Label, *[head_model(Label, SPLIT)] * 4]
+    assert heads(member) == strict_heads(member) and [t for _, _, t in read] == lines
+
+
+ODD_HEADS = [
+    {"item_id": b'"i\\u0031"'}, {"item_id": b'"\\",\\"shown_order\\":[]"'}, {"item_id": '"é ✓"'.encode()},
+    {"item_id": b'"\xff"'}, {"item_id": b'"\\ud800"'}, {"item_id": b"1"}, {"item_id": b"null"}, {"item_id": None},
+    {"revision": b"0"}, {"revision": b'"1"'}, {"revision": b"1.0"}, {"revision": b"2147483648"}, {"revision": b"true"},
+    {"revision": b"01"}, {"revision": b"-0"}, {"duration_ms": b"-1"}, {"duration_ms": b"1e3"},
+    {"created_at": b'"2026-01-01T00:00:00+00:00"'}, {"created_at": b'"2026-01-01T00:00:00Z"'},
+    {"created_at": b'"2026-01-01T00:00:00.000000Z"'}, {"created_at": b'"2026-01-01T00:00:00.5Z"'},
+    {"created_at": b'"2026-01-01T00:00:00.500000Z"'}, {"created_at": b'"2026-01-01T00:00:00"'},
+    {"created_at": b'"2026-02-30T00:00:00Z"'}, {"created_at": b"1767225600"}, {"created_at": b'"2026-01-01"'},
+    {"submitted_at": b'"2026-01-01T00:00:00+05:30"'}, {"submitted_at": b'"2026-01-01t00:00:00z"'},
+    {"submitted_at": b'"0001-01-01T00:00:00Z"'}, {"submitted_at": b'"9999-12-31T23:59:59.999999Z"'},
+    {"annotator": b'"0123456789abcdef", "x":1'}, {"annotator": b'"0123456789abcdef","annotator":"a"'},
+    {"project_id": b'"fuzz","extra":1'}, {"question_id": b'"helpful","item_id":"i2"'},
+]
+
+
+@pytest.mark.parametrize("changes", ODD_HEADS, ids=range(len(ODD_HEADS)))
+def test_odd_heads_on_a_proved_tail_read_as_the_strict_reader_reads_them(changes):
+    member = CANONICAL + b"\n" + with_head(**changes) + b"\n" + CANONICAL + b"\n"
+    assert same(heads(member), strict_heads(member))
+
+
+def test_a_head_cut_at_another_place_is_read_whole():
+    """Keys moved across the cut: the first `,"shown_order":` is then no head's end."""
+    tail = CANONICAL[len(HEAD_ONLY):]
+    moved = b'{"shown_order":["a","b"],' + HEAD_ONLY[1:] + tail.replace(b',"shown_order":["a","b"]', b"", 1)
+    member = CANONICAL + b"\n" + moved + b"\n"
+    got = heads(member)
+    assert same(got, strict_heads(member)) and got[1][2] == CANONICAL
+
+
+def test_tails_kept_are_bounded(monkeypatch):
+    monkeypatch.setattr(records, "MAX_TAILS", 1)
+    other = CANONICAL.replace(b'"choice":"A"', b'"choice":"B"').replace(b'"preferred":"a"', b'"preferred":"b"')
+    member = b"\n".join([CANONICAL, other, with_head(item_id=b'"i9"'), other.replace(b'"i1"', b'"i8"')]) + b"\n"
+    read = list(iter_canonical_heads(member, Label, "results.jsonl", split=SPLIT))
+    assert [type(r) is Label for _, r, _ in read] == [True, True, False, True]
+    assert heads(member) == strict_heads(member)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_any_head_on_a_proved_tail_reads_as_the_strict_reader_reads_it(data):
+    record = json.loads(CANONICAL)
+    key = data.draw(st.sampled_from(HEAD))
+    value = data.draw(st.one_of(JSON, st.datetimes().map(lambda d: d.isoformat() + data.draw(st.sampled_from(["", "Z"]))),
+                                st.integers(-3, 2**31 + 3), st.text(max_size=8)))
+    line = data.draw(st.sampled_from([
+        with_head(**{key: json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()}),
+        with_head(**{key: json.dumps(value).encode()}),
+    ]))
+    member = CANONICAL + b"\n" + line + b"\n"
+    assert same(heads(member), strict_heads(member)), (record[key], value)
 
 
 # --- items: iter_quick, as the import reads them ---------------------------------------------

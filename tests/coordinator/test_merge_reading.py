@@ -59,6 +59,22 @@ def test_a_bundle_written_a_few_labels_at_a_time_stores_the_same(world, tmp_path
     chunked.close()
 
 
+def test_a_labels_columns_are_what_its_stored_json_says(world, tmp_path):
+    """The columns are taken from a label's JSON as it is stored: both say the same, as the
+    indexes and every later read rely on."""
+    store = world.copy(tmp_path)
+    reports = merge_results(store, paths=world.results)
+    assert all(r.refusal is None for r in reports) and sum(r.accepted for r in reports) > 0
+    assert store.one("SELECT count(*) FROM labels WHERE typeof(data) != 'text'")[0] == 0
+    differ = store.one(
+        "SELECT count(*) FROM labels WHERE project_id IS NOT json_extract(data, '$.project_id')"
+        " OR item_id IS NOT json_extract(data, '$.item_id') OR question_id IS NOT json_extract(data, '$.question_id')"
+        " OR annotator IS NOT json_extract(data, '$.annotator') OR revision IS NOT json_extract(data, '$.revision')"
+        " OR submitted_at IS NOT json_extract(data, '$.submitted_at')")[0]
+    assert differ == 0
+    store.close()
+
+
 def shapes_project(tmp_path, coordinator):
     """Items of six shapes (and gold), each assigned to annotator "ann", all but 'plain2' to "other"."""
     spec = {"project_id": "sk", "name": "Skeletons", "questions": [{

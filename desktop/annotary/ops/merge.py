@@ -11,7 +11,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import NamedTuple
 
-from annotary.bundles.records import iter_canonical
+from annotary.bundles.records import iter_canonical_heads
 from annotary.core.errors import AnnotaryError, BundleError, Cancelled, TrustError
 from annotary.core.formats import Manifest
 from annotary.core.labels import Label, label_problem
@@ -153,8 +153,9 @@ def _read(path: Path, trust: _Trust) -> _Read:
         try:
             # stored as validated (canonical): a raw line could repeat a key that SQLite's JSON reads
             # differently, or say a number or a time otherwise than the next bundle that holds it
-            for n, lab, canonical in iter_canonical(bundle.chunks("results.jsonl"), Label, "results.jsonl",
-                                                    max_line=limits.max_line_bytes, max_depth=limits.max_json_depth):
+            for n, lab, canonical in iter_canonical_heads(bundle.chunks("results.jsonl"), Label, "results.jsonl",
+                                                          split="shown_order", max_line=limits.max_line_bytes,
+                                                          max_depth=limits.max_json_depth):
                 if lab.project_id != pid or lab.annotator != signer:
                     raise TrustError(f"results.jsonl line {n}: a label of project {lab.project_id!r} by "
                                      f"{lab.annotator!r} in a bundle signed by {signer} for {info.id!r}: refused")
