@@ -541,7 +541,7 @@ def with_consensus(who: str, variables: list[Variable], units: Units, opt: Optio
 def _cell_matches(who: str, var: Variable, table: UnitTable, opt: Options) -> tuple[int, int]:
     """(ratings matching an agreed consensus of two people at least, ratings compared) of one rater."""
     c = var.cells
-    if who not in c.raters:
+    if who not in c.raters or not len(table.item):  # no unit has a consensus (no human labels)
         return 0, 0
     me = c.rater == c.raters.index(who)
     pos, found = table.find(c.item[me].astype(np.int64))

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import copy
+import heapq
 import json
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from itertools import repeat
+from operator import itemgetter
 from typing import NamedTuple
 
 import numpy as np
 
 from annotary.analysis.figures import matrix_stats
 from annotary.analysis.questions import declare_variables, pairwise_answer
-from annotary.analysis.table import Ids
+from annotary.analysis.table import KINDS, Ids, first_of_groups
 from annotary.analysis.variables import Options
 from annotary.analysis.verdicts import (
     STATUSES,
@@ -28,6 +30,7 @@ from annotary.core.items import Item
 from annotary.ops import give_back
 from annotary.ops.project import WHOLE, item_skeletons, project_info
 from annotary.ops.quality import (
+    Loaded,
     QualityReport,
     adaptive_rounds,
     load_raters,
@@ -267,9 +270,87 @@ def _answers(store: Store, question: str | None, options: Options | None, read, 
     if read is not None:
         read()
     report = quality_report(store, question=question, options=opt, light=True)
-    finals = final_answers(store, question=question, options=opt, report=report)
+    finals = _general_columns(report, info.spec, question, latest_decisions(store, info.id))
+    if finals is None:
+        finals = final_answers(store, question=question, options=opt, report=report)
     report.loaded = None  # the items and ratings read: the export holds the report while it writes
     return report, finals
+
+
+def _general_columns(report: QualityReport, spec, question: str | None,
+                     decisions: dict[tuple[str, str], dict]) -> Answers | None:
+    """final_answers as columns, worked out from the arrays the report was computed from: the
+    labels are grouped by item and question with numpy, and only a unit whose answers differ
+    has its consensus made (one at a time). No Rating per label and no dict of every unit's
+    consensus: a rubric's million labels are their codes. Equal consensus answers are held
+    once. None when the report holds no arrays (final_answers then)."""
+    loaded, consensus = report.loaded, report.consensus
+    if not isinstance(loaded, Loaded) or not isinstance(consensus, ConsensusList):
+        return None
+    it, table, machines = loaded.items, loaded.table, loaded.raters.machines
+    questions = spec.questions
+    nq = len(questions)
+    place = {q.id: n for n, q in enumerate(questions) if question is None or q.id == question}
+    # per code of the label table (and -1): the question's place in the spec, whether it holds an answer
+    q_place = np.array([place.get(q, -1) for q in table.questions] + [-1], np.int64)
+    answered = np.array([a[0] is not None for a in table.answers] + [False], bool)
+    rows = np.flatnonzero(answered[table.answer] & ~table.rater_mask(machines) & (q_place[table.question] >= 0))
+    keys = table.item[rows].astype(np.int64) * nq + q_place[table.question[rows]]
+    by = np.argsort(keys, kind="stable")  # by item and question, each unit's labels in the table's order
+    rows, keys = rows[by], keys[by]
+    del by
+    starts = first_of_groups(keys)
+    counts = np.diff(np.r_[starts, len(rows)])
+    # equal answers (as == finds them) share a code
+    codes: dict[str, int] = {}
+    same_as = np.array([codes.setdefault(json.dumps(a[0], sort_keys=True), len(codes)) for a in table.answers] + [-1],
+                       np.int64)[table.answer[rows]]
+    same = (np.minimum.reduceat(same_as, starts) == np.maximum.reduceat(same_as, starts)) if len(starts) else \
+        np.zeros(0, bool)
+    del same_as, codes
+    unit_keys = keys[starts]
+    del keys
+    # units with no label to group: gold answers, and decisions
+    gold = {}
+    for i in np.flatnonzero(it.kind == KINDS.index("gold")).tolist():
+        item = it.item(i)
+        gold.update({i * nq + place[qid]: answer for qid, answer in (item.gold or {}).items() if qid in place})
+    decided = {}
+    if decisions:
+        at = it.positions({iid for iid, _ in decisions})
+        decided = {at[iid] * nq + place[qid]: d for (iid, qid), d in decisions.items() if iid in at and qid in place}
+    extra = np.array(sorted(gold.keys() | decided.keys()), np.int64)
+    extra = extra[~np.isin(extra, unit_keys)].tolist()
+    c_keys = consensus._items() * nq + consensus.entry_q
+    if len(c_keys) > 1 and (c_keys[1:] < c_keys[:-1]).any():
+        return None  # not in the order made by consensus_list
+    agreed = STATUSES.index("agreed")
+    answers = Answers(it.ids, it.seq, [q.id for q in questions])
+    add, held = answers.add, {}
+    raters, given = table.raters, table.answers
+    rater_of, answer_of = table.rater, table.answer
+    units = heapq.merge(enumerate(unit_keys.tolist()), zip(repeat(-1), extra), key=itemgetter(1))
+    for g, key in units:
+        p, qn = divmod(key, nq)
+        n = int(counts[g]) if g >= 0 else 0
+        if key in gold:
+            add(p, qn, gold[key], GOLD, ratings=n)
+        elif key in decided:
+            d = decided[key]
+            add(p, qn, d["answer"], ADJUDICATED, d.get("reason"), ratings=n, rater=d["reviewer"])
+        elif questions[qn].mode == "demonstration" or n == 1:
+            for r in rows[starts[g]:starts[g] + n].tolist():
+                add(p, qn, given[answer_of[r]][0], SINGLE, ratings=n, rater=raters[rater_of[r]])
+        elif same[g]:
+            add(p, qn, given[answer_of[rows[starts[g]]]][0], UNANIMOUS, support=1.0, ratings=n)
+        else:
+            c = int(np.searchsorted(c_keys, key))
+            if c < len(c_keys) and c_keys[c] == key and consensus.status[c] == agreed:
+                made = consensus[c]
+                if made.value:
+                    value = held.setdefault(json.dumps(made.value), made.value)
+                    add(p, qn, value, MAJORITY, support=made.support, ratings=n)
+    return answers.seal()
 
 
 # the items' seqs, ids and skeletons (migration 0005; '' for none) of a page of items from the one

@@ -605,12 +605,14 @@ class StatusReport:
         return _plain(self)
 
 
+# an assignment is labeled when its annotator has a label of its item not retracted: looked up in
+# the index labels are found by annotator with (a join with the labels' distinct pairs scans them
+# once per assignment)
 PROGRESS = """
-    SELECT a.annotator, a.round, count(*) AS assigned, count(l.item_id) AS labeled
-    FROM assignments a LEFT JOIN (SELECT DISTINCT item_id, annotator FROM labels
-                                  WHERE project_id=:p AND retracted=0) l
-      ON l.item_id=a.item_id AND l.annotator=a.annotator
-    WHERE a.project_id=:p GROUP BY a.annotator, a.round
+    SELECT a.annotator, a.round, count(*) AS assigned,
+           sum(EXISTS (SELECT 1 FROM labels l INDEXED BY labels_current WHERE l.project_id=:p
+                       AND l.annotator=a.annotator AND l.item_id=a.item_id AND l.retracted=0)) AS labeled
+    FROM assignments a WHERE a.project_id=:p GROUP BY a.annotator, a.round
 """
 
 
