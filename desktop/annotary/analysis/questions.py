@@ -324,7 +324,8 @@ _ME, _IT = "\0rater", "\0item"  # who and which item a template answer is rated 
 def _cells_of(q, kind: QuestionKind, names: list[str], items, table, rows: np.ndarray) -> dict | None:
     """Cells of a question whose every answer rates its item as a whole (one unit, the item):
     each distinct (answer, item shape) is rated once, as a template; None where an answer rates
-    other units (responses, criteria), which the per-rating path handles."""
+    other units (responses, criteria), which the per-rating path handles. Per variable: the rows,
+    each row's template, the value code of each template (-1: unrated) and the values."""
     combo = table.answer[rows].astype(np.int64) * len(items.bases) + items.shape[table.item[rows]]
     kinds, which = np.unique(combo, return_inverse=True)
     given: dict[str, list] = {n: [] for n in names}  # per variable: value code per combo, -1 unrated
@@ -344,12 +345,8 @@ def _cells_of(q, kind: QuestionKind, names: list[str], items, table, rows: np.nd
                 given[n].append(values[n].setdefault((type(v), v), len(values[n])))
             else:
                 given[n].append(-1)
-    out = {}
-    for n in names:
-        code = np.asarray(given[n], np.int64)[which]
-        keep = code >= 0
-        out[n] = (rows[keep], code[keep], [v for _, v in values[n]])
-    return out
+    # per variable, its rows and codes are made when its cells are (one variable's at a time)
+    return {n: (rows, which, np.asarray(given[n], np.int32), [v for _, v in values[n]]) for n in names}
 
 
 def build_from_table(spec: Spec, items, table, mask: np.ndarray, question: str | None = None,
@@ -369,9 +366,15 @@ def build_from_table(spec: Spec, items, table, mask: np.ndarray, question: str |
         cells = _cells_of(q, kind, names, items, table, rows) \
             if (len(names) == 1 and kind.mode in ("pairwise", "categorical")) or kind.mode == "rubric" else None
         if cells is not None:
-            for n, (at, code, values) in cells.items():
-                found[(q.id, n)].cells = Cells(table.item[at], table.rater[at], code.astype(np.int32), values,
-                                               table.raters, items.ids, rank)
+            for n, (at, which, per_combo, values) in cells.items():
+                code = per_combo[which]
+                keep = code >= 0
+                if not keep.all():
+                    at, code = at[keep], code[keep]
+                del keep
+                found[(q.id, n)].cells = Cells(table.item[at], table.rater[at], code, values, table.raters,
+                                               items.ids, rank)
+                del at, code
             continue
         variables = {name: found[(q.id, name)] for name in names}
         for i, a, c in zip(table.item[rows].tolist(), table.rater[rows].tolist(),

@@ -201,11 +201,11 @@ STATUSES = ("agreed", "conflict", "decided", "single")
 class UnitTable:
     """The units' consensus of a variable held as cells, one row per unit (an item), by item index."""
 
-    item: np.ndarray  # int64, ascending
+    item: np.ndarray  # int32 (an item index), ascending
     value: np.ndarray  # object
     support: np.ndarray  # float
     agreed: np.ndarray  # bool
-    n: np.ndarray  # int64
+    n: np.ndarray  # int32
 
     def find(self, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(row of each item, whether it has one)."""
@@ -225,13 +225,13 @@ def unit_table(var: Variable, humans: list[str], opt: Options, weights: dict[str
     del order
     starts = first_of_groups(items)
     units = len(starts)
-    n = np.diff(np.append(starts, len(items))).astype(np.int64)
+    n = np.diff(np.append(starts, len(items))).astype(np.int32)
     raw = c.values
     missing = np.array([is_missing(v) for v in raw] + [True], bool)
     value = np.full(units, None, object)
     support, agreed = np.zeros(units), np.zeros(units, bool)
     if not units:
-        return UnitTable(items[starts].astype(np.int64), value, support, agreed, n)
+        return UnitTable(items[starts].astype(np.int32), value, support, agreed, n)
     first = codes[starts]
     same = (np.minimum.reduceat(codes, starts) == np.maximum.reduceat(codes, starts)) & ~missing[first]
     w = None
@@ -266,7 +266,7 @@ def unit_table(var: Variable, humans: list[str], opt: Options, weights: dict[str
             ws = w[s:e].tolist() if w is not None else None
             v, sup, ok, _ = unit_value(var, [raw[x] for x in codes[s:e].tolist()], ws, opt)
             value[u], support[u], agreed[u] = v, sup, ok
-    return UnitTable(items[starts].astype(np.int64), value, support, agreed, n)
+    return UnitTable(items[starts].astype(np.int32), value, support, agreed, n)
 
 
 class ConsensusList(Sequence):
@@ -485,7 +485,7 @@ class _Parts:
         self.every = np.unique(np.concatenate([t.item for _, t in tables]))
         self.rows = []
         for name, t in tables:
-            at = np.searchsorted(t.item, self.every).clip(0, max(len(t.item) - 1, 0))
+            at = np.searchsorted(t.item, self.every).clip(0, max(len(t.item) - 1, 0)).astype(np.int32)
             there = t.item[at] == self.every if len(t.item) else np.zeros(len(self.every), bool)
             self.rows.append((name, t, at, there))
 
