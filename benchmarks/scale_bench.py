@@ -5,8 +5,8 @@ project of N/2 pairwise items (about 1.3 KiB each), 20 annotators, overlap 2, so
 step runs as a user runs it, the `annotary` command in a process of its own under
 `/usr/bin/time` (its peak RSS is that process's own), timed from start to exit:
 
-  project create, assign (20 signed task bundles), merge (20 result bundles), the quality report
-  (`annotary agreement`), trl-preference export, labels-long Parquet, tasks build (the items, at
+  project create, assign (20 signed task bundles), merge (20 result bundles), `annotary status`,
+  the quality report (`annotary agreement`), trl-preference export, labels-long Parquet, tasks build (the items, at
   most the first 100,000, in one task bundle) and `annotary import` of that bundle into a fresh store, against a plain baseline measured the same
   way: a process that reads the bundle's items.jsonl, json.loads each line and executemany's the
   same columns into SQLite with the store's page size, WAL and synchronous=FULL.
@@ -216,6 +216,7 @@ def one_size(labels: int, work: Path, say) -> dict[str, tuple[float, float]]:
     setup("results", str(root), log=logs / "setup-results.log")
     step("merge", annotary("merge", str(db), *map(str, sorted((root / "results").iterdir()))))
     shutil.rmtree(root / "results")
+    step("status", annotary("status", str(db)))
     step("quality report", annotary("agreement", str(db)))
     step("trl-preference export", annotary("dataset", "export", str(db), "--format", "trl-preference",
                                            "--out", str(root / "prefs")))

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
+import numpy as np
 import pytest
 
 from annotary.analysis.competence import competence
 from annotary.analysis.figures import variable_stats
 from annotary.analysis.questions import ITEM_CRITERIA, build_from_table, build_variables
-from annotary.analysis.verdicts import consensus, mark_decided, unit_consensus
+from annotary.analysis.verdicts import consensus, mark_decided, unit_consensus, unit_table
 from annotary.ops.project import item_skeletons, project_info
 from annotary.ops.quality import (
     Options,
@@ -192,4 +193,27 @@ def test_a_rubric_from_the_arrays_gives_the_per_rating_consensus_and_figures(tmp
     variables = build_from_table(info.spec, items, table, items.kind[table.item] == 0)
     assert {v.name: v.cells is not None for v in variables} == {
         name: not per_item for name in ["safe", "dose", "clear", "cites"] + [ITEM_CRITERIA] * per_item + ["score"]}
+    store.close()
+
+
+def test_criteria_every_answer_marks_share_their_rows_and_units(tmp_path, coordinator):
+    """Criteria marked in every answer share one array of items and raters, and their unit tables
+    share their items and counts; a criterion some answers leave out has its own. Each table is
+    the one worked out alone."""
+    store = rubric_store(tmp_path / "r", coordinator, per_item=False, allow_partial=True)
+    info = project_info(store)
+    items = load_item_table(store, info.id)
+    table = load_label_table(store, info.id, items)
+    variables = {v.name: v for v in build_from_table(info.spec, items, table, items.kind[table.item] == 0)}
+    cells = {name: v.cells for name, v in variables.items()}
+    assert cells["safe"].item is cells["dose"].item is cells["clear"].item
+    assert cells["safe"].rater is cells["clear"].rater and cells["cites"].item is not cells["safe"].item
+    humans = quality_report(store).humans
+    units = unit_consensus(list(variables.values()), humans, Options())
+    assert units["rubric.safe"].item is units["rubric.dose"].item and units["rubric.dose"].n is units["rubric.clear"].n
+    assert units["rubric.cites"].item is not units["rubric.safe"].item
+    for name, var in variables.items():
+        alone, shared = unit_table(var, humans, Options(), None), units[var.key]
+        assert all(np.array_equal(getattr(alone, f), getattr(shared, f)) for f in ("item", "support", "agreed", "n"))
+        assert list(alone.value) == list(shared.value), name
     store.close()

@@ -346,7 +346,8 @@ def _cells_of(q, kind: QuestionKind, names: list[str], items, table, rows: np.nd
             else:
                 given[n].append(-1)
     # per variable, its rows and codes are made when its cells are (one variable's at a time)
-    return {n: (rows, which, np.asarray(given[n], np.int32), [v for _, v in values[n]]) for n in names}
+    return {n: (rows, which, np.asarray(given[n], np.int16 if len(values[n]) < 2**15 else np.int32),
+                [v for _, v in values[n]]) for n in names}
 
 
 def build_from_table(spec: Spec, items, table, mask: np.ndarray, question: str | None = None,
@@ -366,15 +367,18 @@ def build_from_table(spec: Spec, items, table, mask: np.ndarray, question: str |
         cells = _cells_of(q, kind, names, items, table, rows) \
             if (len(names) == 1 and kind.mode in ("pairwise", "categorical")) or kind.mode == "rubric" else None
         if cells is not None:
+            last = None  # the rows the last variable rates, their items and raters: shared by the next that rates them
             for n, (at, which, per_combo, values) in cells.items():
                 code = per_combo[which]
                 keep = code >= 0
-                if not keep.all():
-                    at, code = at[keep], code[keep]
-                del keep
-                found[(q.id, n)].cells = Cells(table.item[at], table.rater[at], code, values, table.raters,
-                                               items.ids, rank)
-                del at, code
+                whole = bool(keep.all())
+                if last is None or not np.array_equal(keep, last[0]):
+                    rows_rated = at if whole else at[keep]
+                    last = (keep, table.item[rows_rated], table.rater[rows_rated])
+                    del rows_rated
+                found[(q.id, n)].cells = Cells(last[1], last[2], code if whole else code[keep], values,
+                                               table.raters, items.ids, rank)
+                del at, code, keep
             continue
         variables = {name: found[(q.id, name)] for name in names}
         for i, a, c in zip(table.item[rows].tolist(), table.rater[rows].tolist(),

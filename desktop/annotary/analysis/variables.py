@@ -49,7 +49,7 @@ class Cells:
 
     item: np.ndarray  # int32 index into ids
     rater: np.ndarray  # int32 index into raters
-    value: np.ndarray  # int32 index into values
+    value: np.ndarray  # int16 (int32 past 32,767 values) index into values
     values: list  # the distinct values given (None where the answer has none)
     raters: list[str]
     ids: list[str]  # item ids

@@ -114,10 +114,11 @@ def unit_consensus(variables: list[Variable], humans: list[str], opt: Options,
                    weights: dict[str, dict[str, float]] | None = None) -> Units:
     """Every unit's consensus, from the ratings of the given humans (in their order)."""
     out: Units = {}
+    grouped: dict = {}  # the last cells' rows grouped by unit (a rubric's criteria share theirs)
     for var in variables:
         if var.cells is not None:
             w = (weights or {}).get(var.key) if var.level == "nominal" else None
-            out[var.key] = unit_table(var, humans, opt, w or None)
+            out[var.key] = unit_table(var, humans, opt, w or None, grouped)
             continue
         by_unit: dict[tuple, list] = {}
         raters: dict[tuple, list] = {}
@@ -213,25 +214,42 @@ class UnitTable:
         return pos, (self.item[pos] == items) if len(self.item) else np.zeros(len(items), bool)
 
 
-def unit_table(var: Variable, humans: list[str], opt: Options, weights: dict[str, float] | None) -> UnitTable:
-    """unit_consensus of a variable held as cells: identical ratings and unweighted categorical
-    majorities as arrays, other units one at a time as unit_value takes them."""
-    c = var.cells
+def _grouped(c, humans: list[str]) -> tuple:
+    """(order, each unit's first row in that order, its count, its item) of cells' ratings by the
+    given humans: by item, then in the humans' order."""
     col = c.columns(humans)
     keep = np.flatnonzero(col >= 0)
-    order = keep[np.lexsort((col[keep], c.item[keep]))]  # by item, then in the humans' order
+    order = keep[np.lexsort((col[keep], c.item[keep]))]
     del keep
-    items, codes, cols = c.item[order], c.value[order].astype(np.int32), col[order]  # 32-bit: a million ratings
-    del order
+    items = c.item[order]
     starts = first_of_groups(items)
-    units = len(starts)
     n = np.diff(np.append(starts, len(items))).astype(np.int32)
+    return order, starts, n, items[starts].astype(np.int32), col[order]
+
+
+def unit_table(var: Variable, humans: list[str], opt: Options, weights: dict[str, float] | None,
+               grouped: dict | None = None) -> UnitTable:
+    """unit_consensus of a variable held as cells: identical ratings and unweighted categorical
+    majorities as arrays, other units one at a time as unit_value takes them. Variables whose
+    cells share their items and raters (a rubric's criteria) share their grouping (`grouped`):
+    it is worked out once, and their tables share their items and counts."""
+    c = var.cells
+    key = (id(c.item), id(c.rater))
+    found = grouped.get(key) if grouped is not None else None
+    if found is None or found[0] is not c.item or found[1] is not c.rater:
+        found = (c.item, c.rater, *_grouped(c, humans))
+        if grouped is not None:  # the last only: variables sharing cells come one after another
+            grouped.clear()
+            grouped[key] = found
+    _, _, order, starts, n, unit_items, cols = found
+    codes = c.value[order].astype(np.int32)  # 32-bit: a million ratings
+    units = len(starts)
     raw = c.values
     missing = np.array([is_missing(v) for v in raw] + [True], bool)
     value = np.full(units, None, object)
     support, agreed = np.zeros(units), np.zeros(units, bool)
     if not units:
-        return UnitTable(items[starts].astype(np.int32), value, support, agreed, n)
+        return UnitTable(unit_items, value, support, agreed, n)
     first = codes[starts]
     same = (np.minimum.reduceat(codes, starts) == np.maximum.reduceat(codes, starts)) & ~missing[first]
     w = None
@@ -260,13 +278,13 @@ def unit_table(var: Variable, humans: list[str], opt: Options, weights: dict[str
         agreed[rest] = ~none
         value[rest[~none]] = given[counts.argmax(1)[~none]]
     else:
-        ends = np.append(starts[1:], len(items))
+        ends = np.append(starts[1:], len(order))
         for u in rest.tolist():
             s, e = starts[u], ends[u]
             ws = w[s:e].tolist() if w is not None else None
             v, sup, ok, _ = unit_value(var, [raw[x] for x in codes[s:e].tolist()], ws, opt)
             value[u], support[u], agreed[u] = v, sup, ok
-    return UnitTable(items[starts].astype(np.int32), value, support, agreed, n)
+    return UnitTable(unit_items, value, support, agreed, n)
 
 
 class ConsensusList(Sequence):
@@ -482,12 +500,16 @@ class _Parts:
     def __init__(self, q, kind, variables: list[Variable], units: Units):
         self.q, self.kind = q, kind
         tables = [(var.name, units[var.key]) for var in variables]
-        self.every = np.unique(np.concatenate([t.item for _, t in tables]))
+        distinct = {id(t.item): t.item for _, t in tables}  # criteria rated together share their items
+        self.every = np.unique(np.concatenate(list(distinct.values())))
         self.rows = []
+        found: dict[int, tuple] = {}
         for name, t in tables:
-            at = np.searchsorted(t.item, self.every).clip(0, max(len(t.item) - 1, 0)).astype(np.int32)
-            there = t.item[at] == self.every if len(t.item) else np.zeros(len(self.every), bool)
-            self.rows.append((name, t, at, there))
+            if id(t.item) not in found:
+                at = np.searchsorted(t.item, self.every).clip(0, max(len(t.item) - 1, 0)).astype(np.int32)
+                there = t.item[at] == self.every if len(t.item) else np.zeros(len(self.every), bool)
+                found[id(t.item)] = (at, there)
+            self.rows.append((name, t, *found[id(t.item)]))
 
     def status(self) -> np.ndarray:
         """Each item's status code (STATUSES), as _item_consensus decides it."""
