@@ -215,8 +215,8 @@ class UnitTable:
 
 
 def _grouped(c, humans: list[str]) -> tuple:
-    """(order, each unit's first row in that order, its count, its item) of cells' ratings by the
-    given humans: by item, then in the humans' order."""
+    """Cells' ratings by the given humans, by item, then in the humans' order: (that order, each
+    unit's first row in it, its count of ratings, its item, each rating's human's position)."""
     col = c.columns(humans)
     keep = np.flatnonzero(col >= 0)
     order = keep[np.lexsort((col[keep], c.item[keep]))]
