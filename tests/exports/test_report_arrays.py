@@ -217,3 +217,20 @@ def test_criteria_every_answer_marks_share_their_rows_and_units(tmp_path, coordi
         assert all(np.array_equal(getattr(alone, f), getattr(shared, f)) for f in ("item", "support", "agreed", "n"))
         assert list(alone.value) == list(shared.value), name
     store.close()
+
+
+def test_equal_parts_of_answers_are_read_once():
+    """The label table holds a response's scores (any object of scalars) once however many
+    answers repeat them; 1, 1.0 and true stay apart, and every answer reads as json.loads reads it."""
+    from annotary.ops.quality import _shared_objects
+
+    texts = ['{"scores":{"r1":{"a":1,"b":2},"r2":{"a":1,"b":2}}}', '{"scores":{"r1":{"a":1,"b":2}}}',
+             '{"x":{"a":1.0}}', '{"x":{"a":true}}', '{"x":{"a":1}}', '{"l":[{"a":1,"b":2}],"m":{"a":1,"b":2}}',
+             '{"k":{"b":2,"a":1}}']
+    hook = _shared_objects()
+    parsed = [json.loads(t, object_pairs_hook=hook) for t in texts]
+    assert parsed == [json.loads(t) for t in texts]
+    assert [json.dumps(p) for p in parsed] == [json.dumps(json.loads(t)) for t in texts]  # keys in their order
+    assert parsed[0]["scores"]["r1"] is parsed[0]["scores"]["r2"] is parsed[1]["scores"]["r1"] is parsed[5]["m"]
+    assert [type(p["x"]["a"]) for p in parsed[2:5]] == [float, bool, int]
+    assert parsed[2]["x"] is not parsed[4]["x"] and parsed[6]["k"] is not parsed[5]["m"]

@@ -129,9 +129,10 @@ class Scoring(QuestionKind):
 
     def rate(self, q, item, who, answer, found):
         for rid, axes in answer["scores"].items():
+            unit = (item.id, rid)  # one key for every axis
             for axis, v in axes.items():
                 if axis in found:
-                    found[axis].values[who][(item.id, rid)] = v
+                    found[axis].values[who][unit] = v
 
     def answer(self, q, parts, item):
         scores: dict[str, dict] = defaultdict(dict)

@@ -17,6 +17,7 @@ from array import array
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from typing import Any
 
 import numpy as np
 
@@ -169,12 +170,33 @@ def load_label_table(store: Store, project_id: str, items: ItemTable) -> LabelTa
         parts["answer"].append(np.fromiter(map(answers.__getitem__, zip(verdict, facts, strict=True)),
                                            np.int32, len(rows))[ok])
     parsed = []
+    shared = _shared_objects()
     for verdict, facts in answers:  # in code order
-        (answer, version), (first, confidence) = json.loads(verdict), json.loads(facts)
+        (answer, version), (first, confidence) = json.loads(verdict, object_pairs_hook=shared), json.loads(facts)
         parsed.append((answer, first, confidence, version or ""))
+    del shared
     a = {k: np.concatenate(v).astype(np.int32) if v else np.zeros(0, np.int32) for k, v in parts.items()}
     return LabelTable(a["item"], a["rater"], a["question"], a["revision"], a["answer"],
                       list(raters), list(questions), parsed)
+
+
+def _shared_objects():
+    """A JSON object hook that gives equal objects of scalars one dict: the parts answers repeat
+    (a response's scores on every axis, say) are held once however many answers hold them. An
+    object holding a list or an object is its own. Answers are only read, never changed."""
+    seen: dict[tuple, dict] = {}
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict:
+        try:
+            key = tuple((k, type(v), v) for k, v in pairs)  # 1, 1.0 and true are told apart
+            found = seen.get(key)
+        except TypeError:  # a list or an object inside
+            return dict(pairs)
+        if found is None:
+            found = seen[key] = dict(pairs)
+        return found
+
+    return hook
 
 
 @dataclass(frozen=True)
