@@ -115,6 +115,29 @@ def add_decision(store: Store, item_id: str, question_id: str, answer: dict, rea
                                         NOW.isoformat()))
 
 
+def put_raw_label(store: Store, project_id: str, item: str, question: str, who: str, revision: int,
+                  retracted: bool, answer: dict | None, version: str | None, shown: list[str]) -> None:
+    """A label row written straight to the store (no fit check), a skip where `answer` is None."""
+    data = {"project_id": project_id, "item_id": item, "question_id": question, "annotator": who,
+            "revision": revision, "created_at": NOW.isoformat(), "submitted_at": NOW.isoformat(),
+            "duration_ms": 1000, "shown_order": shown, "answer": answer,
+            "skip_reason": None if answer else "cannot judge", "flags": [], "spec_version": "x",
+            "guidelines_version": version}
+    store.conn.execute(
+        "INSERT INTO labels (project_id, item_id, question_id, annotator, revision, retracted, data,"
+        " submitted_at) VALUES (?,?,?,?,?,?,?,?)",
+        (project_id, item, question, who, revision, int(retracted), json.dumps(data), NOW.isoformat()))
+
+
+def put_raw_decision(store: Store, project_id: str, item: str, question: str, answer: dict, reason: str) -> None:
+    """A reviewer's decision row written straight to the store."""
+    decision = {"item_id": item, "question_id": question, "reviewer": "rev", "revision": 1,
+                "decided_at": NOW.isoformat(), "answer": answer, "reason": reason}
+    store.conn.execute(
+        "INSERT INTO decisions (project_id, item_id, question_id, reviewer, revision, data, merged_at)"
+        " VALUES (?,?,?,'rev',1,?,?)", (project_id, item, question, json.dumps(decision), NOW.isoformat()))
+
+
 def build(root: Path, spec: dict, items: list[dict], labels: dict[str, list[tuple]], coordinator) -> Store:
     """A project whose labels come from outside human raters: rater -> (item, question, answer)."""
     root.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 
 import pytest
@@ -13,7 +12,7 @@ from annotary.bundles.identity import load_identity
 from annotary.ops.final import export_answers, final_answers
 from annotary.ops.quality import Options, quality_report
 from tests.conftest import spec_of
-from tests.exports.conftest import NOW, build, pw
+from tests.exports.conftest import build, put_raw_decision, put_raw_label, pw
 
 QUESTIONS = {
     "four": {"id": "four", "mode": "pairwise", "text": "Which is better?", "scale": "fourway"},
@@ -66,21 +65,10 @@ def _store_labels(store, question: str, rows, decided: list[str]) -> None:
         store.conn.execute("DELETE FROM labels")
         store.conn.execute("DELETE FROM decisions")
         for item, who, revision, retracted, answer, version in rows:
-            data = {"project_id": "answers", "item_id": item, "question_id": question, "annotator": who,
-                    "revision": revision, "created_at": NOW.isoformat(), "submitted_at": NOW.isoformat(),
-                    "duration_ms": 1000, "shown_order": [f"{item}-x", f"{item}-y"], "answer": answer,
-                    "skip_reason": None if answer else "cannot judge", "flags": [], "spec_version": "x",
-                    "guidelines_version": version}
-            store.conn.execute(
-                "INSERT INTO labels (project_id, item_id, question_id, annotator, revision, retracted, data,"
-                " submitted_at) VALUES ('answers',?,?,?,?,?,?,?)",
-                (item, question, who, revision, int(retracted), json.dumps(data), NOW.isoformat()))
+            put_raw_label(store, "answers", item, question, who, revision, retracted, answer, version,
+                          [f"{item}-x", f"{item}-y"])
         for item in decided:
-            decision = {"item_id": item, "question_id": question, "reviewer": "rev", "revision": 1,
-                        "decided_at": NOW.isoformat(), "answer": pw("B"), "reason": "r2 is right"}
-            store.conn.execute(
-                "INSERT INTO decisions (project_id, item_id, question_id, reviewer, revision, data, merged_at)"
-                " VALUES ('answers',?,?,'rev',1,?,?)", (item, question, json.dumps(decision), NOW.isoformat()))
+            put_raw_decision(store, "answers", item, question, pw("B"), "r2 is right")
 
 
 @pytest.mark.parametrize("question", list(QUESTIONS))

@@ -15,7 +15,7 @@ from annotary.bundles.identity import load_identity
 from annotary.ops.final import export_columns, final_answers
 from annotary.ops.quality import Options, quality_report
 from tests.conftest import DEMO_Q, RANKING_Q, SCORING_Q, spec_of
-from tests.exports.conftest import NOW, build, pw, rk
+from tests.exports.conftest import build, put_raw_decision, put_raw_label, pw, rk
 
 RUBRIC = {"id": "rubric", "mode": "rubric", "text": "Which criteria are met?",
           "criteria": [{"id": "c1", "text": "Safe", "points": 5}, {"id": "c2", "text": "Cites", "points": -2}]}
@@ -82,21 +82,9 @@ def _store(store, rows, decided) -> None:
         store.conn.execute("DELETE FROM labels WHERE annotator LIKE 'human:%'")
         store.conn.execute("DELETE FROM decisions")
         for item, q, who, revision, retracted, answer in rows:
-            data = {"project_id": "general", "item_id": item, "question_id": q, "annotator": who,
-                    "revision": revision, "created_at": NOW.isoformat(), "submitted_at": NOW.isoformat(),
-                    "duration_ms": 1000, "shown_order": ["r1", "r2"], "answer": answer,
-                    "skip_reason": None if answer else "cannot judge", "flags": [], "spec_version": "x",
-                    "guidelines_version": "1"}
-            store.conn.execute(
-                "INSERT INTO labels (project_id, item_id, question_id, annotator, revision, retracted, data,"
-                " submitted_at) VALUES ('general',?,?,?,?,?,?,?)",
-                (item, q, who, revision, int(retracted), json.dumps(data), NOW.isoformat()))
+            put_raw_label(store, "general", item, q, who, revision, retracted, answer, "1", ["r1", "r2"])
         for item, q in decided:
-            decision = {"item_id": item, "question_id": q, "reviewer": "rev", "revision": 1,
-                        "decided_at": NOW.isoformat(), "answer": ANSWERS[q][0], "reason": "the first is right"}
-            store.conn.execute(
-                "INSERT INTO decisions (project_id, item_id, question_id, reviewer, revision, data, merged_at)"
-                " VALUES ('general',?,?,'rev',1,?,?)", (item, q, json.dumps(decision), NOW.isoformat()))
+            put_raw_decision(store, "general", item, q, ANSWERS[q][0], "the first is right")
 
 
 @pytest.mark.parametrize("question", [None, "rubric", "scores", "rank", "topic", "ideal", "four"])
